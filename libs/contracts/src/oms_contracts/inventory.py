@@ -1,0 +1,60 @@
+"""Messages produced by inventory-ledger."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .envelope import Message
+from .values import StockLine
+
+
+class StockReserved(Message):
+    message_type: ClassVar[str] = "StockReserved"
+    order_id: str
+    reservation_id: str
+    location_id: str
+    lines: tuple[StockLine, ...]
+
+
+class StockReservationRejected(Message):
+    message_type: ClassVar[str] = "StockReservationRejected"
+    order_id: str
+    reservation_id: str
+    location_id: str
+    reasons: tuple[str, ...]
+
+
+class ReservationReleased(Message):
+    message_type: ClassVar[str] = "ReservationReleased"
+    order_id: str
+    reservation_id: str
+    location_id: str
+    reason: str
+
+
+class ReservationCommitted(Message):
+    message_type: ClassVar[str] = "ReservationCommitted"
+    order_id: str
+    reservation_id: str
+    location_id: str
+
+
+class ReturnRestocked(Message):
+    message_type: ClassVar[str] = "ReturnRestocked"
+    order_id: str
+    rma_id: str
+    location_id: str
+    lines: tuple[StockLine, ...]
+
+
+class StockLevelChanged(Message):
+    """The figures of one SKU at one location after a change; ``version`` orders them."""
+
+    message_type: ClassVar[str] = "StockLevelChanged"
+    sku: str
+    location_id: str
+    on_hand: int
+    reserved: int
+    available: int
+    version: int
+    cause: str

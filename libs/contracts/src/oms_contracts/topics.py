@@ -1,0 +1,133 @@
+"""The topic registry: every topic, its single producing service, its key and its messages.
+
+Confluent's kafka-streams-examples keep one ``Schemas.Topics`` list; this is ours. Nothing
+else in the codebase spells a topic name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from . import erp, gateway, inventory, orchestrator, returns, router, shipping
+from .dead_letters import MessageDeadLettered
+from .envelope import Message
+
+SERVICES = (
+    "channel-gateway",
+    "order-orchestrator",
+    "inventory-ledger",
+    "router",
+    "shipping",
+    "returns",
+    "erp-bridge",
+)
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    producer: str
+    key: str
+    messages: tuple[type[Message], ...]
+    partitions: int = 3
+    description: str = ""
+    message_by_type: dict[str, type[Message]] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message_by_type", {m.message_type: m for m in self.messages})
+
+    def message_class(self, message_type: str) -> type[Message]:
+        try:
+            return self.message_by_type[message_type]
+        except KeyError:
+            raise UnknownMessageType(f"{message_type!r} is not a message of topic {self.name}") from None
+
+
+class UnknownMessageType(LookupError):
+    pass
+
+
+GATEWAY_ORDERS = Topic(
+    "oms.gateway.orders.v1", "channel-gateway", "order_id",
+    (gateway.OrderAccepted, gateway.OrderCancellationRequested),
+    description="Orders accepted from sales channels and cancellation requests.",
+)
+ORCHESTRATOR_ORDERS = Topic(
+    "oms.orchestrator.orders.v1", "order-orchestrator", "order_id",
+    (orchestrator.OrderReceived, orchestrator.OrderReserved, orchestrator.OrderBackordered,
+     orchestrator.OrderShipped, orchestrator.OrderDelivered, orchestrator.OrderCancelled,
+     orchestrator.OrderCancellationRefused, orchestrator.OrderRefunded),
+    description="Public order status changes for downstream subscribers.",
+)
+ROUTING_COMMANDS = Topic(
+    "oms.orchestrator.routing-commands.v1", "order-orchestrator", "order_id",
+    (orchestrator.RouteOrder,),
+)
+INVENTORY_COMMANDS = Topic(
+    "oms.orchestrator.inventory-commands.v1", "order-orchestrator", "order_id",
+    (orchestrator.ReserveStock, orchestrator.ReleaseReservation, orchestrator.CommitReservation),
+)
+SHIPPING_COMMANDS = Topic(
+    "oms.orchestrator.shipping-commands.v1", "order-orchestrator", "order_id",
+    (orchestrator.CreateShipment, orchestrator.CancelShipment),
+)
+ROUTING_DECISIONS = Topic(
+    "oms.router.decisions.v1", "router", "order_id",
+    (router.OrderRouted, router.OrderUnroutable),
+)
+INVENTORY_RESERVATIONS = Topic(
+    "oms.inventory.reservations.v1", "inventory-ledger", "order_id",
+    (inventory.StockReserved, inventory.StockReservationRejected, inventory.ReservationReleased,
+     inventory.ReservationCommitted, inventory.ReturnRestocked),
+    description="Stock movements that concern one order.",
+)
+INVENTORY_STOCK_LEVELS = Topic(
+    "oms.inventory.stock-levels.v1", "inventory-ledger", "sku@location",
+    (inventory.StockLevelChanged,),
+    description="Figures of a SKU at a location after every change (feeds the router's stock view).",
+)
+SHIPMENTS = Topic(
+    "oms.shipping.shipments.v1", "shipping", "order_id",
+    (shipping.ShipmentCreated, shipping.ShipmentTrackingUpdated, shipping.ShipmentDelivered,
+     shipping.ShipmentCancelled),
+)
+RETURNS = Topic(
+    "oms.returns.returns.v1", "returns", "order_id",
+    (returns.ReturnAuthorised, returns.ReturnReceived, returns.RefundRecorded),
+)
+ERP_DOCUMENTS = Topic(
+    "oms.erp.documents.v1", "erp-bridge", "order_id",
+    (erp.ErpDocumentRecorded,),
+    description="Documents handed to the ERP (sale orders, invoices, credit notes).",
+)
+
+
+def dead_letter_topic(service: str) -> Topic:
+    """Each consuming service writes its own dead letters (one writer per topic)."""
+    return Topic(f"oms.{service}.dead-letters.v1", service, "source key", (MessageDeadLettered,), partitions=1)
+
+
+DATA_TOPICS: tuple[Topic, ...] = (
+    GATEWAY_ORDERS, ORCHESTRATOR_ORDERS, ROUTING_COMMANDS, INVENTORY_COMMANDS, SHIPPING_COMMANDS,
+    ROUTING_DECISIONS, INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS, SHIPMENTS, RETURNS, ERP_DOCUMENTS,
+)
+DEAD_LETTER_TOPICS: tuple[Topic, ...] = tuple(dead_letter_topic(s) for s in SERVICES if s != "channel-gateway")
+ALL_TOPICS: tuple[Topic, ...] = DATA_TOPICS + DEAD_LETTER_TOPICS
+TOPICS_BY_NAME: dict[str, Topic] = {t.name: t for t in ALL_TOPICS}
+
+
+def topic_named(name: str) -> Topic:
+    return TOPICS_BY_NAME[name]
+
+
+def topics_produced_by(service: str) -> tuple[Topic, ...]:
+    return tuple(t for t in ALL_TOPICS if t.producer == service)
+
+
+def topic_for_message(message: type[Message] | Message, among: Iterable[Topic] = DATA_TOPICS) -> Topic:
+    cls = message if isinstance(message, type) else type(message)
+    for topic in among:
+        if cls in topic.messages:
+            return topic
+    raise UnknownMessageType(f"no topic carries {cls.__name__}")

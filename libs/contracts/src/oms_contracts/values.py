@@ -1,0 +1,50 @@
+"""Value shapes shared by several messages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Address(_Value):
+    name: str = Field(min_length=1, max_length=200)
+    line1: str = Field(min_length=1, max_length=300)
+    line2: str | None = Field(default=None, max_length=300)
+    city: str = Field(min_length=1, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    postal_code: str = Field(min_length=3, max_length=12)
+    country: str = Field(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")
+    phone: str | None = Field(default=None, max_length=30)
+
+
+class OrderLine(_Value):
+    line_id: str = Field(min_length=1, max_length=64)
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=10_000)
+    unit_price: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+
+
+class StockLine(_Value):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0)
+
+
+class LocationCandidate(_Value):
+    location_id: str
+    score: float
+    available: dict[str, int] = Field(description="available to promise per SKU as the router saw it")
+    can_fill: bool
+    reason: str | None = None
+
+
+ServiceLevel = Literal["standard", "express"]
+PaymentMethod = Literal["prepaid", "cod"]
+ShipmentStatus = Literal["created", "in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered", "cancelled"]
+ItemCondition = Literal["sellable", "damaged"]
+ErpDocumentKind = Literal["sale_order", "invoice", "credit_note"]
