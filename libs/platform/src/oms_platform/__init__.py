@@ -1,0 +1,1 @@
+"""Shared plumbing of the order orchestration services (no entry points)."""

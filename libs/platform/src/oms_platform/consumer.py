@@ -1,0 +1,254 @@
+"""Idempotent Kafka consumption with dead letters.
+
+- Offsets are committed manually, only after the handler's effect is durable (auto-commit off).
+- Each delivery carries a tracking record (topic, partition, producer notification id); the
+  handler commits it with its new events, so a redelivered or re-published message is skipped.
+- A message that cannot be decoded, names an unknown type or fails validation goes to the
+  service's dead-letter topic with the reason, and the partition moves on.
+- A handler failing on infrastructure (database or broker down) is retried until it works;
+  any other failure is retried a few times and then dead-lettered, never blocking the partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from eventsourcing.persistence import Tracking
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from pydantic import ValidationError
+
+from oms_contracts.dead_letters import MessageDeadLettered
+from oms_contracts.envelope import HEADER_DEAD_LETTER_REASON, Envelope, Message
+from oms_contracts.topics import Topic, UnknownMessageType, dead_letter_topic, topic_for_message
+
+from .event_store import DuplicateMessage
+from .message_context import MessageContext, message_context
+from .outbox_relay import kafka_headers
+from .telemetry import extract_context, inject_headers, log, tracer
+
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError, psycopg.InterfaceError, StoreOperationalError, StoreInterfaceError,
+    KafkaError, ConnectionError, OSError, TimeoutError,
+)
+try:  # asyncpg is used by read models
+    import asyncpg
+
+    INFRASTRUCTURE_ERRORS += (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                              asyncpg.CannotConnectNowError)
+except ImportError:  # pragma: no cover
+    pass
+
+
+@dataclass(frozen=True)
+class Delivery:
+    topic: Topic
+    partition: int
+    offset: int
+    envelope: Envelope
+    message: Any
+
+    @property
+    def tracking(self) -> Tracking:
+        """Position of this message in its producer's log, per topic partition (monotonic there)."""
+        return Tracking(application_name=f"{self.topic.name}#{self.partition}",
+                        notification_id=self.envelope.notification_id)
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """The message can never be processed; it goes to the dead-letter topic with this reason."""
+
+
+class MessageConsumer:
+    def __init__(self, service: str, bootstrap: str, group_id: str,
+                 handlers: dict[type[Message], Handler], *,
+                 already_processed: Callable[[Tracking], bool] | None = None,
+                 handler_attempts: int = 3, max_records: int = 100):
+        self.service = service
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.handlers = handlers
+        self.topics = sorted({topic_for_message(m) for m in handlers}, key=lambda t: t.name)
+        self.already_processed = already_processed
+        self.handler_attempts = handler_attempts
+        self.max_records = max_records
+        self.dead_letters = dead_letter_topic(service)
+        self.processed = 0
+        self.dead_lettered = 0
+        self.ready = asyncio.Event()
+        self._log = log("consumer").bind(group=group_id)
+        self._tracer = tracer("oms.consumer")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            *[t.name for t in self.topics], bootstrap_servers=self.bootstrap, group_id=self.group_id,
+            enable_auto_commit=False, auto_offset_reset="earliest", client_id=f"{self.service}-consumer",
+            max_poll_interval_ms=600_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
+                                    client_id=f"{self.service}-dead-letters")
+        await _start_with_retry(consumer, stop)
+        await _start_with_retry(producer, stop)
+        self._log.info("consumer started", topics=[t.name for t in self.topics])
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                if batch and not self.ready.is_set():
+                    self.ready.set()
+                elif not batch and consumer.assignment():
+                    self.ready.set()
+                for tp, records in batch.items():
+                    for record in records:
+                        if stop.is_set():
+                            break
+                        await self._process(record, producer, stop)
+                        await consumer.commit({tp: record.offset + 1})
+        finally:
+            await consumer.stop()
+            await producer.stop()
+
+    def decode(self, record: ConsumerRecord) -> Delivery:
+        topic = next(t for t in self.topics if t.name == record.topic)
+        try:
+            envelope = Envelope.model_validate_json(record.value or b"")
+        except ValidationError as error:
+            raise PoisonMessage(f"invalid envelope: {_describe(error)}") from error
+        try:
+            cls = topic.message_class(envelope.event_type)
+        except UnknownMessageType as error:
+            raise PoisonMessage(str(error)) from error
+        if envelope.schema_version > cls.schema_version:
+            raise PoisonMessage(
+                f"{envelope.event_type} schema version {envelope.schema_version} is newer than "
+                f"supported {cls.schema_version}")
+        try:
+            message = cls.model_validate(envelope.payload)
+        except ValidationError as error:
+            raise PoisonMessage(f"invalid {envelope.event_type} payload: {_describe(error)}") from error
+        return Delivery(topic, record.partition, record.offset, envelope, message)
+
+    async def _process(self, record: ConsumerRecord, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+        parent = extract_context(headers)
+        with self._tracer.start_as_current_span(
+            f"{record.topic} process", context=parent, kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
+                        "messaging.kafka.partition": record.partition, "messaging.kafka.offset": record.offset,
+                        "messaging.consumer.group.name": self.group_id},
+        ) as span:
+            try:
+                delivery = self.decode(record)
+            except PoisonMessage as poison:
+                span.set_status(Status(StatusCode.ERROR, str(poison)))
+                await self._dead_letter(record, str(poison), producer, stop)
+                return
+            handler = self.handlers.get(type(delivery.message))
+            if handler is None:
+                return  # a message of the topic this service has no interest in
+            span.set_attribute("oms.event_type", delivery.envelope.event_type)
+            span.set_attribute("oms.subject", delivery.envelope.subject)
+            structlog.contextvars.bind_contextvars(
+                subject=delivery.envelope.subject, correlation_id=delivery.envelope.correlation_id,
+                event_type=delivery.envelope.event_type)
+            try:
+                if self.already_processed and await asyncio.to_thread(self.already_processed, delivery.tracking):
+                    self._log.info("duplicate skipped", offset=record.offset)
+                    return
+                ctx = MessageContext(correlation_id=delivery.envelope.correlation_id,
+                                     causation_id=str(delivery.envelope.event_id),
+                                     cause_service=delivery.envelope.producer)
+                failure = await self._handle(handler, delivery, ctx, stop)
+                if failure is not None:
+                    span.set_status(Status(StatusCode.ERROR, failure))
+                    await self._dead_letter(record, failure, producer, stop)
+                else:
+                    self.processed += 1
+            finally:
+                structlog.contextvars.unbind_contextvars("subject", "correlation_id", "event_type")
+
+    async def _handle(self, handler: Handler, delivery: Delivery, ctx: MessageContext,
+                      stop: asyncio.Event) -> str | None:
+        attempt = 0
+        infra_attempt = 0
+        while True:
+            try:
+                with message_context(ctx):
+                    await handler(delivery)
+                return None
+            except DuplicateMessage:
+                self._log.info("duplicate skipped at commit", offset=delivery.offset)
+                return None
+            except PoisonMessage as poison:
+                return str(poison)
+            except INFRASTRUCTURE_ERRORS as error:
+                infra_attempt += 1
+                self._log.warning("infrastructure unavailable, retrying", error=repr(error), attempt=infra_attempt)
+                if stop.is_set():
+                    raise
+                await asyncio.sleep(min(0.2 * infra_attempt, 3.0))
+            except Exception as error:  # noqa: BLE001 - isolate one failing handler
+                attempt += 1
+                self._log.exception("handler failed", attempt=attempt)
+                if attempt >= self.handler_attempts:
+                    return f"handler failed after {attempt} attempts: {type(error).__name__}: {error}"
+                await asyncio.sleep(0.1 * attempt)
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str, producer: AIOKafkaProducer,
+                           stop: asyncio.Event) -> None:
+        key = record.key.decode(errors="replace") if record.key else None
+        dead = MessageDeadLettered(
+            consumer=self.group_id, source_topic=record.topic, source_partition=record.partition,
+            source_offset=record.offset, key=key, value=(record.value or b"").decode(errors="replace"), reason=reason)
+        envelope = Envelope(
+            event_id=uuid4(), event_type=dead.message_type, schema_version=dead.schema_version,
+            occurred_at=datetime.now(UTC), producer=self.service, subject=key or f"{record.topic}#{record.partition}",
+            correlation_id=str(uuid4()), causation_id=None, notification_id=record.offset + 1,
+            payload=dead.model_dump(mode="json"))
+        headers = kafka_headers(envelope, inject_headers({})) + [(HEADER_DEAD_LETTER_REASON, reason.encode()[:1000])]
+        while True:
+            try:
+                await producer.send_and_wait(self.dead_letters.name, envelope.model_dump_json().encode(),
+                                             key=(key or "").encode(), headers=headers)
+                break
+            except KafkaError:
+                if stop.is_set():
+                    raise
+                await asyncio.sleep(0.5)
+        self.dead_lettered += 1
+        self._log.warning("message dead-lettered", topic=record.topic, partition=record.partition,
+                          offset=record.offset, reason=reason)
+
+
+def _describe(error: ValidationError) -> str:
+    return "; ".join(
+        f"/{'/'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
+    )
+
+
+async def _start_with_retry(client: Any, stop: asyncio.Event) -> None:
+    delay = 0.2
+    while True:
+        try:
+            await client.start()
+            return
+        except KafkaError:
+            if stop.is_set():
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 3.0)
+
+

@@ -1,0 +1,117 @@
+"""HTTP plumbing every service's API shares: RFC 9457 problem+json errors naming the bad
+fields (as JSON pointers), health probes, correlation ids and tracing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import uuid4
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .message_context import MessageContext, message_context
+from .telemetry import log
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error answered as RFC 9457 problem details."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None, *, type_: str = "about:blank",
+                 errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None,
+                 **extensions: Any):
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type_
+        self.errors = errors
+        self.headers = headers
+        self.extensions = extensions
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extensions)
+        return body
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    return JSONResponse(problem.body(request.url.path if request else None), status_code=problem.status,
+                        media_type=PROBLEM_JSON, headers=problem.headers)
+
+
+def json_pointer(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def validation_problem(errors: list[dict[str, Any]]) -> Problem:
+    named = [{"pointer": json_pointer(e.get("loc", ())), "detail": e.get("msg", "invalid")} for e in errors]
+    fields = ", ".join(e["pointer"] for e in named)
+    return Problem(422, "Request body is invalid", f"invalid fields: {fields}", type_="/problems/validation",
+                   errors=named)
+
+
+def create_http_app(service: str, *, title: str, lifespan: Callable | None = None,
+                    readiness: Callable[[], bool] | None = None) -> FastAPI:
+    app = FastAPI(title=title, lifespan=lifespan, version="0.1.0")
+    logger = log("http")
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, problem: Problem):
+        return problem_response(problem, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError):
+        return problem_response(validation_problem(list(error.errors())), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException):
+        return problem_response(Problem(error.status_code, str(error.detail), headers=getattr(error, "headers", None)),
+                                request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception):
+        logger.exception("unhandled error", path=request.url.path)
+        return problem_response(Problem(500, "Internal error", "the error was logged; nothing was recorded"), request)
+
+    @app.middleware("http")
+    async def _correlate(request: Request, call_next):
+        correlation_id = request.headers.get("x-correlation-id") or str(uuid4())
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        try:
+            with message_context(MessageContext(correlation_id=correlation_id, causation_id=None,
+                                                cause_service="http")):
+                response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("correlation_id")
+        response.headers["x-correlation-id"] = correlation_id
+        return response
+
+    @app.get("/health/live", include_in_schema=False)
+    async def _live():
+        return {"status": "live", "service": service}
+
+    @app.get("/health/ready", include_in_schema=False)
+    async def _ready():
+        if readiness is not None and not readiness():
+            return JSONResponse({"status": "starting", "service": service}, status_code=503)
+        return {"status": "ready", "service": service}
+
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*")
+    return app

@@ -1,0 +1,193 @@
+"""Outbox relay: publishes a service's notification log to Kafka and records how far it got.
+
+The notification log is written in the same transaction as the events, so it is the outbox.
+The relay reads new notifications in order, translates each domain event into zero or more
+contract messages (the service's *publications*), produces them with an idempotent producer
+(``acks=all``) keyed by subject so one order's messages stay in order, and only then records
+its position. A crash between publish and record re-publishes; consumers drop the duplicates by
+the envelope's notification id. A PostgreSQL advisory lock keeps to one active relay per log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+from zlib import crc32
+
+import psycopg
+from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import SpanKind
+
+from oms_contracts.envelope import (
+    HEADER_CAUSATION_ID,
+    HEADER_CORRELATION_ID,
+    HEADER_EVENT_ID,
+    HEADER_EVENT_TYPE,
+    HEADER_PRODUCER,
+    HEADER_SCHEMA_VERSION,
+    Envelope,
+    Message,
+)
+from oms_contracts.topics import Topic
+
+from .event_store import ProvenanceMapper, ServiceApplication
+from .telemetry import extract_context, inject_headers, log, tracer
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One message a domain event becomes on a topic, keyed by its subject."""
+
+    topic: Topic
+    subject: str
+    message: Message
+
+
+Publications = Callable[[Any], Sequence[Publication]]
+
+
+def envelope_for(publication: Publication, event: Any, meta: dict[str, Any], notification_id: int,
+                 index: int, producer: str) -> Envelope:
+    base_id = UUID(meta["event_id"]) if meta.get("event_id") else uuid5(NAMESPACE_URL, f"{producer}/{notification_id}")
+    event_id = base_id if index == 0 else uuid5(base_id, str(index))
+    return Envelope(
+        event_id=event_id,
+        event_type=publication.message.message_type,
+        schema_version=publication.message.schema_version,
+        occurred_at=event.timestamp,
+        producer=producer,
+        subject=publication.subject,
+        correlation_id=meta.get("correlation_id") or str(event_id),
+        causation_id=meta.get("causation_id"),
+        notification_id=notification_id,
+        payload=publication.message.model_dump(mode="json"),
+    )
+
+
+def kafka_headers(envelope: Envelope, trace_headers: dict[str, str]) -> list[tuple[str, bytes]]:
+    headers = {
+        HEADER_EVENT_ID: str(envelope.event_id),
+        HEADER_EVENT_TYPE: envelope.event_type,
+        HEADER_SCHEMA_VERSION: str(envelope.schema_version),
+        HEADER_PRODUCER: envelope.producer,
+        HEADER_CORRELATION_ID: envelope.correlation_id,
+        **trace_headers,
+    }
+    if envelope.causation_id:
+        headers[HEADER_CAUSATION_ID] = envelope.causation_id
+    return [(k, v.encode()) for k, v in headers.items()]
+
+
+class OutboxRelay:
+    def __init__(self, app: ServiceApplication, publications: Publications, bootstrap: str, dsn: str,
+                 poll_seconds: float = 0.05, batch_size: int = 500):
+        self.app = app
+        self.publications = publications
+        self.bootstrap = bootstrap
+        self.dsn = dsn
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.name = f"outbox:{app.name}"
+        self.wakeup = asyncio.Event()
+        self.published_up_to = 0
+        self._log = log("outbox_relay").bind(relay=self.name)
+        self._tracer = tracer("oms.outbox")
+
+    # -- position bookkeeping (same database as the event store) --
+    def _ensure_position_table(self, conn: psycopg.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS outbox_relay_position ("
+            " relay text PRIMARY KEY, notification_id bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())"
+        )
+
+    def _read_position(self, conn: psycopg.Connection) -> int:
+        row = conn.execute("SELECT notification_id FROM outbox_relay_position WHERE relay=%s", (self.name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _record_position(self, conn: psycopg.Connection, notification_id: int) -> None:
+        conn.execute(
+            "INSERT INTO outbox_relay_position (relay, notification_id) VALUES (%s, %s) "
+            "ON CONFLICT (relay) DO UPDATE SET notification_id = EXCLUDED.notification_id, updated_at = now() "
+            "WHERE outbox_relay_position.notification_id < EXCLUDED.notification_id",
+            (self.name, notification_id),
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        self.app.record_listeners.append(lambda: loop.call_soon_threadsafe(self.wakeup.set))
+        conn = await asyncio.to_thread(psycopg.connect, self.dsn, autocommit=True)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
+            client_id=self.name, request_timeout_ms=30000,
+        )
+        try:
+            await asyncio.to_thread(self._ensure_position_table, conn)
+            lock_key = crc32(self.name.encode())
+            while not stop.is_set():
+                got = await asyncio.to_thread(
+                    lambda: conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,)).fetchone()[0]
+                )
+                if got:
+                    break
+                await _wait(stop, self.wakeup, 1.0)
+            await producer.start()
+            position = await asyncio.to_thread(self._read_position, conn)
+            self.published_up_to = position
+            self._log.info("outbox relay started", position=position)
+            while not stop.is_set():
+                notifications = await asyncio.to_thread(
+                    self.app.recorder.select_notifications, position + 1, self.batch_size
+                )
+                if not notifications:
+                    await _wait(stop, self.wakeup, self.poll_seconds)
+                    continue
+                await self._publish(producer, notifications)
+                position = notifications[-1].id
+                await asyncio.to_thread(self._record_position, conn, position)
+                self.published_up_to = position
+        finally:
+            await producer.stop()
+            await asyncio.to_thread(conn.close)
+
+    async def _publish(self, producer: AIOKafkaProducer, notifications: Sequence[Any]) -> None:
+        mapper: ProvenanceMapper = self.app.mapper  # type: ignore[assignment]
+        pending = []
+        for notification in notifications:
+            event, meta = mapper.decode_with_meta(notification)
+            for index, publication in enumerate(self.publications(event)):
+                envelope = envelope_for(publication, event, meta, notification.id, index, self.app.service_name)
+                parent = extract_context({k: meta[k] for k in ("traceparent", "tracestate") if meta.get(k)})
+                with self._tracer.start_as_current_span(
+                    f"{publication.topic.name} publish", context=parent, kind=SpanKind.PRODUCER,
+                    attributes={
+                        "messaging.system": "kafka",
+                        "messaging.destination.name": publication.topic.name,
+                        "messaging.message.id": str(envelope.event_id),
+                        "oms.subject": envelope.subject,
+                        "oms.event_type": envelope.event_type,
+                    },
+                ):
+                    headers = kafka_headers(envelope, inject_headers({}))
+                    value = envelope.model_dump_json().encode()
+                    pending.append(await producer.send(
+                        publication.topic.name, value=value, key=envelope.subject.encode(), headers=headers
+                    ))
+        if pending:
+            await asyncio.gather(*pending)
+            self._log.debug("published", count=len(pending), up_to=notifications[-1].id)
+
+
+async def _wait(stop: asyncio.Event, wakeup: asyncio.Event, timeout: float) -> None:
+    if stop.is_set():
+        return
+    try:
+        await asyncio.wait_for(wakeup.wait(), timeout)
+    except TimeoutError:
+        pass
+    wakeup.clear()
+
+

@@ -1,0 +1,122 @@
+"""Runs one service process: its HTTP API, its consumers and its outbox relay in one event loop,
+until SIGTERM/SIGINT, then stops them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import uvicorn
+from fastapi import FastAPI
+
+from .telemetry import log, shutdown_telemetry
+
+if TYPE_CHECKING:
+    from .event_store import ServiceApplication
+    from .outbox_relay import Publications
+    from .settings import ServiceSettings
+
+
+class Runnable:
+    async def run(self, stop: asyncio.Event) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    http_app: FastAPI
+    host: str
+    port: int
+    workers: Sequence[Runnable] = field(default_factory=list)
+    on_stop: Callable[[], Awaitable[None] | None] | None = None
+
+    async def serve(self) -> None:
+        logger = log("runtime").bind(service=self.name)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        server = uvicorn.Server(uvicorn.Config(self.http_app, host=self.host, port=self.port, log_config=None,
+                                               access_log=False, lifespan="on"))
+        server.install_signal_handlers = lambda: None  # we own the signals
+        tasks = [asyncio.create_task(_restarting(w, stop), name=f"{self.name}:{type(w).__name__}")
+                 for w in self.workers]
+        tasks.append(asyncio.create_task(server.serve(), name=f"{self.name}:http"))
+        logger.info("service started", http=f"http://{self.host}:{self.port}")
+
+        async def _watch() -> None:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not stop.is_set() and task.exception() is not None:
+                    logger.error("worker crashed; stopping the process", task=task.get_name(),
+                                 error=repr(task.exception()))
+                    stop.set()
+
+        watcher = asyncio.create_task(_watch())
+        await stop.wait()
+        logger.info("service stopping")
+        server.should_exit = True
+        await asyncio.wait(tasks, timeout=10)
+        for task in tasks:
+            task.cancel()
+        watcher.cancel()
+        if self.on_stop is not None:
+            result = self.on_stop()
+            if asyncio.iscoroutine(result):
+                await result
+        shutdown_telemetry()
+
+
+async def _restarting(worker: Runnable, stop: asyncio.Event) -> None:
+    """Run a worker; when it fails (broker or database gone), start it again with backoff."""
+    logger = log("runtime")
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            await worker.run(stop)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            logger.warning("worker failed; restarting", worker=type(worker).__name__, error=repr(error))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def run_service(process: ServiceProcess) -> None:
+    asyncio.run(process.serve())
+
+
+def ensure_database(settings: "ServiceSettings") -> None:
+    """Create the service's own database when it does not exist yet (idempotent, race-safe)."""
+    import psycopg
+
+    with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (settings.database(),)).fetchone()
+        if not exists:
+            try:
+                conn.execute(f'CREATE DATABASE "{settings.database()}"')
+            except psycopg.errors.DuplicateDatabase:
+                pass
+
+
+def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "ServiceApplication | None" = None,
+                     publications: "Publications | None" = None, handlers: "dict | None" = None,
+                     extra_workers: Sequence[Runnable] = (), on_stop=None) -> ServiceProcess:
+    """Wire the outbox relay of the service's event store and its idempotent consumer."""
+    from .consumer import MessageConsumer
+    from .outbox_relay import OutboxRelay
+
+    workers: list[Runnable] = []
+    if app is not None and publications is not None:
+        workers.append(OutboxRelay(app, publications, settings.kafka_bootstrap, settings.dsn(),
+                                   poll_seconds=settings.relay_poll_seconds))
+    if handlers:
+        workers.append(MessageConsumer(settings.service, settings.kafka_bootstrap, settings.consumer_group(), handlers,
+                                       already_processed=app.is_processed if app is not None else None))
+    workers.extend(extra_workers)
+    return ServiceProcess(settings.service, http_app, settings.http_host, settings.http_port, workers, on_stop)

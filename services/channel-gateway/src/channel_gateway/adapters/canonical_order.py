@@ -1,0 +1,52 @@
+"""The canonical JSON order (the brand's own webstore and stores post this shape)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from oms_contracts.values import Address, OrderLine, PaymentMethod, ServiceLevel
+
+
+class CanonicalOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "external_order_id": "WEB-100045",
+        "ordered_at": "2026-11-23T10:15:00+05:30",
+        "currency": "INR",
+        "customer_email": "asha@example.com",
+        "ship_to": {"name": "Asha Rao", "line1": "12 MG Road", "city": "Bengaluru", "postal_code": "560001",
+                    "country": "IN"},
+        "lines": [{"line_id": "1", "sku": "TSHIRT-RED-M", "quantity": 2, "unit_price": "499.00"}],
+        "service_level": "standard",
+        "payment_method": "prepaid",
+    }]})
+
+    external_order_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")
+    ordered_at: datetime
+    currency: str = Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")
+    customer_email: EmailStr | None = None
+    ship_to: Address
+    lines: list[OrderLine] = Field(min_length=1, max_length=200)
+    service_level: ServiceLevel = "standard"
+    payment_method: PaymentMethod = "prepaid"
+
+    @field_validator("ordered_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone offset")
+        return value
+
+    @field_validator("lines")
+    @classmethod
+    def _unique_line_ids(cls, lines: list[OrderLine]) -> list[OrderLine]:
+        ids = [line.line_id for line in lines]
+        if len(ids) != len(set(ids)):
+            raise ValueError("line_id values must be unique")
+        return lines
+
+
+class Cancellation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)

@@ -1,0 +1,28 @@
+"""What each captured-order event becomes on Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from oms_contracts import gateway as c
+from oms_contracts.topics import GATEWAY_ORDERS
+from oms_platform.outbox_relay import Publication
+
+from ..domain.captured_order import CapturedOrder
+
+
+def capture_publications(event: Any) -> Sequence[Publication]:
+    order_id = str(event.originator_id)
+    e = event.__dict__
+    match event:
+        case CapturedOrder.Accepted():
+            return [Publication(GATEWAY_ORDERS, order_id, c.OrderAccepted(
+                order_id=order_id, channel=e["channel"], external_order_id=e["external_order_id"],
+                ordered_at=e["ordered_at"], currency=e["currency"], customer_email=e["customer_email"],
+                ship_to=e["ship_to"], lines=e["lines"], service_level=e["service_level"],
+                payment_method=e["payment_method"], order_total=e["order_total"]))]
+        case CapturedOrder.CancellationRequested():
+            return [Publication(GATEWAY_ORDERS, order_id, c.OrderCancellationRequested(
+                order_id=order_id, channel=e["channel"], reason=e["reason"]))]
+    return []

@@ -1,0 +1,62 @@
+"""An order as a channel handed it over: captured once per (channel, external order id)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+
+def order_id_for(channel: str, external_order_id: str) -> UUID:
+    """The order id is derived from the channel and its own order id, so a re-post finds the same order."""
+    return uuid5(NAMESPACE_URL, f"oms:order:{channel}:{external_order_id}")
+
+
+class CaptureConflict(Exception):
+    """The channel re-used an external order id for a different order."""
+
+
+class CancellationNotAllowed(Exception):
+    pass
+
+
+class CapturedOrder(Aggregate):
+    @staticmethod
+    def create_id(channel: str, external_order_id: str, **_: Any) -> UUID:
+        return order_id_for(channel, external_order_id)
+
+    @event("Accepted")
+    def __init__(self, channel: str, external_order_id: str, fingerprint: str, ordered_at: str, currency: str,
+                 customer_email: str | None, ship_to: dict[str, Any], lines: list[dict[str, Any]],
+                 service_level: str, payment_method: str, order_total: Decimal):
+        self.channel = channel
+        self.external_order_id = external_order_id
+        self.fingerprint = fingerprint
+        self.ordered_at = ordered_at
+        self.currency = currency
+        self.customer_email = customer_email
+        self.ship_to = ship_to
+        self.lines = lines
+        self.service_level = service_level
+        self.payment_method = payment_method
+        self.order_total = order_total
+        self.cancellation_reason: str | None = None
+
+    def check_same_as(self, fingerprint: str) -> None:
+        if fingerprint != self.fingerprint:
+            raise CaptureConflict(
+                f"external order id {self.external_order_id!r} was already used for a different order on "
+                f"channel {self.channel!r}")
+
+    def request_cancellation(self, channel: str, reason: str) -> None:
+        if channel != self.channel:
+            raise CancellationNotAllowed(f"order belongs to channel {self.channel!r}")
+        if self.cancellation_reason is not None:
+            return  # already requested: repeating the request changes nothing
+        self._cancellation_requested(reason=reason, channel=self.channel)
+
+    @event("CancellationRequested")
+    def _cancellation_requested(self, reason: str, channel: str) -> None:
+        self.cancellation_reason = reason

@@ -1,0 +1,105 @@
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+from order_orchestrator.adapters.publications import order_publications
+from order_orchestrator.application.orders import Orders
+from order_orchestrator.domain.order import MAX_ROUTING_ATTEMPTS, Order, OrderRuleViolation, OrderStatus, StaleOutcome
+
+pytestmark = pytest.mark.unit
+
+SHIP_TO = {"name": "A", "line1": "1 Road", "city": "Pune", "postal_code": "411001", "country": "IN"}
+LINES = [{"line_id": "1", "sku": "SKU-1", "quantity": 2, "unit_price": Decimal("100.00")}]
+
+
+def new_order() -> Order:
+    order = Order(order_id=str(uuid4()), channel="webstore", external_order_id="W-1", lines=LINES, ship_to=SHIP_TO,
+                  currency="INR", order_total=Decimal("200.00"), service_level="standard",
+                  payment_method="prepaid", ordered_at="2026-11-23T00:00:00+00:00")
+    order.request_routing()
+    return order
+
+
+def messages(order: Order) -> list[str]:
+    return [p.message.message_type for e in order.collect_events() for p in order_publications(e)]
+
+
+def test_happy_path_emits_the_saga_commands_in_order():
+    order = new_order()
+    assert messages(order) == ["OrderReceived", "RouteOrder"]
+    order.assign_location(1, "WH-A", "v1", [])
+    assert messages(order) == ["ReserveStock"]
+    order.confirm_reservation(order.reservation_id)
+    order.request_shipment()
+    assert messages(order) == ["OrderReserved", "CreateShipment"]
+    order.record_shipment("S1", "SIM", "T1")
+    order.record_tracking("S1", "in_transit", "2026-11-23T01:00:00+00:00")
+    order.mark_delivered("S1", "2026-11-23T02:00:00+00:00")
+    assert messages(order) == ["OrderShipped", "OrderDelivered", "CommitReservation"]
+    assert order.status == OrderStatus.DELIVERED
+
+
+def test_rejection_hops_to_the_next_location_excluding_tried_ones_then_backorders():
+    order = new_order()
+    order.collect_events()
+    for attempt in range(1, MAX_ROUTING_ATTEMPTS + 1):
+        order.assign_location(attempt, f"WH-{attempt}", "v1", [])
+        order.reject_reservation(order.reservation_id, ["no stock"])
+        if order.can_hop:
+            order.request_routing()
+    events = order.collect_events()
+    route_commands = [p.message for e in events for p in order_publications(e) if p.message.message_type == "RouteOrder"]
+    assert [c.exclude_locations for c in route_commands] == [("WH-1",), ("WH-1", "WH-2")]
+    order.backorder("exhausted")
+    assert order.status == OrderStatus.BACKORDERED
+
+
+def test_late_or_repeated_outcomes_are_stale():
+    order = new_order()
+    order.assign_location(1, "WH-A", "v1", [])
+    with pytest.raises(StaleOutcome):
+        order.confirm_reservation("some-other-reservation")
+    with pytest.raises(StaleOutcome):
+        order.assign_location(1, "WH-B", "v1", [])
+
+
+def test_cancel_before_shipment_releases_reservation_and_cancels_shipment_after_it_cannot():
+    order = new_order()
+    order.assign_location(1, "WH-A", "v1", [])
+    order.confirm_reservation(order.reservation_id)
+    order.request_shipment()
+    order.collect_events()
+    order.cancel("customer changed mind")
+    assert messages(order) == ["OrderCancelled", "ReleaseReservation", "CancelShipment"]
+    with pytest.raises(OrderRuleViolation):
+        order.cancel("again")
+
+
+def test_refund_cannot_exceed_order_total():
+    order = new_order()
+    order.assign_location(1, "WH-A", "v1", [])
+    order.confirm_reservation(order.reservation_id)
+    order.request_shipment()
+    order.record_shipment("S1", "SIM", "T1")
+    order.mark_delivered("S1", "2026-11-23T02:00:00+00:00")
+    order.record_return_authorised("R1", [{"sku": "SKU-1", "quantity": 2}], "damaged")
+    order.record_return_received("R1", "sellable")
+    with pytest.raises(OrderRuleViolation):
+        order.record_refund("R1", Decimal("999"), "INR", [])
+    order.record_refund("R1", Decimal("200.00"), "INR", [])
+    assert order.status == OrderStatus.REFUNDED
+
+
+def test_application_steps_are_load_call_save_and_history_is_kept():
+    orders = Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    order_id = str(uuid4())
+    orders.receive(order_id=order_id, channel="webstore", external_order_id="W-9", lines=LINES, ship_to=SHIP_TO,
+                   currency="INR", order_total=Decimal("200.00"), service_level="standard", payment_method="prepaid",
+                   ordered_at="2026-11-23T00:00:00+00:00")
+    orders.location_assigned(order_id, 1, "WH-A", "v1", [])
+    orders.location_assigned(order_id, 1, "WH-B", "v1", [])  # a repeated answer has no effect
+    state = orders.order(order_id)
+    assert state["status"] == "reserving" and state["location_id"] == "WH-A"
+    history = orders.order_history(order_id)
+    assert [h.event_type for h in history] == ["Received", "RoutingRequested", "ReservationRequested"]
+    assert orders.order(order_id, version=1)["status"] == "routing"
