@@ -1,0 +1,65 @@
+"""HTTP API of shipping: carriers post tracking updates; anyone may ask where an order's shipment is."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from oms_platform.http import Problem
+
+from ..application.shipments import ShipmentNotFound, Shipments, TrackingNumberUnknown
+from ..domain.shipment import ShipmentClosed, UnknownTrackingStatus
+
+CarrierStatus = Literal["in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered"]
+
+
+class CarrierTrackingUpdate(BaseModel):
+    """What a carrier posts (its own extra fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "tracking_number": "SIMEX0123456789", "status": "in_transit",
+        "occurred_at": "2026-11-24T09:30:00+05:30", "description": "Picked up at Bengaluru hub"}]})
+
+    tracking_number: str = Field(min_length=1, max_length=64)
+    status: CarrierStatus
+    occurred_at: AwareDatetime
+    description: str | None = Field(default=None, max_length=500)
+
+
+def shipment_routes(shipments: Shipments) -> APIRouter:
+    routes = APIRouter(prefix="/v1", tags=["shipments"])
+
+    @routes.post("/carriers/{carrier}/tracking", status_code=202, responses={404: {}, 409: {}, 422: {}})
+    async def post_tracking(carrier: str, update: CarrierTrackingUpdate) -> dict[str, Any]:
+        """A carrier's tracking update; posting the same update again changes nothing."""
+        try:
+            shipment, changed = await asyncio.to_thread(
+                shipments.record_tracking, carrier=carrier.upper(), tracking_number=update.tracking_number,
+                status=update.status, carrier_event_at=update.occurred_at.astimezone(UTC),
+                description=update.description)
+        except TrackingNumberUnknown:
+            raise Problem(404, "Tracking number not found",
+                          f"{carrier} did not issue tracking number {update.tracking_number} for any shipment",
+                          type_="/problems/tracking-number-not-found",
+                          errors=[{"pointer": "/tracking_number", "detail": "unknown for this carrier"}]) from None
+        except ShipmentClosed as closed:
+            raise Problem(409, "Shipment closed", str(closed), type_="/problems/shipment-closed") from None
+        except UnknownTrackingStatus as bad:
+            raise Problem(422, "Request body is invalid", str(bad), type_="/problems/validation",
+                          errors=[{"pointer": "/status", "detail": str(bad)}]) from None
+        return {"shipment_id": str(shipment.id), "order_id": shipment.order_id, "status": str(shipment.status),
+                "recorded": changed}
+
+    @routes.get("/shipments/by-order/{order_id}", responses={404: {}})
+    async def get_by_order(order_id: str) -> dict[str, Any]:
+        try:
+            return await asyncio.to_thread(shipments.shipment_for_order, order_id)
+        except ShipmentNotFound:
+            raise Problem(404, "Shipment not found", f"no shipment for order {order_id}",
+                          type_="/problems/shipment-not-found") from None
+
+    return routes

@@ -1,0 +1,37 @@
+"""What each Shipment event becomes on Kafka (topic SHIPMENTS, keyed by order id)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from oms_contracts import shipping as c
+from oms_contracts.topics import SHIPMENTS
+from oms_platform.outbox_relay import Publication
+
+from ..domain.shipment import Shipment
+
+
+def shipment_publications(event: Any) -> Sequence[Publication]:
+    shipment_id = str(event.originator_id)
+    e = event.__dict__
+
+    def on_shipments(message) -> Publication:
+        return Publication(SHIPMENTS, e["order_id"], message)
+
+    match event:
+        case Shipment.Created():
+            return [on_shipments(c.ShipmentCreated(
+                order_id=e["order_id"], shipment_id=shipment_id, location_id=e["location_id"], carrier=e["carrier"],
+                tracking_number=e["tracking_number"], carrier_choice_reason=e["carrier_choice_reason"]))]
+        case Shipment.TrackingUpdated():
+            return [on_shipments(c.ShipmentTrackingUpdated(
+                order_id=e["order_id"], shipment_id=shipment_id, status=e["status"],
+                carrier_event_at=e["carrier_event_at"], description=e["description"]))]
+        case Shipment.Delivered():
+            return [on_shipments(c.ShipmentDelivered(order_id=e["order_id"], shipment_id=shipment_id,
+                                                     delivered_at=e["delivered_at"]))]
+        case Shipment.Cancelled() | Shipment.CancelledBeforeBooking():
+            return [on_shipments(c.ShipmentCancelled(order_id=e["order_id"], shipment_id=shipment_id,
+                                                     reason=e["reason"]))]
+    return []  # TrackingNumber.Issued stays inside the service

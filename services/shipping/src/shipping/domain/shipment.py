@@ -1,0 +1,218 @@
+"""The Shipment aggregate (one per order for now) and the tracking number that finds it.
+
+A shipment record starts in one of two ways: it is booked with a carrier (``Created``), or a
+cancellation arrives before the booking did (``CancelledBeforeBooking``), which remembers the
+cancellation so a late CreateShipment for the order is not booked. Both are explicit "created"
+event classes because the library allows only one decorated ``__init__``.
+
+Imports only the standard library and the event-sourcing domain base classes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from .carrier_choice import CarrierCatalogue
+
+
+class ShipmentStatus(StrEnum):
+    """The canonical shipment statuses (the same values as the contract's ``ShipmentStatus``)."""
+
+    CREATED = "created"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    FAILED_ATTEMPT = "failed_attempt"
+    EXCEPTION = "exception"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+TRACKING_STATUSES = frozenset({ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY,
+                               ShipmentStatus.FAILED_ATTEMPT, ShipmentStatus.EXCEPTION, ShipmentStatus.DELIVERED})
+CLOSED = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED})
+
+
+class ShipmentRuleViolation(Exception):
+    """The shipment cannot take this step in its current state."""
+
+
+class ShipmentClosed(ShipmentRuleViolation):
+    """Tracking for a shipment that is already delivered or cancelled."""
+
+
+class CancellationRefused(ShipmentRuleViolation):
+    """The carrier already has the parcel: the shipment can no longer be cancelled."""
+
+
+class UnknownTrackingStatus(ShipmentRuleViolation):
+    pass
+
+
+def shipment_id_for(order_id: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"oms:shipment:{order_id}")
+
+
+def tracking_number_for(carrier: str, shipment_id: UUID, attempt: int = 0) -> str:
+    """Carrier code and ten digits derived from the shipment id: a redelivered booking gets the same
+    number. ``attempt`` picks the next candidate when a number is already taken (ten digits collide)."""
+    source = shipment_id if attempt == 0 else uuid5(shipment_id, str(attempt))
+    return f"{carrier}{int.from_bytes(source.bytes[:8], 'big') % 10**10:010d}"
+
+
+class Shipment(Aggregate):
+    @staticmethod
+    def create_id(order_id: str, **_: Any) -> UUID:
+        return shipment_id_for(order_id)
+
+    class Created(Aggregate.Created):
+        order_id: str
+        reservation_id: str
+        location_id: str
+        lines: list[dict[str, Any]]
+        carrier: str
+        service_level: str
+        tracking_number: str
+        carrier_choice_reason: str
+
+        def apply(self, shipment: Shipment) -> None:
+            shipment.open(order_id=self.order_id, reservation_id=self.reservation_id, location_id=self.location_id,
+                          lines=self.lines, carrier=self.carrier, service_level=self.service_level,
+                          tracking_number=self.tracking_number, carrier_choice_reason=self.carrier_choice_reason,
+                          status=ShipmentStatus.CREATED)
+
+    class CancelledBeforeBooking(Aggregate.Created):
+        order_id: str
+        reason: str
+
+        def apply(self, shipment: Shipment) -> None:
+            shipment.open(order_id=self.order_id, reservation_id=None, location_id=None, lines=[], carrier=None,
+                          service_level=None, tracking_number=None, carrier_choice_reason=None,
+                          status=ShipmentStatus.CANCELLED)
+            shipment.cancellation_reason = self.reason
+
+    @classmethod
+    def book(cls, *, order_id: str, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
+             ship_to: dict[str, Any], service_level: str, payment_method: str, carriers: CarrierCatalogue,
+             number_attempt: int = 0) -> Shipment:
+        """Choose the carrier by rule and book the shipment with it (raises ``NoServiceableCarrier``)."""
+        choice = carriers.choose(country=ship_to["country"], postal_code=ship_to["postal_code"],
+                                 payment_method=payment_method, service_level=service_level)
+        number = tracking_number_for(choice.carrier.code, shipment_id_for(order_id), number_attempt)
+        return cls._create(cls.Created, order_id=order_id, reservation_id=reservation_id, location_id=location_id,
+                           lines=lines, carrier=choice.carrier.code, service_level=service_level,
+                           tracking_number=number, carrier_choice_reason=choice.reason)
+
+    @classmethod
+    def cancel_before_booking(cls, *, order_id: str, reason: str) -> Shipment:
+        return cls._create(cls.CancelledBeforeBooking, order_id=order_id, reason=reason)
+
+    def open(self, *, order_id: str, reservation_id: str | None, location_id: str | None,
+             lines: list[dict[str, Any]], carrier: str | None, service_level: str | None,
+             tracking_number: str | None, carrier_choice_reason: str | None, status: ShipmentStatus) -> None:
+        self.order_id = order_id
+        self.reservation_id = reservation_id
+        self.location_id = location_id
+        self.lines = lines
+        self.carrier = carrier
+        self.service_level = service_level
+        self.tracking_number = tracking_number
+        self.carrier_choice_reason = carrier_choice_reason
+        self.status = status
+        self.tracking: list[dict[str, Any]] = []
+        self.last_carrier_event_at: datetime | None = None
+        self.delivered_at: datetime | None = None
+        self.cancellation_reason: str | None = None
+
+    @property
+    def picked_up(self) -> bool:
+        """The carrier has reported on the parcel at least once: it is in the carrier's hands."""
+        return bool(self.tracking)
+
+    def has_seen(self, status: str, carrier_event_at: datetime) -> bool:
+        return any(t["status"] == status and t["carrier_event_at"] == carrier_event_at for t in self.tracking)
+
+    # ---- tracking ----
+    def record_tracking(self, status: str, carrier_event_at: datetime, description: str | None = None) -> bool:
+        """Take a carrier's tracking update; answers whether it changed anything (a repeat does not)."""
+        if status not in TRACKING_STATUSES:
+            raise UnknownTrackingStatus(f"{status!r} is not a carrier tracking status")
+        if carrier_event_at.tzinfo is None:
+            raise ShipmentRuleViolation("carrier_event_at must carry a time zone")
+        if self.has_seen(status, carrier_event_at):
+            return False
+        if self.status in CLOSED:
+            raise ShipmentClosed(f"shipment {self.id} is {self.status}: no more tracking")
+        if status == ShipmentStatus.DELIVERED:
+            self._delivered(order_id=self.order_id, delivered_at=carrier_event_at)
+        else:
+            self._tracking_updated(order_id=self.order_id, status=status, carrier_event_at=carrier_event_at,
+                                   description=description)
+        return True
+
+    @event("TrackingUpdated")
+    def _tracking_updated(self, order_id: str, status: str, carrier_event_at: datetime,
+                          description: str | None) -> None:
+        self.tracking.append({"status": status, "carrier_event_at": carrier_event_at, "description": description})
+        if self.last_carrier_event_at is None or carrier_event_at >= self.last_carrier_event_at:
+            # a late-arriving older update joins the history but does not turn the status back
+            self.status = ShipmentStatus(status)
+            self.last_carrier_event_at = carrier_event_at
+
+    @event("Delivered")
+    def _delivered(self, order_id: str, delivered_at: datetime) -> None:
+        self.tracking.append({"status": ShipmentStatus.DELIVERED.value, "carrier_event_at": delivered_at,
+                              "description": None})
+        self.status = ShipmentStatus.DELIVERED
+        self.delivered_at = delivered_at
+        self.last_carrier_event_at = max(delivered_at, self.last_carrier_event_at or delivered_at)
+
+    # ---- cancellation ----
+    def cancel(self, reason: str) -> None:
+        if self.status == ShipmentStatus.CANCELLED:
+            return  # already cancelled: repeating the request changes nothing
+        if self.status == ShipmentStatus.DELIVERED or self.picked_up:
+            raise CancellationRefused(f"shipment {self.id} is {self.status} with {self.carrier}: too late to cancel")
+        self._cancelled(order_id=self.order_id, reason=reason)
+
+    @event("Cancelled")
+    def _cancelled(self, order_id: str, reason: str) -> None:
+        self.status = ShipmentStatus.CANCELLED
+        self.cancellation_reason = reason
+
+    # ---- read ----
+    def summary(self) -> dict[str, Any]:
+        return {
+            "shipment_id": str(self.id), "order_id": self.order_id, "status": str(self.status),
+            "version": self.version, "reservation_id": self.reservation_id, "location_id": self.location_id,
+            "lines": self.lines, "carrier": self.carrier, "service_level": self.service_level,
+            "tracking_number": self.tracking_number, "carrier_choice_reason": self.carrier_choice_reason,
+            "tracking": [{**t, "carrier_event_at": t["carrier_event_at"].isoformat()} for t in self.tracking],
+            "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
+            "cancellation_reason": self.cancellation_reason,
+            "created_on": self.created_on.isoformat(), "modified_on": self.modified_on.isoformat(),
+        }
+
+
+def tracking_number_id_for(carrier: str, tracking_number: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"oms:tracking-number:{carrier}:{tracking_number}")
+
+
+class TrackingNumber(Aggregate):
+    """A carrier's tracking number and the shipment it was issued for: how a carrier's update finds
+    its shipment. Recorded in the same transaction as the booking, so it can never be missing."""
+
+    @staticmethod
+    def create_id(carrier: str, tracking_number: str, **_: Any) -> UUID:
+        return tracking_number_id_for(carrier, tracking_number)
+
+    @event("Issued")
+    def __init__(self, carrier: str, tracking_number: str, shipment_id: UUID, order_id: str):
+        self.carrier = carrier
+        self.tracking_number = tracking_number
+        self.shipment_id = shipment_id
+        self.order_id = order_id

@@ -1,0 +1,57 @@
+from uuid import uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+from oms_platform.http import create_http_app
+from shipping.adapters.carrier_catalogue import load_carriers
+from shipping.adapters.http_api import shipment_routes
+from shipping.application.shipments import Shipments
+
+pytestmark = pytest.mark.unit
+
+SHIP_TO = {"name": "A", "line1": "1 Road", "city": "Bengaluru", "postal_code": "560001", "country": "IN"}
+
+
+@pytest.fixture
+def booked():
+    shipments = Shipments(load_carriers(), env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    http_app = create_http_app("shipping", title="shipping")
+    http_app.include_router(shipment_routes(shipments))
+    order_id = str(uuid4())
+    shipments.create_shipment(order_id=order_id, reservation_id="R1", location_id="WH-A",
+                              lines=[{"sku": "SKU-1", "quantity": 1}], ship_to=SHIP_TO, service_level="standard",
+                              payment_method="prepaid")
+    return TestClient(http_app), order_id, shipments.shipment_for_order(order_id)["tracking_number"]
+
+
+def test_carrier_posts_tracking_then_delivery(booked):
+    client, order_id, number = booked
+    update = {"tracking_number": number, "status": "in_transit", "occurred_at": "2026-11-24T09:30:00+05:30",
+              "description": "picked up", "carrier_internal_id": 42}
+    answer = client.post("/v1/carriers/simex/tracking", json=update)
+    assert answer.status_code == 202 and answer.json()["recorded"] is True
+    assert client.post("/v1/carriers/SIMEX/tracking", json=update).json()["recorded"] is False
+    delivered = client.post("/v1/carriers/SIMEX/tracking",
+                            json={**update, "status": "delivered", "occurred_at": "2026-11-24T15:00:00+05:30"})
+    assert delivered.status_code == 202 and delivered.json()["status"] == "delivered"
+    late = client.post("/v1/carriers/SIMEX/tracking",
+                       json={**update, "status": "exception", "occurred_at": "2026-11-25T10:00:00+05:30"})
+    assert late.status_code == 409 and late.json()["type"] == "/problems/shipment-closed"
+    state = client.get(f"/v1/shipments/by-order/{order_id}").json()
+    assert state["status"] == "delivered" and state["delivered_at"] == "2026-11-24T09:30:00+00:00"
+
+
+def test_unknown_tracking_number_is_404_and_bad_input_is_422(booked):
+    client, _, number = booked
+    missing = client.post("/v1/carriers/SIMEX/tracking",
+                          json={"tracking_number": "SIMEX0000000001", "status": "in_transit",
+                                "occurred_at": "2026-11-24T09:30:00Z"})
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    bad_status = client.post("/v1/carriers/SIMEX/tracking",
+                             json={"tracking_number": number, "status": "teleported",
+                                   "occurred_at": "2026-11-24T09:30:00Z"})
+    assert bad_status.status_code == 422 and bad_status.json()["errors"][0]["pointer"] == "/status"
+    naive = client.post("/v1/carriers/SIMEX/tracking",
+                        json={"tracking_number": number, "status": "in_transit", "occurred_at": "2026-11-24T09:30:00"})
+    assert naive.status_code == 422 and naive.json()["errors"][0]["pointer"] == "/occurred_at"
+    assert client.get(f"/v1/shipments/by-order/{uuid4()}").status_code == 404
