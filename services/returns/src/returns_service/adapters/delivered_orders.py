@@ -1,0 +1,72 @@
+"""The read model of delivered orders: a table in the service's own database, upserted by order id.
+An in-memory book of the same shape serves the unit tests."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from ..domain.return_authorisation import DeliveredOrder
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS delivered_orders (
+    order_id text PRIMARY KEY,
+    location_id text NOT NULL,
+    currency text NOT NULL,
+    lines jsonb NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+def _lines_json(order: DeliveredOrder) -> list[dict[str, Any]]:
+    return [{**line, "unit_price": str(line["unit_price"])} for line in order.lines]
+
+
+def _order(order_id: str, location_id: str, currency: str, lines: list[dict[str, Any]]) -> DeliveredOrder:
+    return DeliveredOrder(order_id=order_id, location_id=location_id, currency=currency,
+                          lines=tuple({**line, "unit_price": Decimal(line["unit_price"])} for line in lines))
+
+
+class PostgresDeliveredOrders:
+    def __init__(self, dsn: str, pool_size: int = 5):
+        self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="delivered-orders")
+        with self.pool.connection() as conn:
+            conn.execute(SCHEMA)
+
+    def find(self, order_id: str) -> DeliveredOrder | None:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT order_id, location_id, currency, lines FROM delivered_orders WHERE order_id=%s",
+                               (order_id,)).fetchone()
+        return _order(*row) if row else None
+
+    def record(self, order: DeliveredOrder) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO delivered_orders (order_id, location_id, currency, lines) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (order_id) DO UPDATE SET location_id = EXCLUDED.location_id, "
+                "currency = EXCLUDED.currency, lines = EXCLUDED.lines",
+                (order.order_id, order.location_id, order.currency, Jsonb(_lines_json(order))))
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class InMemoryDeliveredOrders:
+    def __init__(self) -> None:
+        self.rows: dict[str, str] = {}
+
+    def find(self, order_id: str) -> DeliveredOrder | None:
+        row = self.rows.get(order_id)
+        return _order(**json.loads(row)) if row else None
+
+    def record(self, order: DeliveredOrder) -> None:
+        self.rows[order.order_id] = json.dumps({"order_id": order.order_id, "location_id": order.location_id,
+                                                "currency": order.currency, "lines": _lines_json(order)})
+
+    def close(self) -> None:
+        pass
