@@ -1,0 +1,175 @@
+"""The outbound sink the ERP reads: the table ``erp_outbox_documents`` in the bridge's own database.
+
+A projection follows the event store's notification log and upserts one row per recorded
+document, committing its position in the same transaction, so a crash anywhere neither loses
+nor doubles a document (the upsert by document id makes a replay harmless anyway). The HTTP
+read API serves the same rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from oms_platform.event_store import ServiceApplication
+from oms_platform.telemetry import log
+
+from ..domain.erp_document import ErpDocument
+
+PROJECTION = "erp_outbox_documents"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS erp_outbox_documents (
+    document_id text PRIMARY KEY,
+    order_id text NOT NULL,
+    kind text NOT NULL,
+    number text NOT NULL,
+    rma_id text,
+    lines jsonb NOT NULL,
+    total numeric(14, 2) NOT NULL,
+    currency text NOT NULL,
+    source_event_id text NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    notification_id bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS erp_outbox_documents_order_id_idx ON erp_outbox_documents (order_id);
+CREATE TABLE IF NOT EXISTS erp_outbox_projection_position (
+    projection text PRIMARY KEY,
+    notification_id bigint NOT NULL
+);
+"""
+
+COLUMNS = ("document_id", "order_id", "kind", "number", "rma_id", "lines", "total", "currency", "source_event_id",
+           "recorded_at", "notification_id")
+
+
+def document_row(event: Any, notification_id: int) -> dict[str, Any] | None:
+    """The sink row of an ErpDocument event (None for events the ERP does not read)."""
+    if not isinstance(event, ErpDocument.Recorded):
+        return None
+    e = event.__dict__
+    return {"document_id": str(event.originator_id), "order_id": e["order_id"], "kind": e["kind"],
+            "number": e["number"], "rma_id": e["rma_id"], "lines": _jsonable(e["lines"]), "total": e["total"],
+            "currency": e["currency"], "source_event_id": e["source_event_id"], "recorded_at": event.timestamp,
+            "notification_id": notification_id}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def document_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {"document_id": row["document_id"], "kind": row["kind"], "number": row["number"],
+            "order_id": row["order_id"], "rma_id": row["rma_id"], "total": str(row["total"]),
+            "currency": row["currency"], "lines": row["lines"], "recorded_at": row["recorded_at"].isoformat()}
+
+
+class ErpOutbox(Protocol):
+    def position(self) -> int: ...
+
+    def write(self, rows: Sequence[dict[str, Any]], up_to: int) -> None: ...
+
+    def documents_for(self, order_id: str) -> list[dict[str, Any]]: ...
+
+
+class PostgresErpOutbox:
+    def __init__(self, dsn: str, pool_size: int = 5):
+        self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="erp-outbox")
+        with self.pool.connection() as conn:
+            conn.execute(SCHEMA)
+
+    def position(self) -> int:
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT notification_id FROM erp_outbox_projection_position WHERE projection=%s",
+                               (PROJECTION,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def write(self, rows: Sequence[dict[str, Any]], up_to: int) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            for row in rows:
+                conn.execute(
+                    f"INSERT INTO erp_outbox_documents ({', '.join(COLUMNS)}) "
+                    f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) ON CONFLICT (document_id) DO NOTHING",
+                    tuple(Jsonb(row[c]) if c == "lines" else row[c] for c in COLUMNS))
+            conn.execute(
+                "INSERT INTO erp_outbox_projection_position (projection, notification_id) VALUES (%s, %s) "
+                "ON CONFLICT (projection) DO UPDATE SET notification_id = EXCLUDED.notification_id "
+                "WHERE erp_outbox_projection_position.notification_id < EXCLUDED.notification_id",
+                (PROJECTION, up_to))
+
+    def documents_for(self, order_id: str) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn:
+            cursor = conn.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM erp_outbox_documents WHERE order_id=%s "
+                "ORDER BY notification_id", (order_id,))
+            return [document_view(dict(zip(COLUMNS, row, strict=True))) for row in cursor.fetchall()]
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class InMemoryErpOutbox:
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.up_to = 0
+
+    def position(self) -> int:
+        return self.up_to
+
+    def write(self, rows: Sequence[dict[str, Any]], up_to: int) -> None:
+        for row in rows:
+            self.rows.setdefault(row["document_id"], row)
+        self.up_to = max(self.up_to, up_to)
+
+    def documents_for(self, order_id: str) -> list[dict[str, Any]]:
+        found = sorted((r for r in self.rows.values() if r["order_id"] == order_id),
+                       key=lambda r: r["notification_id"])
+        return [document_view(r) for r in found]
+
+    def close(self) -> None:
+        pass
+
+
+class ErpOutboxProjection:
+    """Keeps ``erp_outbox_documents`` up to date with the event store (a worker of the service)."""
+
+    def __init__(self, app: ServiceApplication, outbox: ErpOutbox, poll_seconds: float = 0.2,
+                 batch_size: int = 500):
+        self.app = app
+        self.outbox = outbox
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.wakeup = asyncio.Event()
+        self._log = log("erp_outbox")
+
+    def catch_up(self) -> int:
+        """Project the next batch of notifications; answers how many were read."""
+        position = self.outbox.position()
+        notifications = self.app.recorder.select_notifications(position + 1, self.batch_size)
+        if not notifications:
+            return 0
+        rows = [row for n in notifications if (row := document_row(self.app.mapper.to_domain_event(n), n.id))]
+        self.outbox.write(rows, up_to=notifications[-1].id)
+        return len(notifications)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        self.app.record_listeners.append(lambda: loop.call_soon_threadsafe(self.wakeup.set))
+        self._log.info("erp outbox projection started")
+        while not stop.is_set():
+            if await asyncio.to_thread(self.catch_up):
+                continue
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), self.poll_seconds)
+            except TimeoutError:
+                pass
+            self.wakeup.clear()

@@ -1,0 +1,48 @@
+"""Use cases of the ERP bridge: record each document once. Load, call, save with the tracking
+record of the order event that made the document due."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import Tracking
+
+from oms_platform.event_store import ServiceApplication, retry_on_conflict
+from oms_platform.telemetry import log
+
+from ..domain.erp_document import ErpDocument, erp_document_id_for
+
+_log = log("erp_documents")
+
+
+class DocumentNotFound(LookupError):
+    pass
+
+
+class ErpDocuments(ServiceApplication):
+    name = "erpdocuments"
+    service_name = "erp-bridge"
+
+    def record_document(self, *, kind: str, order_id: str, rma_id: str | None = None, lines: list[dict[str, Any]],
+                        total: Decimal, currency: str, source_event_id: str,
+                        tracking: Tracking | None = None) -> UUID:
+        def attempt() -> UUID:
+            document_id = erp_document_id_for(kind, order_id, rma_id)
+            if document_id in self.repository:
+                _log.info("document already recorded", kind=kind, order_id=order_id, document_id=str(document_id))
+                self.record(tracking=tracking)
+                return document_id
+            document = ErpDocument.draw_up(kind=kind, order_id=order_id, rma_id=rma_id, lines=lines, total=total,
+                                           currency=currency, source_event_id=source_event_id)
+            self.record(document, tracking=tracking)
+            return document.id
+        return retry_on_conflict(attempt)
+
+    def document(self, document_id: UUID) -> dict[str, Any]:
+        try:
+            return self.repository.get(document_id).summary()
+        except AggregateNotFoundError:
+            raise DocumentNotFound(str(document_id)) from None
