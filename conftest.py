@@ -1,0 +1,3 @@
+"""Test-session infrastructure (real Kafka and PostgreSQL) for every package's tests."""
+
+pytest_plugins = ["devstack.pytest_plugin"]

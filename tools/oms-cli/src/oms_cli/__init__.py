@@ -1,0 +1,1 @@
+"""The `oms` command line: run the system locally, demo it, inspect orders."""

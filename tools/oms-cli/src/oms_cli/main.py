@@ -1,0 +1,88 @@
+"""The ``oms`` command: ``oms up`` runs everything, ``oms demo`` shows it working,
+``oms order ID`` tells where an order is and why."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from datetime import datetime
+
+import httpx
+import typer
+from rich.console import Console
+
+from .stack import SERVICES, LocalStack, StackProfile
+from .timeline import render_order
+
+app = typer.Typer(help="Event-sourced order orchestration: run, demo and inspect the system.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def up(profile: str = typer.Option("run", help="stack profile: ports and data folder under .run/"),
+       quiet: bool = typer.Option(False, help="do not stream the services' logs")) -> None:
+    """Install what is missing, start Kafka, PostgreSQL and the seven services; Ctrl-C stops them all."""
+    stack = LocalStack(StackProfile.named(profile), echo_logs=not quiet)
+    started = time.monotonic()
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        console.print("[bold]stopping every process started by this command…[/bold]")
+        stack.stop_services()
+        stack.stop_infrastructure()
+        console.print("[green]stopped[/green]")
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    with console.status("starting the infrastructure") as status:
+        stack.start_infrastructure(progress=lambda message: status.update(message))
+        status.update("starting the seven services and waiting until each is healthy")
+        stack.start_services()
+    p = stack.profile
+    console.print(f"[bold green]ready in {time.monotonic() - started:.1f}s[/bold green]")
+    for spec in SERVICES:
+        console.print(f"  {spec.name:<20} {p.url(spec.name)}")
+    console.print(f"  kafka {p.kafka_bootstrap}   postgres 127.0.0.1:{p.pg_port}   logs {p.run_dir / 'logs'}")
+    console.print(f"[bold]channel-gateway listens on {p.url('channel-gateway')}[/bold]  (Ctrl-C stops everything)")
+    while True:
+        time.sleep(1)
+        dead = stack.supervisor.exited()
+        if dead:
+            console.print(f"[red]exited unexpectedly: {', '.join(dead)}; see the logs above[/red]")
+            stop()
+
+
+@app.command()
+def order(order_id: str, version: int = typer.Option(None, help="state as of this version"),
+          as_of: datetime = typer.Option(None, help="state as of this time (ISO 8601)"),
+          profile: str = typer.Option("run"), json_output: bool = typer.Option(False, "--json")) -> None:
+    """Where is this order and why: its state and full history, rebuilt from the event store."""
+    p = StackProfile.named(profile)
+    params = {k: v for k, v in {"version": version, "as_of": as_of.isoformat() if as_of else None}.items() if v}
+    response = httpx.get(f"{p.url('order-orchestrator')}/v1/orders/{order_id}", params=params, timeout=10)
+    if response.status_code != 200:
+        console.print(f"[red]{response.status_code}[/red] {response.text}")
+        raise typer.Exit(1)
+    if json_output:
+        console.print_json(response.text)
+    else:
+        render_order(response.json(), console)
+
+
+@app.command()
+def demo(orders: int = typer.Option(36, help="how many orders the simulated marketplace posts"),
+         profile: str = typer.Option("run")) -> None:
+    """With the stack running: post orders as a marketplace would, drive tracking and one return."""
+    from .demo import run_demo
+
+    run_demo(StackProfile.named(profile), orders, console)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,145 @@
+"""The whole system on one machine: Kafka (KRaft) and PostgreSQL as plain processes, then the
+seven services as separate processes, each with its own database and consumer group."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.kafka import KafkaNode, create_topics, ensure_kafka_jars
+from devstack.postgres import PostgresCluster, ensure_postgres_installed
+from devstack.processes import ManagedProcess, Supervisor
+
+from oms_contracts.topics import ALL_TOPICS
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    port_offset: int
+
+    @property
+    def database(self) -> str:
+        return "oms_" + self.name.replace("-", "_")
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("channel-gateway", "channel_gateway.main", 1),
+    ServiceSpec("order-orchestrator", "order_orchestrator.main", 2),
+    ServiceSpec("inventory-ledger", "inventory_ledger.main", 3),
+    ServiceSpec("router", "order_router.main", 4),
+    ServiceSpec("shipping", "shipping.main", 5),
+    ServiceSpec("returns", "returns_service.main", 6),
+    ServiceSpec("erp-bridge", "erp_bridge.main", 7),
+)
+SERVICE_BY_NAME = {s.name: s for s in SERVICES}
+
+
+def project_root() -> Path:
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "uv.lock").exists() or (parent / ".ci").is_dir():
+            return parent
+    return Path.cwd()
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("OMS_CACHE_DIR") or Path.home() / ".cache" / "oms")
+
+
+@dataclass
+class StackProfile:
+    """Ports and folders of one local stack ("run" for people, "test" for the test suite)."""
+
+    name: str
+    kafka_port: int
+    controller_port: int
+    pg_port: int
+    http_base_port: int
+    run_dir: Path = field(default=Path())
+
+    @classmethod
+    def named(cls, name: str) -> StackProfile:
+        root = project_root() / ".run" / name
+        if name == "test":
+            return cls("test", 29092, 29093, 56432, 18000, root)
+        return cls(name, int(os.environ.get("OMS_KAFKA_PORT", 19092)), int(os.environ.get("OMS_KAFKA_CONTROLLER_PORT", 19093)),
+                   int(os.environ.get("OMS_PG_PORT", 55432)), int(os.environ.get("OMS_HTTP_BASE_PORT", 8000)), root)
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    def http_port(self, service: str) -> int:
+        return self.http_base_port + SERVICE_BY_NAME[service].port_offset
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.http_port(service)}"
+
+
+class LocalStack:
+    def __init__(self, profile: StackProfile, *, echo_logs: bool = False, extra_env: dict[str, str] | None = None):
+        self.profile = profile
+        self.echo_logs = echo_logs
+        self.extra_env = dict(extra_env or {})
+        self.kafka = KafkaNode(profile.run_dir / "kafka", profile.kafka_port, profile.controller_port, cache_dir())
+        self.postgres = PostgresCluster(profile.run_dir / "postgres", profile.pg_port)
+        self.supervisor = Supervisor(profile.run_dir / "services", echo=echo_logs)
+
+    # ---- infrastructure ----
+    def start_infrastructure(self, progress=None) -> None:
+        step = progress or (lambda message: None)
+        step("PostgreSQL: checking the installation")
+        ensure_postgres_installed()
+        step("Kafka: resolving broker jars from Maven Central (cached)")
+        ensure_kafka_jars(cache_dir())
+        step(f"PostgreSQL: starting private cluster on port {self.profile.pg_port}")
+        self.postgres.start()
+        step(f"Kafka: starting KRaft node on port {self.profile.kafka_port}")
+        self.kafka.start()
+        self.kafka.wait_ready(90)
+        self.postgres.wait_ready(60)
+        step("creating topics and databases")
+        asyncio.run(create_topics(self.profile.kafka_bootstrap, [(t.name, t.partitions) for t in ALL_TOPICS]))
+        for spec in SERVICES:
+            self.postgres.create_database(spec.database)
+
+    def stop_infrastructure(self) -> None:
+        self.kafka.stop()
+        self.postgres.stop()
+
+    # ---- services ----
+    def service_env(self, spec: ServiceSpec) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
+        env.update({
+            "OMS_SERVICE": spec.name,
+            "OMS_KAFKA_BOOTSTRAP": self.profile.kafka_bootstrap,
+            "OMS_PG_HOST": "127.0.0.1",
+            "OMS_PG_PORT": str(self.profile.pg_port),
+            "OMS_PG_USER": "postgres",
+            "OMS_HTTP_PORT": str(self.profile.http_port(spec.name)),
+            "OTEL_SERVICE_NAME": spec.name,
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(self.extra_env)
+        return env
+
+    def process_for(self, spec: ServiceSpec) -> ManagedProcess:
+        return ManagedProcess(
+            name=spec.name, argv=[sys.executable, "-m", spec.module], env=self.service_env(spec),
+            cwd=str(project_root()), log_path=self.profile.run_dir / "logs" / f"{spec.name}.log",
+            health_url=f"{self.profile.url(spec.name)}/health/ready",
+        )
+
+    def start_services(self, names: list[str] | None = None, timeout: float = 90) -> None:
+        for spec in SERVICES:
+            if names is None or spec.name in names:
+                self.supervisor.start(self.process_for(spec))
+        self.supervisor.wait_healthy(timeout)
+
+    def stop_services(self) -> None:
+        self.supervisor.stop_all()
