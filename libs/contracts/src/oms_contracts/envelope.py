@@ -20,7 +20,7 @@ class Message(BaseModel):
 
     message_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
-    kind: ClassVar[str] = "event"  # "event" (past-tense fact) or "command" (imperative)
+    message_kind: ClassVar[str] = "event"  # "event" (past-tense fact) or "command" (imperative)
 
 
 class Envelope(BaseModel):

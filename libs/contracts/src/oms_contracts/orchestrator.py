@@ -84,7 +84,7 @@ class OrderRefunded(Message):
 
 # ---- commands (one topic per receiving service) ----
 class RouteOrder(Message):
-    kind: ClassVar[str] = "command"
+    message_kind: ClassVar[str] = "command"
     message_type: ClassVar[str] = "RouteOrder"
     order_id: str
     attempt: int = Field(ge=1)
@@ -95,7 +95,7 @@ class RouteOrder(Message):
 
 
 class ReserveStock(Message):
-    kind: ClassVar[str] = "command"
+    message_kind: ClassVar[str] = "command"
     message_type: ClassVar[str] = "ReserveStock"
     order_id: str
     reservation_id: str
@@ -104,7 +104,7 @@ class ReserveStock(Message):
 
 
 class ReleaseReservation(Message):
-    kind: ClassVar[str] = "command"
+    message_kind: ClassVar[str] = "command"
     message_type: ClassVar[str] = "ReleaseReservation"
     order_id: str
     reservation_id: str
@@ -112,14 +112,14 @@ class ReleaseReservation(Message):
 
 
 class CommitReservation(Message):
-    kind: ClassVar[str] = "command"
+    message_kind: ClassVar[str] = "command"
     message_type: ClassVar[str] = "CommitReservation"
     order_id: str
     reservation_id: str
 
 
 class CreateShipment(Message):
-    kind: ClassVar[str] = "command"
+    message_kind: ClassVar[str] = "command"
     message_type: ClassVar[str] = "CreateShipment"
     order_id: str
     reservation_id: str
@@ -131,7 +131,7 @@ class CreateShipment(Message):
 
 
 class CancelShipment(Message):
-    kind: ClassVar[str] = "command"
+    message_kind: ClassVar[str] = "command"
     message_type: ClassVar[str] = "CancelShipment"
     order_id: str
     reason: str

@@ -27,7 +27,7 @@ def test_every_message_is_carried_by_exactly_one_topic_and_has_a_schema_version(
 
 def test_commands_are_imperative_and_events_past_tense_by_kind():
     for topic in DATA_TOPICS:
-        kinds = {m.kind for m in topic.messages}
+        kinds = {m.message_kind for m in topic.messages}
         assert len(kinds) == 1, f"{topic.name} mixes commands and events"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -77,16 +77,19 @@ class MessageConsumer:
     def __init__(self, service: str, bootstrap: str, group_id: str,
                  handlers: dict[type[Message], Handler], *,
                  already_processed: Callable[[Tracking], bool] | None = None,
-                 handler_attempts: int = 3, max_records: int = 100):
+                 handler_attempts: int = 3, max_records: int = 100,
+                 topics: Sequence[Topic] | None = None, dead_letters: Topic | None = None):
         self.service = service
         self.bootstrap = bootstrap
         self.group_id = group_id
         self.handlers = handlers
-        self.topics = sorted({topic_for_message(m) for m in handlers}, key=lambda t: t.name)
+        # the registry's topics for these messages, unless given (tests use topics of their own)
+        self.topics = list(topics) if topics else sorted({topic_for_message(m) for m in handlers},
+                                                         key=lambda t: t.name)
         self.already_processed = already_processed
         self.handler_attempts = handler_attempts
         self.max_records = max_records
-        self.dead_letters = dead_letter_topic(service)
+        self.dead_letters = dead_letters or dead_letter_topic(service)
         self.processed = 0
         self.dead_lettered = 0
         self.ready = asyncio.Event()
