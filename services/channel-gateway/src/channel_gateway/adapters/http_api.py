@@ -29,7 +29,7 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory) -> APIRout
     @routes.post("/orders", status_code=202, responses={200: {"description": "already accepted (same order id)"},
                                                          401: {}, 409: {}, 422: {}})
     async def post_order(order: CanonicalOrder, response: Response,
-                         channel: Annotated[Channel, Depends(channel_of)]) -> dict[str, Any]:
+                         channel: Channel = Depends(channel_of)) -> dict[str, Any]:
         """Accept an order from a channel; re-posting the same order answers with the same order id."""
         body = order.model_dump(mode="json")
         try:
@@ -45,7 +45,7 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory) -> APIRout
 
     @routes.post("/orders/{order_id}/cancellation", status_code=202, responses={401: {}, 403: {}, 404: {}})
     async def cancel_order(order_id: UUID, cancellation: Cancellation,
-                           channel: Annotated[Channel, Depends(channel_of)]) -> dict[str, Any]:
+                           channel: Channel = Depends(channel_of)) -> dict[str, Any]:
         try:
             await asyncio.to_thread(capture.request_cancellation, channel.name, order_id, cancellation.reason)
         except OrderNotFound:
@@ -55,7 +55,7 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory) -> APIRout
         return {"order_id": str(order_id), "status": "cancellation_requested"}
 
     @routes.get("/orders/{order_id}", responses={401: {}, 404: {}})
-    async def get_captured(order_id: UUID, channel: Annotated[Channel, Depends(channel_of)]) -> dict[str, Any]:
+    async def get_captured(order_id: UUID, channel: Channel = Depends(channel_of)) -> dict[str, Any]:
         try:
             captured = await asyncio.to_thread(capture.captured, order_id)
         except OrderNotFound:
