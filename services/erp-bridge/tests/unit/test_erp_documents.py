@@ -23,8 +23,8 @@ LINES = [{"line_id": "1", "sku": "TSHIRT", "quantity": 2, "unit_price": Decimal(
 
 
 def draw_up(kind: str = "invoice", order_id: str | None = None, rma_id: str | None = None, **overrides) -> ErpDocument:
-    args = dict(kind=kind, order_id=order_id or str(uuid4()), rma_id=rma_id, lines=LINES, total=Decimal("998.00"),
-                currency="INR", source_event_id=str(uuid4()))
+    args = {"kind": kind, "order_id": order_id or str(uuid4()), "rma_id": rma_id, "lines": LINES,
+            "total": Decimal("998.00"), "currency": "INR", "source_event_id": str(uuid4())}
     return ErpDocument.draw_up(**{**args, **overrides})
 
 
@@ -46,7 +46,7 @@ def test_document_rules():
     with pytest.raises(ErpDocumentRuleViolation):
         draw_up("delivery_note")
     with pytest.raises(ErpDocumentRuleViolation):
-        draw_up(total=Decimal("-1"))
+        draw_up(total=Decimal(-1))
 
 
 def test_recorded_publication_validates_and_is_keyed_by_order():

@@ -29,8 +29,8 @@ T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 def book(order_id: str | None = None, payment_method: str = "prepaid", **overrides) -> Shipment:
-    args = dict(order_id=order_id or str(uuid4()), reservation_id="R1", location_id="WH-A", lines=LINES,
-                ship_to=SHIP_TO, service_level="standard", payment_method=payment_method, carriers=CARRIERS)
+    args = {"order_id": order_id or str(uuid4()), "reservation_id": "R1", "location_id": "WH-A", "lines": LINES,
+            "ship_to": SHIP_TO, "service_level": "standard", "payment_method": payment_method, "carriers": CARRIERS}
     return Shipment.book(**{**args, **overrides})
 
 

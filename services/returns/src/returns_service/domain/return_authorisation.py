@@ -90,7 +90,7 @@ def price_return(delivered: DeliveredOrder, earlier: list[ReturnAuthorisation],
                 f"/lines/{index}/quantity",
                 f"{quantity} of {sku} requested but only {delivered_quantity - already} returnable "
                 f"({delivered_quantity} delivered, {already} already authorised)")
-        skip, take, amount = already, quantity, Decimal("0")
+        skip, take, amount = already, quantity, Decimal(0)
         for delivered_line in (d for d in delivered.lines if d["sku"] == sku):
             available = delivered_line["quantity"]
             skipped = min(skip, available)
@@ -118,7 +118,7 @@ class ReturnAuthorisation(Aggregate):
         priced = price_return(delivered, earlier, lines)
         return cls(order_id=order_id, sequence=len(earlier) + 1, client_reference=client_reference,
                    location_id=delivered.location_id, lines=priced, reason=reason,
-                   refund_amount=sum((line["amount"] for line in priced), Decimal("0")),
+                   refund_amount=sum((line["amount"] for line in priced), Decimal(0)),
                    currency=delivered.currency)
 
     @event("Authorised")
