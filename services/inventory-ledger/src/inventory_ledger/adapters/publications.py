@@ -1,0 +1,48 @@
+"""What each inventory event becomes on Kafka: reservation outcomes and restocks keyed by order,
+and the figures of a SKU at a location after every stock movement, keyed by ``sku@location``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from oms_contracts import inventory as c
+from oms_contracts.topics import INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS
+from oms_platform.outbox_relay import Publication
+
+from ..domain.reservation import Reservation
+from ..domain.return_restock import ReturnRestock
+from ..domain.stock_item import StockItem
+
+
+def stock_subject(sku: str, location_id: str) -> str:
+    return f"{sku}@{location_id}"
+
+
+def inventory_publications(event: Any) -> Sequence[Publication]:
+    e = event.__dict__
+    match event:
+        case Reservation.Confirmed():
+            return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.StockReserved(
+                order_id=e["order_id"], reservation_id=str(event.originator_id), location_id=e["location_id"],
+                lines=e["lines"]))]
+        case Reservation.Rejected():
+            return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.StockReservationRejected(
+                order_id=e["order_id"], reservation_id=str(event.originator_id), location_id=e["location_id"],
+                reasons=e["reasons"]))]
+        case Reservation.Released():
+            return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReservationReleased(
+                order_id=e["order_id"], reservation_id=str(event.originator_id), location_id=e["location_id"],
+                reason=e["reason"]))]
+        case Reservation.Committed():
+            return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReservationCommitted(
+                order_id=e["order_id"], reservation_id=str(event.originator_id), location_id=e["location_id"]))]
+        case ReturnRestock.Recorded():
+            return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReturnRestocked(
+                order_id=e["order_id"], rma_id=e["rma_id"], location_id=e["location_id"], lines=e["lines"]))]
+        case StockItem.Event():
+            on_hand, reserved = e.get("on_hand", 0), e.get("reserved", 0)  # a new item starts empty
+            return [Publication(INVENTORY_STOCK_LEVELS, stock_subject(e["sku"], e["location_id"]), c.StockLevelChanged(
+                sku=e["sku"], location_id=e["location_id"], on_hand=on_hand, reserved=reserved,
+                available=on_hand - reserved, version=event.originator_version, cause=type(event).__name__))]
+    return []
