@@ -127,7 +127,7 @@ async def test_booking_tracking_and_delivery_end_to_end_with_redelivery(settings
         assert _state(shipments, order_id)["version"] == 3
     finally:
         await running.close()
-        shipments.close()
+        process.on_stop()
 
 
 async def test_unserviceable_booking_is_dead_lettered_and_cancel_before_booking_is_remembered(settings):
@@ -154,11 +154,11 @@ async def test_unserviceable_booking_is_dead_lettered_and_cancel_before_booking_
         assert state["status"] == "cancelled" and state["carrier"] is None
     finally:
         await running.close()
-        shipments.close()
+        process.on_stop()
 
 
 async def test_concurrent_bookings_of_one_order_book_once(settings):
-    _, shipments = bootstrap(settings)
+    process, shipments = bootstrap(settings)
     order_id = str(uuid4())
     command = create_shipment(order_id)
     barrier = threading.Barrier(4)
@@ -177,7 +177,7 @@ async def test_concurrent_bookings_of_one_order_book_once(settings):
         t.join()
     assert [h.event_type for h in shipments.shipment_history(order_id)] == ["Created"]
     assert all(shipments.is_processed(Tracking(f"test#{n}", 1)) for n in range(1, 5))
-    shipments.close()
+    process.on_stop()
 
 
 def _state(shipments, order_id: str):
