@@ -124,7 +124,7 @@ class ServiceApplication(Application[UUID]):
         entries = []
         for stored in self.recorder.select_events(aggregate_id):
             event, meta = mapper.decode_with_meta(stored)
-            data = {k: v for k, v in vars(event).items() if k not in ("originator_id", "originator_version", "timestamp")}
+            data = {k: v for k, v in vars(event).items() if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")}
             entries.append(
                 HistoryEntry(
                     version=stored.originator_version,

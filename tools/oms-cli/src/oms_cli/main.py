@@ -40,10 +40,16 @@ def up(profile: str = typer.Option("run", help="stack profile: ports and data fo
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    with console.status("starting the infrastructure") as status:
-        stack.start_infrastructure(progress=lambda message: status.update(message))
-        status.update("starting the seven services and waiting until each is healthy")
-        stack.start_services()
+    try:
+        with console.status("starting the infrastructure") as status:
+            stack.start_infrastructure(progress=lambda message: status.update(message))
+            status.update("starting the seven services and waiting until each is healthy")
+            stack.start_services()
+    except Exception as error:  # noqa: BLE001 - report, stop what was started, fail
+        console.print(f"[red]start failed:[/red] {error}")
+        stack.stop_services()
+        stack.stop_infrastructure()
+        raise typer.Exit(1) from None
     p = stack.profile
     console.print(f"[bold green]ready in {time.monotonic() - started:.1f}s[/bold green]")
     for spec in SERVICES:
