@@ -166,7 +166,8 @@ class MessageConsumer:
             span.set_attribute("oms.subject", delivery.envelope.subject)
             structlog.contextvars.bind_contextvars(
                 subject=delivery.envelope.subject, correlation_id=delivery.envelope.correlation_id,
-                event_type=delivery.envelope.event_type)
+                event_type=delivery.envelope.event_type,
+                order_id=delivery.envelope.subject if delivery.topic.key == "order_id" else None)
             try:
                 if self.already_processed and await asyncio.to_thread(self.already_processed, delivery.tracking):
                     self._log.info("duplicate skipped", offset=record.offset)
@@ -180,8 +181,9 @@ class MessageConsumer:
                     await self._dead_letter(record, failure, producer, stop)
                 else:
                     self.processed += 1
+                    self._log.info("handled", topic=record.topic, partition=record.partition, offset=record.offset)
             finally:
-                structlog.contextvars.unbind_contextvars("subject", "correlation_id", "event_type")
+                structlog.contextvars.unbind_contextvars("subject", "correlation_id", "event_type", "order_id")
 
     async def _handle(self, handler: Handler, delivery: Delivery, ctx: MessageContext,
                       stop: asyncio.Event) -> str | None:
