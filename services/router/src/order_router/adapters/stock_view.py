@@ -1,0 +1,124 @@
+"""The router's stock view: the latest figures of each SKU at each location, as the
+inventory-ledger published them (StockLevelChanged). A read model in the router's own database,
+written with asyncpg; a change is applied only when its version is newer than the stored one, so
+redelivered and out-of-order messages have no effect. An in-memory view of the same shape serves
+the unit tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import asyncpg
+
+from ..domain.routing_policy import StockPosition
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS stock_view (
+    sku text NOT NULL,
+    location_id text NOT NULL,
+    on_hand integer NOT NULL,
+    reserved integer NOT NULL,
+    available integer NOT NULL,
+    version bigint NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (sku, location_id)
+)
+"""
+
+UPSERT = """
+INSERT INTO stock_view (sku, location_id, on_hand, reserved, available, version, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, now())
+ON CONFLICT (sku, location_id) DO UPDATE SET
+    on_hand = EXCLUDED.on_hand, reserved = EXCLUDED.reserved, available = EXCLUDED.available,
+    version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+WHERE stock_view.version < EXCLUDED.version
+"""
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    sku: str
+    location_id: str
+    on_hand: int
+    reserved: int
+    available: int
+    version: int
+    updated_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
+        return row
+
+    def position(self) -> StockPosition:
+        return StockPosition(sku=self.sku, location_id=self.location_id, available=self.available)
+
+
+class StockView(Protocol):
+    async def apply(self, level: StockLevel) -> bool: ...
+
+    async def levels_of(self, skus: Iterable[str]) -> list[StockLevel]: ...
+
+    async def close(self) -> None: ...
+
+
+class PostgresStockView:
+    """The pool is opened on first use, on the event loop that serves the consumers and the API."""
+
+    def __init__(self, dsn: str, pool_size: int = 5):
+        self.dsn = dsn
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    async def _connected(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size)
+                    async with pool.acquire() as conn:
+                        await conn.execute(SCHEMA)
+                    self._pool = pool
+        return self._pool
+
+    async def apply(self, level: StockLevel) -> bool:
+        """Keep the change when it is newer than what the view holds; True when it was kept."""
+        pool = await self._connected()
+        status = await pool.execute(UPSERT, level.sku, level.location_id, level.on_hand, level.reserved,
+                                    level.available, level.version)
+        return status.endswith(" 1")
+
+    async def levels_of(self, skus: Iterable[str]) -> list[StockLevel]:
+        pool = await self._connected()
+        rows = await pool.fetch(
+            "SELECT sku, location_id, on_hand, reserved, available, version, updated_at FROM stock_view "
+            "WHERE sku = ANY($1::text[]) ORDER BY sku, location_id", sorted(set(skus)))
+        return [StockLevel(**dict(row)) for row in rows]
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+class InMemoryStockView:
+    def __init__(self) -> None:
+        self.levels: dict[tuple[str, str], StockLevel] = {}
+
+    async def apply(self, level: StockLevel) -> bool:
+        held = self.levels.get((level.sku, level.location_id))
+        if held is not None and held.version >= level.version:
+            return False
+        self.levels[(level.sku, level.location_id)] = StockLevel(**{**asdict(level), "updated_at": datetime.now(UTC)})
+        return True
+
+    async def levels_of(self, skus: Iterable[str]) -> list[StockLevel]:
+        wanted = set(skus)
+        return sorted((lv for lv in self.levels.values() if lv.sku in wanted), key=lambda lv: (lv.sku, lv.location_id))
+
+    async def close(self) -> None:
+        pass

@@ -1,0 +1,36 @@
+"""Kafka subscribers of the router: stock levels feed the stock view; RouteOrder reads the view
+and asks the Routing application for a decision."""
+
+from __future__ import annotations
+
+import asyncio
+
+from oms_contracts import inventory, orchestrator
+from oms_platform.consumer import Delivery, Handler
+
+from ..application.routing import Routing
+from .stock_view import StockLevel, StockView
+
+
+def stock_view_handlers(view: StockView) -> dict[type, Handler]:
+    """No tracking records: the version check of the view makes a repeated change harmless."""
+
+    async def stock_level_changed(d: Delivery) -> None:
+        m: inventory.StockLevelChanged = d.message
+        await view.apply(StockLevel(sku=m.sku, location_id=m.location_id, on_hand=m.on_hand, reserved=m.reserved,
+                                    available=m.available, version=m.version))
+
+    return {inventory.StockLevelChanged: stock_level_changed}
+
+
+def routing_handlers(routing: Routing, view: StockView) -> dict[type, Handler]:
+    async def route_order(d: Delivery) -> None:
+        m: orchestrator.RouteOrder = d.message
+        levels = await view.levels_of(line.sku for line in m.lines)
+        await asyncio.to_thread(
+            routing.route_order, order_id=m.order_id, attempt=m.attempt,
+            lines=[line.model_dump() for line in m.lines], ship_to_postal_code=m.ship_to.postal_code,
+            exclude_locations=list(m.exclude_locations), stock=[level.position() for level in levels],
+            tracking=d.tracking)
+
+    return {orchestrator.RouteOrder: route_order}

@@ -1,0 +1,49 @@
+"""The one place that wires the router: settings, event store, stock view, locations catalogue,
+the two consumers (decisions with tracking; the stock view without), broker, telemetry."""
+
+from __future__ import annotations
+
+from oms_platform.consumer import MessageConsumer
+from oms_platform.http import create_http_app
+from oms_platform.service_runtime import ServiceProcess, assemble_service, ensure_database
+from oms_platform.settings import ServiceSettings
+from oms_platform.telemetry import configure_telemetry
+
+from .adapters.http_api import router_routes
+from .adapters.locations_catalogue import load_locations
+from .adapters.publications import routing_publications
+from .adapters.stock_view import PostgresStockView
+from .adapters.subscriptions import routing_handlers, stock_view_handlers
+from .application.routing import Routing
+
+SERVICE = "router"
+
+
+class RouterSettings(ServiceSettings):
+    """Defaults of this service; ``OMS_*`` variables still override them (constructor arguments would not)."""
+
+    service: str = SERVICE
+    http_port: int = 8004
+
+
+def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, Routing]:
+    settings = settings or RouterSettings()
+    settings.service = SERVICE
+    configure_telemetry(SERVICE)
+    ensure_database(settings)
+    view = PostgresStockView(settings.dsn(), pool_size=settings.pg_pool_size)
+    routing = Routing(load_locations(), env=settings.event_store_env())
+    http_app = create_http_app(SERVICE, title="router: where each order is fulfilled, and why")
+    http_app.include_router(router_routes(routing, view))
+    stock_view_consumer = MessageConsumer(
+        SERVICE, settings.kafka_bootstrap, f"{SERVICE}-stock-view{settings.consumer_group_suffix}",
+        stock_view_handlers(view), already_processed=None)
+
+    async def stop() -> None:
+        routing.close()
+        await view.close()
+
+    process = assemble_service(settings, http_app, app=routing, publications=routing_publications,
+                               handlers=routing_handlers(routing, view), extra_workers=[stock_view_consumer],
+                               on_stop=stop)
+    return process, routing
