@@ -12,9 +12,9 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from oms_cli.stack import LocalStack, StackProfile
-
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from oms_cli.stack import LocalStack, StackProfile
 
 WEBSTORE_KEY = "webstore-demo-key"
 

@@ -1,4 +1,5 @@
 import pytest
+
 from oms_contracts import ALL_TOPICS, DATA_TOPICS, SERVICES, topic_for_message
 from oms_contracts.envelope import Message
 from oms_contracts.gateway import OrderAccepted

@@ -12,8 +12,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from uuid import uuid4
 
 import psycopg
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
@@ -61,7 +60,11 @@ class Delivery:
 
     @property
     def tracking(self) -> Tracking:
-        """Position of this message in its producer's log, per topic partition (monotonic there)."""
+        """Position of this message in its producer's log, per topic partition.
+
+        Every topic has one producer whose relay publishes its single notification log in order, at
+        most one message per notification and topic, so within a partition these ids only grow and a
+        high-water mark recognises both redeliveries and re-publications."""
         return Tracking(application_name=f"{self.topic.name}#{self.partition}",
                         notification_id=self.envelope.notification_id)
 

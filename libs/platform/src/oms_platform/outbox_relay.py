@@ -11,7 +11,6 @@ the envelope's notification id. A PostgreSQL advisory lock keeps to one active r
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -158,7 +157,13 @@ class OutboxRelay:
         pending = []
         for notification in notifications:
             event, meta = mapper.decode_with_meta(notification)
-            for index, publication in enumerate(self.publications(event)):
+            publications = self.publications(event)
+            topics = [p.topic.name for p in publications]
+            if len(set(topics)) != len(topics):
+                # consumers track (topic partition, notification id) as a high-water mark: two messages of one
+                # notification on one topic would look like a duplicate of each other
+                raise ValueError(f"{type(event).__name__} publishes twice to one topic: {topics}")
+            for index, publication in enumerate(publications):
                 envelope = envelope_for(publication, event, meta, notification.id, index, self.app.service_name)
                 parent = extract_context({k: meta[k] for k in ("traceparent", "tracestate") if meta.get(k)})
                 with self._tracer.start_as_current_span(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +22,14 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     relay_poll_seconds: float = 0.05
     consumer_group_suffix: str = ""
+
+    @classmethod
+    def for_service(cls, service: str, http_port: int) -> "ServiceSettings":
+        """The service's settings: OMS_* environment variables win over the service's defaults."""
+        settings = cls(service=service)
+        if "OMS_HTTP_PORT" not in os.environ:
+            settings.http_port = http_port
+        return settings
 
     def database(self) -> str:
         return self.pg_database or "oms_" + self.service.replace("-", "_")

@@ -16,7 +16,7 @@ SERVICE = "channel-gateway"
 
 
 def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, OrderCapture]:
-    settings = settings or ServiceSettings(service=SERVICE, http_port=8001)
+    settings = settings or ServiceSettings.for_service(SERVICE, http_port=8001)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
     ensure_database(settings)

@@ -9,8 +9,8 @@ from uuid import uuid4
 import httpx
 import pytest
 from channel_gateway.bootstrap import bootstrap
-from devstack.kafka import create_topics
 
+from devstack.kafka import create_topics
 from oms_contracts.topics import ALL_TOPICS, GATEWAY_ORDERS
 from oms_platform.kafka_probe import messages_about
 from oms_platform.settings import ServiceSettings

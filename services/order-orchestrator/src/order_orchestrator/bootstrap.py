@@ -16,7 +16,7 @@ SERVICE = "order-orchestrator"
 
 
 def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, Orders]:
-    settings = settings or ServiceSettings(service=SERVICE, http_port=8002)
+    settings = settings or ServiceSettings.for_service(SERVICE, http_port=8002)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
     ensure_database(settings)

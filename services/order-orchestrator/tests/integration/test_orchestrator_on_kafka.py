@@ -7,9 +7,9 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from devstack.kafka import create_topics
 from order_orchestrator.bootstrap import bootstrap
 
+from devstack.kafka import create_topics
 from oms_contracts import gateway, router
 from oms_contracts.topics import ALL_TOPICS, INVENTORY_COMMANDS, ORCHESTRATOR_ORDERS, ROUTING_COMMANDS
 from oms_platform.kafka_probe import envelope_of, messages_about, publish

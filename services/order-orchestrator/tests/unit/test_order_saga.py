@@ -4,7 +4,13 @@ from uuid import uuid4
 import pytest
 from order_orchestrator.adapters.publications import order_publications
 from order_orchestrator.application.orders import Orders
-from order_orchestrator.domain.order import MAX_ROUTING_ATTEMPTS, Order, OrderRuleViolation, OrderStatus, StaleOutcome
+from order_orchestrator.domain.order import (
+    MAX_ROUTING_ATTEMPTS,
+    Order,
+    OrderRuleViolation,
+    OrderStatus,
+    StaleOutcome,
+)
 
 pytestmark = pytest.mark.unit
 

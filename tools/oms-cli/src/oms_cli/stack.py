@@ -12,7 +12,6 @@ from pathlib import Path
 from devstack.kafka import KafkaNode, create_topics, ensure_kafka_jars
 from devstack.postgres import PostgresCluster, ensure_postgres_installed
 from devstack.processes import ManagedProcess, Supervisor
-
 from oms_contracts.topics import ALL_TOPICS
 
 

@@ -13,7 +13,7 @@ from oms_platform.http import Problem
 from ..application.order_capture import OrderCapture, OrderNotFound
 from ..domain.captured_order import CancellationNotAllowed, CaptureConflict
 from ..domain.channels import Channel, ChannelDirectory, UnknownCredential
-from .canonical_order import CanonicalOrder, Cancellation
+from .canonical_order import Cancellation, CanonicalOrder
 
 
 def gateway_routes(capture: OrderCapture, channels: ChannelDirectory) -> APIRouter:
