@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import datetime
 
 import httpx
@@ -119,6 +122,21 @@ def test_out_of_stock_everywhere_backorders(system, order_body, sku):
     view = system.wait_for_status(posted.json()["order_id"], "backordered")
     assert view["state"]["backorder_reason"]
     assert "Backordered" in [h["event"] for h in view["history"]]
+
+
+def test_the_command_line_tells_where_an_order_is_and_why(system, order_body, sku):
+    order_id = system.post_order(order_body([(sku(), 1)])).json()["order_id"]
+    system.wait_for_status(order_id, "backordered")
+    shown = subprocess.run([sys.executable, "-m", "oms_cli.main", "order", order_id, "--profile", "test"],
+                           capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr
+    for expected in (order_id, "backordered", "Received", "RoutingRequested", "Backordered", "channel-gateway",
+                     "router", "correlation"):
+        assert expected in shown.stdout
+    as_json = subprocess.run([sys.executable, "-m", "oms_cli.main", "order", order_id, "--profile", "test",
+                              "--version", "1", "--json"], capture_output=True, text=True, timeout=60)
+    assert as_json.returncode == 0, as_json.stderr
+    assert '"as_of_version": 1' in as_json.stdout
 
 
 def test_cancel_before_shipment_releases_the_reservation(system, order_body, sku):
