@@ -93,9 +93,21 @@ def run_service(process: ServiceProcess) -> None:
 
 def ensure_database(settings: "ServiceSettings") -> None:
     """Create the service's own database when it does not exist yet (idempotent, race-safe)."""
+    import time
+
     import psycopg
 
-    with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
+    deadline = time.monotonic() + 120
+    while True:  # the database server may still be starting (or restarting): wait for it
+        try:
+            conn = psycopg.connect(settings.dsn("postgres"), autocommit=True, connect_timeout=5)
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            log("runtime").warning("database server not reachable yet; retrying", dsn=settings.dsn("postgres"))
+            time.sleep(1)
+    with conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname=%s", (settings.database(),)).fetchone()
         if not exists:
             try:

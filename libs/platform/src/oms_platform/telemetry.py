@@ -30,7 +30,20 @@ def _add_trace_ids(_logger, _method, event_dict):
 
 def configure_logging(service: str, level: str | None = None) -> None:
     level_name = (level or os.environ.get("OMS_LOG_LEVEL", "INFO")).upper()
-    logging.basicConfig(stream=sys.stdout, level=level_name, format="%(message)s")
+    # the standard library's loggers (uvicorn, aiokafka, eventsourcing) print JSON lines too
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.JSONRenderer()],
+        foreign_pre_chain=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
+                           structlog.processors.TimeStamper(fmt="iso", utc=True), _add_trace_ids,
+                           structlog.stdlib.add_logger_name],
+    ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level_name)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
     for noisy in ("aiokafka", "kafka", "uvicorn.access", "eventsourcing"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
