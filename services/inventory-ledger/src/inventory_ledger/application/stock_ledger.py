@@ -20,6 +20,10 @@ from ..domain.stock_item import SkuLocations, StockItem, sku_locations_id, stock
 
 _log = log("stock_ledger")
 
+# A busy SKU's stock item may be written at once by every consumer instance and the receipts API;
+# each round of a conflict lets at least one writer through, so allow many rounds.
+CONFLICT_ATTEMPTS = 30
+
 
 class StockItemNotFound(LookupError):
     pass
@@ -47,7 +51,7 @@ class StockLedger(ServiceApplication):
             item.receive(quantity, reference)
             self.record(item, *listing)
             return ReceiptResult(recorded=item.version != before, figures=item.figures())
-        return retry_on_conflict(attempt)
+        return retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
 
     # ---- saga commands from the orchestrator ----
     def reserve(self, *, order_id: str, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
@@ -62,7 +66,7 @@ class StockLedger(ServiceApplication):
             _log.info("reservation decided", order_id=order_id, reservation_id=reservation_id,
                       location_id=location_id, status=str(reservation.status))
             self.record(reservation, *[item for item in stock.values() if item is not None], tracking=tracking)
-        retry_on_conflict(attempt)
+        retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
 
     def release(self, *, order_id: str, reservation_id: str, reason: str, tracking: Tracking | None = None) -> None:
         def attempt() -> None:
@@ -77,7 +81,7 @@ class StockLedger(ServiceApplication):
                 if item is not None:
                     item.release(reservation_id, reason)
             self.record(reservation, *[item for item in items if item is not None], tracking=tracking)
-        retry_on_conflict(attempt)
+        retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
 
     def commit(self, *, order_id: str, reservation_id: str, tracking: Tracking | None = None) -> None:
         def attempt() -> None:
@@ -92,7 +96,7 @@ class StockLedger(ServiceApplication):
                 if item is not None:
                     item.commit(reservation_id)
             self.record(reservation, *[item for item in items if item is not None], tracking=tracking)
-        retry_on_conflict(attempt)
+        retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
 
     # ---- returns ----
     def return_received(self, *, order_id: str, rma_id: str, location_id: str, lines: list[dict[str, Any]],
@@ -107,7 +111,7 @@ class StockLedger(ServiceApplication):
                                      stock=stock)
             listings = {listing.id: listing for _, found in opened for listing in found}
             self.record(restock, *stock.values(), *listings.values(), tracking=tracking)
-        retry_on_conflict(attempt)
+        retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
 
     # ---- queries ----
     def stock_item(self, sku: str, location_id: str) -> dict[str, Any]:
