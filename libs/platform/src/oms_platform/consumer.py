@@ -22,6 +22,7 @@ import psycopg
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
+from eventsourcing.persistence import IntegrityError as StoreIntegrityError
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from eventsourcing.persistence import Tracking
@@ -64,7 +65,9 @@ class Delivery:
 
         Every topic has one producer whose relay publishes its single notification log in order, at
         most one message per notification and topic, so within a partition these ids only grow and a
-        high-water mark recognises both redeliveries and re-publications."""
+        high-water mark recognises both redeliveries and re-publications. (So a producer's log must
+        never start again from 1 on a topic that consumers already follow: a restored database must
+        keep its notification ids, or the topic must be new.)"""
         return Tracking(application_name=f"{self.topic.name}#{self.partition}",
                         notification_id=self.envelope.notification_id)
 
@@ -192,6 +195,7 @@ class MessageConsumer:
                       stop: asyncio.Event) -> str | None:
         attempt = 0
         infra_attempt = 0
+        conflicts = 0
         while True:
             try:
                 with message_context(ctx):
@@ -202,7 +206,15 @@ class MessageConsumer:
                 return None
             except PoisonMessage as poison:
                 return str(poison)
+            except StoreIntegrityError as error:
+                # a concurrent writer kept winning the aggregate's next version: try again (a conflict
+                # that never resolves is a bug, dead-lettered after many attempts rather than blocking)
+                conflicts += 1
+                if conflicts >= 50:
+                    return f"version conflict not resolved after {conflicts} attempts: {error}"
+                await asyncio.sleep(min(0.01 * conflicts, 0.5))
             except INFRASTRUCTURE_ERRORS as error:
+                # the database or the broker is gone: the message is fine, so it waits, never dead-lettered
                 infra_attempt += 1
                 self._log.warning("infrastructure unavailable, retrying", error=repr(error), attempt=infra_attempt)
                 if stop.is_set():

@@ -9,6 +9,7 @@ say who did what and why. The stamp is infrastructure: domain events never see i
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -163,13 +164,16 @@ def _trace_id(traceparent: str | None) -> str | None:
     return parts[1] if len(parts) >= 3 else None
 
 
-def retry_on_conflict(action, attempts: int = 5):
-    """Run ``action`` again when a concurrent writer won the race for the same aggregate version."""
+def retry_on_conflict(action, attempts: int = 30):
+    """Run ``action`` again when a concurrent writer won the race for the same aggregate version
+    (exponential backoff with jitter; the last conflict is raised)."""
     for attempt in range(attempts):
         try:
             return action()
+        except DuplicateMessage:
+            raise
         except IntegrityError:
             if attempt == attempts - 1:
                 raise
-            time.sleep(0.01 * (attempt + 1))
+            time.sleep(min(0.005 * 2 ** min(attempt, 6), 0.25) * (0.5 + random.random()))
     return None
