@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ TEST_PG_PORT = 56432
 
 
 def cache_dir() -> Path:
+    """The jar cache: ``$OMS_CACHE_DIR`` or ``~/.cache/oms``."""
     return Path(os.environ.get("OMS_CACHE_DIR") or Path.home() / ".cache" / "oms")
 
 
@@ -36,11 +38,13 @@ class LocalInfrastructure:
 
 
 def test_run_dir(rootdir: Path) -> Path:
+    """Where the test stack keeps its data and logs."""
     return rootdir / ".run" / "test"
 
 
 @pytest.fixture(scope="session")
-def local_infrastructure(request) -> LocalInfrastructure:
+def local_infrastructure(request: pytest.FixtureRequest) -> Iterator[LocalInfrastructure]:
+    """Real Kafka and PostgreSQL for the whole test session (fresh each session)."""
     run_dir = test_run_dir(Path(str(request.config.rootpath)))
     kafka = KafkaNode(run_dir / "kafka", TEST_KAFKA_PORT, TEST_KAFKA_CONTROLLER_PORT, cache_dir())
     postgres = PostgresCluster(run_dir / "postgres", TEST_PG_PORT)
@@ -61,5 +65,5 @@ def local_infrastructure(request) -> LocalInfrastructure:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(local_infrastructure) -> str:
+def kafka_bootstrap(local_infrastructure: LocalInfrastructure) -> str:
     return local_infrastructure.kafka_bootstrap
