@@ -76,7 +76,7 @@ def otlp_collector():
 
 @pytest.fixture(scope="session")
 def system(local_infrastructure, otlp_collector):
-    stack = LocalStack(StackProfile.named("test"), extra_env={
+    stack = LocalStack(StackProfile.for_infrastructure(local_infrastructure), extra_env={
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_collector.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "200",
     })

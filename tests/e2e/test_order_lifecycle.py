@@ -127,14 +127,15 @@ def test_out_of_stock_everywhere_backorders(system, order_body, sku):
 def test_the_command_line_tells_where_an_order_is_and_why(system, order_body, sku):
     order_id = system.post_order(order_body([(sku(), 1)])).json()["order_id"]
     system.wait_for_status(order_id, "backordered")
-    shown = subprocess.run([sys.executable, "-m", "oms_cli.main", "order", order_id, "--profile", "test"],
-                           capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    here = {"OMS_HTTP_BASE_PORT": str(system.stack.profile.http_base_port)}
+    shown = subprocess.run([sys.executable, "-m", "oms_cli.main", "order", order_id],
+                           capture_output=True, text=True, timeout=60, env={**os.environ, **here, "COLUMNS": "200"})
     assert shown.returncode == 0, shown.stderr
     for expected in (order_id, "backordered", "Received", "RoutingRequested", "Backordered", "channel-gateway",
                      "router", "correlation"):
         assert expected in shown.stdout
-    as_json = subprocess.run([sys.executable, "-m", "oms_cli.main", "order", order_id, "--profile", "test",
-                              "--version", "1", "--json"], capture_output=True, text=True, timeout=60)
+    as_json = subprocess.run([sys.executable, "-m", "oms_cli.main", "order", order_id, "--version", "1", "--json"],
+                             capture_output=True, text=True, timeout=60, env={**os.environ, **here})
     assert as_json.returncode == 0, as_json.stderr
     assert '"as_of_version": 1' in as_json.stdout
 

@@ -1,13 +1,17 @@
 """pytest fixtures: real Kafka and PostgreSQL, started fresh once per test session.
 
 The test stack lives in ``<rootdir>/.run/test`` on ports of its own (Kafka 29092/29093,
-PostgreSQL 56432), so it never touches a stack started with the run command.
+PostgreSQL 56432), so it never touches a stack started with the run command. A session holds a
+lock on its folder for as long as it runs; a second session at the same time (another terminal,
+another checkout) gets a folder and free ports of its own instead of wiping the first one's stack.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,7 @@ def cache_dir() -> Path:
 class LocalInfrastructure:
     kafka: KafkaNode
     postgres: PostgresCluster
+    run_dir: Path
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -42,26 +47,63 @@ def test_run_dir(rootdir: Path) -> Path:
     return rootdir / ".run" / "test"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _claim_run_dir(rootdir: Path) -> tuple[Path, int]:
+    """The session's folder and the open lock file descriptor that keeps it ours."""
+    base = test_run_dir(rootdir)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for candidate in [base] + [base.with_name(f"test-{os.getpid()}-{n}") for n in range(5)]:
+        fd = os.open(str(candidate) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return candidate, fd
+        except BlockingIOError:
+            os.close(fd)
+    raise RuntimeError("no free test stack folder")
+
+
 @pytest.fixture(scope="session")
 def local_infrastructure(request: pytest.FixtureRequest) -> Iterator[LocalInfrastructure]:
     """Real Kafka and PostgreSQL for the whole test session (fresh each session)."""
-    run_dir = test_run_dir(Path(str(request.config.rootpath)))
+    run_dir, lock_fd = _claim_run_dir(Path(str(request.config.rootpath)))
     kafka = KafkaNode(run_dir / "kafka", TEST_KAFKA_PORT, TEST_KAFKA_CONTROLLER_PORT, cache_dir())
     postgres = PostgresCluster(run_dir / "postgres", TEST_PG_PORT)
-    # a fresh stack every session: leftovers of an earlier run never leak into this one
+    # a fresh stack every session: leftovers of an earlier run (from this folder) never leak into this one
     kafka.stop()
     postgres.destroy()
     shutil.rmtree(run_dir, ignore_errors=True)
+    ports = (TEST_KAFKA_PORT, TEST_KAFKA_CONTROLLER_PORT, TEST_PG_PORT)
+    if not all(_port_free(p) for p in ports):  # another session (another checkout) has them
+        ports = (free_port(), free_port(), free_port())
+        kafka = KafkaNode(run_dir / "kafka", ports[0], ports[1], cache_dir())
+        postgres = PostgresCluster(run_dir / "postgres", ports[2])
     ensure_postgres_installed()
     ensure_kafka_jars(cache_dir())
     postgres.start()
     kafka.start()
     postgres.wait_ready()
     kafka.wait_ready(120)
-    yield LocalInfrastructure(kafka, postgres)
-    if not os.environ.get("OMS_KEEP_TEST_STACK"):
-        kafka.stop()
-        postgres.stop("fast")
+    try:
+        yield LocalInfrastructure(kafka, postgres, run_dir)
+    finally:
+        if not os.environ.get("OMS_KEEP_TEST_STACK"):
+            kafka.stop()
+            postgres.stop("fast")
+        os.close(lock_fd)
 
 
 @pytest.fixture(scope="session")

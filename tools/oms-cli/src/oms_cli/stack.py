@@ -4,6 +4,7 @@ seven services as separate processes, each with its own database and consumer gr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
@@ -46,6 +47,22 @@ def project_root() -> Path:
     return Path.cwd()
 
 
+def free_port_block(size: int, start: int = 18000) -> int:
+    """A base port such that base+1 .. base+size-1 are all free on 127.0.0.1."""
+    import socket
+
+    for base in range(start, start + 2000, 100):
+        with contextlib.ExitStack() as stack:
+            try:
+                for port in range(base + 1, base + size):
+                    s = stack.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port))
+                return base
+            except OSError:
+                continue
+    raise RuntimeError("no block of free ports")
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("OMS_CACHE_DIR") or Path.home() / ".cache" / "oms")
 
@@ -64,10 +81,15 @@ class StackProfile:
     @classmethod
     def named(cls, name: str) -> StackProfile:
         root = project_root() / ".run" / name
-        if name == "test":
-            return cls("test", 29092, 29093, 56432, 18000, root)
         return cls(name, int(os.environ.get("OMS_KAFKA_PORT", 19092)), int(os.environ.get("OMS_KAFKA_CONTROLLER_PORT", 19093)),
                    int(os.environ.get("OMS_PG_PORT", 55432)), int(os.environ.get("OMS_HTTP_BASE_PORT", 8000)), root)
+
+    @classmethod
+    def for_infrastructure(cls, infrastructure, http_base_port: int | None = None) -> StackProfile:
+        """The profile of an already running Kafka and PostgreSQL (the test session's)."""
+        base = http_base_port or free_port_block(len(SERVICES) + 1)
+        return cls("test", infrastructure.kafka.port, infrastructure.kafka.controller_port,
+                   infrastructure.postgres.port, base, infrastructure.run_dir)
 
     @property
     def kafka_bootstrap(self) -> str:
