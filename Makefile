@@ -4,6 +4,9 @@
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= python3
+# trust the system certificate store (package registries may sit behind a TLS-inspecting proxy)
+export UV_NATIVE_TLS ?= 1
+export UV_SYSTEM_CERTS ?= 1
 TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 
