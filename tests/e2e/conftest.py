@@ -76,7 +76,8 @@ def otlp_collector():
 
 @pytest.fixture(scope="session")
 def system(local_infrastructure, otlp_collector):
-    stack = LocalStack(StackProfile.for_infrastructure(local_infrastructure), extra_env={
+    # topics of its own: what integration tests left on the registry's topics never reaches these services
+    stack = LocalStack(StackProfile.for_infrastructure(local_infrastructure), topic_namespace="e2e.", extra_env={
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_collector.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "200",
     })

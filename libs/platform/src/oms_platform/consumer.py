@@ -84,7 +84,8 @@ class MessageConsumer:
                  handlers: dict[type[Message], Handler], *,
                  already_processed: Callable[[Tracking], bool] | None = None,
                  handler_attempts: int = 3, max_records: int = 100,
-                 topics: Sequence[Topic] | None = None, dead_letters: Topic | None = None):
+                 topics: Sequence[Topic] | None = None, dead_letters: Topic | None = None,
+                 namespace: str = ""):
         self.service = service
         self.bootstrap = bootstrap
         self.group_id = group_id
@@ -96,6 +97,8 @@ class MessageConsumer:
         self.handler_attempts = handler_attempts
         self.max_records = max_records
         self.dead_letters = dead_letters or dead_letter_topic(service)
+        # a prefix of the Kafka topic names: isolates test runs (and tenants of one cluster) from each other
+        self.namespace = namespace
         self.processed = 0
         self.dead_lettered = 0
         self.ready = asyncio.Event()
@@ -104,7 +107,7 @@ class MessageConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
-            *[t.name for t in self.topics], bootstrap_servers=self.bootstrap, group_id=self.group_id,
+            *[self.namespace + t.name for t in self.topics], bootstrap_servers=self.bootstrap, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest", client_id=f"{self.service}-consumer",
             max_poll_interval_ms=600_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
         )
@@ -112,7 +115,7 @@ class MessageConsumer:
                                     client_id=f"{self.service}-dead-letters")
         await _start_with_retry(consumer, stop)
         await _start_with_retry(producer, stop)
-        self._log.info("consumer started", topics=[t.name for t in self.topics])
+        self._log.info("consumer started", topics=[self.namespace + t.name for t in self.topics])
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
@@ -131,7 +134,7 @@ class MessageConsumer:
             await producer.stop()
 
     def decode(self, record: ConsumerRecord) -> Delivery:
-        topic = next(t for t in self.topics if t.name == record.topic)
+        topic = next(t for t in self.topics if self.namespace + t.name == record.topic)
         try:
             envelope = Envelope.model_validate_json(record.value or b"")
         except ValidationError as error:
@@ -241,7 +244,7 @@ class MessageConsumer:
         headers = kafka_headers(envelope, inject_headers({})) + [(HEADER_DEAD_LETTER_REASON, reason.encode()[:1000])]
         while True:
             try:
-                await producer.send_and_wait(self.dead_letters.name, envelope.model_dump_json().encode(),
+                await producer.send_and_wait(self.namespace + self.dead_letters.name, envelope.model_dump_json().encode(),
                                              key=(key or "").encode(), headers=headers)
                 break
             except KafkaError:

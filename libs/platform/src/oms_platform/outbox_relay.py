@@ -83,13 +83,14 @@ def kafka_headers(envelope: Envelope, trace_headers: dict[str, str]) -> list[tup
 
 class OutboxRelay:
     def __init__(self, app: ServiceApplication, publications: Publications, bootstrap: str, dsn: str,
-                 poll_seconds: float = 0.05, batch_size: int = 500):
+                 poll_seconds: float = 0.05, batch_size: int = 500, namespace: str = ""):
         self.app = app
         self.publications = publications
         self.bootstrap = bootstrap
         self.dsn = dsn
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
+        self.namespace = namespace  # prefix of the Kafka topic names (test isolation, tenancy)
         self.name = f"outbox:{app.name}"
         self.wakeup = asyncio.Event()
         self.published_up_to = 0
@@ -167,10 +168,10 @@ class OutboxRelay:
                 envelope = envelope_for(publication, event, meta, notification.id, index, self.app.service_name)
                 parent = extract_context({k: meta[k] for k in ("traceparent", "tracestate") if meta.get(k)})
                 with self._tracer.start_as_current_span(
-                    f"{publication.topic.name} publish", context=parent, kind=SpanKind.PRODUCER,
+                    f"{self.namespace}{publication.topic.name} publish", context=parent, kind=SpanKind.PRODUCER,
                     attributes={
                         "messaging.system": "kafka",
-                        "messaging.destination.name": publication.topic.name,
+                        "messaging.destination.name": self.namespace + publication.topic.name,
                         "messaging.message.id": str(envelope.event_id),
                         "oms.subject": envelope.subject,
                         "oms.event_type": envelope.event_type,
@@ -179,7 +180,7 @@ class OutboxRelay:
                     headers = kafka_headers(envelope, inject_headers({}))
                     value = envelope.model_dump_json().encode()
                     pending.append(await producer.send(
-                        publication.topic.name, value=value, key=envelope.subject.encode(), headers=headers
+                        self.namespace + publication.topic.name, value=value, key=envelope.subject.encode(), headers=headers
                     ))
         if pending:
             await asyncio.gather(*pending)

@@ -126,9 +126,10 @@ def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "Se
     workers: list[Runnable] = []
     if app is not None and publications is not None:
         workers.append(OutboxRelay(app, publications, settings.kafka_bootstrap, settings.dsn(),
-                                   poll_seconds=settings.relay_poll_seconds))
+                                   poll_seconds=settings.relay_poll_seconds, namespace=settings.topic_namespace))
     if handlers:
         workers.append(MessageConsumer(settings.service, settings.kafka_bootstrap, settings.consumer_group(), handlers,
-                                       already_processed=app.is_processed if app is not None else None))
+                                       already_processed=app.is_processed if app is not None else None,
+                                       namespace=settings.topic_namespace))
     workers.extend(extra_workers)
     return ServiceProcess(settings.service, http_app, settings.http_host, settings.http_port, workers, on_stop)

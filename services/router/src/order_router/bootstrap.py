@@ -37,7 +37,7 @@ def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, 
     http_app.include_router(router_routes(routing, view))
     stock_view_consumer = MessageConsumer(
         SERVICE, settings.kafka_bootstrap, f"{SERVICE}-stock-view{settings.consumer_group_suffix}",
-        stock_view_handlers(view), already_processed=None)
+        stock_view_handlers(view), already_processed=None, namespace=settings.topic_namespace)
 
     async def stop() -> None:
         routing.close()

@@ -103,8 +103,10 @@ class StackProfile:
 
 
 class LocalStack:
-    def __init__(self, profile: StackProfile, *, echo_logs: bool = False, extra_env: dict[str, str] | None = None):
+    def __init__(self, profile: StackProfile, *, echo_logs: bool = False, extra_env: dict[str, str] | None = None,
+                 topic_namespace: str = ""):
         self.profile = profile
+        self.topic_namespace = topic_namespace
         self.echo_logs = echo_logs
         self.extra_env = dict(extra_env or {})
         self.kafka = KafkaNode(profile.run_dir / "kafka", profile.kafka_port, profile.controller_port, cache_dir())
@@ -125,7 +127,7 @@ class LocalStack:
         self.kafka.wait_ready(90)
         self.postgres.wait_ready(60)
         step("creating topics and databases")
-        asyncio.run(create_topics(self.profile.kafka_bootstrap, [(t.name, t.partitions) for t in ALL_TOPICS]))
+        asyncio.run(create_topics(self.profile.kafka_bootstrap, [(self.topic_namespace + t.name, t.partitions) for t in ALL_TOPICS]))
         for spec in SERVICES:
             self.postgres.create_database(spec.database)
 
@@ -144,6 +146,7 @@ class LocalStack:
             "OMS_PG_USER": "postgres",
             "OMS_HTTP_PORT": str(self.profile.http_port(spec.name)),
             "OTEL_SERVICE_NAME": spec.name,
+            "OMS_TOPIC_NAMESPACE": self.topic_namespace,
             "PYTHONUNBUFFERED": "1",
         })
         env.update(self.extra_env)
