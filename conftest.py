@@ -1,3 +1,3 @@
 """Test-session infrastructure (real Kafka and PostgreSQL) for every package's tests."""
 
-pytest_plugins = ["devstack.pytest_plugin"]
+pytest_plugins = ["devstack.pytest_plugin", "oms_platform.pytest_fixtures"]

@@ -18,7 +18,9 @@ from oms_contracts.envelope import Envelope, Message
 from oms_contracts.topics import Topic
 from oms_platform.consumer import Delivery, MessageConsumer
 from oms_platform.event_store import ServiceApplication
+from oms_platform.kafka_probe import messages_about, records_about
 from oms_platform.outbox_relay import OutboxRelay, Publication
+from oms_platform.testing import RunningWorkers, ensure_topics, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -100,56 +102,11 @@ def tally_publications(topic: Topic):
     return publications
 
 
-async def make_topics(bootstrap: str, *topics: Topic) -> None:
-    from devstack.kafka import create_topics
-
-    await create_topics(bootstrap, [(t.name, t.partitions) for t in topics])
-
-
-async def eventually(predicate, timeout: float = 30.0, interval: float = 0.05):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await asyncio.to_thread(predicate)
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(interval)
-
-
-class Running:
-    """Runs workers in the test's event loop until closed."""
-
-    def __init__(self, *workers):
-        self.stop = asyncio.Event()
-        self.tasks = [asyncio.create_task(w.run(self.stop)) for w in workers]
-
-    async def close(self):
-        self.stop.set()
-        await asyncio.wait_for(asyncio.gather(*self.tasks, return_exceptions=True), 20)
-
-
 def mirror_consumer(settings, mirrors: Mirrors, topic: Topic, group: str, dead_letters: Topic, **kwargs):
     async def handle(d: Delivery) -> None:
         await asyncio.to_thread(mirrors.apply, d.message.tally, d.message.amount, d.tracking)
     return MessageConsumer("inventory-ledger", settings.kafka_bootstrap, group, {TallyAdded: handle}, topics=[topic],
                            dead_letters=dead_letters, already_processed=mirrors.is_processed, **kwargs)
-
-
-async def read_all(bootstrap: str, topic: str, expect: int, timeout: float = 20) -> list:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    records = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(records) < expect and asyncio.get_running_loop().time() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for recs in batch.values():
-                records.extend(recs)
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_events_and_publish_intent_commit_together_or_not_at_all(settings):
@@ -171,7 +128,7 @@ async def test_events_and_publish_intent_commit_together_or_not_at_all(settings)
 
 async def test_relay_publishes_and_a_republish_after_a_crash_has_no_second_effect(settings):
     topic, dead = make_topic(), make_topic()
-    await make_topics(settings.kafka_bootstrap, topic, dead)
+    await ensure_topics(settings.kafka_bootstrap, (topic, dead))
     tallies, mirrors = Tallies(env=settings.event_store_env()), Mirrors(env=settings.event_store_env())
     tally = Tally(name="b")
     for amount in (1, 2, 3):
@@ -179,37 +136,34 @@ async def test_relay_publishes_and_a_republish_after_a_crash_has_no_second_effec
     tallies.record(tally)
     relay = OutboxRelay(tallies, tally_publications(topic), settings.kafka_bootstrap, settings.dsn(), poll_seconds=0.02)
     consumer = mirror_consumer(settings, mirrors, topic, f"g-{uuid4().hex[:6]}", dead)
-    running = Running(relay, consumer)
-    await eventually(lambda: mirrors.seen(str(tally.id)) == [1, 2, 3])
-    await running.close()
+    async with RunningWorkers(relay, consumer):
+        await eventually(lambda: mirrors.seen(str(tally.id)) == [1, 2, 3])
     # the relay crashed after publishing but before recording its position: it publishes all again
     with psycopg.connect(settings.dsn(), autocommit=True) as conn:
         conn.execute("UPDATE outbox_relay_position SET notification_id = 0")
     tally.add(4)
     tallies.record(tally)
-    running = Running(OutboxRelay(tallies, tally_publications(topic), settings.kafka_bootstrap, settings.dsn()),
-                      mirror_consumer(settings, mirrors, topic, consumer.group_id, dead))
-    await eventually(lambda: mirrors.seen(str(tally.id)) == [1, 2, 3, 4])
-    published = await read_all(settings.kafka_bootstrap, topic.name, expect=7)
-    assert len(published) == 7  # 3 published twice + 1 new
-    await asyncio.sleep(0.5)
-    assert mirrors.seen(str(tally.id)) == [1, 2, 3, 4]
-    await running.close()
+    async with RunningWorkers(OutboxRelay(tallies, tally_publications(topic), settings.kafka_bootstrap, settings.dsn()),
+                              mirror_consumer(settings, mirrors, topic, consumer.group_id, dead)):
+        await eventually(lambda: mirrors.seen(str(tally.id)) == [1, 2, 3, 4])
+        published = await messages_about(settings.kafka_bootstrap, topic, str(tally.id), at_least=7)
+        assert len(published) == 7  # 3 published twice + 1 new
+        await asyncio.sleep(0.5)
+        assert mirrors.seen(str(tally.id)) == [1, 2, 3, 4]
 
 
 async def test_redelivery_from_the_earliest_offset_produces_no_second_effect(settings):
     topic, dead = make_topic(), make_topic()
-    await make_topics(settings.kafka_bootstrap, topic, dead)
+    await ensure_topics(settings.kafka_bootstrap, (topic, dead))
     tallies, mirrors = Tallies(env=settings.event_store_env()), Mirrors(env=settings.event_store_env())
     tally = Tally(name="c")
     tally.add(5)
     tally.add(6)
     tallies.record(tally)
     group = f"g-{uuid4().hex[:6]}"
-    running = Running(OutboxRelay(tallies, tally_publications(topic), settings.kafka_bootstrap, settings.dsn()),
-                      mirror_consumer(settings, mirrors, topic, group, dead))
-    await eventually(lambda: mirrors.seen(str(tally.id)) == [5, 6])
-    await running.close()
+    async with RunningWorkers(OutboxRelay(tallies, tally_publications(topic), settings.kafka_bootstrap, settings.dsn()),
+                              mirror_consumer(settings, mirrors, topic, group, dead)):
+        await eventually(lambda: mirrors.seen(str(tally.id)) == [5, 6])
     # reset the consumer group to the earliest offset, then consume again, without the fast pre-check
     reset = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
     await reset.start()
@@ -219,9 +173,8 @@ async def test_redelivery_from_the_earliest_offset_produces_no_second_effect(set
     await reset.stop()
     consumer = mirror_consumer(settings, mirrors, topic, group, dead)
     consumer.already_processed = None  # force the commit-time tracking check to do the work
-    running = Running(consumer)
-    await eventually(lambda: consumer.processed >= 2)
-    await running.close()
+    async with RunningWorkers(consumer):
+        await eventually(lambda: consumer.processed >= 2)
     assert mirrors.seen(str(tally.id)) == [5, 6]
 
 
@@ -253,12 +206,13 @@ async def test_concurrent_commands_on_one_aggregate_cannot_both_win(settings):
 
 async def test_offsets_are_committed_only_after_the_effect_is_durable(settings):
     topic, dead = make_topic(), make_topic()
-    await make_topics(settings.kafka_bootstrap, topic, dead)
+    await ensure_topics(settings.kafka_bootstrap, (topic, dead))
     tallies, mirrors = Tallies(env=settings.event_store_env()), Mirrors(env=settings.event_store_env())
     tally = Tally(name="e")
     tally.add(7)
     tallies.record(tally)
-    relay_run = Running(OutboxRelay(tallies, tally_publications(topic), settings.kafka_bootstrap, settings.dsn()))
+    relay_run = RunningWorkers(OutboxRelay(tallies, tally_publications(topic), settings.kafka_bootstrap,
+                                           settings.dsn())).start()
     group = f"g-{uuid4().hex[:6]}"
     entered = asyncio.Event()
 
@@ -268,25 +222,22 @@ async def test_offsets_are_committed_only_after_the_effect_is_durable(settings):
 
     crashing = MessageConsumer("inventory-ledger", settings.kafka_bootstrap, group, {TallyAdded: crash_mid_handler},
                                topics=[topic], dead_letters=dead)
-    running = Running(crashing)
+    crashed = RunningWorkers(crashing).start()
     await asyncio.wait_for(entered.wait(), 30)
-    for task in running.tasks:
-        task.cancel()  # kill: no graceful shutdown
-    await asyncio.gather(*running.tasks, return_exceptions=True)
+    await crashed.kill()  # no graceful shutdown
     probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
     await probe.start()
     committed = [await probe.committed(TopicPartition(topic.name, p)) for p in range(topic.partitions)]
     await probe.stop()
     assert all(c in (None, 0) for c in committed), committed
-    running = Running(mirror_consumer(settings, mirrors, topic, group, dead))
-    await eventually(lambda: mirrors.seen(str(tally.id)) == [7])
-    await running.close()
+    async with RunningWorkers(mirror_consumer(settings, mirrors, topic, group, dead)):
+        await eventually(lambda: mirrors.seen(str(tally.id)) == [7])
     await relay_run.close()
 
 
 async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_does_not_block_its_partition(settings):
     topic, dead = make_topic(), make_topic()
-    await make_topics(settings.kafka_bootstrap, topic, dead)
+    await ensure_topics(settings.kafka_bootstrap, (topic, dead))
     mirrors = Mirrors(env=settings.event_store_env())
     key = b"same-key"  # all on one partition: the good message comes after the bad ones
     good = Envelope(event_id=uuid4(), event_type="TallyAdded", schema_version=1, occurred_at="2026-11-23T00:00:00Z",
@@ -300,10 +251,9 @@ async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_does_not
                   good.model_dump_json().encode()):
         await producer.send_and_wait(topic.name, value, key=key)
     await producer.stop()
-    running = Running(mirror_consumer(settings, mirrors, topic, f"g-{uuid4().hex[:6]}", dead))
-    await eventually(lambda: mirrors.seen("f") == [9])
-    await running.close()
-    letters = await read_all(settings.kafka_bootstrap, dead.name, expect=3)
+    async with RunningWorkers(mirror_consumer(settings, mirrors, topic, f"g-{uuid4().hex[:6]}", dead)):
+        await eventually(lambda: mirrors.seen("f") == [9])
+    letters = await records_about(settings.kafka_bootstrap, dead, key.decode(), at_least=3)
     reasons = [Envelope.model_validate_json(r.value).payload["reason"] for r in letters]
     assert len(reasons) == 3
     assert "invalid envelope" in reasons[0]
