@@ -19,6 +19,8 @@ from uuid import UUID, uuid4
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import (
     IntegrityError,
+    InternalError,
+    ProgrammingError,
     Mapper,
     ProcessRecorder,
     StoredEvent,
@@ -87,7 +89,16 @@ class ServiceApplication(Application[UUID]):
     service_name: str = "unnamed"
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
-        super().__init__(env)
+        # two processes of one service (its worker and its relay) may create the tables at the same
+        # moment; PostgreSQL then fails one CREATE ... IF NOT EXISTS, which succeeds when tried again
+        for attempt in range(10):
+            try:
+                super().__init__(env)
+                break
+            except (InternalError, IntegrityError, ProgrammingError):
+                if attempt == 9:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
         self.record_listeners: list[Any] = []
 
     def construct_mapper(self) -> Mapper:

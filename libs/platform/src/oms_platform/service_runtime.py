@@ -124,9 +124,16 @@ def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "Se
     from .outbox_relay import OutboxRelay
 
     workers: list[Runnable] = []
-    if app is not None and publications is not None:
+    if app is not None and publications is not None and settings.role in ("all", "relay"):
         workers.append(OutboxRelay(app, publications, settings.kafka_bootstrap, settings.dsn(),
                                    poll_seconds=settings.relay_poll_seconds, namespace=settings.topic_namespace))
+    if settings.role == "relay":
+        # the outbox relay as a process of its own: it serves only the health probes
+        from .http import create_http_app
+
+        return ServiceProcess(f"{settings.service}-relay", create_http_app(f"{settings.service}-relay",
+                                                                          title=f"{settings.service} outbox relay"),
+                              settings.http_host, settings.http_port, workers, on_stop)
     if handlers:
         workers.append(MessageConsumer(settings.service, settings.kafka_bootstrap, settings.consumer_group(), handlers,
                                        already_processed=app.is_processed if app is not None else None,

@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     relay_poll_seconds: float = 0.05
     consumer_group_suffix: str = ""
+    role: str = "all"  # "all", "worker" (API and consumers, no relay) or "relay" (only the outbox relay)
     topic_namespace: str = ""  # prefix of every Kafka topic name (test isolation, several systems on one cluster)
 
     @classmethod

@@ -104,8 +104,9 @@ class StackProfile:
 
 class LocalStack:
     def __init__(self, profile: StackProfile, *, echo_logs: bool = False, extra_env: dict[str, str] | None = None,
-                 topic_namespace: str = ""):
+                 topic_namespace: str = "", separate_relays: bool = False):
         self.profile = profile
+        self.separate_relays = separate_relays  # each service's outbox relay as a process of its own
         self.topic_namespace = topic_namespace
         self.echo_logs = echo_logs
         self.extra_env = dict(extra_env or {})
@@ -159,10 +160,26 @@ class LocalStack:
             health_url=f"{self.profile.url(spec.name)}/health/ready",
         )
 
+    def relay_process_for(self, spec: ServiceSpec) -> ManagedProcess:
+        port = self.profile.http_port(spec.name) + 10
+        env = {**self.service_env(spec), "OMS_ROLE": "relay", "OMS_HTTP_PORT": str(port)}
+        return ManagedProcess(
+            name=f"{spec.name}-relay", argv=[sys.executable, "-m", spec.module], env=env, cwd=str(project_root()),
+            log_path=self.profile.run_dir / "logs" / f"{spec.name}-relay.log",
+            health_url=f"http://127.0.0.1:{port}/health/ready")
+
+    def process_names(self) -> list[str]:
+        names = [s.name for s in SERVICES]
+        return names + [f"{n}-relay" for n in names] if self.separate_relays else names
+
     def start_services(self, names: list[str] | None = None, timeout: float = 90) -> None:
         for spec in SERVICES:
             if names is None or spec.name in names:
-                self.supervisor.start(self.process_for(spec))
+                process = self.process_for(spec)
+                if self.separate_relays:
+                    process.env["OMS_ROLE"] = "worker"
+                    self.supervisor.start(self.relay_process_for(spec))
+                self.supervisor.start(process)
         self.supervisor.wait_healthy(timeout)
 
     def stop_services(self) -> None:
