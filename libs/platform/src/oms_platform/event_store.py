@@ -20,9 +20,9 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import (
     IntegrityError,
     InternalError,
-    ProgrammingError,
     Mapper,
     ProcessRecorder,
+    ProgrammingError,
     StoredEvent,
     Tracking,
 )
