@@ -10,7 +10,7 @@ export UV_SYSTEM_CERTS ?= 1
 TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 
-.PHONY: run test demo bootstrap unit integration e2e lint clean-run
+.PHONY: run test demo bench chaos bootstrap unit integration e2e lint clean-run
 
 $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
@@ -24,6 +24,9 @@ run: bootstrap
 
 demo: bootstrap
 	$(UV) run --frozen oms demo
+
+bench: bootstrap
+	$(UV) run --frozen oms bench
 
 test: bootstrap
 	$(UV) run --frozen pytest -p no:cacheprovider

@@ -216,6 +216,7 @@ class Supervisor:
 
     def start(self, process: ManagedProcess) -> ManagedProcess:
         """Start a process (stopping a leftover of the same name first) and pump its output."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)  # the run folder may have been wiped since
         with self._lock:
             current = self.processes.get(process.name)
             if current is not None and current.running():

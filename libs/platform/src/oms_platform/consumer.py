@@ -20,7 +20,7 @@ from uuid import uuid4
 
 import psycopg
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from eventsourcing.persistence import IntegrityError as StoreIntegrityError
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
@@ -123,12 +123,16 @@ class MessageConsumer:
                     self.ready.set()
                 elif not batch and consumer.assignment():
                     self.ready.set()
+                done: dict[TopicPartition, int] = {}
                 for tp, records in batch.items():
                     for record in records:
                         if stop.is_set():
                             break
                         await self._process(record, producer, stop)
-                        await consumer.commit({tp: record.offset + 1})
+                        done[tp] = record.offset + 1
+                if done:
+                    # every effect of the batch is durable (or dead-lettered): only now move the offsets on
+                    await consumer.commit(done)
         finally:
             await consumer.stop()
             await producer.stop()

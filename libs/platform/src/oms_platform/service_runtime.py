@@ -135,8 +135,9 @@ def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "Se
                                                                           title=f"{settings.service} outbox relay"),
                               settings.http_host, settings.http_port, workers, on_stop)
     if handlers:
+        # duplicates are recognised when the handler's effect is committed (tracking record), so no
+        # look-up before each message: that would cost every message a database round trip
         workers.append(MessageConsumer(settings.service, settings.kafka_bootstrap, settings.consumer_group(), handlers,
-                                       already_processed=app.is_processed if app is not None else None,
                                        namespace=settings.topic_namespace))
     workers.extend(extra_workers)
     return ServiceProcess(settings.service, http_app, settings.http_host, settings.http_port, workers, on_stop)

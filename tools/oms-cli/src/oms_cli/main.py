@@ -90,5 +90,19 @@ def demo(orders: int = typer.Option(36, help="how many orders the simulated mark
     run_demo(StackProfile.named(profile), orders, console)
 
 
+@app.command()
+def bench(saturation_orders: int = typer.Option(400, help="orders posted as fast as possible to find capacity"),
+          paced_seconds: float = typer.Option(15.0, help="length of the 50% and 100% load runs"),
+          baseline_seconds: float = typer.Option(8.0, help="length of each PostgreSQL baseline")) -> None:
+    """Measure throughput, latency, rebuild time and memory on a fresh stack, against raw baselines."""
+    from .bench.run import BenchSettings, run_bench
+
+    results = run_bench(BenchSettings(saturation_orders=saturation_orders, paced_seconds=paced_seconds,
+                                      baseline_seconds=baseline_seconds), console)
+    missed = [t["target"] for t in results["targets"] if not t["met"]]
+    if missed:
+        console.print(f"[yellow]targets missed: {', '.join(missed)}[/yellow]")
+
+
 if __name__ == "__main__":
     app()

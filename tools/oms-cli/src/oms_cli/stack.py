@@ -47,6 +47,11 @@ def project_root() -> Path:
     return Path.cwd()
 
 
+# Kafka, Kafka controller, PostgreSQL, HTTP base port of each named stack (so they can run side by side)
+PROFILE_PORTS = {"run": (19092, 19093, 55432, 8000), "bench": (39092, 39093, 57432, 28000),
+                 "chaos": (49092, 49093, 58432, 38000)}
+
+
 def free_port_block(size: int, start: int = 18000) -> int:
     """A base port such that base+1 .. base+size-1 are all free on 127.0.0.1."""
     import socket
@@ -81,8 +86,10 @@ class StackProfile:
     @classmethod
     def named(cls, name: str) -> StackProfile:
         root = project_root() / ".run" / name
-        return cls(name, int(os.environ.get("OMS_KAFKA_PORT", 19092)), int(os.environ.get("OMS_KAFKA_CONTROLLER_PORT", 19093)),
-                   int(os.environ.get("OMS_PG_PORT", 55432)), int(os.environ.get("OMS_HTTP_BASE_PORT", 8000)), root)
+        kafka, controller, pg, http = PROFILE_PORTS.get(name, PROFILE_PORTS["run"])
+        return cls(name, int(os.environ.get("OMS_KAFKA_PORT", kafka)),
+                   int(os.environ.get("OMS_KAFKA_CONTROLLER_PORT", controller)),
+                   int(os.environ.get("OMS_PG_PORT", pg)), int(os.environ.get("OMS_HTTP_BASE_PORT", http)), root)
 
     @classmethod
     def for_infrastructure(cls, infrastructure, http_base_port: int | None = None) -> StackProfile:
