@@ -158,7 +158,7 @@ def _baselines(stack: LocalStack, settings: BenchSettings, payload_bytes: int, p
     figures["kafka"] = asyncio.run(baselines.kafka_round_trip(stack.profile.kafka_bootstrap, payload_bytes,
                                                               messages=settings.kafka_messages, progress=progress))
     progress("pgbench inserts on the event table shape")
-    figures["postgres"] = baselines.postgres_insert_rate(stack.postgres, seconds=settings.baseline_seconds,
+    figures["postgres"] = baselines.postgres_insert_rate(stack.postgres, seconds=max(1, round(settings.baseline_seconds)),
                                                          progress=progress)
     progress("event store appends")
     figures["event_store"] = baselines.event_store_appends(stack.postgres, seconds=settings.baseline_seconds,
@@ -260,6 +260,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     values = [life["saturation"]["shipment_created_per_s"] or 0, life["saturation"]["delivered_per_s"] or 0,
               capacity, capacity * 0.1]
     ax.bar(labels, values, color=["tab:blue", "tab:green", "tab:gray", "tab:red"])
+    ax.tick_params(axis="x", labelsize=8)
     ax.set_yscale("log")
     ax.set_title(f"throughput ({per_order:.1f} Kafka messages per order)")
 
