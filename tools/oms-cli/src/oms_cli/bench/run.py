@@ -70,6 +70,7 @@ def run_bench(settings: BenchSettings, console: Console, out_dir: Path | None = 
             stack.start_services()
         results["lifecycle"] = asyncio.run(_lifecycle(stack, settings, console))
         results["peak_rss_mb"] = peak_rss_mb(stack)
+        stack.stop_services()  # the baselines get the machine to themselves, as the raw figures do
         with console.status("raw baselines") as status:
             results["baselines"] = _baselines(stack, settings, results["lifecycle"]["mean_message_bytes"],
                                               lambda m: status.update(m))
