@@ -28,6 +28,9 @@ demo: bootstrap
 bench: bootstrap
 	$(UV) run --frozen oms bench
 
+chaos: bootstrap
+	$(UV) run --frozen oms chaos
+
 test: bootstrap
 	$(UV) run --frozen pytest -p no:cacheprovider
 

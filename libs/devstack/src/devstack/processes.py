@@ -46,12 +46,16 @@ def pid_alive(pid: int) -> bool:
 
 
 def process_cmdline(pid: int) -> list[str] | None:
-    """The command line of a live process, or None when it cannot be read."""
+    """The command line of a live process, or None when it cannot be read.
+
+    Right after ``Popen`` returns, the child may still be inside ``execve`` and show an empty command line
+    (vfork: the parent resumes before the kernel has set up the new argv; under load this is common):
+    that is "cannot tell" (None), not "some other process" (an empty list)."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None
 
 
 def process_start_time(pid: int) -> str | None:

@@ -116,6 +116,32 @@ def ensure_database(settings: "ServiceSettings") -> None:
                 pass
 
 
+def create_tables(pool, schema: str, timeout: float = 120.0) -> None:
+    """Run a read model's ``CREATE ... IF NOT EXISTS`` statements on a psycopg pool, whoever gets there first.
+
+    A service's worker and its relay process start together and both create the tables: PostgreSQL then
+    fails one of two concurrent ``CREATE ... IF NOT EXISTS`` (a unique violation in its catalogue), which
+    succeeds when tried again. A database that is unreachable (restarting) is waited for up to ``timeout``."""
+    import time
+
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            with pool.connection() as conn:
+                conn.execute(schema)
+            return
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable, psycopg.errors.DuplicateObject,
+                psycopg.OperationalError) as error:
+            if time.monotonic() > deadline:
+                raise
+            log("runtime").warning("creating tables failed; retrying", error=repr(error), attempt=attempt)
+            time.sleep(min(0.1 * attempt, 1.0))
+
+
 def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "ServiceApplication | None" = None,
                      publications: "Publications | None" = None, handlers: "dict | None" = None,
                      extra_workers: Sequence[Runnable] = (), on_stop=None) -> ServiceProcess:

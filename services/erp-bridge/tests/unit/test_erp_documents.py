@@ -11,6 +11,7 @@ from erp_bridge.application.erp_documents import ErpDocuments
 from erp_bridge.domain.erp_document import ErpDocument, ErpDocumentRuleViolation, erp_document_id_for
 from eventsourcing.persistence import Tracking
 from fastapi.testclient import TestClient
+
 from oms_contracts import orchestrator
 from oms_contracts.envelope import Envelope
 from oms_contracts.topics import ERP_DOCUMENTS, ORCHESTRATOR_ORDERS

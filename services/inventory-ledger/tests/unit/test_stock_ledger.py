@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from inventory_ledger.adapters.http_api import stock_routes
 from inventory_ledger.adapters.publications import inventory_publications
 from inventory_ledger.application.stock_ledger import StockLedger
+
 from oms_contracts.topics import INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS
 from oms_platform.http import create_http_app
 

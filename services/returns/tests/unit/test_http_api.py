@@ -3,10 +3,11 @@ from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
-from oms_platform.http import create_http_app
 from returns_service.adapters.delivered_orders import InMemoryDeliveredOrders
 from returns_service.adapters.http_api import return_routes
 from returns_service.application.returns import Returns
+
+from oms_platform.http import create_http_app
 
 pytestmark = pytest.mark.unit
 

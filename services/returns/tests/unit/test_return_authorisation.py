@@ -3,7 +3,6 @@ from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
-from oms_contracts.topics import RETURNS
 from returns_service.adapters.delivered_orders import InMemoryDeliveredOrders
 from returns_service.adapters.publications import return_publications
 from returns_service.application.returns import Returns
@@ -17,6 +16,8 @@ from returns_service.domain.return_authorisation import (
     ReturnLineInvalid,
     rma_id_for,
 )
+
+from oms_contracts.topics import RETURNS
 
 pytestmark = pytest.mark.unit
 

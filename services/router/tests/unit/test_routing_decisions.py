@@ -5,17 +5,18 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import Tracking
 from fastapi.testclient import TestClient
-from oms_contracts import Envelope, orchestrator, topic_for_message
-from oms_contracts.inventory import StockLevelChanged
-from oms_contracts.topics import ROUTING_COMMANDS, ROUTING_DECISIONS
-from oms_platform.consumer import Delivery
-from oms_platform.http import create_http_app
 from order_router.adapters.http_api import router_routes
 from order_router.adapters.locations_catalogue import load_locations
 from order_router.adapters.publications import routing_publications
 from order_router.adapters.stock_view import InMemoryStockView, StockLevel
 from order_router.adapters.subscriptions import routing_handlers, stock_view_handlers
 from order_router.application.routing import Routing
+
+from oms_contracts import Envelope, orchestrator, topic_for_message
+from oms_contracts.inventory import StockLevelChanged
+from oms_contracts.topics import ROUTING_COMMANDS, ROUTING_DECISIONS
+from oms_platform.consumer import Delivery
+from oms_platform.http import create_http_app
 
 pytestmark = pytest.mark.unit
 

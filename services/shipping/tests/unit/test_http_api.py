@@ -2,10 +2,11 @@ from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
-from oms_platform.http import create_http_app
 from shipping.adapters.carrier_catalogue import load_carriers
 from shipping.adapters.http_api import shipment_routes
 from shipping.application.shipments import Shipments
+
+from oms_platform.http import create_http_app
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,6 @@ from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
-from oms_contracts.topics import SHIPMENTS
-from oms_contracts.values import ShipmentStatus as ContractShipmentStatus
 from shipping.adapters.carrier_catalogue import load_carriers
 from shipping.adapters.publications import shipment_publications
 from shipping.application.shipments import Shipments, TrackingNumberUnknown
@@ -19,6 +17,9 @@ from shipping.domain.shipment import (
     shipment_id_for,
     tracking_number_for,
 )
+
+from oms_contracts.topics import SHIPMENTS
+from oms_contracts.values import ShipmentStatus as ContractShipmentStatus
 
 pytestmark = pytest.mark.unit
 

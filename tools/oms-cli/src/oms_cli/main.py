@@ -104,5 +104,19 @@ def bench(saturation_orders: int = typer.Option(400, help="orders posted as fast
         console.print(f"[yellow]targets missed: {', '.join(missed)}[/yellow]")
 
 
+@app.command()
+def chaos(orders: int = typer.Option(200, help="orders posted during the run"),
+          duration: float = typer.Option(120.0, help="seconds of orders under faults"),
+          seed: int = typer.Option(1, help="seed of the fault schedule (a failing run can be replayed)")) -> None:
+    """Kill services, relays, the broker and the database under load; redeliver, rewind, inject poison;
+    then check that nothing was lost or doubled. Exits 1 with the order ids on any violation."""
+    from .chaos import print_report, run_chaos
+
+    report = run_chaos(None, orders=orders, duration_s=duration, seed=seed, console=console)
+    print_report(report, console)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

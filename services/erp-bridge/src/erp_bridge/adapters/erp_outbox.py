@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from oms_platform.event_store import ServiceApplication
+from oms_platform.service_runtime import create_tables
 from oms_platform.telemetry import log
 
 from ..domain.erp_document import ErpDocument
@@ -83,9 +84,11 @@ class ErpOutbox(Protocol):
 
 class PostgresErpOutbox:
     def __init__(self, dsn: str, pool_size: int = 5):
-        self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="erp-outbox")
-        with self.pool.connection() as conn:
-            conn.execute(SCHEMA)
+        # check=: a pooled connection is tried before use, so one the database dropped (a restart) is replaced
+        # instead of failing the request that drew it
+        self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="erp-outbox",
+                                   check=ConnectionPool.check_connection)
+        create_tables(self.pool, SCHEMA)  # race-safe: the worker and the relay process start together
 
     def position(self) -> int:
         with self.pool.connection() as conn:

@@ -10,6 +10,8 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from oms_platform.service_runtime import create_tables
+
 from ..domain.return_authorisation import DeliveredOrder
 
 SCHEMA = """
@@ -34,9 +36,11 @@ def _order(order_id: str, location_id: str, currency: str, lines: list[dict[str,
 
 class PostgresDeliveredOrders:
     def __init__(self, dsn: str, pool_size: int = 5):
-        self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="delivered-orders")
-        with self.pool.connection() as conn:
-            conn.execute(SCHEMA)
+        # check=: a pooled connection is tried before use, so one the database dropped (a restart) is replaced
+        # instead of failing the request that drew it
+        self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="delivered-orders",
+                                   check=ConnectionPool.check_connection)
+        create_tables(self.pool, SCHEMA)  # race-safe: the worker and the relay process start together
 
     def find(self, order_id: str) -> DeliveredOrder | None:
         with self.pool.connection() as conn:
