@@ -70,3 +70,18 @@ def test_a_process_caught_inside_exec_is_not_taken_for_another_process(monkeypat
     assert processes.process_cmdline(12345) is None
     monkeypatch.setattr(processes.Path, "read_bytes", lambda self: b"java\0-cp\0x\0server.properties\0")
     assert processes.process_cmdline(12345) == ["java", "-cp", "x", "server.properties"]
+
+
+def test_a_failed_request_names_the_order_it_was_about_and_no_other_id():
+    from oms_cli.chaos.run import NO_ORDER, _order_in
+
+    oid = "3f2c8a4e-0d6b-5c1a-9a7e-2b1f4c6d8e90"
+    rma = "9b2f0c1e-0d6b-5c1a-9a7e-2b1f4c6d8e91"
+    assert _order_in(f"/v1/orders/{oid}/cancellation", {}) == oid
+    assert _order_in(f"/v1/shipments/by-order/{oid}", {}) == oid
+    assert _order_in(f"/v1/routing/{oid}/1", {}) == oid
+    assert _order_in("/v1/documents", {"params": {"order_id": oid}}) == oid
+    assert _order_in("/v1/returns", {"json": {"order_id": oid}}) == oid
+    assert _order_in(f"/v1/returns/{rma}/receipt", {}) is None  # an RMA id is not an order id
+    assert _order_in("/v1/returns", {"json": {"order_id": NO_ORDER}}) is None  # the probe's order
+    assert _order_in("/v1/stock/SKU-1/WH-BLR-1", {}) is None

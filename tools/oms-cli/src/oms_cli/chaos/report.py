@@ -58,7 +58,7 @@ class ChaosReport:
                 if check.order_ids:
                     lines.append(f"      orders: {', '.join(check.order_ids)}")
         lines += [f"  fault at {f.at:6.1f}s: {f.description}{'' if f.ok else ' FAILED'}"
-                  f"{f' ({f.note})' if f.note else ''}" for f in self.faults]
+                  f"{f' ({f.note})' if f.note else ''}" for f in sorted(self.faults, key=lambda f: f.at)]
         lines.append("  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
         if self.logs:
             lines.append(f"  logs: {self.logs}")
@@ -71,7 +71,7 @@ def print_report(report: ChaosReport, console: Console | None = None) -> None:
     faults.add_column("at", justify="right")
     faults.add_column("fault")
     faults.add_column("outcome")
-    for fault in report.faults:
+    for fault in sorted(report.faults, key=lambda f: f.at):
         faults.add_row(f"{fault.at:.1f}s", fault.description,
                        ("[green]done[/green]" if fault.ok else "[red]failed[/red]")
                        + (f" {fault.note}" if fault.note else ""))
