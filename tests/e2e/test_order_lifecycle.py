@@ -38,7 +38,10 @@ def test_happy_path_to_delivered_and_refunded(system, order_body, sku, otlp_coll
     system.wait_until(lambda: system.stock(item, MAIN)["on_hand"] == 8 and system.stock(item, MAIN)["reserved"] == 0,
                       what="reservation committed")
 
-    rma = system.request_return(order_id, [{"sku": item, "quantity": 1}])
+    # the returns desk learns of the delivery from Kafka: it may need a moment after the order shows delivered
+    rma = system.wait_until(
+        lambda: (r := system.request_return(order_id, [{"sku": item, "quantity": 1}])).status_code == 201 and r,
+        what="return authorised")
     assert rma.status_code == 201, rma.text
     receipt = system.receive_return(rma.json()["rma_id"], "sellable")
     assert receipt.status_code == 202, receipt.text

@@ -36,10 +36,12 @@ def _order(order_id: str, location_id: str, currency: str, lines: list[dict[str,
 
 class PostgresDeliveredOrders:
     def __init__(self, dsn: str, pool_size: int = 5):
-        # check=: a pooled connection is tried before use, so one the database dropped (a restart) is replaced
-        # instead of failing the request that drew it
+        # Made to survive a database restart: check= tries a pooled connection before use, so one the restart
+        # killed is replaced instead of failing the request that drew it; reconnect_timeout= and timeout= make a
+        # lost connection come back on the next request once the database is up (by default the pool backs off
+        # exponentially for up to 5 minutes and a caller waits 30 s: tens of seconds unavailable after a restart)
         self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="delivered-orders",
-                                   check=ConnectionPool.check_connection)
+                                   check=ConnectionPool.check_connection, reconnect_timeout=5.0, timeout=5.0)
         create_tables(self.pool, SCHEMA)  # race-safe: the worker and the relay process start together
 
     def find(self, order_id: str) -> DeliveredOrder | None:
