@@ -16,16 +16,9 @@ from .application.erp_documents import ErpDocuments
 SERVICE = "erp-bridge"
 
 
-class ErpBridgeSettings(ServiceSettings):
-    """The service's defaults; ``OMS_*`` environment variables still override them (keyword arguments
-    to ``ServiceSettings(...)`` would not)."""
-
-    service: str = SERVICE
-    http_port: int = 8007
-
 
 def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, ErpDocuments]:
-    settings = settings or ErpBridgeSettings()
+    settings = settings or ServiceSettings.for_service(SERVICE, http_port=8007)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
     ensure_database(settings)

@@ -15,15 +15,9 @@ from .application.stock_ledger import StockLedger
 SERVICE = "inventory-ledger"
 
 
-class InventoryLedgerSettings(ServiceSettings):
-    """Defaults of this service; ``OMS_*`` variables still override them (constructor arguments would not)."""
-
-    service: str = SERVICE
-    http_port: int = 8003
-
 
 def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, StockLedger]:
-    settings = settings or InventoryLedgerSettings()
+    settings = settings or ServiceSettings.for_service(SERVICE, http_port=8003)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
     ensure_database(settings)

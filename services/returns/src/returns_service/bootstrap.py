@@ -16,16 +16,9 @@ from .application.returns import Returns
 SERVICE = "returns"
 
 
-class ReturnsSettings(ServiceSettings):
-    """The service's defaults; ``OMS_*`` environment variables still override them (keyword arguments
-    to ``ServiceSettings(...)`` would not)."""
-
-    service: str = SERVICE
-    http_port: int = 8006
-
 
 def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, Returns]:
-    settings = settings or ReturnsSettings()
+    settings = settings or ServiceSettings.for_service(SERVICE, http_port=8006)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
     ensure_database(settings)

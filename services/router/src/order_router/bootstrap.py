@@ -19,15 +19,9 @@ from .application.routing import Routing
 SERVICE = "router"
 
 
-class RouterSettings(ServiceSettings):
-    """Defaults of this service; ``OMS_*`` variables still override them (constructor arguments would not)."""
-
-    service: str = SERVICE
-    http_port: int = 8004
-
 
 def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, Routing]:
-    settings = settings or RouterSettings()
+    settings = settings or ServiceSettings.for_service(SERVICE, http_port=8004)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
     ensure_database(settings)

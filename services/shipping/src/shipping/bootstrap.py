@@ -16,16 +16,9 @@ from .application.shipments import Shipments
 SERVICE = "shipping"
 
 
-class ShippingSettings(ServiceSettings):
-    """The service's defaults; ``OMS_*`` environment variables still override them (keyword arguments
-    to ``ServiceSettings(...)`` would not)."""
-
-    service: str = SERVICE
-    http_port: int = 8005
-
 
 def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, Shipments]:
-    settings = settings or ShippingSettings()
+    settings = settings or ServiceSettings.for_service(SERVICE, http_port=8005)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
     ensure_database(settings)
