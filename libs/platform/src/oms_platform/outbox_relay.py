@@ -118,7 +118,16 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        self.app.record_listeners.append(lambda: loop.call_soon_threadsafe(self.wakeup.set))
+        def wake() -> None:
+            loop.call_soon_threadsafe(self.wakeup.set)
+
+        self.app.record_listeners.append(wake)
+        try:
+            await self._relay(stop)
+        finally:  # a restarted relay (after a crash of its broker or database) registers anew
+            self.app.record_listeners.remove(wake)
+
+    async def _relay(self, stop: asyncio.Event) -> None:
         conn = await asyncio.to_thread(psycopg.connect, self.dsn, autocommit=True)
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
