@@ -7,6 +7,12 @@
   service's dead-letter topic with the reason, and the partition moves on.
 - A handler failing on infrastructure (database or broker down) is retried until it works;
   any other failure is retried a few times and then dead-lettered, never blocking the partition.
+- With a ``batch_store`` (the service's event store), the messages of one topic partition that
+  arrive together share one transaction: each handler records as usual into a unit of work, later
+  messages see the aggregates earlier ones changed, and one commit stores every event with the
+  partition's new tracking position. Anything unusual in a batch (a failing handler, a conflict at
+  commit, a poison message found by a handler) sends the batch back through the one-message path
+  above, so the outcome is always the one that path gives; batching only saves transactions.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from oms_contracts.dead_letters import MessageDeadLettered
 from oms_contracts.envelope import HEADER_DEAD_LETTER_REASON, Envelope, Message
 from oms_contracts.topics import Topic, UnknownMessageType, dead_letter_topic, topic_for_message
 
-from .event_store import DuplicateMessage
+from .event_store import DuplicateMessage, ServiceApplication, UnitOfWork
 from .message_context import MessageContext, message_context
 from .outbox_relay import kafka_headers
 from .telemetry import extract_context, inject_headers, log, tracer
@@ -85,7 +91,7 @@ class MessageConsumer:
                  already_processed: Callable[[Tracking], bool] | None = None,
                  handler_attempts: int = 3, max_records: int = 100,
                  topics: Sequence[Topic] | None = None, dead_letters: Topic | None = None,
-                 namespace: str = ""):
+                 namespace: str = "", batch_store: ServiceApplication | None = None):
         self.service = service
         self.bootstrap = bootstrap
         self.group_id = group_id
@@ -99,8 +105,11 @@ class MessageConsumer:
         self.dead_letters = dead_letters or dead_letter_topic(service)
         # a prefix of the Kafka topic names: isolates test runs (and tenants of one cluster) from each other
         self.namespace = namespace
+        self.batch_store = batch_store
         self.processed = 0
         self.dead_lettered = 0
+        self.batches_committed = 0
+        self.batches_replayed = 0  # batches that went back through the one-message path
         self.ready = asyncio.Event()
         self._log = log("consumer").bind(group=group_id)
         self._tracer = tracer("oms.consumer")
@@ -125,6 +134,13 @@ class MessageConsumer:
                     self.ready.set()
                 done: dict[TopicPartition, int] = {}
                 for tp, records in batch.items():
+                    if stop.is_set():
+                        break
+                    if self.batch_store is not None and len(records) > 1:
+                        next_offset = await self._process_batch(tp, records, producer, stop)
+                        if next_offset is not None:
+                            done[tp] = next_offset
+                        continue
                     for record in records:
                         if stop.is_set():
                             break
@@ -137,8 +153,45 @@ class MessageConsumer:
             await consumer.stop()
             await producer.stop()
 
+    def topic_of(self, kafka_topic: str) -> Topic:
+        return next(t for t in self.topics if self.namespace + t.name == kafka_topic)
+
+    async def _process_batch(self, tp: TopicPartition, records: list[ConsumerRecord], producer: AIOKafkaProducer,
+                             stop: asyncio.Event) -> int | None:
+        """One partition's records in one transaction; returns the offset to commit next."""
+        store = self.batch_store
+        assert store is not None
+        dead_lettered: set[int] = set()
+        next_offset: int | None = None
+        try:
+            uow = await asyncio.to_thread(store.begin_unit_of_work, f"{self.topic_of(tp.topic).name}#{tp.partition}")
+            with store.unit_of_work(uow):
+                for record in records:
+                    if stop.is_set():
+                        break
+                    await self._process(record, producer, stop, batch=uow, dead_lettered=dead_lettered)
+                    next_offset = record.offset + 1
+            stored = await asyncio.to_thread(store.commit_unit_of_work, uow)
+        except Exception as error:  # noqa: BLE001 - the one-message path decides what each message gets
+            self.batches_replayed += 1
+            self._log.info("batch replayed message by message", topic=tp.topic, partition=tp.partition,
+                           records=len(records), reason=f"{type(error).__name__}: {error}")
+            next_offset = None
+            for record in records:
+                if stop.is_set():
+                    break
+                if record.offset not in dead_lettered:
+                    await self._process(record, producer, stop)
+                next_offset = record.offset + 1
+            return next_offset
+        self.batches_committed += 1
+        self.processed += uow.messages
+        self._log.debug("batch committed", topic=tp.topic, partition=tp.partition, records=len(records),
+                        events=stored)
+        return next_offset
+
     def decode(self, record: ConsumerRecord) -> Delivery:
-        topic = next(t for t in self.topics if self.namespace + t.name == record.topic)
+        topic = self.topic_of(record.topic)
         try:
             envelope = Envelope.model_validate_json(record.value or b"")
         except ValidationError as error:
@@ -157,7 +210,8 @@ class MessageConsumer:
             raise PoisonMessage(f"invalid {envelope.event_type} payload: {_describe(error)}") from error
         return Delivery(topic, record.partition, record.offset, envelope, message)
 
-    async def _process(self, record: ConsumerRecord, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
+    async def _process(self, record: ConsumerRecord, producer: AIOKafkaProducer, stop: asyncio.Event, *,
+                       batch: UnitOfWork | None = None, dead_lettered: set[int] | None = None) -> None:
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
         parent = extract_context(headers)
         with self._tracer.start_as_current_span(
@@ -171,6 +225,8 @@ class MessageConsumer:
             except PoisonMessage as poison:
                 span.set_status(Status(StatusCode.ERROR, str(poison)))
                 await self._dead_letter(record, str(poison), producer, stop)
+                if dead_lettered is not None:
+                    dead_lettered.add(record.offset)
                 return
             handler = self.handlers.get(type(delivery.message))
             if handler is None:
@@ -182,19 +238,28 @@ class MessageConsumer:
                 event_type=delivery.envelope.event_type,
                 order_id=delivery.envelope.subject if delivery.topic.key == "order_id" else None)
             try:
-                if self.already_processed and await asyncio.to_thread(self.already_processed, delivery.tracking):
-                    self._log.info("duplicate skipped", offset=record.offset)
-                    return
                 ctx = MessageContext(correlation_id=delivery.envelope.correlation_id,
                                      causation_id=str(delivery.envelope.event_id),
                                      cause_service=delivery.envelope.producer)
+                if batch is not None:
+                    if batch.already_processed(delivery.tracking):
+                        self._log.info("duplicate skipped", offset=record.offset)
+                        return
+                    with message_context(ctx):
+                        await handler(delivery)  # any failure: the batch goes through the one-message path
+                    batch.messages += 1
+                    self._log.debug("handled", topic=record.topic, partition=record.partition, offset=record.offset)
+                    return
+                if self.already_processed and await asyncio.to_thread(self.already_processed, delivery.tracking):
+                    self._log.info("duplicate skipped", offset=record.offset)
+                    return
                 failure = await self._handle(handler, delivery, ctx, stop)
                 if failure is not None:
                     span.set_status(Status(StatusCode.ERROR, failure))
                     await self._dead_letter(record, failure, producer, stop)
                 else:
                     self.processed += 1
-                    self._log.info("handled", topic=record.topic, partition=record.partition, offset=record.offset)
+                    self._log.debug("handled", topic=record.topic, partition=record.partition, offset=record.offset)
             finally:
                 structlog.contextvars.unbind_contextvars("subject", "correlation_id", "event_type", "order_id")
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import Application, ProcessingEvent, Repository
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, Repository
 from eventsourcing.persistence import (
     IntegrityError,
     InternalError,
@@ -26,7 +29,9 @@ from eventsourcing.persistence import (
     StoredEvent,
     Tracking,
 )
+from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import get_topic
+from psycopg.sql import SQL, Identifier
 
 from .message_context import current_message_context
 from .telemetry import current_trace_headers
@@ -84,10 +89,118 @@ def project_events(aggregate: Any, domain_events: Any) -> Any:
 
 
 class FastReplayRepository(Repository):
+    """The library's repository, replaying without a Protocol check per event, and seeing the
+    aggregates a unit of work has changed but not yet committed (its identity map)."""
+
+    unit_of_work_owner: Any = None  # the application whose unit of work this repository consults
+
     def get(self, aggregate_id: Any, *, version: int | None = None, projector_func: Any = project_events,
             fastforward_skipping: bool = False, deepcopy_from_cache: bool = True) -> Any:
+        if version is None:
+            uow = _current_unit_of_work.get()
+            if uow is not None and uow.app is self.unit_of_work_owner:
+                changed = uow.changed(aggregate_id)
+                if changed is not None:
+                    return changed
         return super().get(aggregate_id, version=version, projector_func=projector_func,
                            fastforward_skipping=fastforward_skipping, deepcopy_from_cache=deepcopy_from_cache)
+
+    def __contains__(self, item: Any) -> bool:
+        try:
+            self.get(item)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+
+class UnitOfWorkAbandoned(Exception):
+    """A step changed an aggregate of the unit of work and then failed without recording it: the
+    aggregate can no longer be trusted, so the batch is processed again one message at a time."""
+
+
+class UnitOfWork:
+    """The effects of a batch of consumed messages, committed in one transaction.
+
+    Each message's handler records as usual; inside a unit of work ``record()`` keeps the new events
+    (stamped with that message's provenance, as they would have been) and the changed aggregates,
+    which later messages of the batch get from the repository instead of the database. ``commit()``
+    stores every event and the batch's tracking position at once, on the condition that the position
+    is still the one read when the batch began (``tracking_expected``): if another consumer moved it
+    meanwhile, nothing is stored and the batch is processed again message by message."""
+
+    def __init__(self, app: "ServiceApplication", tracking_name: str, tracking_expected: int | None):
+        self.app = app
+        self.tracking_name = tracking_name
+        self.tracking_expected = tracking_expected
+        self.high_water = tracking_expected or 0
+        self.tracking: Tracking | None = None
+        self.stored_events: list[StoredEvent] = []
+        self.aggregates: dict[Any, Any] = {}
+        self.messages = 0  # messages handled into this unit of work
+
+    def already_processed(self, tracking: Tracking) -> bool:
+        return tracking.notification_id <= self.high_water
+
+    def add(self, aggregates: tuple[Any, ...], tracking: Tracking | None) -> None:
+        if tracking is not None and tracking.application_name != self.tracking_name:
+            raise ValueError(f"a unit of work tracks {self.tracking_name}, not {tracking.application_name}")
+        mapper = self.app.mapper
+        for aggregate in aggregates:
+            if aggregate is None:
+                continue
+            self.stored_events.extend(mapper.to_stored_event(e) for e in aggregate.collect_events())
+            self.aggregates[aggregate.id] = aggregate
+        if tracking is not None and tracking.notification_id > self.high_water:
+            self.tracking = tracking
+            self.high_water = tracking.notification_id
+
+    def changed(self, aggregate_id: Any) -> Any:
+        aggregate = self.aggregates.get(aggregate_id)
+        if aggregate is not None and aggregate.pending_events:
+            raise UnitOfWorkAbandoned(f"aggregate {aggregate_id} was changed by a step that did not record it")
+        return aggregate
+
+    def commit(self) -> int:
+        """Store the batch; returns the number of events stored."""
+        for aggregate_id, aggregate in self.aggregates.items():
+            if aggregate.pending_events:
+                raise UnitOfWorkAbandoned(f"aggregate {aggregate_id} was changed by a step that did not record it")
+        if not self.stored_events and self.tracking is None:
+            return 0
+        self.app.recorder.insert_events(self.stored_events, tracking=self.tracking,
+                                        tracking_expected=self.tracking_expected)
+        return len(self.stored_events)
+
+
+_current_unit_of_work: ContextVar[UnitOfWork | None] = ContextVar("oms_unit_of_work", default=None)
+
+
+class HighWaterMarkRecorder(PostgresProcessRecorder):
+    """The library's PostgreSQL process recorder, plus a compare-and-set of the tracking position:
+    with ``tracking_expected`` the position moves only from that value (or from no row when it is
+    None), so two consumers that both began a batch at one position cannot both commit it."""
+
+    def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
+        if "tracking_expected" not in kwargs or kwargs.get("tracking") is None:
+            super()._insert_events(curs, stored_events, **kwargs)
+            return
+        tracking: Tracking = kwargs["tracking"]
+        expected = kwargs["tracking_expected"]
+        table = (Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+        if expected is None:
+            statement = SQL("INSERT INTO {0}.{1} VALUES (%s, %s) ON CONFLICT (application_name) DO NOTHING "
+                            "RETURNING notification_id").format(*table)
+            params: tuple[Any, ...] = (tracking.application_name, tracking.notification_id)
+        else:
+            statement = SQL("UPDATE {0}.{1} SET notification_id = %s WHERE application_name = %s "
+                            "AND notification_id = %s RETURNING notification_id").format(*table)
+            params = (tracking.notification_id, tracking.application_name, expected)
+        curs.execute(statement, params, prepare=True)
+        if curs.fetchone() is None:
+            raise IntegrityError(f"tracking position of {tracking.application_name} moved from {expected} "
+                                 "since the batch began")
+        # the events themselves, as the library's application recorder inserts them
+        super(PostgresProcessRecorder, self)._insert_events(curs, stored_events, **kwargs)
 
 
 class DuplicateMessage(Exception):
@@ -124,16 +237,19 @@ class ServiceApplication(Application[UUID]):
 
     def construct_repository(self) -> Repository:
         base = super().construct_repository()
-        return FastReplayRepository(event_store=base.event_store, snapshot_store=base.snapshot_store,
-                                    cache_maxsize=self._cache_maxsize(), fastforward=base.fastforward,
-                                    fastforward_skipping=base.fastforward_skipping,
-                                    deepcopy_from_cache=base.deepcopy_from_cache)
+        repository = FastReplayRepository(event_store=base.event_store, snapshot_store=base.snapshot_store,
+                                          cache_maxsize=self._cache_maxsize(), fastforward=base.fastforward,
+                                          fastforward_skipping=base.fastforward_skipping,
+                                          deepcopy_from_cache=base.deepcopy_from_cache)
+        repository.unit_of_work_owner = self
+        return repository
 
     def _cache_maxsize(self) -> int | None:
         value = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
         return int(value) if value else None
 
     def construct_recorder(self) -> ProcessRecorder:
+        self.factory.env.setdefault(self.factory.PROCESS_RECORDER_TOPIC, get_topic(HighWaterMarkRecorder))
         return self.factory.process_recorder()
 
     @property
@@ -141,7 +257,12 @@ class ServiceApplication(Application[UUID]):
         return self.recorder  # type: ignore[return-value]
 
     def record(self, *aggregates: Any, tracking: Tracking | None = None) -> None:
-        """Save pending events of the given aggregates atomically with the tracking record."""
+        """Save pending events of the given aggregates atomically with the tracking record
+        (inside a unit of work: keep them for its one commit)."""
+        uow = _current_unit_of_work.get()
+        if uow is not None and uow.app is self:
+            uow.add(aggregates, tracking)
+            return
         processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
         processing_event.collect_events(*aggregates)
         try:
@@ -153,6 +274,27 @@ class ServiceApplication(Application[UUID]):
         self._notify(recordings)
         for listener in self.record_listeners:
             listener()
+
+    # ---- batches of consumed messages as one transaction ----
+    def begin_unit_of_work(self, tracking_name: str) -> UnitOfWork:
+        """A unit of work for a batch of one topic partition's messages (reads its tracking position)."""
+        return UnitOfWork(self, tracking_name, self.process_recorder.max_tracking_id(tracking_name))
+
+    @contextmanager
+    def unit_of_work(self, uow: UnitOfWork) -> Iterator[UnitOfWork]:
+        """Make ``uow`` the current unit of work of this context (and of threads started from it)."""
+        token = _current_unit_of_work.set(uow)
+        try:
+            yield uow
+        finally:
+            _current_unit_of_work.reset(token)
+
+    def commit_unit_of_work(self, uow: UnitOfWork) -> int:
+        stored = uow.commit()
+        if stored:
+            for listener in self.record_listeners:
+                listener()
+        return stored
 
     def is_processed(self, tracking: Tracking) -> bool:
         return self.process_recorder.has_tracking_id(tracking.application_name, tracking.notification_id)

@@ -163,7 +163,8 @@ def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "Se
     if handlers:
         # duplicates are recognised when the handler's effect is committed (tracking record), so no
         # look-up before each message: that would cost every message a database round trip
+        # the messages of a partition that arrive together share one transaction of the event store
         workers.append(MessageConsumer(settings.service, settings.kafka_bootstrap, settings.consumer_group(), handlers,
-                                       namespace=settings.topic_namespace))
+                                       namespace=settings.topic_namespace, batch_store=app))
     workers.extend(extra_workers)
     return ServiceProcess(settings.service, http_app, settings.http_host, settings.http_port, workers, on_stop)

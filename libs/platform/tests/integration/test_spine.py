@@ -5,92 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
-from oms_contracts.envelope import Envelope, Message
+from oms_contracts.envelope import Envelope
 from oms_contracts.topics import Topic
 from oms_platform.consumer import Delivery, MessageConsumer
-from oms_platform.event_store import ServiceApplication
 from oms_platform.kafka_probe import messages_about, records_about
 from oms_platform.outbox_relay import OutboxRelay, Publication
 from oms_platform.testing import RunningWorkers, ensure_topics, eventually
+from oms_platform.testing_tallies import Mirrors, Tallies, Tally, TallyAdded, make_topic
 
 pytestmark = pytest.mark.integration
-
-
-class TallyAdded(Message):
-    message_type: ClassVar[str] = "TallyAdded"
-    tally: str
-    amount: int
-    total: int
-
-
-class Tally(Aggregate):
-    @staticmethod
-    def create_id(name: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"tally:{name}")
-
-    @event("Opened")
-    def __init__(self, name: str):
-        self.name = name
-        self.total = 0
-
-    @event("Added")
-    def add(self, amount: int) -> None:
-        self.total += amount
-
-
-class Tallies(ServiceApplication):
-    name = "tallies"
-    service_name = "order-orchestrator"
-
-
-class Mirror(Aggregate):
-    """Downstream effect: one Seen event per processed message."""
-
-    @staticmethod
-    def create_id(tally: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"mirror:{tally}")
-
-    @event("Opened")
-    def __init__(self, tally: str):
-        self.tally = tally
-        self.seen: list[int] = []
-
-    @event("Seen")
-    def see(self, amount: int) -> None:
-        self.seen.append(amount)
-
-
-class Mirrors(ServiceApplication):
-    name = "mirrors"
-    service_name = "inventory-ledger"
-
-    def apply(self, tally: str, amount: int, tracking) -> None:
-        mirror_id = uuid5(NAMESPACE_URL, f"mirror:{tally}")
-        try:
-            mirror = self.repository.get(mirror_id)
-        except Exception:
-            mirror = Mirror(tally=tally)
-        mirror.see(amount)
-        self.record(mirror, tracking=tracking)
-
-    def seen(self, tally: str) -> list[int]:
-        try:
-            return self.repository.get(uuid5(NAMESPACE_URL, f"mirror:{tally}")).seen
-        except Exception:
-            return []
-
-
-def make_topic() -> Topic:
-    return Topic(f"test.spine.{uuid4().hex[:8]}.v1", "order-orchestrator", "tally", (TallyAdded,), partitions=3)
 
 
 def tally_publications(topic: Topic):
