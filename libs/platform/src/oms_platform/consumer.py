@@ -18,6 +18,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +38,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 
 from oms_contracts.dead_letters import MessageDeadLettered
-from oms_contracts.envelope import HEADER_DEAD_LETTER_REASON, Envelope, Message
+from oms_contracts.envelope import HEADER_DEAD_LETTER_REASON, HEADER_EVENT_TYPE, Envelope, Message
 from oms_contracts.topics import Topic, UnknownMessageType, dead_letter_topic, topic_for_message
 
 from .event_store import DuplicateMessage, ServiceApplication, UnitOfWork
@@ -91,7 +93,8 @@ class MessageConsumer:
                  already_processed: Callable[[Tracking], bool] | None = None,
                  handler_attempts: int = 3, max_records: int = 100,
                  topics: Sequence[Topic] | None = None, dead_letters: Topic | None = None,
-                 namespace: str = "", batch_store: ServiceApplication | None = None):
+                 namespace: str = "", batch_store: ServiceApplication | None = None,
+                 commit_interval: float = 0.5):
         self.service = service
         self.bootstrap = bootstrap
         self.group_id = group_id
@@ -106,6 +109,11 @@ class MessageConsumer:
         # a prefix of the Kafka topic names: isolates test runs (and tenants of one cluster) from each other
         self.namespace = namespace
         self.batch_store = batch_store
+        # per Kafka topic, the message types it carries that no handler here wants: such a record is passed
+        # over on its event-type header alone, unparsed (the consumers that handle it judge its body)
+        self._passed_over = {namespace + t.name: frozenset(t.message_by_type) - {m.message_type for m in handlers}
+                             for t in self.topics}
+        self.commit_interval = commit_interval
         self.processed = 0
         self.dead_lettered = 0
         self.batches_committed = 0
@@ -118,13 +126,16 @@ class MessageConsumer:
         consumer = AIOKafkaConsumer(
             *[self.namespace + t.name for t in self.topics], bootstrap_servers=self.bootstrap, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest", client_id=f"{self.service}-consumer",
-            max_poll_interval_ms=600_000, session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+            max_poll_interval_ms=600_000, session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
         )
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
                                     client_id=f"{self.service}-dead-letters")
         await _start_with_retry(consumer, stop)
         await _start_with_retry(producer, stop)
         self._log.info("consumer started", topics=[self.namespace + t.name for t in self.topics])
+        commit: asyncio.Task[None] | None = None
+        uncommitted: dict[TopicPartition, int] = {}
+        committed_at = time.monotonic()
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
@@ -132,26 +143,50 @@ class MessageConsumer:
                     self.ready.set()
                 elif not batch and consumer.assignment():
                     self.ready.set()
-                done: dict[TopicPartition, int] = {}
-                for tp, records in batch.items():
-                    if stop.is_set():
-                        break
-                    if self.batch_store is not None and len(records) > 1:
-                        next_offset = await self._process_batch(tp, records, producer, stop)
-                        if next_offset is not None:
-                            done[tp] = next_offset
-                        continue
-                    for record in records:
-                        if stop.is_set():
-                            break
-                        await self._process(record, producer, stop)
-                        done[tp] = record.offset + 1
-                if done:
-                    # every effect of the batch is durable (or dead-lettered): only now move the offsets on
-                    await consumer.commit(done)
+                # partitions are independent streams: their records are processed concurrently, each
+                # partition's in order (one aggregate written from two partitions meets its version check)
+                outcomes = await asyncio.gather(*(self._process_partition(tp, records, producer, stop)
+                                                  for tp, records in batch.items()))
+                uncommitted.update({tp: offset for tp, offset in zip(batch, outcomes, strict=True)
+                                    if offset is not None})
+                if uncommitted and time.monotonic() - committed_at >= self.commit_interval:
+                    # every effect up to these offsets is durable (or dead-lettered): the offsets may move on.
+                    # They move every commit_interval, not after every batch, and while the next records are
+                    # processed (one commit in flight, in order): a commit lost to a crash or a rebalance
+                    # only means a redelivery, which the tracking records make harmless.
+                    await self._finish(commit)
+                    commit = asyncio.create_task(consumer.commit(dict(uncommitted)))
+                    uncommitted.clear()
+                    committed_at = time.monotonic()
         finally:
+            await self._finish(commit)
+            if uncommitted:
+                await self._finish(asyncio.ensure_future(consumer.commit(uncommitted)))
             await consumer.stop()
             await producer.stop()
+
+    async def _finish(self, commit: asyncio.Task[None] | None) -> None:
+        if commit is None:
+            return
+        try:
+            await commit
+        except (KafkaError, asyncio.CancelledError) as error:  # a rebalance took the partition: it is redelivered
+            self._log.warning("offset commit failed; the records will be redelivered", error=repr(error))
+
+    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord],
+                                 producer: AIOKafkaProducer, stop: asyncio.Event) -> int | None:
+        """Process one partition's records in order; returns the offset to commit next (None: nothing done)."""
+        if stop.is_set():
+            return None
+        if self.batch_store is not None and len(records) > 1:
+            return await self._process_batch(tp, records, producer, stop)
+        next_offset = None
+        for record in records:
+            if stop.is_set():
+                break
+            await self._process(record, producer, stop)
+            next_offset = record.offset + 1
+        return next_offset
 
     def topic_of(self, kafka_topic: str) -> Topic:
         return next(t for t in self.topics if self.namespace + t.name == kafka_topic)
@@ -162,32 +197,50 @@ class MessageConsumer:
         store = self.batch_store
         assert store is not None
         dead_lettered: set[int] = set()
-        next_offset: int | None = None
-        try:
-            uow = await asyncio.to_thread(store.begin_unit_of_work, f"{self.topic_of(tp.topic).name}#{tp.partition}")
-            with store.unit_of_work(uow):
-                for record in records:
-                    if stop.is_set():
-                        break
-                    await self._process(record, producer, stop, batch=uow, dead_lettered=dead_lettered)
-                    next_offset = record.offset + 1
-            stored = await asyncio.to_thread(store.commit_unit_of_work, uow)
-        except Exception as error:  # noqa: BLE001 - the one-message path decides what each message gets
-            self.batches_replayed += 1
-            self._log.info("batch replayed message by message", topic=tp.topic, partition=tp.partition,
-                           records=len(records), reason=f"{type(error).__name__}: {error}")
-            next_offset = None
-            for record in records:
-                if stop.is_set():
-                    break
-                if record.offset not in dead_lettered:
-                    await self._process(record, producer, stop)
-                next_offset = record.offset + 1
-            return next_offset
+        tracking_name = f"{self.topic_of(tp.topic).name}#{tp.partition}"
+        conflicts = 0
+        while True:
+            next_offset: int | None = None
+            try:
+                uow = await asyncio.to_thread(store.begin_unit_of_work, tracking_name)
+                with store.unit_of_work(uow):
+                    for record in records:
+                        if stop.is_set():
+                            break
+                        if record.offset not in dead_lettered:  # (a batch run again after a conflict)
+                            await self._process(record, producer, stop, batch=uow, dead_lettered=dead_lettered)
+                        next_offset = record.offset + 1
+                stored = await asyncio.to_thread(store.commit_unit_of_work, uow)
+                break
+            except StoreIntegrityError as error:
+                # a concurrent writer won an aggregate's next version (or the partition's position) first:
+                # nothing was stored, so the batch runs again on what is there now
+                conflicts += 1
+                if conflicts < 4 and not stop.is_set():
+                    self._log.debug("batch conflicted, running it again", error=str(error), attempt=conflicts)
+                    await asyncio.sleep(random.uniform(0.002, 0.01) * conflicts)
+                    continue
+                return await self._replay_one_by_one(tp, records, producer, stop, dead_lettered, error)
+            except Exception as error:  # noqa: BLE001 - the one-message path decides what each message gets
+                return await self._replay_one_by_one(tp, records, producer, stop, dead_lettered, error)
         self.batches_committed += 1
         self.processed += uow.messages
         self._log.debug("batch committed", topic=tp.topic, partition=tp.partition, records=len(records),
                         events=stored)
+        return next_offset
+
+    async def _replay_one_by_one(self, tp: TopicPartition, records: list[ConsumerRecord], producer: AIOKafkaProducer,
+                                 stop: asyncio.Event, dead_lettered: set[int], error: BaseException) -> int | None:
+        self.batches_replayed += 1
+        self._log.info("batch replayed message by message", topic=tp.topic, partition=tp.partition,
+                       records=len(records), reason=f"{type(error).__name__}: {error}")
+        next_offset = None
+        for record in records:
+            if stop.is_set():
+                break
+            if record.offset not in dead_lettered:
+                await self._process(record, producer, stop)
+            next_offset = record.offset + 1
         return next_offset
 
     def decode(self, record: ConsumerRecord) -> Delivery:
@@ -212,6 +265,10 @@ class MessageConsumer:
 
     async def _process(self, record: ConsumerRecord, producer: AIOKafkaProducer, stop: asyncio.Event, *,
                        batch: UnitOfWork | None = None, dead_lettered: set[int] | None = None) -> None:
+        if self._passed_over[record.topic]:
+            event_type = next((v for k, v in (record.headers or ()) if k == HEADER_EVENT_TYPE), None)
+            if event_type is not None and event_type.decode(errors="replace") in self._passed_over[record.topic]:
+                return
         headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
         parent = extract_context(headers)
         with self._tracer.start_as_current_span(

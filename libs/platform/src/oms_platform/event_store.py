@@ -176,9 +176,13 @@ _current_unit_of_work: ContextVar[UnitOfWork | None] = ContextVar("oms_unit_of_w
 
 
 class HighWaterMarkRecorder(PostgresProcessRecorder):
-    """The library's PostgreSQL process recorder, plus a compare-and-set of the tracking position:
+    """The library's PostgreSQL process recorder without NOTIFY, plus a compare-and-set of the tracking position:
     with ``tracking_expected`` the position moves only from that value (or from no row when it is
     None), so two consumers that both began a batch at one position cannot both commit it."""
+
+    def _notify_channel(self, curs: Any) -> None:
+        """No NOTIFY: nothing here LISTENs (relays are woken in-process and poll), and a NOTIFY makes
+        every committing transaction of the cluster queue for one global lock."""
 
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
         if "tracking_expected" not in kwargs or kwargs.get("tracking") is None:

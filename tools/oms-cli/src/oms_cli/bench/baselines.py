@@ -23,6 +23,7 @@ The pure parts (``percentile``, ``latency_summary``, ``parse_pgbench_output``,
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import re
@@ -186,7 +187,6 @@ async def kafka_round_trip(bootstrap: str, payload_bytes: int | None, messages: 
     receive time (``latency_ms``: p50, p95, p99 ...).
     """
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
 
     from devstack.kafka import create_topics
 
@@ -269,14 +269,7 @@ async def kafka_round_trip(bootstrap: str, payload_bytes: int | None, messages: 
                 await client.stop()
             except Exception:  # noqa: BLE001 - cleanup continues
                 pass
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        try:
-            await admin.start()
-            await admin.delete_topics([topic])
-        except Exception:  # noqa: BLE001 - a leftover bench topic must not hide the result or the error
-            pass
-        finally:
-            await admin.close()
+        await _delete_topic(bootstrap, topic)
     return {
         "messages": messages,
         "payload_bytes": payload_bytes,
@@ -291,6 +284,31 @@ async def kafka_round_trip(bootstrap: str, payload_bytes: int | None, messages: 
         "latency_interval_ms": latency_interval_ms,
         "latency_ms": latency_summary(latencies),
     }
+
+
+async def _delete_topic(bootstrap: str, topic: str, timeout: float = 30.0) -> None:
+    """Delete the bench's topic and wait until the broker no longer lists it (deletion is asynchronous,
+    and a busy broker may time a request out: it is asked again). A topic left over after ``timeout``
+    must not hide the result or the error, so that is only logged."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    deadline = time.monotonic() + timeout
+    try:
+        await admin.start()
+        while time.monotonic() < deadline:
+            try:
+                if topic not in await admin.list_topics():
+                    return
+                await admin.delete_topics([topic], timeout_ms=10_000)
+            except Exception:  # noqa: BLE001 - asked again until the deadline
+                pass
+            await asyncio.sleep(0.2)
+        logging.getLogger(__name__).warning("bench topic %s still listed after %.0f s", topic, timeout)
+    except Exception:  # noqa: BLE001 - see above
+        logging.getLogger(__name__).warning("bench topic %s could not be deleted", topic, exc_info=True)
+    finally:
+        await admin.close()
 
 
 # ---------------------------------------------------------------- PostgreSQL raw inserts

@@ -3,7 +3,8 @@ are reserved, booked and delivered.
 
 Latencies are measured from the moment the bench sent the order to the ``occurred_at`` of the
 event that recorded each step (same machine, same clock), so the bench's own consumer lag never
-counts. Throughput is the steady-state completion rate (the middle 80 % of completions).
+counts. "Reserved" is the moment the inventory ledger recorded the reservation (its StockReserved);
+the orchestrator taking note of it (OrderReserved, one Kafka hop later) is reported beside it. Throughput is the steady-state completion rate (the middle 80 % of completions).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from oms_contracts.envelope import Envelope
-from oms_contracts.topics import DATA_TOPICS, ORCHESTRATOR_ORDERS, SHIPMENTS
+from oms_contracts.topics import DATA_TOPICS, INVENTORY_RESERVATIONS, ORCHESTRATOR_ORDERS, SHIPMENTS
 
 from ..stack import LocalStack
 
@@ -34,7 +35,8 @@ PIN_CODES = ("560001", "110001", "400001")
 class OrderTiming:
     order_id: str
     posted_at: float
-    reserved_at: float | None = None
+    reserved_at: float | None = None  # the ledger reserved the stock
+    order_reserved_at: float | None = None  # the orchestrator recorded the order as reserved
     shipment_at: float | None = None
     delivered_at: float | None = None
     carrier: str | None = None
@@ -91,7 +93,7 @@ class LifecycleDriver:
 
     # ---- observing ----
     async def observe(self, stop: asyncio.Event) -> None:
-        topics = [self.namespace + ORCHESTRATOR_ORDERS.name, self.namespace + SHIPMENTS.name]
+        topics = [self.namespace + t.name for t in (ORCHESTRATOR_ORDERS, SHIPMENTS, INVENTORY_RESERVATIONS)]
         consumer = AIOKafkaConsumer(*topics, bootstrap_servers=self.stack.profile.kafka_bootstrap, group_id=None,
                                     auto_offset_reset="earliest", enable_auto_commit=False, fetch_max_wait_ms=50)
         await consumer.start()
@@ -109,8 +111,10 @@ class LifecycleDriver:
         if timing is None:
             return
         at = envelope.occurred_at.timestamp()
-        if envelope.event_type == "OrderReserved" and timing.reserved_at is None:
+        if envelope.event_type == "StockReserved" and timing.reserved_at is None:
             timing.reserved_at = at
+        elif envelope.event_type == "OrderReserved" and timing.order_reserved_at is None:
+            timing.order_reserved_at = at
         elif envelope.event_type == "ShipmentCreated" and timing.shipment_at is None:
             timing.shipment_at = at
             timing.carrier = envelope.payload["carrier"]
@@ -197,12 +201,14 @@ class LifecycleDriver:
 def phase_figures(phase: Phase) -> dict:
     timings = list(phase.timings.values())
     reserved = [t.reserved_at - t.posted_at for t in timings if t.reserved_at]
+    order_reserved = [t.order_reserved_at - t.posted_at for t in timings if t.order_reserved_at]
     shipment = [t.shipment_at - t.posted_at for t in timings if t.shipment_at]
     delivered_times = [t.delivered_at for t in timings if t.delivered_at]
     return {
         "orders": len(timings),
         "reached_reserved": len(reserved), "reached_shipment": len(shipment), "reached_delivered": len(delivered_times),
         "posted_to_reserved": latency_summary(reserved),
+        "posted_to_order_reserved": latency_summary(order_reserved),
         "posted_to_shipment_created": latency_summary(shipment),
         "shipment_created_per_s": steady_rate([t.shipment_at for t in timings if t.shipment_at]),
         "delivered_per_s": steady_rate(delivered_times),
