@@ -88,7 +88,10 @@ async def _restarting(worker: Runnable, stop: asyncio.Event) -> None:
 
 
 def run_service(process: ServiceProcess) -> None:
-    asyncio.run(process.serve())
+    """Serve on uvloop (libuv's event loop: measured, less CPU per message than asyncio's own loop)."""
+    import uvloop
+
+    uvloop.run(process.serve())
 
 
 def ensure_database(settings: "ServiceSettings") -> None:
