@@ -146,9 +146,12 @@ class MessageConsumer:
                 # partitions are independent streams: their records are processed concurrently, each
                 # partition's in order (one aggregate written from two partitions meets its version check)
                 outcomes = await asyncio.gather(*(self._process_partition(tp, records, producer, stop)
-                                                  for tp, records in batch.items()))
+                                                  for tp, records in batch.items()), return_exceptions=True)
                 uncommitted.update({tp: offset for tp, offset in zip(batch, outcomes, strict=True)
-                                    if offset is not None})
+                                    if isinstance(offset, int)})
+                failures = [o for o in outcomes if isinstance(o, BaseException)]
+                if failures:  # the other partitions' work is kept (committed below); the worker restarts
+                    raise failures[0]
                 if uncommitted and time.monotonic() - committed_at >= self.commit_interval:
                     # every effect up to these offsets is durable (or dead-lettered): the offsets may move on.
                     # They move every commit_interval, not after every batch, and while the next records are
