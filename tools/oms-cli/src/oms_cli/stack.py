@@ -48,8 +48,11 @@ def project_root() -> Path:
 
 
 # Kafka, Kafka controller, PostgreSQL, HTTP base port of each named stack (so they can run side by side)
-PROFILE_PORTS = {"run": (19092, 19093, 55432, 8000), "bench": (39092, 39093, 57432, 28000),
-                 "chaos": (49092, 49093, 58432, 38000)}
+# bench and chaos listen below 32768, outside Linux's ephemeral port range (32768-60999): a port in that
+# range can be taken at any moment as the local end of an outgoing connection, and a service restarted
+# by the chaos run then fails to bind its port (seen: "address already in use" on 38016)
+PROFILE_PORTS = {"run": (19092, 19093, 55432, 8000), "bench": (21092, 21093, 21432, 28000),
+                 "chaos": (22092, 22093, 22432, 23000)}
 
 
 def free_port_block(size: int, start: int = 18000) -> int:
