@@ -93,12 +93,13 @@ def demo(orders: int = typer.Option(36, help="how many orders the simulated mark
 @app.command()
 def bench(saturation_orders: int = typer.Option(400, help="orders posted as fast as possible to find capacity"),
           paced_seconds: float = typer.Option(15.0, help="length of the 50% and 100% load runs"),
+          probe_seconds: float = typer.Option(10.0, help="length of each probe for the maximum sustained load"),
           baseline_seconds: float = typer.Option(8.0, help="length of each PostgreSQL baseline")) -> None:
     """Measure throughput, latency, rebuild time and memory on a fresh stack, against raw baselines."""
     from .bench.run import BenchSettings, run_bench
 
     results = run_bench(BenchSettings(saturation_orders=saturation_orders, paced_seconds=paced_seconds,
-                                      baseline_seconds=baseline_seconds), console)
+                                      probe_seconds=probe_seconds, baseline_seconds=baseline_seconds), console)
     missed = [t["target"] for t in results["targets"] if not t["met"]]
     if missed:
         console.print(f"[yellow]targets missed: {', '.join(missed)}[/yellow]")

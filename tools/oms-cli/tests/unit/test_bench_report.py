@@ -48,3 +48,42 @@ def test_the_plot_is_a_png(tmp_path):
     plot(results(p99_half=45.0, rss=120.0), path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     json.dumps(results(1, 1))
+
+
+def test_the_throughput_target_is_judged_on_the_sustained_rate_when_there_is_one():
+    r = results(p99_half=45.0, rss=120.0)
+    r["lifecycle"]["sustained"] = {"rate_per_s": 40.0, "probes": [], "sustained": True}
+    met = {t["target"]: t for t in evaluate(r)}
+    throughput = met["full lifecycle orders/s vs raw Kafka capacity per order"]
+    assert not throughput["met"] and throughput["value"] == pytest.approx(40.0 / 500)
+
+
+class KeepsUpTo:
+    """A system that delivers at most ``capacity`` orders/s: the probes above it fall behind."""
+
+    def __init__(self, capacity: float):
+        self.capacity = capacity
+        self.rates: list[float] = []
+
+    async def run_paced(self, _client, rate, seconds, name):
+        self.rates.append(rate)
+        n = int(rate * seconds)
+        done = min(rate, self.capacity)
+        return Phase(name, {f"o{i}": OrderTiming(f"o{i}", i / rate, delivered_at=i / done + 0.05) for i in range(n)})
+
+    async def settle(self, _phase, _until, _timeout):
+        return self.rates[-1] <= self.capacity
+
+
+async def test_the_maximum_sustained_load_steps_down_from_the_burst_until_the_lifecycle_keeps_up():
+    from rich.console import Console
+
+    from oms_cli.bench.run import BenchSettings, _sustained_rate
+
+    driver = KeepsUpTo(capacity=30.0)
+    saturated = {"shipment_created_per_s": 50.0, "delivered_per_s": 60.0}
+    found = await _sustained_rate(driver, None, saturated, BenchSettings(probe_seconds=4), Console(quiet=True))
+    assert driver.rates[0] == pytest.approx(50.0)  # the lower of the burst's rates
+    assert found["sustained"] and found["rate_per_s"] <= 30.0
+    assert found["rate_per_s"] == pytest.approx(50.0 * 0.8 ** 3)  # 50, 40, 32 fell behind; 25.6 kept up
+    assert [p["sustained"] for p in found["probes"]] == [False, False, False, True]

@@ -180,12 +180,14 @@ class LifecycleDriver:
         await asyncio.gather(*tasks)
         return phase
 
-    async def settle(self, phase: Phase, until: str, timeout: float) -> None:
+    async def settle(self, phase: Phase, until: str, timeout: float) -> bool:
+        """Wait until every order of the phase reached ``until``; False when ``timeout`` ran out first."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if all(getattr(t, until) is not None for t in phase.timings.values()):
-                return
+                return True
             await asyncio.sleep(0.1)
+        return False
 
     async def topic_message_count(self) -> int:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.stack.profile.kafka_bootstrap, group_id=None)
