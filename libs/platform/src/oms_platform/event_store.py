@@ -204,8 +204,8 @@ class HighWaterMarkRecorder(PostgresProcessRecorder):
         schema = Identifier(datastore.schema)
         self.sql_create_statements.append(SQL(
             "CREATE OR REPLACE FUNCTION {schema}.{function}("
-            " events {schema}.{event_type}[], tracking_name text, tracking_id bigint,"
-            " compare_and_set boolean, expected bigint)"
+            " originator_ids {originator_id_type}[], originator_versions bigint[], topics text[], states bytea[],"
+            " tracking_name text, tracking_id bigint, compare_and_set boolean, expected bigint)"
             " RETURNS TABLE (notification_id bigint) LANGUAGE plpgsql AS $BODY$ "
             "BEGIN "
             " IF tracking_name IS NOT NULL THEN"
@@ -225,29 +225,32 @@ class HighWaterMarkRecorder(PostgresProcessRecorder):
             "    MESSAGE = format('tracking position of %s cannot move to %s', tracking_name, tracking_id);"
             "  END IF;"
             " END IF;"
-            " IF cardinality(events) > 0 THEN"
+            " IF cardinality(originator_ids) > 0 THEN"
             "  SET LOCAL lock_timeout = '{lock_timeout}s';"
             "  LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
             "  RETURN QUERY INSERT INTO {schema}.{table} AS e (originator_id, originator_version, topic, state)"
-            "   SELECT u.originator_id, u.originator_version, u.topic, u.state FROM unnest(events) AS u"
+            "   SELECT * FROM unnest(originator_ids, originator_versions, topics, states)"
             "   RETURNING e.notification_id;"
             " END IF;"
             "END; $BODY$"
-        ).format(schema=schema, function=function, event_type=Identifier(self.stored_event_type_name),
+        ).format(schema=schema, function=function, originator_id_type=Identifier(datastore.originator_id_type),
                  tracking=Identifier(self.tracking_table_name), table=Identifier(self.events_table_name),
                  lock_timeout=datastore.lock_timeout))
-        self.record_statement = SQL("SELECT notification_id FROM {schema}.{function}(%s, %s, %s, %s, %s)").format(
-            schema=schema, function=function)
+        # (four plain arrays rather than one of the library's composite type: adapting those costs Python time)
+        self.record_statement = SQL(
+            "SELECT notification_id FROM {schema}.{function}(%s::{originator_id_type}[], %s::bigint[], %s::text[],"
+            " %s::bytea[], %s::text, %s::bigint, %s::boolean, %s::bigint)").format(
+            schema=schema, function=function, originator_id_type=Identifier(datastore.originator_id_type))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Any, **kwargs: Any) -> Any:
         tracking: Tracking | None = kwargs.get("tracking")
         if not stored_events and tracking is None:
             return []
-        events = [self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-                  for e in stored_events]
         compare_and_set = "tracking_expected" in kwargs
-        params = (events, tracking.application_name if tracking else None,
+        params = ([e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
+                  [e.topic for e in stored_events], [e.state for e in stored_events],
+                  tracking.application_name if tracking else None,
                   tracking.notification_id if tracking else None, compare_and_set, kwargs.get("tracking_expected"))
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.record_statement, params, prepare=True)
@@ -315,7 +318,12 @@ class ServiceApplication(Application[UUID]):
             uow.add(aggregates, tracking)
             return
         processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
-        processing_event.collect_events(*aggregates)
+        for aggregate in aggregates:
+            # as ProcessingEvent.collect_events does, without its two runtime Protocol checks per
+            # aggregate (measured: about a tenth of a one-event recording's CPU)
+            if aggregate is not None:
+                processing_event.events.extend(aggregate.collect_events())
+                processing_event.aggregates[aggregate.id] = aggregate
         try:
             recordings = self._record(processing_event)
         except IntegrityError:
