@@ -188,3 +188,16 @@ async def test_a_step_that_changed_an_aggregate_without_recording_it_cannot_leak
         await eventually(lambda: mirrors.seen("e") == expected)
         await asyncio.sleep(0.5)
     assert mirrors.seen("e") == expected
+
+
+async def test_a_cached_aggregate_is_brought_up_to_date_with_what_another_process_recorded(settings):
+    # two processes of one service (two replicas, or the worker and the HTTP side of another) on one database
+    here, there = Mirrors(env=settings.event_store_env()), Mirrors(env=settings.event_store_env())
+    assert here.repository.cache is not None  # aggregates are cached by default
+    here.apply("f", 1, None)
+    assert here.seen("f") == [1]  # now cached here
+    there.apply("f", 2, None)
+    there.apply("f", 3, None)
+    assert here.seen("f") == [1, 2, 3]  # fast-forwarded, never stale
+    here.apply("f", 4, None)  # and a step taken here builds on the latest version
+    assert there.seen("f") == [1, 2, 3, 4]
