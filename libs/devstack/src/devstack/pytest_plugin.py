@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from .kafka import KafkaNode, ensure_kafka_jars
+from .ports import free_port, port_free
 from .postgres import PostgresCluster, ensure_postgres_installed
 
 TEST_KAFKA_PORT = 29092
@@ -47,21 +47,6 @@ def test_run_dir(rootdir: Path) -> Path:
     return rootdir / ".run" / "test"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def _claim_run_dir(rootdir: Path) -> tuple[Path, int]:
     """The session's folder and the open lock file descriptor that keeps it ours."""
     base = test_run_dir(rootdir)
@@ -87,7 +72,7 @@ def local_infrastructure(request: pytest.FixtureRequest) -> Iterator[LocalInfras
     postgres.destroy()
     shutil.rmtree(run_dir, ignore_errors=True)
     ports = (TEST_KAFKA_PORT, TEST_KAFKA_CONTROLLER_PORT, TEST_PG_PORT)
-    if not all(_port_free(p) for p in ports):  # another session (another checkout) has them
+    if not all(port_free(p) for p in ports):  # another session (another checkout) has them
         ports = (free_port(), free_port(), free_port())
         kafka = KafkaNode(run_dir / "kafka", ports[0], ports[1], cache_dir())
         postgres = PostgresCluster(run_dir / "postgres", ports[2])

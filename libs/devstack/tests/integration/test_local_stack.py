@@ -4,7 +4,6 @@ ports, used with aiokafka and psycopg, then stopped."""
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from devstack.kafka import KafkaNode, create_topics, ensure_kafka_jars
+from devstack.ports import free_port
 from devstack.postgres import PostgresCluster, ensure_postgres_installed
 
 pytestmark = pytest.mark.integration
@@ -25,12 +25,6 @@ KAFKA_START_BUDGET_S = 20.0
 
 def cache_dir() -> Path:
     return Path(os.environ.get("OMS_CACHE_DIR", Path.home() / ".cache/oms"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

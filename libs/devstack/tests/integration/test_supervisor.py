@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,15 +14,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from devstack.ports import free_port
 from devstack.processes import ManagedProcess, Supervisor, pid_alive
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_server(name: str, tmp_path: Path) -> ManagedProcess:

@@ -183,11 +183,17 @@ class MessageConsumer:
             return None
         if self.batch_store is not None and len(records) > 1:
             return await self._process_batch(tp, records, producer, stop)
+        return await self._process_one_by_one(records, producer, stop)
+
+    async def _process_one_by_one(self, records: list[ConsumerRecord], producer: AIOKafkaProducer,
+                                  stop: asyncio.Event, skip: set[int] = frozenset()) -> int | None:
+        """The one-message path over ``records`` (except the offsets in ``skip``); the offset to commit next."""
         next_offset = None
         for record in records:
             if stop.is_set():
                 break
-            await self._process(record, producer, stop)
+            if record.offset not in skip:
+                await self._process(record, producer, stop)
             next_offset = record.offset + 1
         return next_offset
 
@@ -237,14 +243,7 @@ class MessageConsumer:
         self.batches_replayed += 1
         self._log.info("batch replayed message by message", topic=tp.topic, partition=tp.partition,
                        records=len(records), reason=f"{type(error).__name__}: {error}")
-        next_offset = None
-        for record in records:
-            if stop.is_set():
-                break
-            if record.offset not in dead_lettered:
-                await self._process(record, producer, stop)
-            next_offset = record.offset + 1
-        return next_offset
+        return await self._process_one_by_one(records, producer, stop, skip=dead_lettered)
 
     def decode(self, record: ConsumerRecord) -> Delivery:
         topic = self.topic_of(record.topic)

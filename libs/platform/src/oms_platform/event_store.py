@@ -158,20 +158,24 @@ class UnitOfWork:
 
     def changed(self, aggregate_id: Any) -> Any:
         aggregate = self.aggregates.get(aggregate_id)
-        if aggregate is not None and aggregate.pending_events:
-            raise UnitOfWorkAbandoned(f"aggregate {aggregate_id} was changed by a step that did not record it")
+        if aggregate is not None:
+            _trusted(aggregate)
         return aggregate
 
     def commit(self) -> int:
         """Store the batch; returns the number of events stored."""
-        for aggregate_id, aggregate in self.aggregates.items():
-            if aggregate.pending_events:
-                raise UnitOfWorkAbandoned(f"aggregate {aggregate_id} was changed by a step that did not record it")
+        for aggregate in self.aggregates.values():
+            _trusted(aggregate)
         if not self.stored_events and self.tracking is None:
             return 0
         self.app.recorder.insert_events(self.stored_events, tracking=self.tracking,
                                         tracking_expected=self.tracking_expected)
         return len(self.stored_events)
+
+
+def _trusted(aggregate: Any) -> None:
+    if aggregate.pending_events:
+        raise UnitOfWorkAbandoned(f"aggregate {aggregate.id} was changed by a step that did not record it")
 
 
 _current_unit_of_work: ContextVar[UnitOfWork | None] = ContextVar("oms_unit_of_work", default=None)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import uuid4
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from oms_contracts.envelope import Envelope, Message
 from oms_contracts.topics import DATA_TOPICS, Topic
@@ -90,3 +90,29 @@ async def _read_about(bootstrap: str, topic_name: str, subject: str, at_least: i
     finally:
         await consumer.stop()
     return found
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """The partitions of ``topic`` as the started ``consumer``'s metadata knows them (asked for when missing)."""
+    for _ in range(50):
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return partitions
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - no public way to ask for a topic's metadata
+        await asyncio.sleep(0.1)
+    return set()
+
+
+async def rewind_group(bootstrap: str, group: str, topics: Sequence[str]) -> int:
+    """Commit offset 0 on every partition of ``topics`` for ``group`` (whose members must be stopped):
+    the group reads everything again. Answers the number of partitions rewound."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                request_timeout_ms=15000)
+    try:
+        await consumer.start()
+        partitions = [TopicPartition(name, p) for name in topics for p in sorted(await partitions_of(consumer, name))]
+        consumer.assign(partitions)
+        await consumer.commit({tp: 0 for tp in partitions})
+        return len(partitions)
+    finally:
+        await consumer.stop()

@@ -9,13 +9,13 @@ from uuid import NAMESPACE_URL, uuid4, uuid5
 
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from oms_contracts.envelope import Envelope
 from oms_platform.consumer import Delivery, MessageConsumer
-from oms_platform.kafka_probe import records_about
+from oms_platform.kafka_probe import records_about, rewind_group
 from oms_platform.message_context import MessageContext, message_context
 from oms_platform.testing import RunningWorkers, ensure_topics, eventually
 from oms_platform.testing_tallies import Mirrors, TallyAdded, make_topic
@@ -91,12 +91,7 @@ async def test_a_redelivered_batch_has_no_second_effect(settings):
         await eventually(lambda: mirrors.seen("b") == amounts)
         await asyncio.sleep(0.5)
     # and the whole partition again, from the earliest offset
-    reset = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
-    await reset.start()
-    partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-    reset.assign(partitions)
-    await reset.commit({tp: 0 for tp in partitions})
-    await reset.stop()
+    await rewind_group(settings.kafka_bootstrap, group, [topic.name])
     again = batched_consumer(settings, mirrors, topic, dead, group)
     async with RunningWorkers(again):
         await eventually(lambda: again.ready.is_set())

@@ -16,7 +16,7 @@ from eventsourcing.persistence import IntegrityError
 from oms_contracts.envelope import Envelope
 from oms_contracts.topics import Topic
 from oms_platform.consumer import Delivery, MessageConsumer
-from oms_platform.kafka_probe import messages_about, records_about
+from oms_platform.kafka_probe import messages_about, records_about, rewind_group
 from oms_platform.outbox_relay import OutboxRelay, Publication
 from oms_platform.testing import RunningWorkers, ensure_topics, eventually
 from oms_platform.testing_tallies import Mirrors, Tallies, Tally, TallyAdded, make_topic
@@ -96,12 +96,7 @@ async def test_redelivery_from_the_earliest_offset_produces_no_second_effect(set
                               mirror_consumer(settings, mirrors, topic, group, dead)):
         await eventually(lambda: mirrors.seen(str(tally.id)) == [5, 6])
     # reset the consumer group to the earliest offset, then consume again, without the fast pre-check
-    reset = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
-    await reset.start()
-    partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-    reset.assign(partitions)
-    await reset.commit({tp: 0 for tp in partitions})
-    await reset.stop()
+    await rewind_group(settings.kafka_bootstrap, group, [topic.name])
     consumer = mirror_consumer(settings, mirrors, topic, group, dead)
     consumer.already_processed = None  # force the commit-time tracking check to do the work
     async with RunningWorkers(consumer):

@@ -4,13 +4,13 @@ seven services as separate processes, each with its own database and consumer gr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.kafka import KafkaNode, create_topics, ensure_kafka_jars
+from devstack.ports import free_port_block
 from devstack.postgres import PostgresCluster, ensure_postgres_installed
 from devstack.processes import ManagedProcess, Supervisor
 from oms_contracts.topics import ALL_TOPICS
@@ -53,22 +53,6 @@ def project_root() -> Path:
 # by the chaos run then fails to bind its port (seen: "address already in use" on 38016)
 PROFILE_PORTS = {"run": (19092, 19093, 55432, 8000), "bench": (21092, 21093, 21432, 28000),
                  "chaos": (22092, 22093, 22432, 23000)}
-
-
-def free_port_block(size: int, start: int = 18000) -> int:
-    """A base port such that base+1 .. base+size-1 are all free on 127.0.0.1."""
-    import socket
-
-    for base in range(start, start + 2000, 100):
-        with contextlib.ExitStack() as stack:
-            try:
-                for port in range(base + 1, base + size):
-                    s = stack.enter_context(socket.socket())
-                    s.bind(("127.0.0.1", port))
-                return base
-            except OSError:
-                continue
-    raise RuntimeError("no block of free ports")
 
 
 def cache_dir() -> Path:

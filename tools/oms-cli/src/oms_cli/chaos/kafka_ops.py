@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 
 from oms_contracts.envelope import Envelope
 from oms_contracts.topics import Topic
+from oms_platform.kafka_probe import partitions_of, rewind_group
 
 from .invariants import MALFORMED_KINDS, InjectedMessage
 
@@ -58,7 +59,7 @@ async def read_topics(bootstrap: str, names: Sequence[str], timeout: float = 60.
         await _started(consumer)
         try:
             partitions = [TopicPartition(name, p) for name in names
-                          for p in sorted(await _partitions_for(consumer, name))]
+                          for p in sorted(await partitions_of(consumer, name))]
             records: dict[str, list[ConsumerRecord]] = {name: [] for name in names}
             if not partitions:
                 return records
@@ -82,16 +83,6 @@ async def read_topics(bootstrap: str, names: Sequence[str], timeout: float = 60.
             await consumer.stop()
 
     return await _retrying(read, timeout, "reading topics")
-
-
-async def _partitions_for(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    for _ in range(50):
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions:
-            return partitions
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - no public way to ask for a topic's metadata
-        await asyncio.sleep(0.1)
-    return set()
 
 
 async def republish(bootstrap: str, records: Iterable[ConsumerRecord], timeout: float = 60.0) -> int:
@@ -127,21 +118,7 @@ def sample_for_redelivery(records: Mapping[str, Sequence[ConsumerRecord]], share
 async def reset_group(bootstrap: str, group: str, topics: Sequence[str], timeout: float = 60.0) -> int:
     """Commit offset 0 on every partition of ``topics`` for ``group`` (whose members must be stopped);
     retried while the group still has members or the broker is away. Answers the partitions reset."""
-
-    async def commit() -> int:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                    request_timeout_ms=15000)
-        await _started(consumer)
-        try:
-            partitions = [TopicPartition(name, p) for name in topics
-                          for p in sorted(await _partitions_for(consumer, name))]
-            consumer.assign(partitions)
-            await consumer.commit({tp: 0 for tp in partitions})
-            return len(partitions)
-        finally:
-            await consumer.stop()
-
-    return await _retrying(commit, timeout, f"resetting {group}")
+    return await _retrying(lambda: rewind_group(bootstrap, group, topics), timeout, f"resetting {group}")
 
 
 def malformed_value(kind: str, topic: Topic, index: int) -> bytes:
@@ -200,7 +177,7 @@ async def group_lags(bootstrap: str, groups: Mapping[str, Sequence[str]], timeou
             lags: dict[str, dict[str, int]] = {}
             for group, topics in groups.items():
                 partitions = [TopicPartition(name, p) for name in topics
-                              for p in sorted(await _partitions_for(consumer, name))]
+                              for p in sorted(await partitions_of(consumer, name))]
                 ends = await consumer.end_offsets(partitions)
                 committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
                 lags[group] = {}

@@ -9,17 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 
 import psycopg
 from psycopg import sql
 
 from devstack.kafka import create_topics, ensure_kafka_jars
+from devstack.ports import free_port, free_port_block, port_free
 from devstack.postgres import ensure_postgres_installed
 from devstack.processes import ManagedProcess, Supervisor
 from oms_contracts.topics import ALL_TOPICS
 
-from ..stack import SERVICES, LocalStack, ServiceSpec, StackProfile, cache_dir, free_port_block
+from ..stack import SERVICES, LocalStack, ServiceSpec, StackProfile, cache_dir
 
 
 class ChaosStack(LocalStack):
@@ -117,21 +117,6 @@ class ChaosStack(LocalStack):
                         sql.Identifier(self.database(spec))))
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def chaos_profile(name: str = "chaos") -> StackProfile:
     """A stack of its own for ``oms chaos`` (folder ``.run/<name>``, the ports of ``StackProfile.named``): the
     run kills its Kafka and stops its PostgreSQL, so it never shares them with ``make run``. Should those
@@ -143,8 +128,8 @@ def chaos_profile(name: str = "chaos") -> StackProfile:
         kafka, controller, pg = json.loads(remembered.read_text())
     except (OSError, ValueError, TypeError):
         kafka, controller, pg = named.kafka_port, named.controller_port, named.pg_port
-        if not all(_port_free(p) for p in (kafka, controller, pg)):
-            kafka, controller, pg = _free_port(), _free_port(), _free_port()
+        if not all(port_free(p) for p in (kafka, controller, pg)):
+            kafka, controller, pg = free_port(), free_port(), free_port()
         named.run_dir.mkdir(parents=True, exist_ok=True)
         remembered.write_text(json.dumps([kafka, controller, pg]))
     return StackProfile(name, kafka, controller, pg, http_base_for_chaos(named.http_base_port), named.run_dir)
