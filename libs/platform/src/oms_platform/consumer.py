@@ -21,6 +21,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -83,6 +84,21 @@ class Delivery:
 Handler = Callable[[Delivery], Awaitable[None]]
 
 
+_steps_in_place: ContextVar[bool] = ContextVar("oms_steps_in_place", default=False)
+
+
+async def run_step(step: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """Run a (blocking) step of the service's application for a consumed message.
+
+    Inside a batch of the consumer, in place: the batch is one transaction whose steps mostly work on
+    aggregates in memory, and handing each over to a worker thread cost more CPU than the step.
+    Anywhere else (the one-message path, HTTP requests), in a worker thread, so the event loop is never
+    held by a database that is slow to answer."""
+    if _steps_in_place.get():
+        return step(**kwargs)
+    return await asyncio.to_thread(step, **kwargs)
+
+
 class PoisonMessage(Exception):
     """The message can never be processed; it goes to the dead-letter topic with this reason."""
 
@@ -143,13 +159,9 @@ class MessageConsumer:
                     self.ready.set()
                 elif not batch and consumer.assignment():
                     self.ready.set()
-                # partitions are independent streams: their records are processed concurrently, each
-                # partition's in order (one aggregate written from two partitions meets its version check)
-                outcomes = await asyncio.gather(*(self._process_partition(tp, records, producer, stop)
-                                                  for tp, records in batch.items()), return_exceptions=True)
-                uncommitted.update({tp: offset for tp, offset in zip(batch, outcomes, strict=True)
-                                    if isinstance(offset, int)})
-                failures = [o for o in outcomes if isinstance(o, BaseException)]
+                outcomes = await self._process_fetch(batch, producer, stop)
+                uncommitted.update({tp: offset for tp, offset in outcomes.items() if isinstance(offset, int)})
+                failures = [o for o in outcomes.values() if isinstance(o, BaseException)]
                 if failures:  # the other partitions' work is kept (committed below); the worker restarts
                     raise failures[0]
                 if uncommitted and time.monotonic() - committed_at >= self.commit_interval:
@@ -176,14 +188,27 @@ class MessageConsumer:
         except (KafkaError, asyncio.CancelledError) as error:  # a rebalance took the partition: it is redelivered
             self._log.warning("offset commit failed; the records will be redelivered", error=repr(error))
 
-    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord],
-                                 producer: AIOKafkaProducer, stop: asyncio.Event) -> int | None:
-        """Process one partition's records in order; returns the offset to commit next (None: nothing done)."""
-        if stop.is_set():
-            return None
-        if self.batch_store is not None and len(records) > 1:
-            return await self._process_batch(tp, records, producer, stop)
-        return await self._process_one_by_one(records, producer, stop)
+    async def _process_fetch(self, fetched: dict[TopicPartition, list[ConsumerRecord]], producer: AIOKafkaProducer,
+                             stop: asyncio.Event) -> dict[TopicPartition, int | None | BaseException]:
+        """Process what one fetch brought; per partition, the offset to commit next (None: nothing done),
+        or the exception that stopped the partition."""
+        if not fetched or stop.is_set():
+            return {}
+        if self.batch_store is not None:
+            return await self._process_batch(fetched, producer, stop)
+        return await self._one_by_one_per_partition(fetched, producer, stop)
+
+    async def _one_by_one_per_partition(self, fetched: dict[TopicPartition, list[ConsumerRecord]],
+                                        producer: AIOKafkaProducer, stop: asyncio.Event,
+                                        skip: frozenset[tuple[str, int, int]] | set[tuple[str, int, int]] = frozenset(),
+                                        ) -> dict[TopicPartition, int | None | BaseException]:
+        # partitions are independent streams: their records are processed concurrently, each partition's
+        # in order (one aggregate written from two partitions meets its version check)
+        outcomes = await asyncio.gather(*(self._process_one_by_one(
+            records, producer, stop, skip={offset for topic, partition, offset in skip
+                                           if (topic, partition) == (tp.topic, tp.partition)})
+            for tp, records in fetched.items()), return_exceptions=True)
+        return dict(zip(fetched, outcomes, strict=True))
 
     async def _process_one_by_one(self, records: list[ConsumerRecord], producer: AIOKafkaProducer,
                                   stop: asyncio.Event, skip: set[int] = frozenset()) -> int | None:
@@ -200,50 +225,71 @@ class MessageConsumer:
     def topic_of(self, kafka_topic: str) -> Topic:
         return next(t for t in self.topics if self.namespace + t.name == kafka_topic)
 
-    async def _process_batch(self, tp: TopicPartition, records: list[ConsumerRecord], producer: AIOKafkaProducer,
-                             stop: asyncio.Event) -> int | None:
-        """One partition's records in one transaction; returns the offset to commit next."""
+    async def _process_batch(self, fetched: dict[TopicPartition, list[ConsumerRecord]], producer: AIOKafkaProducer,
+                             stop: asyncio.Event) -> dict[TopicPartition, int | None | BaseException]:
+        """Every record of one fetch, of all its partitions, in one transaction of the event store.
+
+        The application steps run in place on the event loop (``run_step``), not one worker thread per
+        message: a batch is a few milliseconds of work, and a thread hand-over per message cost more CPU
+        than the step itself. A database that is gone fails the batch quickly (the one-message path
+        then waits for it in worker threads)."""
         store = self.batch_store
         assert store is not None
-        dead_lettered: set[int] = set()
-        tracking_name = f"{self.topic_of(tp.topic).name}#{tp.partition}"
+        dead_lettered: set[tuple[str, int, int]] = set()
+        names = {tp: f"{self.topic_of(tp.topic).name}#{tp.partition}" for tp in fetched}
         conflicts = 0
         while True:
-            next_offset: int | None = None
+            next_offsets: dict[TopicPartition, int | None | BaseException] = {tp: None for tp in fetched}
             try:
-                uow = await asyncio.to_thread(store.begin_unit_of_work, tracking_name)
-                with store.unit_of_work(uow):
-                    for record in records:
-                        if stop.is_set():
-                            break
-                        if record.offset not in dead_lettered:  # (a batch run again after a conflict)
-                            await self._process(record, producer, stop, batch=uow, dead_lettered=dead_lettered)
-                        next_offset = record.offset + 1
-                stored = await asyncio.to_thread(store.commit_unit_of_work, uow)
+                uow, stored = await self._batch_attempt(store, fetched, names, next_offsets, producer, stop,
+                                                        dead_lettered)
                 break
             except StoreIntegrityError as error:
-                # a concurrent writer won an aggregate's next version (or the partition's position) first:
+                # a concurrent writer won an aggregate's next version (or a partition's position) first:
                 # nothing was stored, so the batch runs again on what is there now
                 conflicts += 1
                 if conflicts < 4 and not stop.is_set():
                     self._log.debug("batch conflicted, running it again", error=str(error), attempt=conflicts)
                     await asyncio.sleep(random.uniform(0.002, 0.01) * conflicts)
                     continue
-                return await self._replay_one_by_one(tp, records, producer, stop, dead_lettered, error)
+                return await self._replay_one_by_one(fetched, producer, stop, dead_lettered, error)
             except Exception as error:  # noqa: BLE001 - the one-message path decides what each message gets
-                return await self._replay_one_by_one(tp, records, producer, stop, dead_lettered, error)
+                store.forget_positions(names.values())
+                return await self._replay_one_by_one(fetched, producer, stop, dead_lettered, error)
         self.batches_committed += 1
         self.processed += uow.messages
-        self._log.debug("batch committed", topic=tp.topic, partition=tp.partition, records=len(records),
+        self._log.debug("batch committed", partitions=len(fetched), records=sum(map(len, fetched.values())),
                         events=stored)
-        return next_offset
+        return next_offsets
 
-    async def _replay_one_by_one(self, tp: TopicPartition, records: list[ConsumerRecord], producer: AIOKafkaProducer,
-                                 stop: asyncio.Event, dead_lettered: set[int], error: BaseException) -> int | None:
+    async def _batch_attempt(self, store: ServiceApplication, fetched: dict[TopicPartition, list[ConsumerRecord]],
+                             names: dict[TopicPartition, str], next_offsets: dict[TopicPartition, Any],
+                             producer: AIOKafkaProducer, stop: asyncio.Event,
+                             dead_lettered: set[tuple[str, int, int]]) -> tuple[UnitOfWork, int]:
+        token = _steps_in_place.set(True)
+        try:
+            uow = store.begin_unit_of_work(list(names.values()))
+            with store.unit_of_work(uow):
+                for tp, records in fetched.items():
+                    for record in records:
+                        if stop.is_set():
+                            break
+                        if (record.topic, record.partition, record.offset) not in dead_lettered:
+                            # (a batch run again after a conflict does not dead-letter twice)
+                            await self._process(record, producer, stop, batch=uow, dead_lettered=dead_lettered)
+                        next_offsets[tp] = record.offset + 1
+            return uow, store.commit_unit_of_work(uow)
+        finally:
+            _steps_in_place.reset(token)
+
+    async def _replay_one_by_one(self, fetched: dict[TopicPartition, list[ConsumerRecord]],
+                                 producer: AIOKafkaProducer, stop: asyncio.Event,
+                                 dead_lettered: set[tuple[str, int, int]], error: BaseException,
+                                 ) -> dict[TopicPartition, int | None | BaseException]:
         self.batches_replayed += 1
-        self._log.info("batch replayed message by message", topic=tp.topic, partition=tp.partition,
-                       records=len(records), reason=f"{type(error).__name__}: {error}")
-        return await self._process_one_by_one(records, producer, stop, skip=dead_lettered)
+        self._log.info("batch replayed message by message", partitions=len(fetched),
+                       records=sum(map(len, fetched.values())), reason=f"{type(error).__name__}: {error}")
+        return await self._one_by_one_per_partition(fetched, producer, stop, skip=dead_lettered)
 
     def decode(self, record: ConsumerRecord) -> Delivery:
         topic = self.topic_of(record.topic)
@@ -266,7 +312,7 @@ class MessageConsumer:
         return Delivery(topic, record.partition, record.offset, envelope, message)
 
     async def _process(self, record: ConsumerRecord, producer: AIOKafkaProducer, stop: asyncio.Event, *,
-                       batch: UnitOfWork | None = None, dead_lettered: set[int] | None = None) -> None:
+                       batch: UnitOfWork | None = None, dead_lettered: set[tuple[str, int, int]] | None = None) -> None:
         if self._passed_over[record.topic]:
             event_type = next((v for k, v in (record.headers or ()) if k == HEADER_EVENT_TYPE), None)
             if event_type is not None and event_type.decode(errors="replace") in self._passed_over[record.topic]:
@@ -285,7 +331,7 @@ class MessageConsumer:
                 span.set_status(Status(StatusCode.ERROR, str(poison)))
                 await self._dead_letter(record, str(poison), producer, stop)
                 if dead_lettered is not None:
-                    dead_lettered.add(record.offset)
+                    dead_lettered.add((record.topic, record.partition, record.offset))
                 return
             handler = self.handlers.get(type(delivery.message))
             if handler is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -126,35 +126,35 @@ class UnitOfWork:
     Each message's handler records as usual; inside a unit of work ``record()`` keeps the new events
     (stamped with that message's provenance, as they would have been) and the changed aggregates,
     which later messages of the batch get from the repository instead of the database. ``commit()``
-    stores every event and the batch's tracking position at once, on the condition that the position
-    is still the one read when the batch began (``tracking_expected``): if another consumer moved it
-    meanwhile, nothing is stored and the batch is processed again message by message."""
+    stores every event and the new tracking position of each topic partition the batch read from at
+    once, on the condition that each position is still the one it was when the batch began
+    (``expected``; None: no position yet): if another consumer moved one meanwhile, nothing is stored
+    and the batch is run again (or message by message)."""
 
-    def __init__(self, app: "ServiceApplication", tracking_name: str, tracking_expected: int | None):
+    def __init__(self, app: "ServiceApplication", expected: dict[str, int | None]):
         self.app = app
-        self.tracking_name = tracking_name
-        self.tracking_expected = tracking_expected
-        self.high_water = tracking_expected or 0
-        self.tracking: Tracking | None = None
+        self.expected = dict(expected)
+        self.high_water = {name: position or 0 for name, position in expected.items()}
+        self.moved: dict[str, int] = {}  # tracking name -> the position this batch moves it to
         self.stored_events: list[StoredEvent] = []
         self.aggregates: dict[Any, Any] = {}
         self.messages = 0  # messages handled into this unit of work
 
     def already_processed(self, tracking: Tracking) -> bool:
-        return tracking.notification_id <= self.high_water
+        return tracking.notification_id <= self.high_water.get(tracking.application_name, 0)
 
     def add(self, aggregates: tuple[Any, ...], tracking: Tracking | None) -> None:
-        if tracking is not None and tracking.application_name != self.tracking_name:
-            raise ValueError(f"a unit of work tracks {self.tracking_name}, not {tracking.application_name}")
+        if tracking is not None and tracking.application_name not in self.expected:
+            raise ValueError(f"this unit of work tracks {sorted(self.expected)}, not {tracking.application_name}")
         mapper = self.app.mapper
         for aggregate in aggregates:
             if aggregate is None:
                 continue
             self.stored_events.extend(mapper.to_stored_event(e) for e in aggregate.collect_events())
             self.aggregates[aggregate.id] = aggregate
-        if tracking is not None and tracking.notification_id > self.high_water:
-            self.tracking = tracking
-            self.high_water = tracking.notification_id
+        if tracking is not None and tracking.notification_id > self.high_water[tracking.application_name]:
+            self.moved[tracking.application_name] = self.high_water[tracking.application_name] = \
+                tracking.notification_id
 
     def changed(self, aggregate_id: Any) -> Any:
         aggregate = self.aggregates.get(aggregate_id)
@@ -166,10 +166,10 @@ class UnitOfWork:
         """Store the batch; returns the number of events stored."""
         for aggregate in self.aggregates.values():
             _trusted(aggregate)
-        if not self.stored_events and self.tracking is None:
+        if not self.stored_events and not self.moved:
             return 0
-        self.app.recorder.insert_events(self.stored_events, tracking=self.tracking,
-                                        tracking_expected=self.tracking_expected)
+        self.app.recorder.insert_events(self.stored_events, tracking_moves=[
+            (name, position, self.expected[name]) for name, position in self.moved.items()])
         return len(self.stored_events)
 
 
@@ -183,21 +183,22 @@ _current_unit_of_work: ContextVar[UnitOfWork | None] = ContextVar("oms_unit_of_w
 
 class HighWaterMarkRecorder(PostgresProcessRecorder):
     """The library's PostgreSQL process recorder, recording in ONE statement, without NOTIFY, and with
-    a compare-and-set of the tracking position.
+    a compare-and-set of tracking positions.
 
     ``insert_events`` calls a PL/pgSQL function (created with the tables) that, in the statement's own
-    transaction, moves the tracking position, takes the library's ``LOCK TABLE ... IN EXCLUSIVE MODE``
+    transaction, moves the tracking positions, takes the library's ``LOCK TABLE ... IN EXCLUSIVE MODE``
     (so notification ids are committed in the order they are issued, as the relay needs) and inserts
     the events: one round trip and one statement where the library's pipeline sends seven
     (BEGIN, tracking, SET LOCAL, LOCK, NOTIFY, INSERT, COMMIT); measured, it is most of what recording
     costs the service's CPU. A position that cannot move, like a version that is taken, raises
     ``IntegrityError`` and nothing is stored.
 
-    Tracking positions move as the library's single-row tracking does (only forwards), or, with
-    ``tracking_expected``, only from that value (from no row when it is None), so two consumers that
-    both began a batch at one position cannot both commit it. No NOTIFY: nothing here LISTENs (relays
-    are woken in-process and poll), and a NOTIFY makes every committing transaction of the cluster
-    queue for one global lock."""
+    With ``tracking=`` (one message) a position moves as the library's single-row tracking does, only
+    forwards. With ``tracking_moves=[(name, new position, expected position), ...]`` (a batch of several
+    topic partitions' messages) each moves only from the position expected (from no row when that is
+    None), so two consumers that both began a batch at one position cannot both commit it. No NOTIFY:
+    nothing here LISTENs (relays are woken in-process and poll), and a NOTIFY makes every committing
+    transaction of the cluster queue for one global lock."""
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events",
                  tracking_table_name: str = "notification_tracking"):
@@ -206,29 +207,34 @@ class HighWaterMarkRecorder(PostgresProcessRecorder):
             raise ValueError("HighWaterMarkRecorder needs single-row tracking (SINGLE_ROW_TRACKING=y)")
         function = Identifier(f"oms_record_{events_table_name}"[:63])
         schema = Identifier(datastore.schema)
+        id_type = Identifier(datastore.originator_id_type)
+        # the function of the previous stop (one tracking position per call), replaced by the one below
+        self.sql_create_statements.append(SQL(
+            "DROP FUNCTION IF EXISTS {schema}.{function}({id_type}[], bigint[], text[], bytea[], text, bigint,"
+            " boolean, bigint)").format(schema=schema, function=function, id_type=id_type))
         self.sql_create_statements.append(SQL(
             "CREATE OR REPLACE FUNCTION {schema}.{function}("
-            " originator_ids {originator_id_type}[], originator_versions bigint[], topics text[], states bytea[],"
-            " tracking_name text, tracking_id bigint, compare_and_set boolean, expected bigint)"
+            " originator_ids {id_type}[], originator_versions bigint[], topics text[], states bytea[],"
+            " tracking_names text[], tracking_ids bigint[], compare_and_set boolean, expected bigint[])"
             " RETURNS TABLE (notification_id bigint) LANGUAGE plpgsql AS $BODY$ "
             "BEGIN "
-            " IF tracking_name IS NOT NULL THEN"
+            " FOR i IN 1 .. coalesce(cardinality(tracking_names), 0) LOOP"
             "  IF NOT compare_and_set THEN"
-            "   INSERT INTO {schema}.{tracking} AS t VALUES (tracking_name, tracking_id)"
+            "   INSERT INTO {schema}.{tracking} AS t VALUES (tracking_names[i], tracking_ids[i])"
             "    ON CONFLICT (application_name) DO UPDATE SET notification_id = EXCLUDED.notification_id"
             "    WHERE t.notification_id < EXCLUDED.notification_id;"
-            "  ELSIF expected IS NULL THEN"
-            "   INSERT INTO {schema}.{tracking} VALUES (tracking_name, tracking_id)"
+            "  ELSIF expected[i] IS NULL THEN"
+            "   INSERT INTO {schema}.{tracking} VALUES (tracking_names[i], tracking_ids[i])"
             "    ON CONFLICT (application_name) DO NOTHING;"
             "  ELSE"
-            "   UPDATE {schema}.{tracking} AS t SET notification_id = tracking_id"
-            "    WHERE t.application_name = tracking_name AND t.notification_id = expected;"
+            "   UPDATE {schema}.{tracking} AS t SET notification_id = tracking_ids[i]"
+            "    WHERE t.application_name = tracking_names[i] AND t.notification_id = expected[i];"
             "  END IF;"
             "  IF NOT FOUND THEN"
             "   RAISE EXCEPTION USING ERRCODE = 'unique_violation',"
-            "    MESSAGE = format('tracking position of %s cannot move to %s', tracking_name, tracking_id);"
+            "    MESSAGE = format('tracking position of %s cannot move to %s', tracking_names[i], tracking_ids[i]);"
             "  END IF;"
-            " END IF;"
+            " END LOOP;"
             " IF cardinality(originator_ids) > 0 THEN"
             "  SET LOCAL lock_timeout = '{lock_timeout}s';"
             "  LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
@@ -237,28 +243,43 @@ class HighWaterMarkRecorder(PostgresProcessRecorder):
             "   RETURNING e.notification_id;"
             " END IF;"
             "END; $BODY$"
-        ).format(schema=schema, function=function, originator_id_type=Identifier(datastore.originator_id_type),
+        ).format(schema=schema, function=function, id_type=id_type,
                  tracking=Identifier(self.tracking_table_name), table=Identifier(self.events_table_name),
                  lock_timeout=datastore.lock_timeout))
-        # (four plain arrays rather than one of the library's composite type: adapting those costs Python time)
+        # (plain arrays rather than one of the library's composite type: adapting those costs Python time)
         self.record_statement = SQL(
-            "SELECT notification_id FROM {schema}.{function}(%s::{originator_id_type}[], %s::bigint[], %s::text[],"
-            " %s::bytea[], %s::text, %s::bigint, %s::boolean, %s::bigint)").format(
-            schema=schema, function=function, originator_id_type=Identifier(datastore.originator_id_type))
+            "SELECT notification_id FROM {schema}.{function}(%s::{id_type}[], %s::bigint[], %s::text[],"
+            " %s::bytea[], %s::text[], %s::bigint[], %s::boolean, %s::bigint[])").format(
+            schema=schema, function=function, id_type=id_type)
+        self.positions_statement = SQL(
+            "SELECT application_name, notification_id FROM {schema}.{tracking} WHERE application_name = ANY(%s)"
+        ).format(schema=schema, tracking=Identifier(self.tracking_table_name))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Any, **kwargs: Any) -> Any:
         tracking: Tracking | None = kwargs.get("tracking")
-        if not stored_events and tracking is None:
+        moves: list[tuple[str, int, int | None]] = kwargs.get("tracking_moves") or []
+        if tracking is not None:
+            names, ids, expected, compare_and_set = [tracking.application_name], [tracking.notification_id], [], False
+        else:
+            names, ids, expected = [m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves]
+            compare_and_set = True
+        if not stored_events and not names:
             return []
-        compare_and_set = "tracking_expected" in kwargs
         params = ([e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
                   [e.topic for e in stored_events], [e.state for e in stored_events],
-                  tracking.application_name if tracking else None,
-                  tracking.notification_id if tracking else None, compare_and_set, kwargs.get("tracking_expected"))
+                  names, ids, compare_and_set, expected)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.record_statement, params, prepare=True)
             return [row["notification_id"] for row in curs.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def tracking_positions(self, names: Sequence[str]) -> dict[str, int | None]:
+        """The tracking position of each name (None: none recorded yet), in one query."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.positions_statement, (list(names),), prepare=True)
+            found = {row["application_name"]: row["notification_id"] for row in curs.fetchall()}
+        return {name: found.get(name) for name in names}
 
 
 class DuplicateMessage(Exception):
@@ -287,6 +308,8 @@ class ServiceApplication(Application[UUID]):
                     raise
                 time.sleep(0.1 * (attempt + 1))
         self.record_listeners: list[Any] = []
+        # tracking positions as this application last committed or read them (see begin_unit_of_work)
+        self._positions: dict[str, int | None] = {}
 
     def construct_mapper(self) -> Mapper:
         mapper = self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=ProvenanceMapper)
@@ -330,6 +353,8 @@ class ServiceApplication(Application[UUID]):
         if uow is not None and uow.app is self:
             uow.add(aggregates, tracking)
             return
+        if tracking is not None:  # moved forwards here, not by a unit of work
+            self._positions.pop(tracking.application_name, None)
         processing_event: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
         for aggregate in aggregates:
             # as ProcessingEvent.collect_events does, without its two runtime Protocol checks per
@@ -348,9 +373,21 @@ class ServiceApplication(Application[UUID]):
             listener()
 
     # ---- batches of consumed messages as one transaction ----
-    def begin_unit_of_work(self, tracking_name: str) -> UnitOfWork:
-        """A unit of work for a batch of one topic partition's messages (reads its tracking position)."""
-        return UnitOfWork(self, tracking_name, self.process_recorder.max_tracking_id(tracking_name))
+    def begin_unit_of_work(self, tracking_names: Sequence[str]) -> UnitOfWork:
+        """A unit of work for a batch of messages from the topic partitions ``tracking_names``.
+
+        The positions a batch begins from are those this application last committed itself, read from
+        the database only when unknown: a position someone else moved in between (a consumer that lost
+        the partition, a message path that moves positions forwards only) makes the batch's
+        compare-and-set fail, and ``forget_positions`` then sends the next attempt to the database."""
+        unknown = [name for name in tracking_names if name not in self._positions]
+        if unknown:
+            self._positions.update(self.recorder.tracking_positions(unknown))
+        return UnitOfWork(self, {name: self._positions[name] for name in tracking_names})
+
+    def forget_positions(self, tracking_names: Iterable[str]) -> None:
+        for name in tracking_names:
+            self._positions.pop(name, None)
 
     @contextmanager
     def unit_of_work(self, uow: UnitOfWork) -> Iterator[UnitOfWork]:
@@ -362,7 +399,12 @@ class ServiceApplication(Application[UUID]):
             _current_unit_of_work.reset(token)
 
     def commit_unit_of_work(self, uow: UnitOfWork) -> int:
-        stored = uow.commit()
+        try:
+            stored = uow.commit()
+        except BaseException:
+            self.forget_positions(uow.expected)
+            raise
+        self._positions.update(uow.moved)
         if stored:
             for listener in self.record_listeners:
                 listener()

@@ -110,7 +110,7 @@ async def test_two_consumers_that_began_one_batch_cannot_both_commit_it(settings
                     mirrors.apply("c", n, Tracking(application_name=name, notification_id=n))
 
     # a consumer that lost its partition (a zombie) and the one that now owns it both read position 0
-    zombie, owner = mirrors.begin_unit_of_work(name), mirrors.begin_unit_of_work(name)
+    zombie, owner = mirrors.begin_unit_of_work([name]), mirrors.begin_unit_of_work([name])
     handle_into(zombie, [1, 2, 3])
     handle_into(owner, [1, 2])
     mirrors.commit_unit_of_work(owner)
@@ -118,7 +118,7 @@ async def test_two_consumers_that_began_one_batch_cannot_both_commit_it(settings
         mirrors.commit_unit_of_work(zombie)
     assert mirrors.seen("c") == [1, 2]
     # the next batch begins where the owner left off, and only the new message takes effect
-    following = mirrors.begin_unit_of_work(name)
+    following = mirrors.begin_unit_of_work([name])
     handle_into(following, [n for n in (1, 2, 3) if not following.already_processed(
         Tracking(application_name=name, notification_id=n))])
     mirrors.commit_unit_of_work(following)
@@ -196,3 +196,62 @@ async def test_a_cached_aggregate_is_brought_up_to_date_with_what_another_proces
     assert here.seen("f") == [1, 2, 3]  # fast-forwarded, never stale
     here.apply("f", 4, None)  # and a step taken here builds on the latest version
     assert there.seen("f") == [1, 2, 3, 4]
+
+
+async def test_the_partitions_of_one_fetch_share_one_transaction(settings):
+    topic, dead = make_topic(), make_topic()
+    await ensure_topics(settings.kafka_bootstrap, (topic, dead))
+    mirrors = Mirrors(env=settings.event_store_env())
+    tallies = [f"p-{uuid4().hex[:4]}-{n}" for n in range(9)]  # keys that land on all three partitions
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=50)
+    await producer.start()
+    try:
+        # notification ids grow in every partition, as a relay's log does
+        sent = [await producer.send(topic.name, envelope(n, n, tallies[n % 9]), key=tallies[n % 9].encode())
+                for n in range(1, 28)]
+        partitions = {(await s).partition for s in sent}
+    finally:
+        await producer.stop()
+    assert len(partitions) == 3
+    consumer = batched_consumer(settings, mirrors, topic, dead)
+    async with RunningWorkers(consumer):
+        await eventually(lambda: all(mirrors.seen(t) == [n for n in range(1, 28) if n % 9 == i]
+                                     for i, t in enumerate(tallies)))
+    assert consumer.batches_replayed == 0
+    # three partitions' messages, fewer transactions than partitions: a fetch is committed at once
+    assert transactions_of(settings, mirrors) < 3
+    positions = mirrors.process_recorder  # each partition's position is the last id it delivered
+    for partition in partitions:
+        ids = [n for n, s in zip(range(1, 28), sent, strict=True) if (await s).partition == partition]
+        assert positions.max_tracking_id(f"{topic.name}#{partition}") == max(ids)
+
+
+async def test_a_position_someone_else_moved_is_read_again_and_nothing_is_done_twice(settings):
+    # two processes consuming for one service (a consumer that lost the partition and the new owner)
+    here, there = Mirrors(env=settings.event_store_env()), Mirrors(env=settings.event_store_env())
+    name = f"test.batch.{uuid4().hex[:6]}#0"
+    tally = f"g-{uuid4().hex[:6]}"
+
+    def handle_into(app: Mirrors, uow, amounts: list[int]) -> None:
+        with app.unit_of_work(uow):
+            for n in amounts:
+                if not uow.already_processed(Tracking(application_name=name, notification_id=n)):
+                    with message_context(MessageContext(correlation_id=f"c-{n}")):
+                        app.apply(tally, n, Tracking(application_name=name, notification_id=n))
+
+    first = here.begin_unit_of_work([name])
+    handle_into(here, first, [1, 2])
+    here.commit_unit_of_work(first)  # here now knows the position: 2
+    meanwhile = there.begin_unit_of_work([name])
+    handle_into(there, meanwhile, [3, 4])
+    there.commit_unit_of_work(meanwhile)  # moved to 4 by the other process
+    stale = here.begin_unit_of_work([name])  # begins from what here knows, without asking the database
+    handle_into(here, stale, [3, 4, 5])
+    with pytest.raises(IntegrityError):  # the compare-and-set of the position stops the second effect
+        here.commit_unit_of_work(stale)
+    assert here.seen(tally) == [1, 2, 3, 4]
+    fresh = here.begin_unit_of_work([name])  # after the conflict, read from the database again
+    handle_into(here, fresh, [3, 4, 5])
+    here.commit_unit_of_work(fresh)
+    assert here.seen(tally) == [1, 2, 3, 4, 5]
+    assert there.seen(tally) == [1, 2, 3, 4, 5]

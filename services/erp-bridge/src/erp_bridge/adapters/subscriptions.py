@@ -2,36 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from oms_contracts import orchestrator
-from oms_platform.consumer import Delivery, Handler
+from oms_platform.consumer import Delivery, Handler, run_step
 
 from ..application.erp_documents import ErpDocuments
 
 
 def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
-    async def call(fn, /, **kwargs) -> None:
-        await asyncio.to_thread(fn, **kwargs)
-
     def priced(lines) -> list[dict]:
         return [{**line.model_dump(), "amount": line.unit_price * line.quantity} for line in lines]
 
     async def reserved(d: Delivery) -> None:
         m: orchestrator.OrderReserved = d.message
-        await call(documents.record_document, kind="sale_order", order_id=m.order_id, lines=priced(m.lines),
+        await run_step(documents.record_document, kind="sale_order", order_id=m.order_id, lines=priced(m.lines),
                    total=m.order_total, currency=m.currency, source_event_id=str(d.envelope.event_id),
                    tracking=d.tracking)
 
     async def shipped(d: Delivery) -> None:
         m: orchestrator.OrderShipped = d.message
-        await call(documents.record_document, kind="invoice", order_id=m.order_id, lines=priced(m.lines),
+        await run_step(documents.record_document, kind="invoice", order_id=m.order_id, lines=priced(m.lines),
                    total=m.order_total, currency=m.currency, source_event_id=str(d.envelope.event_id),
                    tracking=d.tracking)
 
     async def refunded(d: Delivery) -> None:
         m: orchestrator.OrderRefunded = d.message
-        await call(documents.record_document, kind="credit_note", order_id=m.order_id, rma_id=m.rma_id,
+        await run_step(documents.record_document, kind="credit_note", order_id=m.order_id, rma_id=m.rma_id,
                    lines=[line.model_dump() for line in m.lines], total=m.amount, currency=m.currency,
                    source_event_id=str(d.envelope.event_id), tracking=d.tracking)
 

@@ -3,11 +3,10 @@ each translated into a call of the StockLedger application."""
 
 from __future__ import annotations
 
-import asyncio
 from uuid import UUID
 
 from oms_contracts import orchestrator, returns
-from oms_platform.consumer import Delivery, Handler, PoisonMessage
+from oms_platform.consumer import Delivery, Handler, PoisonMessage, run_step
 
 from ..application.stock_ledger import StockLedger
 
@@ -21,27 +20,24 @@ def _reservation_id(value: str) -> str:
 
 
 def inventory_handlers(ledger: StockLedger) -> dict[type, Handler]:
-    async def call(fn, /, **kwargs) -> None:
-        await asyncio.to_thread(fn, **kwargs)
-
     async def reserve(d: Delivery) -> None:
         m: orchestrator.ReserveStock = d.message
-        await call(ledger.reserve, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
+        await run_step(ledger.reserve, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
                    location_id=m.location_id, lines=[line.model_dump() for line in m.lines], tracking=d.tracking)
 
     async def release(d: Delivery) -> None:
         m: orchestrator.ReleaseReservation = d.message
-        await call(ledger.release, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
+        await run_step(ledger.release, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
                    reason=m.reason, tracking=d.tracking)
 
     async def commit(d: Delivery) -> None:
         m: orchestrator.CommitReservation = d.message
-        await call(ledger.commit, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
+        await run_step(ledger.commit, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
                    tracking=d.tracking)
 
     async def return_received(d: Delivery) -> None:
         m: returns.ReturnReceived = d.message
-        await call(ledger.return_received, order_id=m.order_id, rma_id=m.rma_id, location_id=m.location_id,
+        await run_step(ledger.return_received, order_id=m.order_id, rma_id=m.rma_id, location_id=m.location_id,
                    lines=[line.model_dump() for line in m.lines], condition=m.condition, tracking=d.tracking)
 
     return {

@@ -2,82 +2,77 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from oms_contracts import gateway, inventory, returns, router, shipping
-from oms_platform.consumer import Delivery, Handler
+from oms_platform.consumer import Delivery, Handler, run_step
 
 from ..application.orders import Orders
 
 
 def order_handlers(orders: Orders) -> dict[type, Handler]:
-    async def call(fn, /, **kwargs) -> None:
-        await asyncio.to_thread(fn, **kwargs)
-
     async def accepted(d: Delivery) -> None:
         m: gateway.OrderAccepted = d.message
-        await call(orders.receive, order_id=m.order_id, channel=m.channel, external_order_id=m.external_order_id,
+        await run_step(orders.receive, order_id=m.order_id, channel=m.channel, external_order_id=m.external_order_id,
                    lines=[line.model_dump(mode="python") for line in m.lines], ship_to=m.ship_to.model_dump(),
                    currency=m.currency, order_total=m.order_total, service_level=m.service_level,
                    payment_method=m.payment_method, ordered_at=m.ordered_at.isoformat(), tracking=d.tracking)
 
     async def cancellation(d: Delivery) -> None:
         m: gateway.OrderCancellationRequested = d.message
-        await call(orders.cancellation_requested, order_id=m.order_id, reason=m.reason, tracking=d.tracking)
+        await run_step(orders.cancellation_requested, order_id=m.order_id, reason=m.reason, tracking=d.tracking)
 
     async def routed(d: Delivery) -> None:
         m: router.OrderRouted = d.message
-        await call(orders.location_assigned, order_id=m.order_id, attempt=m.attempt, location_id=m.location_id,
+        await run_step(orders.location_assigned, order_id=m.order_id, attempt=m.attempt, location_id=m.location_id,
                    rule_version=m.rule_version, candidates=[cand.model_dump() for cand in m.candidates],
                    tracking=d.tracking)
 
     async def unroutable(d: Delivery) -> None:
         m: router.OrderUnroutable = d.message
-        await call(orders.unroutable, order_id=m.order_id, attempt=m.attempt, reason=m.reason, tracking=d.tracking)
+        await run_step(orders.unroutable, order_id=m.order_id, attempt=m.attempt, reason=m.reason, tracking=d.tracking)
 
     async def reserved(d: Delivery) -> None:
         m: inventory.StockReserved = d.message
-        await call(orders.reservation_confirmed, order_id=m.order_id, reservation_id=m.reservation_id,
+        await run_step(orders.reservation_confirmed, order_id=m.order_id, reservation_id=m.reservation_id,
                    tracking=d.tracking)
 
     async def rejected(d: Delivery) -> None:
         m: inventory.StockReservationRejected = d.message
-        await call(orders.reservation_rejected, order_id=m.order_id, reservation_id=m.reservation_id,
+        await run_step(orders.reservation_rejected, order_id=m.order_id, reservation_id=m.reservation_id,
                    reasons=list(m.reasons), tracking=d.tracking)
 
     async def restocked(d: Delivery) -> None:
         m: inventory.ReturnRestocked = d.message
-        await call(orders.return_restocked, order_id=m.order_id, rma_id=m.rma_id, location_id=m.location_id,
+        await run_step(orders.return_restocked, order_id=m.order_id, rma_id=m.rma_id, location_id=m.location_id,
                    lines=[line.model_dump() for line in m.lines], tracking=d.tracking)
 
     async def shipment_created(d: Delivery) -> None:
         m: shipping.ShipmentCreated = d.message
-        await call(orders.shipment_created, order_id=m.order_id, shipment_id=m.shipment_id, carrier=m.carrier,
+        await run_step(orders.shipment_created, order_id=m.order_id, shipment_id=m.shipment_id, carrier=m.carrier,
                    tracking_number=m.tracking_number, tracking=d.tracking)
 
     async def tracking_updated(d: Delivery) -> None:
         m: shipping.ShipmentTrackingUpdated = d.message
-        await call(orders.tracking_updated, order_id=m.order_id, shipment_id=m.shipment_id, status=m.status,
+        await run_step(orders.tracking_updated, order_id=m.order_id, shipment_id=m.shipment_id, status=m.status,
                    carrier_event_at=m.carrier_event_at.isoformat(), tracking=d.tracking)
 
     async def delivered(d: Delivery) -> None:
         m: shipping.ShipmentDelivered = d.message
-        await call(orders.delivered, order_id=m.order_id, shipment_id=m.shipment_id,
+        await run_step(orders.delivered, order_id=m.order_id, shipment_id=m.shipment_id,
                    delivered_at=m.delivered_at.isoformat(), tracking=d.tracking)
 
     async def return_authorised(d: Delivery) -> None:
         m: returns.ReturnAuthorised = d.message
-        await call(orders.return_authorised, order_id=m.order_id, rma_id=m.rma_id,
+        await run_step(orders.return_authorised, order_id=m.order_id, rma_id=m.rma_id,
                    lines=[line.model_dump() for line in m.lines], reason=m.reason, tracking=d.tracking)
 
     async def return_received(d: Delivery) -> None:
         m: returns.ReturnReceived = d.message
-        await call(orders.return_received, order_id=m.order_id, rma_id=m.rma_id, condition=m.condition,
+        await run_step(orders.return_received, order_id=m.order_id, rma_id=m.rma_id, condition=m.condition,
                    tracking=d.tracking)
 
     async def refund(d: Delivery) -> None:
         m: returns.RefundRecorded = d.message
-        await call(orders.refund_recorded, order_id=m.order_id, rma_id=m.rma_id, amount=m.amount,
+        await run_step(orders.refund_recorded, order_id=m.order_id, rma_id=m.rma_id, amount=m.amount,
                    currency=m.currency, lines=[line.model_dump() for line in m.lines], tracking=d.tracking)
 
     return {

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from oms_contracts import orchestrator
-from oms_platform.consumer import Delivery, Handler
+from oms_platform.consumer import Delivery, Handler, run_step
 
 from ..application.returns import Returns
 
 
 def return_handlers(returns: Returns) -> dict[type, Handler]:
-    async def call(fn, /, **kwargs) -> None:
-        await asyncio.to_thread(fn, **kwargs)
-
     async def delivered(d: Delivery) -> None:
         m: orchestrator.OrderDelivered = d.message
-        await call(returns.order_delivered, order_id=m.order_id, location_id=m.location_id,
+        await run_step(returns.order_delivered, order_id=m.order_id, location_id=m.location_id,
                    lines=[line.model_dump() for line in m.lines], currency=m.currency, tracking=d.tracking)
 
     return {orchestrator.OrderDelivered: delivered}

@@ -3,10 +3,8 @@ and asks the Routing application for a decision."""
 
 from __future__ import annotations
 
-import asyncio
-
 from oms_contracts import inventory, orchestrator
-from oms_platform.consumer import Delivery, Handler
+from oms_platform.consumer import Delivery, Handler, run_step
 
 from ..application.routing import Routing
 from .stock_view import StockLevel, StockView
@@ -27,7 +25,7 @@ def routing_handlers(routing: Routing, view: StockView) -> dict[type, Handler]:
     async def route_order(d: Delivery) -> None:
         m: orchestrator.RouteOrder = d.message
         levels = await view.levels_of(line.sku for line in m.lines)
-        await asyncio.to_thread(
+        await run_step(
             routing.route_order, order_id=m.order_id, attempt=m.attempt,
             lines=[line.model_dump() for line in m.lines], ship_to_postal_code=m.ship_to.postal_code,
             exclude_locations=list(m.exclude_locations), stock=[level.position() for level in levels],

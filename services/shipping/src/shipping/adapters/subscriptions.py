@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from oms_contracts import orchestrator
-from oms_platform.consumer import Delivery, Handler, PoisonMessage
+from oms_platform.consumer import Delivery, Handler, PoisonMessage, run_step
 
 from ..application.shipments import Shipments
 from ..domain.carrier_choice import NoServiceableCarrier
 
 
 def shipment_handlers(shipments: Shipments) -> dict[type, Handler]:
-    async def call(fn, /, **kwargs) -> None:
-        await asyncio.to_thread(fn, **kwargs)
-
     async def create(d: Delivery) -> None:
         m: orchestrator.CreateShipment = d.message
         try:
-            await call(shipments.create_shipment, order_id=m.order_id, reservation_id=m.reservation_id,
+            await run_step(shipments.create_shipment, order_id=m.order_id, reservation_id=m.reservation_id,
                        location_id=m.location_id, lines=[line.model_dump() for line in m.lines],
                        ship_to=m.ship_to.model_dump(), service_level=m.service_level,
                        payment_method=m.payment_method, tracking=d.tracking)
@@ -27,7 +22,7 @@ def shipment_handlers(shipments: Shipments) -> dict[type, Handler]:
 
     async def cancel(d: Delivery) -> None:
         m: orchestrator.CancelShipment = d.message
-        await call(shipments.cancel_shipment, order_id=m.order_id, reason=m.reason, tracking=d.tracking)
+        await run_step(shipments.cancel_shipment, order_id=m.order_id, reason=m.reason, tracking=d.tracking)
 
     return {
         orchestrator.CreateShipment: create,
