@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 from rich.console import Console
 from rich.table import Table
 
@@ -96,13 +96,13 @@ async def _lifecycle(stack: LocalStack, settings: BenchSettings, console: Consol
     skus = [f"BENCH-{n:03d}" for n in range(settings.skus)]
     driver = LifecycleDriver(stack, skus)
     stop = asyncio.Event()
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async with driver.http_session() as client:
         for sku in skus:
             for location in LOCATIONS:
-                response = await client.post(stack.profile.url("inventory-ledger") + "/v1/stock/receipts", json={
-                    "sku": sku, "location_id": location, "quantity": 1_000_000, "reference": f"GRN-{sku}-{location}"})
-                response.raise_for_status()
+                async with client.post(stack.profile.url("inventory-ledger") + "/v1/stock/receipts", json={
+                        "sku": sku, "location_id": location, "quantity": 1_000_000,
+                        "reference": f"GRN-{sku}-{location}"}) as response:
+                    response.raise_for_status()
         observer = asyncio.create_task(driver.observe(stop))
         carrier = asyncio.create_task(driver.carrier(client, stop))
         driver.deliver = True
@@ -135,7 +135,7 @@ async def _lifecycle(stack: LocalStack, settings: BenchSettings, console: Consol
 KEEP_UP_SECONDS = 5.0  # every order of a probe delivered this soon after the last one was posted
 
 
-async def _sustained_rate(driver: LifecycleDriver, client: httpx.AsyncClient, saturated: dict[str, Any],
+async def _sustained_rate(driver: LifecycleDriver, client: aiohttp.ClientSession, saturated: dict[str, Any],
                           settings: BenchSettings, console: Console) -> dict[str, Any]:
     """The maximum sustained load: the highest paced rate at which the whole lifecycle keeps up.
 
