@@ -167,7 +167,8 @@ class OutboxRelay:
                     if position > recorded and time.monotonic() - recorded_at >= self.position_interval:
                         await asyncio.to_thread(self._record_position, conn, position)
                         recorded, recorded_at = position, time.monotonic()
-                    if not notifications:
+                    if len(notifications) < self.batch_size:
+                        # caught up: a record made meanwhile has set the wakeup, so no second look is needed
                         await _wait(stop, self.wakeup, self.poll_seconds)
             finally:
                 if position > recorded:  # stopping (not crashing): leave nothing to re-publish

@@ -79,7 +79,8 @@ class PostgresStockView:
         if self._pool is None:
             async with self._opening:
                 if self._pool is None:
-                    pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size)
+                    pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size,
+                                                     reset=_session_kept)
                     async with pool.acquire() as conn:
                         await conn.execute(SCHEMA)
                     self._pool = pool
@@ -103,6 +104,12 @@ class PostgresStockView:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+async def _session_kept(connection: asyncpg.Connection) -> None:
+    """What a connection goes back to the pool with: as it is. The view sets no session state (no LISTEN,
+    advisory lock, SET or cursor), so asyncpg's default reset (a four-statement query on every release)
+    only cost a round trip per message: measured, a sixth of the router's CPU."""
 
 
 class InMemoryStockView:
