@@ -242,7 +242,7 @@ class MessageConsumer:
             next_offsets: dict[TopicPartition, int | None | BaseException] = {tp: None for tp in fetched}
             try:
                 uow, stored = await self._batch_attempt(store, fetched, names, next_offsets, producer, stop,
-                                                        dead_lettered)
+                                                        dead_lettered, attempt=conflicts)
                 break
             except StoreIntegrityError as error:
                 # a concurrent writer won an aggregate's next version (or a partition's position) first:
@@ -265,10 +265,12 @@ class MessageConsumer:
     async def _batch_attempt(self, store: ServiceApplication, fetched: dict[TopicPartition, list[ConsumerRecord]],
                              names: dict[TopicPartition, str], next_offsets: dict[TopicPartition, Any],
                              producer: AIOKafkaProducer, stop: asyncio.Event,
-                             dead_lettered: set[tuple[str, int, int]]) -> tuple[UnitOfWork, int]:
+                             dead_lettered: set[tuple[str, int, int]], attempt: int) -> tuple[UnitOfWork, int]:
         token = _steps_in_place.set(True)
         try:
-            uow = store.begin_unit_of_work(list(names.values()))
+            # a first attempt takes cached aggregates as they are (its commit checks that none moved on);
+            # an attempt after a conflict brings them up to date first
+            uow = store.begin_unit_of_work(list(names.values()), trust_cache=attempt == 0)
             with store.unit_of_work(uow):
                 for tp, records in fetched.items():
                     for record in records:

@@ -202,17 +202,17 @@ async def test_the_partitions_of_one_fetch_share_one_transaction(settings):
     topic, dead = make_topic(), make_topic()
     await ensure_topics(settings.kafka_bootstrap, (topic, dead))
     mirrors = Mirrors(env=settings.event_store_env())
-    tallies = [f"p-{uuid4().hex[:4]}-{n}" for n in range(9)]  # keys that land on all three partitions
+    tallies = [f"p-{uuid4().hex[:4]}-{n}" for n in range(9)]  # tally n on partition n % 3
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=50)
     await producer.start()
     try:
         # notification ids grow in every partition, as a relay's log does
-        sent = [await producer.send(topic.name, envelope(n, n, tallies[n % 9]), key=tallies[n % 9].encode())
-                for n in range(1, 28)]
+        sent = [await producer.send(topic.name, envelope(n, n, tallies[n % 9]), key=tallies[n % 9].encode(),
+                                    partition=n % 9 % 3) for n in range(1, 28)]
         partitions = {(await s).partition for s in sent}
     finally:
         await producer.stop()
-    assert len(partitions) == 3
+    assert partitions == {0, 1, 2}
     consumer = batched_consumer(settings, mirrors, topic, dead)
     async with RunningWorkers(consumer):
         await eventually(lambda: all(mirrors.seen(t) == [n for n in range(1, 28) if n % 9 == i]
@@ -255,3 +255,34 @@ async def test_a_position_someone_else_moved_is_read_again_and_nothing_is_done_t
     here.commit_unit_of_work(fresh)
     assert here.seen(tally) == [1, 2, 3, 4, 5]
     assert there.seen(tally) == [1, 2, 3, 4, 5]
+
+
+async def test_a_batch_that_decided_on_a_cached_aggregate_changed_elsewhere_meanwhile_is_not_committed(settings):
+    here, there = Mirrors(env=settings.event_store_env()), Mirrors(env=settings.event_store_env())
+    name = f"test.batch.{uuid4().hex[:6]}#0"
+    tally = f"h-{uuid4().hex[:6]}"
+    here.apply(tally, 1, None)
+    assert here.seen(tally) == [1]  # read, so cached here
+    there.apply(tally, 2, None)  # and moved on by another process
+    # a batch takes the cached aggregate as it is (no query per message) and only reads it, as a step
+    # that declines does: it notes the message as seen and nothing else
+    stale = here.begin_unit_of_work([name])
+    with here.unit_of_work(stale):
+        seen_then = here.seen(tally)
+        here.record(tracking=Tracking(application_name=name, notification_id=1))
+    assert seen_then == [1]
+    with pytest.raises(IntegrityError, match="changed after it was read"):
+        here.commit_unit_of_work(stale)
+    # the attempt after the conflict brings the cached aggregate up to date first
+    retry = here.begin_unit_of_work([name], trust_cache=False)
+    with here.unit_of_work(retry):
+        seen_then = here.seen(tally)
+        here.apply(tally, 3, Tracking(application_name=name, notification_id=1))
+    here.commit_unit_of_work(retry)
+    assert seen_then == [1, 2]
+    # what a batch committed is what the cache holds next: the following batch builds on it, no conflict
+    following = here.begin_unit_of_work([name])
+    with here.unit_of_work(following):
+        here.apply(tally, 4, Tracking(application_name=name, notification_id=2))
+    here.commit_unit_of_work(following)
+    assert there.seen(tally) == [1, 2, 3, 4]
