@@ -32,7 +32,8 @@ async def test_kafka_round_trip_is_measured_on_a_topic_it_removes(local_infrastr
                                      progress=steps.append)
     json.dumps(figures)
     assert figures["messages"] == 2000 and figures["acks"] == "all" and figures["enable_idempotence"]
-    assert figures["round_trip_msg_per_s"] > 0 and figures["produce_msg_per_s"] >= figures["round_trip_msg_per_s"]
+    # (no order between the two: the consumer may read the last message before its acknowledgement is back)
+    assert figures["round_trip_msg_per_s"] > 0 and figures["produce_msg_per_s"] > 0
     latency = figures["latency_ms"]
     assert latency["samples"] == 50 and 0 < latency["p50"] <= latency["p99"]
     assert steps
