@@ -99,6 +99,20 @@ async def run_step(step: Callable[..., Any], /, **kwargs: Any) -> Any:
     return await asyncio.to_thread(step, **kwargs)
 
 
+@dataclass(frozen=True)
+class FetchPolicy:
+    """How long the broker may hold a consumer's fetch to gather more records (Kafka's fetch.min.bytes
+    and fetch.max.wait.ms). Every fetch answered is a request for the broker and a round of work for
+    the consumer, so consumers off the order's critical path gather."""
+
+    min_bytes: int = 1
+    max_wait_ms: int = 500
+
+
+PROMPT = FetchPolicy()  # answered as soon as one record is there: steps an order waits for
+GATHERED = FetchPolicy(min_bytes=64 * 1024, max_wait_ms=100)  # up to 100 ms later, many records per fetch
+
+
 class PoisonMessage(Exception):
     """The message can never be processed; it goes to the dead-letter topic with this reason."""
 
@@ -110,7 +124,7 @@ class MessageConsumer:
                  handler_attempts: int = 3, max_records: int = 100,
                  topics: Sequence[Topic] | None = None, dead_letters: Topic | None = None,
                  namespace: str = "", batch_store: ServiceApplication | None = None,
-                 commit_interval: float = 0.5):
+                 commit_interval: float = 0.5, fetch: FetchPolicy = PROMPT):
         self.service = service
         self.bootstrap = bootstrap
         self.group_id = group_id
@@ -130,6 +144,7 @@ class MessageConsumer:
         self._passed_over = {namespace + t.name: frozenset(t.message_by_type) - {m.message_type for m in handlers}
                              for t in self.topics}
         self.commit_interval = commit_interval
+        self.fetch = fetch
         self.processed = 0
         self.dead_lettered = 0
         self.batches_committed = 0
@@ -143,6 +158,7 @@ class MessageConsumer:
             *[self.namespace + t.name for t in self.topics], bootstrap_servers=self.bootstrap, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest", client_id=f"{self.service}-consumer",
             max_poll_interval_ms=600_000, session_timeout_ms=10_000, heartbeat_interval_ms=3_000,
+            fetch_min_bytes=self.fetch.min_bytes, fetch_max_wait_ms=self.fetch.max_wait_ms,
         )
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
                                     client_id=f"{self.service}-dead-letters")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from copy import deepcopy
@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
     InterfaceError,
     InternalError,
     Mapper,
+    Notification,
     OperationalError,
     ProcessRecorder,
     ProgrammingError,
@@ -154,6 +155,7 @@ class UnitOfWork:
         self.high_water = {name: position or 0 for name, position in expected.items()}
         self.moved: dict[str, int] = {}  # tracking name -> the position this batch moves it to
         self.stored_events: list[StoredEvent] = []
+        self.notifications: list[Notification] = []  # the stored events as committed, with their positions
         self.aggregates: dict[Any, Any] = {}
         self.messages = 0  # messages handled into this unit of work
 
@@ -185,9 +187,12 @@ class UnitOfWork:
             _trusted(aggregate)
         if not self.stored_events and not self.moved:
             return 0
-        self.app.recorder.insert_events(self.stored_events, tracking_moves=[
+        ids = self.app.recorder.insert_events(self.stored_events, tracking_moves=[
             (name, position, self.expected[name]) for name, position in self.moved.items()],
             reads=list(self.reads.items()))
+        self.notifications = [Notification(id=i, originator_id=e.originator_id, originator_version=e.originator_version,
+                                           topic=e.topic, state=e.state)
+                              for i, e in zip(ids, self.stored_events, strict=True)]
         return len(self.stored_events)
 
 
@@ -340,7 +345,9 @@ class ServiceApplication(Application[UUID]):
                 if attempt == 9:
                     raise
                 time.sleep(0.1 * (attempt + 1))
-        self.record_listeners: list[Any] = []
+        # called with the notifications of every commit (in the committing thread): the outbox relay
+        # publishes them from memory when they are the next ones it needs
+        self.record_listeners: list[Callable[[Sequence[Notification]], None]] = []
         # tracking positions as this application last committed or read them (see begin_unit_of_work)
         self._positions: dict[str, int | None] = {}
 
@@ -402,8 +409,9 @@ class ServiceApplication(Application[UUID]):
                 raise DuplicateMessage(f"{tracking.application_name}:{tracking.notification_id}") from None
             raise
         self._notify(recordings)
+        notifications = [r.notification for r in recordings]
         for listener in self.record_listeners:
-            listener()
+            listener(notifications)
 
     # ---- batches of consumed messages as one transaction ----
     def begin_unit_of_work(self, tracking_names: Sequence[str], *, trust_cache: bool = True) -> UnitOfWork:
@@ -443,7 +451,7 @@ class ServiceApplication(Application[UUID]):
                 self.repository.cache.put(aggregate_id, aggregate)
         if stored:
             for listener in self.record_listeners:
-                listener()
+                listener(uow.notifications)
         return stored
 
     def is_processed(self, tracking: Tracking) -> bool:

@@ -9,6 +9,11 @@ the envelope's notification id, so the position is recorded at most every ``posi
 seconds (and on stopping) rather than after every batch: one transaction saved per batch, at the
 price of re-publishing at most that much after a crash. A PostgreSQL advisory lock keeps to one
 active relay per log.
+
+A relay in the process that commits the events is handed each commit's notifications (ids and stored
+events, as committed) and publishes them without reading them back when they are the next ones after
+its position; anything else (another process's commits, a gap left by a transaction that failed, a
+relay started after the commits) is read from the database, which stays the only truth.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from zlib import crc32
 
 import psycopg
 from aiokafka import AIOKafkaProducer
+from eventsourcing.persistence import Notification
 from opentelemetry.trace import SpanKind
 
 from oms_contracts.envelope import (
@@ -101,6 +107,9 @@ class OutboxRelay:
         self.name = f"outbox:{app.name}"
         self.wakeup = asyncio.Event()
         self.published_up_to = 0
+        self.from_memory = 0  # notifications published as handed over by this process's commits
+        self._active = False  # holding the log's lock, publishing
+        self._in_memory: dict[int, Notification] = {}
         self._log = log("outbox_relay").bind(relay=self.name)
         self._tracer = tracer("oms.outbox")
 
@@ -125,14 +134,35 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        def wake() -> None:
-            loop.call_soon_threadsafe(self.wakeup.set)
 
-        self.app.record_listeners.append(wake)
+        def committed(notifications: Sequence[Notification]) -> None:  # in the committing thread
+            loop.call_soon_threadsafe(self._handed_over, notifications)
+
+        self.app.record_listeners.append(committed)
         try:
             await self._relay(stop)
         finally:  # a restarted relay (after a crash of its broker or database) registers anew
-            self.app.record_listeners.remove(wake)
+            self.app.record_listeners.remove(committed)
+            self._active = False
+            self._in_memory.clear()
+
+    def _handed_over(self, notifications: Sequence[Notification]) -> None:
+        """What this process just committed: kept while the relay is active, to publish without reading
+        it back (the database stays the truth: anything not next in line is read from it)."""
+        if self._active and len(self._in_memory) < self.batch_size * 20:
+            for notification in notifications:
+                self._in_memory[notification.id] = notification
+        self.wakeup.set()
+
+    def _next_in_memory(self, position: int) -> list[Notification]:
+        """The notifications right after ``position`` that this process handed over, without a gap (ids
+        of other processes' commits, or of a transaction that failed, are only known to the database)."""
+        for stale in [i for i in self._in_memory if i <= position]:
+            del self._in_memory[stale]
+        run: list[Notification] = []
+        while len(run) < self.batch_size and (notification := self._in_memory.pop(position + len(run) + 1, None)):
+            run.append(notification)
+        return run
 
     async def _relay(self, stop: asyncio.Event) -> None:
         conn = await asyncio.to_thread(psycopg.connect, self.dsn, autocommit=True)
@@ -155,19 +185,24 @@ class OutboxRelay:
             position = await asyncio.to_thread(self._read_position, conn)
             self.published_up_to = recorded = position
             recorded_at = time.monotonic()
+            self._active = True
             self._log.info("outbox relay started", position=position)
             try:
                 while not stop.is_set():
-                    notifications = await asyncio.to_thread(
-                        self.app.recorder.select_notifications, position + 1, self.batch_size
-                    )
+                    notifications = self._next_in_memory(position)
+                    if notifications:
+                        self.from_memory += len(notifications)
+                    else:
+                        notifications = await asyncio.to_thread(
+                            self.app.recorder.select_notifications, position + 1, self.batch_size
+                        )
                     if notifications:
                         await self._publish(producer, notifications)
                         self.published_up_to = position = notifications[-1].id
                     if position > recorded and time.monotonic() - recorded_at >= self.position_interval:
                         await asyncio.to_thread(self._record_position, conn, position)
                         recorded, recorded_at = position, time.monotonic()
-                    if len(notifications) < self.batch_size:
+                    if not notifications or (len(notifications) < self.batch_size and not self._in_memory):
                         # caught up: a record made meanwhile has set the wakeup, so no second look is needed
                         await _wait(stop, self.wakeup, self.poll_seconds)
             finally:
@@ -213,12 +248,15 @@ class OutboxRelay:
 
 
 async def _wait(stop: asyncio.Event, wakeup: asyncio.Event, timeout: float) -> None:
+    """Until woken, stopped, or ``timeout`` seconds passed."""
     if stop.is_set():
         return
+    waits = [asyncio.ensure_future(wakeup.wait()), asyncio.ensure_future(stop.wait())]
     try:
-        await asyncio.wait_for(wakeup.wait(), timeout)
-    except TimeoutError:
-        pass
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
     wakeup.clear()
 
 

@@ -147,9 +147,10 @@ def create_tables(pool, schema: str, timeout: float = 120.0) -> None:
 
 def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "ServiceApplication | None" = None,
                      publications: "Publications | None" = None, handlers: "dict | None" = None,
-                     extra_workers: Sequence[Runnable] = (), on_stop=None) -> ServiceProcess:
-    """Wire the outbox relay of the service's event store and its idempotent consumer."""
-    from .consumer import MessageConsumer
+                     extra_workers: Sequence[Runnable] = (), on_stop=None, fetch=None) -> ServiceProcess:
+    """Wire the outbox relay of the service's event store and its idempotent consumer (``fetch``: its
+    FetchPolicy, PROMPT unless the service is off the order's critical path)."""
+    from .consumer import PROMPT, MessageConsumer
     from .outbox_relay import OutboxRelay
 
     workers: list[Runnable] = []
@@ -168,6 +169,6 @@ def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "Se
         # look-up before each message: that would cost every message a database round trip
         # the messages of a partition that arrive together share one transaction of the event store
         workers.append(MessageConsumer(settings.service, settings.kafka_bootstrap, settings.consumer_group(), handlers,
-                                       namespace=settings.topic_namespace, batch_store=app))
+                                       namespace=settings.topic_namespace, batch_store=app, fetch=fetch or PROMPT))
     workers.extend(extra_workers)
     return ServiceProcess(settings.service, http_app, settings.http_host, settings.http_port, workers, on_stop)

@@ -186,3 +186,41 @@ async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_does_not
     assert "/amount" in reasons[1]
     assert "TallyExploded" in reasons[2]
     assert all(dict(r.headers).get("dead-letter-reason") for r in letters)
+
+
+async def test_a_relay_publishes_its_own_commits_from_memory_and_the_rest_from_the_database_in_order(settings):
+    topic, dead = make_topic(), make_topic()
+    await ensure_topics(settings.kafka_bootstrap, (topic, dead))
+    # the relay's process, and another process writing to the same store (a second replica)
+    here, there = Tallies(env=settings.event_store_env()), Tallies(env=settings.event_store_env())
+    relay = OutboxRelay(here, tally_publications(topic), settings.kafka_bootstrap, settings.dsn(), poll_seconds=30)
+    tally = Tally(name=f"m-{uuid4().hex[:6]}")
+    key = str(tally.id)
+    here.record(tally)
+
+    def add(app: Tallies, amount: int) -> int:
+        current = app.repository.get(tally.id)
+        current.add(amount)
+        app.record(current)
+        return app.recorder.max_notification_id()
+
+    async def amounts(count: int) -> list[int]:
+        return [m.payload["amount"] for m in await messages_about(settings.kafka_bootstrap, topic, key, at_least=count)]
+
+    async with RunningWorkers(relay):
+        await eventually(lambda: relay.published_up_to >= here.recorder.max_notification_id())
+        before = relay.from_memory
+        last = add(here, 1)  # committed here: handed over and published without reading it back
+        await eventually(lambda: relay.published_up_to >= last, timeout=5)
+        assert relay.from_memory == before + 1
+        add(there, 2)  # committed elsewhere: only the database knows it (and no one wakes this relay)
+        last = add(here, 3)  # not next in line in memory, so the relay reads both from the database
+        await eventually(lambda: relay.published_up_to >= last, timeout=5)
+        stale = here.repository.get(tally.id)
+        add(here, 4)
+        stale.add(99)
+        with pytest.raises(IntegrityError):  # a failed transaction: the ids it took are a gap in the log
+            here.record(stale)
+        last = add(here, 5)
+        await eventually(lambda: relay.published_up_to >= last, timeout=5)
+        assert await amounts(5) == [1, 2, 3, 4, 5]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from oms_platform.consumer import GATHERED
 from oms_platform.http import create_http_app
 from oms_platform.service_runtime import ServiceProcess, assemble_service, ensure_database
 from oms_platform.settings import ServiceSettings
@@ -33,5 +34,7 @@ def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, 
 
     process = assemble_service(settings, http_app, app=documents, publications=erp_publications,
                                handlers=erp_handlers(documents),
-                               extra_workers=[ErpOutboxProjection(documents, outbox)], on_stop=stop)
+                               extra_workers=[ErpOutboxProjection(documents, outbox)], on_stop=stop,
+                               # ERP documents follow the order; none of its steps waits for them
+                               fetch=GATHERED)
     return process, documents

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from oms_platform.consumer import GATHERED
 from oms_platform.http import create_http_app
 from oms_platform.service_runtime import ServiceProcess, assemble_service, ensure_database
 from oms_platform.settings import ServiceSettings
@@ -32,5 +33,7 @@ def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, 
         delivered_orders.close()
 
     process = assemble_service(settings, http_app, app=returns, publications=return_publications,
-                               handlers=return_handlers(returns), on_stop=stop)
+                               handlers=return_handlers(returns), on_stop=stop,
+                               # a delivered order becomes returnable: no customer waits on the millisecond
+                               fetch=GATHERED)
     return process, returns

@@ -168,13 +168,20 @@ class ErpOutboxProjection:
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        self.app.record_listeners.append(lambda: loop.call_soon_threadsafe(self.wakeup.set))
+
+        def committed(_notifications) -> None:
+            loop.call_soon_threadsafe(self.wakeup.set)
+
+        self.app.record_listeners.append(committed)
         self._log.info("erp outbox projection started")
-        while not stop.is_set():
-            if await asyncio.to_thread(self.catch_up):
-                continue
-            try:
-                await asyncio.wait_for(self.wakeup.wait(), self.poll_seconds)
-            except TimeoutError:
-                pass
-            self.wakeup.clear()
+        try:
+            while not stop.is_set():
+                if await asyncio.to_thread(self.catch_up):
+                    continue
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), self.poll_seconds)
+                except TimeoutError:
+                    pass
+                self.wakeup.clear()
+        finally:  # restarted after a failure, it registers anew
+            self.app.record_listeners.remove(committed)
