@@ -65,6 +65,37 @@ def validation_problem(errors: list[dict[str, Any]]) -> Problem:
                    errors=named)
 
 
+class CorrelationMiddleware:
+    """Every request carries a correlation id (the caller's ``X-Correlation-Id``, or a new one) into its
+    logs, the events it records and its response's headers. Plain ASGI: Starlette's ``BaseHTTPMiddleware``
+    (``@app.middleware("http")``) costs a task and a memory stream per request, measured as a good part of
+    the gateway's CPU per order."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        correlation_id = next((value.decode("latin-1") for name, value in scope["headers"]
+                               if name == b"x-correlation-id"), None) or str(uuid4())
+        header = (b"x-correlation-id", correlation_id.encode("latin-1"))
+
+        async def send_with_correlation_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        try:
+            with message_context(MessageContext(correlation_id=correlation_id, causation_id=None,
+                                                cause_service="http")):
+                await self.app(scope, receive, send_with_correlation_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("correlation_id")
+
+
 def create_http_app(service: str, *, title: str, lifespan: Callable | None = None,
                     readiness: Callable[[], bool] | None = None) -> FastAPI:
     app = FastAPI(title=title, lifespan=lifespan, version="0.1.0")
@@ -88,18 +119,7 @@ def create_http_app(service: str, *, title: str, lifespan: Callable | None = Non
         logger.exception("unhandled error", path=request.url.path)
         return problem_response(Problem(500, "Internal error", "the error was logged; nothing was recorded"), request)
 
-    @app.middleware("http")
-    async def _correlate(request: Request, call_next):
-        correlation_id = request.headers.get("x-correlation-id") or str(uuid4())
-        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
-        try:
-            with message_context(MessageContext(correlation_id=correlation_id, causation_id=None,
-                                                cause_service="http")):
-                response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("correlation_id")
-        response.headers["x-correlation-id"] = correlation_id
-        return response
+    app.add_middleware(CorrelationMiddleware)
 
     @app.get("/health/live", include_in_schema=False)
     async def _live():
