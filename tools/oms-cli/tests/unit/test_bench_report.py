@@ -74,6 +74,10 @@ class KeepsUpTo:
     async def settle(self, _phase, _until, _timeout):
         return self.rates[-1] <= self.capacity
 
+    async def quiesce(self):
+        self.quiesced = len(self.rates)  # before each probe
+        return True
+
 
 async def test_the_maximum_sustained_load_steps_down_from_the_burst_until_the_lifecycle_keeps_up():
     from rich.console import Console
@@ -87,3 +91,4 @@ async def test_the_maximum_sustained_load_steps_down_from_the_burst_until_the_li
     assert found["sustained"] and found["rate_per_s"] <= 30.0
     assert found["rate_per_s"] == pytest.approx(50.0 * 0.8 ** 3)  # 50, 40, 32 fell behind; 25.6 kept up
     assert [p["sustained"] for p in found["probes"]] == [False, False, False, True]
+    assert driver.quiesced == 3  # waited for the system to be idle before the last probe too

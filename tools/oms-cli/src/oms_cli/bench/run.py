@@ -110,6 +110,7 @@ async def _lifecycle(stack: LocalStack, settings: BenchSettings, console: Consol
         warm = await driver.run_burst(client, 40, concurrency=8)
         await driver.settle(warm, "delivered_at", 120)
         before = await driver.topic_message_count()
+        await driver.quiesce()
         console.print(f"saturation: {settings.saturation_orders} orders as fast as the gateway takes them")
         saturation = await driver.run_burst(client, settings.saturation_orders)
         await driver.settle(saturation, "delivered_at", 300)
@@ -119,6 +120,7 @@ async def _lifecycle(stack: LocalStack, settings: BenchSettings, console: Consol
         sustained = await _sustained_rate(driver, client, saturated, settings, console)
         paced = {}
         for share in (0.5, 1.0):
+            await driver.quiesce()
             rate = max(1.0, sustained["rate_per_s"] * share)
             console.print(f"paced at {share:.0%} of the maximum sustained load: {rate:.1f} orders/s for "
                           f"{settings.paced_seconds:.0f} s")
@@ -149,6 +151,7 @@ async def _sustained_rate(driver: LifecycleDriver, client: aiohttp.ClientSession
     rate = max(1.0, ceiling)
     probes = []
     for _ in range(8):
+        await driver.quiesce()
         phase = await driver.run_paced(client, rate, settings.probe_seconds, f"probe_{rate:.1f}")
         kept_up = await driver.settle(phase, "delivered_at", KEEP_UP_SECONDS)
         figures = phase_figures(phase)
