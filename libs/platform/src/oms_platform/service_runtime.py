@@ -71,20 +71,28 @@ class ServiceProcess:
         shutdown_telemetry()
 
 
-async def _restarting(worker: Runnable, stop: asyncio.Event) -> None:
-    """Run a worker; when it fails (broker or database gone), start it again with backoff."""
+async def _restarting(worker: Runnable, stop: asyncio.Event, *, first_delay: float = 0.5, max_delay: float = 5.0,
+                      healthy_after: float = 30.0) -> None:
+    """Run a worker; when it fails (broker or database gone), start it again with backoff. The backoff
+    starts again from ``first_delay`` once the worker had run ``healthy_after`` seconds: a failure days
+    after the last one is not waited for as long as the tenth of a burst."""
     logger = log("runtime")
-    delay = 0.5
+    loop = asyncio.get_running_loop()
+    delay = first_delay
     while not stop.is_set():
+        started = loop.time()
         try:
             await worker.run(stop)
             return
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001
-            logger.warning("worker failed; restarting", worker=type(worker).__name__, error=repr(error))
+            if loop.time() - started >= healthy_after:
+                delay = first_delay
+            logger.warning("worker failed; restarting", worker=type(worker).__name__, error=repr(error),
+                           retry_in=delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, max_delay)
 
 
 def run_service(process: ServiceProcess) -> None:

@@ -21,8 +21,7 @@ def order_routes(orders: Orders) -> APIRouter:
                         as_of: datetime | None = Query(None, description="ISO 8601 timestamp")) -> dict[str, Any]:
         """The order's state (now, at a version, or as of a time) and its full history."""
         try:
-            state = await asyncio.to_thread(orders.order, order_id, version=version, as_of=as_of)
-            history = await asyncio.to_thread(orders.order_history, order_id)
+            state, history = await asyncio.to_thread(orders.order_and_history, order_id, version=version, as_of=as_of)
         except OrderNotFound as missing:
             raise Problem(404, "Order not found", f"no order {missing}", type_="/problems/order-not-found") from None
         shown_version = state["version"]

@@ -124,12 +124,19 @@ class Orders(ServiceApplication):
             raise OrderNotFound(order_id) from None
 
     def order(self, order_id: str, *, version: int | None = None, as_of: datetime | None = None) -> dict[str, Any]:
+        return self.order_and_history(order_id, version=version, as_of=as_of)[0] if as_of is not None \
+            else self._get(order_id, version).summary()
+
+    def order_and_history(self, order_id: str, *, version: int | None = None,
+                          as_of: datetime | None = None) -> tuple[dict[str, Any], list[HistoryEntry]]:
+        """The order's state (now, at ``version``, or as of a time) and its whole history, read once."""
+        entries = self.order_history(order_id)
         if as_of is not None:
-            entries = [e for e in self.history(order_uuid(order_id)) if e.timestamp <= as_of]
-            if not entries:
+            earlier = [e for e in entries if e.timestamp <= as_of]
+            if not earlier:
                 raise OrderNotFound(f"{order_id} did not exist at {as_of.isoformat()}")
-            version = entries[-1].version
-        return self._get(order_id, version).summary()
+            version = earlier[-1].version
+        return self._get(order_id, version).summary(), entries
 
     def order_history(self, order_id: str) -> list[HistoryEntry]:
         try:
