@@ -283,14 +283,15 @@ class HighWaterMarkRecorder(PostgresProcessRecorder):
         ).format(schema=schema, function=function, id_type=id_type,
                  tracking=Identifier(self.tracking_table_name), table=Identifier(self.events_table_name),
                  lock_timeout=datastore.lock_timeout))
-        # (plain arrays rather than one of the library's composite type: adapting those costs Python time)
+        # (plain arrays rather than one of the library's composite type: adapting those costs Python time;
+        # statements rendered to text once: psycopg renders a composed statement again on every execution)
         self.record_statement = SQL(
             "SELECT notification_id FROM {schema}.{function}(%s::{id_type}[], %s::bigint[], %s::text[],"
             " %s::bytea[], %s::text[], %s::bigint[], %s::boolean, %s::bigint[], %s::{id_type}[], %s::bigint[])").format(
-            schema=schema, function=function, id_type=id_type)
+            schema=schema, function=function, id_type=id_type).as_string()
         self.positions_statement = SQL(
             "SELECT application_name, notification_id FROM {schema}.{tracking} WHERE application_name = ANY(%s)"
-        ).format(schema=schema, tracking=Identifier(self.tracking_table_name))
+        ).format(schema=schema, tracking=Identifier(self.tracking_table_name)).as_string()
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Any, **kwargs: Any) -> Any:
