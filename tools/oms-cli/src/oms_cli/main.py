@@ -108,12 +108,16 @@ def bench(saturation_orders: int = typer.Option(400, help="orders posted as fast
 @app.command()
 def chaos(orders: int = typer.Option(200, help="orders posted during the run"),
           duration: float = typer.Option(120.0, help="seconds of orders under faults"),
-          seed: int = typer.Option(1, help="seed of the fault schedule (a failing run can be replayed)")) -> None:
+          seed: int = typer.Option(1, help="seed of the fault schedule (a failing run can be replayed)"),
+          relays_in_process: int = typer.Option(
+              2, help="services (chosen by the seed) whose outbox relay runs inside the service's process, as "
+                      "deployed by default; the other relays run, and are killed, as processes of their own")) -> None:
     """Kill services, relays, the broker and the database under load; redeliver, rewind, inject poison;
     then check that nothing was lost or doubled. Exits 1 with the order ids on any violation."""
     from .chaos import print_report, run_chaos
 
-    report = run_chaos(None, orders=orders, duration_s=duration, seed=seed, console=console)
+    report = run_chaos(None, orders=orders, duration_s=duration, seed=seed, console=console,
+                       relays_in_process=relays_in_process)
     print_report(report, console)
     if not report.passed:
         raise typer.Exit(1)

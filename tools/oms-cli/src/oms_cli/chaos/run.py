@@ -3,7 +3,8 @@ its database are killed and restarted, messages are redelivered, a consumer grou
 malformed messages arrive; then it settles, and the run checks that nothing was lost, doubled or
 corrupted.
 
-Phases: start a stack of its own (separate relays, own namespace, groups and databases) -> stock
+Phases: start a stack of its own (relays mostly separate, some in their service's process; own namespace,
+groups and databases) -> stock
 arrives -> orders arrive from four channels while the fault schedule runs and carriers scan part
 of the booked parcels to delivered -> settle (every order where it should be, every consumer at
 the end of its topics, every relay at the end of its log) -> two cancellations and a return ->
@@ -54,7 +55,7 @@ from oms_contracts.topics import (
     dead_letter_topic,
 )
 
-from ..stack import SERVICE_BY_NAME
+from ..stack import SERVICE_BY_NAME, SERVICES
 from . import invariants as inv
 from .invariants import InjectedMessage, PlacedOrder
 from .kafka_ops import (
@@ -85,7 +86,7 @@ RETURN_KEY = "chaos-return-1"
 def run_chaos(profile_or_infrastructure=None, orders: int = 200, duration_s: float = 120.0, seed: int = 1,
               console: Console | None = None, *, process_kills: int | None = None, settle_timeout: float = 180.0,
               malformed: int = 6, redeliver_share: float = 0.1, keep: bool = False,
-              schedule: list[Fault] | None = None) -> ChaosReport:
+              schedule: list[Fault] | None = None, relays_in_process: int = 2) -> ChaosReport:
     """Run the system under faults and check it; answers the report (``report.passed``).
 
     ``profile_or_infrastructure``: a StackProfile, running infrastructure (``.kafka``, ``.postgres``,
@@ -93,17 +94,20 @@ def run_chaos(profile_or_infrastructure=None, orders: int = 200, duration_s: flo
     ``process_kills`` None kills every service and every relay; a number kills that many (at least a
     service and a relay). The run's databases and topics are dropped after a passing run unless ``keep``.
     ``schedule`` replaces the seeded fault schedule (to replay or to aim at one fault).
+    ``relays_in_process``: how many services (chosen by the seed) run their outbox relay inside their own
+    process, as deployed by default (killing the service kills its relay); the others' relays are
+    processes of their own, killed on their own.
     """
     run = ChaosRun(profile_or_infrastructure, orders, duration_s, seed, console or Console(),
                    process_kills=process_kills, settle_timeout=settle_timeout, malformed=malformed,
-                   redeliver_share=redeliver_share, keep=keep, schedule=schedule)
+                   redeliver_share=redeliver_share, keep=keep, schedule=schedule, relays_in_process=relays_in_process)
     return run.run()
 
 
 class ChaosRun:
     def __init__(self, target, orders: int, duration_s: float, seed: int, console: Console, *,
                  process_kills: int | None, settle_timeout: float, malformed: int, redeliver_share: float,
-                 keep: bool, schedule: list[Fault] | None = None):
+                 keep: bool, schedule: list[Fault] | None = None, relays_in_process: int = 2):
         self.seed = seed
         self.console = console
         self.duration_s = duration_s
@@ -111,7 +115,9 @@ class ChaosRun:
         self.keep = keep
         self.tag = f"{seed % 1000}x{secrets.token_hex(2)}"
         profile, kafka, postgres = profile_for(target)
-        self.stack = ChaosStack(profile, self.tag, kafka=kafka, postgres=postgres)
+        in_process = frozenset(random.Random(f"relays-{seed}").sample([s.name for s in SERVICES],
+                                                                      min(relays_in_process, len(SERVICES))))
+        self.stack = ChaosStack(profile, self.tag, kafka=kafka, postgres=postgres, relays_in_process=in_process)
         self.bootstrap = profile.kafka_bootstrap
         self.catalogue = Catalogue.for_run(self.tag)
         self.initial_stock = stock_plan(self.catalogue, orders)
@@ -160,10 +166,12 @@ class ChaosRun:
         try:
             with self.progress:
                 self.say(f"chaos run seed {self.seed}: {len(self.plans)} orders, {len(self.schedule)} faults in "
-                         f"{self.duration_s:.0f}s; namespace {self.stack.topic_namespace}, logs {self.stack.home}")
-                task = self.progress.add_task("starting Kafka, PostgreSQL, 7 services and 7 relays", total=None)
+                         f"{self.duration_s:.0f}s; relays in their service's process: "
+                         f"{', '.join(sorted(self.stack.relays_in_process)) or 'none'}; "
+                         f"namespace {self.stack.topic_namespace}, logs {self.stack.home}")
+                task = self.progress.add_task("starting Kafka, PostgreSQL, 7 services and their relays", total=None)
                 self.stack.prepare(lambda m: self.progress.update(task, description=m))
-                self.progress.update(task, description="starting 7 services and 7 relays")
+                self.progress.update(task, description="starting 7 services and their relays")
                 self.stack.start_services(timeout=240)
                 self.progress.update(task, total=1, completed=1, description="stack up")
                 lap("start")

@@ -1,5 +1,6 @@
-"""The system a chaos run tortures: the seven services and their seven outbox relays as separate
-processes, on Kafka topics, consumer groups and databases of the run's own (a namespace, a group
+"""The system a chaos run tortures: the seven services and their outbox relays, most as separate
+processes and some inside their service's process (as ``make run`` and the default deployment have
+them, where a relay publishes its own process's commits from memory), on Kafka topics, consumer groups and databases of the run's own (a namespace, a group
 suffix and a database suffix from the run's tag), so another stack on the same Kafka and
 PostgreSQL (the end-to-end tests' ``system``, ``make run``) neither sees its messages nor shares
 its event stores, relay locks, consumer groups, PID files or logs."""
@@ -23,8 +24,10 @@ from ..stack import SERVICES, LocalStack, ServiceSpec, StackProfile, cache_dir
 
 
 class ChaosStack(LocalStack):
-    def __init__(self, profile: StackProfile, tag: str, *, kafka=None, postgres=None):
+    def __init__(self, profile: StackProfile, tag: str, *, kafka=None, postgres=None,
+                 relays_in_process: frozenset[str] = frozenset()):
         self.tag = tag
+        self.relays_in_process = relays_in_process  # services whose relay runs in the service's process
         super().__init__(profile, topic_namespace=f"chaos-{tag}.", separate_relays=True,
                          extra_env={"OMS_CONSUMER_GROUP_SUFFIX": self.group_suffix})
         if kafka is not None:  # the very objects the caller (the test session) started
@@ -63,15 +66,20 @@ class ChaosStack(LocalStack):
 
     def process_for(self, spec: ServiceSpec) -> ManagedProcess:
         process = self._here(super().process_for(spec))
-        process.env["OMS_ROLE"] = "worker"
+        process.env["OMS_ROLE"] = "all" if spec.name in self.relays_in_process else "worker"
         return process
+
+    def process_names(self) -> list[str]:
+        return [s.name for s in SERVICES] + [f"{s.name}-relay" for s in SERVICES
+                                             if s.name not in self.relays_in_process]
 
     def relay_process_for(self, spec: ServiceSpec) -> ManagedProcess:
         return self._here(super().relay_process_for(spec))
 
     def start_services(self, names: list[str] | None = None, timeout: float = 180) -> None:
         for spec in SERVICES:
-            for process in (self.relay_process_for(spec), self.process_for(spec)):
+            relay = [] if spec.name in self.relays_in_process else [self.relay_process_for(spec)]
+            for process in (*relay, self.process_for(spec)):
                 self.definitions[process.name] = process.fresh_copy()
                 self.supervisor.start(process)
         self.supervisor.wait_healthy(timeout)
