@@ -7,12 +7,14 @@
   service's dead-letter topic with the reason, and the partition moves on.
 - A handler failing on infrastructure (database or broker down) is retried until it works;
   any other failure is retried a few times and then dead-lettered, never blocking the partition.
-- With a ``batch_store`` (the service's event store), the messages of one topic partition that
-  arrive together share one transaction: each handler records as usual into a unit of work, later
-  messages see the aggregates earlier ones changed, and one commit stores every event with the
+- With a ``batch_store`` (the service's event store), the messages one fetch brings, of all its
+  partitions, share one transaction: each handler records as usual into a unit of work, later
+  messages see the aggregates earlier ones changed, and one commit stores every event with each
   partition's new tracking position. Anything unusual in a batch (a failing handler, a conflict at
   commit, a poison message found by a handler) sends the batch back through the one-message path
   above, so the outcome is always the one that path gives; batching only saves transactions.
+- A ``FetchPolicy`` says how long the broker may hold a fetch to gather records: PROMPT for the
+  steps an order waits for, GATHERED for consumers off its critical path.
 """
 
 from __future__ import annotations

@@ -118,8 +118,16 @@ class FastReplayRepository(Repository):
                     except KeyError:
                         pass
                     else:
-                        uow.reads.setdefault(aggregate_id, cached.version)
-                        return deepcopy(cached) if deepcopy_from_cache and self.deepcopy_from_cache else cached
+                        # (under the library's fast-forward lock: another thread may be bringing the cached
+                        # aggregate up to date in place, and the version noted must be the state copied)
+                        lock = self._use_fastforward_lock(aggregate_id)
+                        try:
+                            with lock:
+                                uow.reads.setdefault(aggregate_id, cached.version)
+                                return deepcopy(cached) if deepcopy_from_cache and self.deepcopy_from_cache \
+                                    else cached
+                        finally:
+                            self._disuse_fastforward_lock(aggregate_id)
         return super().get(aggregate_id, version=version, projector_func=projector_func,
                            fastforward_skipping=fastforward_skipping, deepcopy_from_cache=deepcopy_from_cache)
 
