@@ -164,7 +164,9 @@ def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "Se
     workers: list[Runnable] = []
     if app is not None and publications is not None and settings.role in ("all", "relay"):
         workers.append(OutboxRelay(app, publications, settings.kafka_bootstrap, settings.dsn(),
-                                   poll_seconds=settings.relay_poll_seconds, namespace=settings.topic_namespace))
+                                   poll_seconds=settings.relay_poll_seconds, namespace=settings.topic_namespace,
+                                   # woken by this process's commits: polls only for other processes' ones
+                                   idle_poll_seconds=1.0 if settings.role == "all" else None))
     if settings.role == "relay":
         # the outbox relay as a process of its own: it serves only the health probes
         from .http import create_http_app

@@ -224,3 +224,24 @@ async def test_a_relay_publishes_its_own_commits_from_memory_and_the_rest_from_t
         last = add(here, 5)
         await eventually(lambda: relay.published_up_to >= last, timeout=5)
         assert await amounts(5) == [1, 2, 3, 4, 5]
+
+
+async def test_a_relay_polling_less_often_while_idle_still_publishes_what_other_processes_commit(settings):
+    topic, dead = make_topic(), make_topic()
+    await ensure_topics(settings.kafka_bootstrap, (topic, dead))
+    here, there = Tallies(env=settings.event_store_env()), Tallies(env=settings.event_store_env())
+    relay = OutboxRelay(here, tally_publications(topic), settings.kafka_bootstrap, settings.dsn(),
+                        poll_seconds=0.02, idle_poll_seconds=0.3)
+    tally = Tally(name=f"n-{uuid4().hex[:6]}")
+    async with RunningWorkers(relay):
+        await eventually(lambda: relay.published_up_to >= (here.recorder.max_notification_id() or 0))
+        await asyncio.sleep(1.0)  # idle: its polls back off
+        for amount in (1, 2, 3):  # nothing wakes it: only its polls can find these
+            tally.add(amount)
+            there.record(tally)
+            await asyncio.sleep(0.1)
+        last = there.recorder.max_notification_id()
+        await eventually(lambda: relay.published_up_to >= last, timeout=10)
+    published = await messages_about(settings.kafka_bootstrap, topic, str(tally.id), at_least=3)
+    assert [m.payload["amount"] for m in published] == [1, 2, 3]
+    assert relay.from_memory == 0
