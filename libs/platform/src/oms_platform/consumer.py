@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence, Set
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -141,6 +141,7 @@ class MessageConsumer:
         # a prefix of the Kafka topic names: isolates test runs (and tenants of one cluster) from each other
         self.namespace = namespace
         self.batch_store = batch_store
+        self._topic_by_kafka_name = {namespace + t.name: t for t in self.topics}
         # per Kafka topic, the message types it carries that no handler here wants: such a record is passed
         # over on its event-type header alone, unparsed (the consumers that handle it judge its body)
         self._passed_over = {namespace + t.name: frozenset(t.message_by_type) - {m.message_type for m in handlers}
@@ -218,30 +219,29 @@ class MessageConsumer:
 
     async def _one_by_one_per_partition(self, fetched: dict[TopicPartition, list[ConsumerRecord]],
                                         producer: AIOKafkaProducer, stop: asyncio.Event,
-                                        skip: frozenset[tuple[str, int, int]] | set[tuple[str, int, int]] = frozenset(),
+                                        skip: Set[tuple[str, int, int]] = frozenset(),
                                         ) -> dict[TopicPartition, int | None | BaseException]:
         # partitions are independent streams: their records are processed concurrently, each partition's
         # in order (one aggregate written from two partitions meets its version check)
-        outcomes = await asyncio.gather(*(self._process_one_by_one(
-            records, producer, stop, skip={offset for topic, partition, offset in skip
-                                           if (topic, partition) == (tp.topic, tp.partition)})
-            for tp, records in fetched.items()), return_exceptions=True)
+        outcomes = await asyncio.gather(*(self._process_one_by_one(records, producer, stop, skip)
+                                          for records in fetched.values()), return_exceptions=True)
         return dict(zip(fetched, outcomes, strict=True))
 
     async def _process_one_by_one(self, records: list[ConsumerRecord], producer: AIOKafkaProducer,
-                                  stop: asyncio.Event, skip: set[int] = frozenset()) -> int | None:
-        """The one-message path over ``records`` (except the offsets in ``skip``); the offset to commit next."""
+                                  stop: asyncio.Event, skip: Set[tuple[str, int, int]] = frozenset()) -> int | None:
+        """The one-message path over ``records`` (except those in ``skip``, as (topic, partition, offset));
+        the offset to commit next."""
         next_offset = None
         for record in records:
             if stop.is_set():
                 break
-            if record.offset not in skip:
+            if (record.topic, record.partition, record.offset) not in skip:
                 await self._process(record, producer, stop)
             next_offset = record.offset + 1
         return next_offset
 
     def topic_of(self, kafka_topic: str) -> Topic:
-        return next(t for t in self.topics if self.namespace + t.name == kafka_topic)
+        return self._topic_by_kafka_name[kafka_topic]
 
     async def _process_batch(self, fetched: dict[TopicPartition, list[ConsumerRecord]], producer: AIOKafkaProducer,
                              stop: asyncio.Event) -> dict[TopicPartition, int | None | BaseException]:
@@ -257,10 +257,9 @@ class MessageConsumer:
         names = {tp: f"{self.topic_of(tp.topic).name}#{tp.partition}" for tp in fetched}
         conflicts = 0
         while True:
-            next_offsets: dict[TopicPartition, int | None | BaseException] = {tp: None for tp in fetched}
             try:
-                uow, stored = await self._batch_attempt(store, fetched, names, next_offsets, producer, stop,
-                                                        dead_lettered, attempt=conflicts)
+                uow, stored, next_offsets = await self._batch_attempt(store, fetched, names, producer, stop,
+                                                                      dead_lettered, attempt=conflicts)
                 break
             except StoreIntegrityError as error:
                 # a concurrent writer won an aggregate's next version (or a partition's position) first:
@@ -272,7 +271,6 @@ class MessageConsumer:
                     continue
                 return await self._replay_one_by_one(fetched, producer, stop, dead_lettered, error)
             except Exception as error:  # noqa: BLE001 - the one-message path decides what each message gets
-                store.forget_positions(names.values())
                 return await self._replay_one_by_one(fetched, producer, stop, dead_lettered, error)
         self.batches_committed += 1
         self.processed += uow.messages
@@ -281,9 +279,12 @@ class MessageConsumer:
         return next_offsets
 
     async def _batch_attempt(self, store: ServiceApplication, fetched: dict[TopicPartition, list[ConsumerRecord]],
-                             names: dict[TopicPartition, str], next_offsets: dict[TopicPartition, Any],
-                             producer: AIOKafkaProducer, stop: asyncio.Event,
-                             dead_lettered: set[tuple[str, int, int]], attempt: int) -> tuple[UnitOfWork, int]:
+                             names: dict[TopicPartition, str], producer: AIOKafkaProducer, stop: asyncio.Event,
+                             dead_lettered: set[tuple[str, int, int]], attempt: int,
+                             ) -> tuple[UnitOfWork, int, dict[TopicPartition, int | None | BaseException]]:
+        """One run of the batch: its unit of work, the events stored, and per partition the offset to
+        commit next."""
+        next_offsets: dict[TopicPartition, int | None | BaseException] = {tp: None for tp in fetched}
         token = _steps_in_place.set(True)
         try:
             # a first attempt takes cached aggregates as they are (its commit checks that none moved on);
@@ -298,7 +299,7 @@ class MessageConsumer:
                             # (a batch run again after a conflict does not dead-letter twice)
                             await self._process(record, producer, stop, batch=uow, dead_lettered=dead_lettered)
                         next_offsets[tp] = record.offset + 1
-            return uow, store.commit_unit_of_work(uow)
+            return uow, store.commit_unit_of_work(uow), next_offsets
         finally:
             _steps_in_place.reset(token)
 

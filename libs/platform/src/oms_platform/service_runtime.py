@@ -177,7 +177,7 @@ def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "Se
     if handlers:
         # duplicates are recognised when the handler's effect is committed (tracking record), so no
         # look-up before each message: that would cost every message a database round trip
-        # the messages of a partition that arrive together share one transaction of the event store
+        # the records one fetch brings share one transaction of the event store
         workers.append(MessageConsumer(settings.service, settings.kafka_bootstrap, settings.consumer_group(), handlers,
                                        namespace=settings.topic_namespace, batch_store=app, fetch=fetch or PROMPT))
     workers.extend(extra_workers)
