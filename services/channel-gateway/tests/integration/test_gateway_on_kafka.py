@@ -52,3 +52,32 @@ async def test_concurrent_posts_of_one_order_publish_one_order_accepted(gateway)
     assert [m.event_type for m in published] == ["OrderAccepted"]
     assert published[0].payload["order_total"] == "21.00"
     assert published[0].producer == "channel-gateway"
+
+
+async def test_racing_idempotency_keys_capture_one_order_each(gateway):
+    client, bootstrap_servers = gateway
+
+    def order():
+        return {"external_order_id": f"W-{uuid4().hex[:8]}", "ordered_at": "2026-11-23T10:00:00+05:30",
+                "currency": "INR", "lines": [{"line_id": "1", "sku": "S1", "quantity": 1, "unit_price": "5.00"}],
+                "ship_to": {"name": "A", "line1": "1 Road", "city": "Pune", "postal_code": "411001", "country": "IN"}}
+
+    def post(body, key):
+        return client.post("/v1/orders", json=body, headers={"X-Api-Key": "webstore-demo-key", "Idempotency-Key": key})
+
+    # one key, one order, posted five times at once
+    same, key = order(), f"k-{uuid4()}"
+    responses = await asyncio.gather(*[post(same, key) for _ in range(5)])
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 202]
+    assert len({r.json()["order_id"] for r in responses}) == 1
+    # one order under five different keys at once: still one order
+    other = order()
+    responses = await asyncio.gather(*[post(other, f"k-{uuid4()}") for _ in range(5)])
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 202]
+    # one key, two different orders at once: one is captured, the other refused as a reused key
+    key = f"k-{uuid4()}"
+    responses = await asyncio.gather(post(order(), key), post(order(), key))
+    assert sorted(r.status_code for r in responses) == [202, 422]
+    for response in (r for r in responses if r.status_code == 202):
+        published = await messages_about(bootstrap_servers, GATEWAY_ORDERS, response.json()["order_id"])
+        assert [m.event_type for m in published] == ["OrderAccepted"]

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.unit
 @pytest.fixture
 def client():
     capture = OrderCapture(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    channels = ChannelDirectory([Channel("webstore", digest("k1")), Channel("shopify", digest("k2"))])
+    channels = ChannelDirectory([Channel("webstore", (digest("k1"),)), Channel("shopify", (digest("k2"),))])
     app = create_http_app("channel-gateway", title="test")
     app.include_router(gateway_routes(capture, channels))
     client = TestClient(app)

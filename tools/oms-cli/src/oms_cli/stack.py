@@ -47,6 +47,11 @@ def project_root() -> Path:
     return Path.cwd()
 
 
+# the demo channels' webhook secrets (services/channel-gateway/src/channel_gateway/config/channels.json names the
+# variables); a deployment sets its own from its secret store
+DEMO_WEBHOOK_SECRETS = {"OMS_SHOPIFY_WEBHOOK_SECRET": "shopify-demo-secret",
+                        "OMS_WOOCOMMERCE_WEBHOOK_SECRET": "woocommerce-demo-secret"}
+
 # Kafka, Kafka controller, PostgreSQL, HTTP base port of each named stack (so they can run side by side)
 # bench and chaos listen below 32768, outside Linux's ephemeral port range (32768-60999): a port in that
 # range can be taken at any moment as the local end of an outgoing connection, and a service restarted
@@ -144,6 +149,9 @@ class LocalStack:
             "OMS_TOPIC_NAMESPACE": self.topic_namespace,
             "PYTHONUNBUFFERED": "1",
         })
+        if spec.name == "channel-gateway":  # signed webhooks' secrets: the caller's, else the demo ones
+            for name, demo in DEMO_WEBHOOK_SECRETS.items():
+                env[name] = os.environ.get(name) or demo
         env.update(self.extra_env)
         return env
 

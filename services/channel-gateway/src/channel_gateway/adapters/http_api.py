@@ -1,51 +1,247 @@
-"""The gateway's HTTP API for channels: post orders, request cancellations."""
+"""The gateway's HTTP API for channels: orders in each channel's own format, cancellations.
+
+Every order request passes the same gate before anything is read or stored: the channel's
+credential (401 unknown, 403 another channel's), its rate limit (429 with Retry-After), the content
+type (415) and the body size (413, checked on Content-Length and again while reading). Then the
+channel's document is translated (Shopify, WooCommerce) or validated (canonical JSON) and every bad
+field is named as a JSON pointer into the document the channel sent (422 problem+json).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, FastAPI, Header, Request, Response
+from pydantic import ValidationError
 
-from oms_platform.http import Problem
+from oms_platform.http import Problem, validation_problem
 
-from ..application.order_capture import OrderCapture, OrderNotFound
-from ..domain.captured_order import CancellationNotAllowed, CaptureConflict
-from ..domain.channels import Channel, ChannelDirectory, UnknownCredential
+from ..application.order_capture import CaptureRaceUnresolved, OrderCapture, OrderNotFound
+from ..domain.captured_order import CancellationNotAllowed, CaptureConflict, IdempotencyKeyReused
+from ..domain.channels import (
+    Channel,
+    ChannelDirectory,
+    RateLimiter,
+    UnknownChannel,
+    UnknownCredential,
+    WrongChannel,
+    signature_matches,
+)
+from . import shopify_orders, woocommerce_orders
 from .canonical_order import Cancellation, CanonicalOrder
+from .channel_formats import FormatError
+
+JSON_TYPES = ("application/json",)
+IDEMPOTENCY_KEY_MAX = 255
+_ORDER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "already accepted (same order id)"}, 401: {}, 403: {}, 409: {}, 413: {}, 415: {}, 422: {},
+    429: {}}
 
 
-def gateway_routes(capture: OrderCapture, channels: ChannelDirectory) -> APIRouter:
-    routes = APIRouter(prefix="/v1", tags=["orders"])
+def _canonical_body() -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/CanonicalOrder"}}}}}
 
-    def channel_of(x_api_key: Annotated[str | None, Header()] = None) -> Channel:
+
+def document_canonical_order(app: FastAPI) -> None:
+    """Adds the canonical order's JSON schema to the app's OpenAPI components (its routes read the raw
+    body themselves, to check size and type before parsing, so FastAPI does not see the model)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        if "CanonicalOrder" not in schemas:
+            schema = CanonicalOrder.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas["CanonicalOrder"] = schema
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+class OrderGate:
+    """The checks every order request passes, in the order a gateway can afford them."""
+
+    def __init__(self, channels: ChannelDirectory, clock: Callable[[], float] = time.monotonic):
+        self.channels = channels
+        self.limiter = RateLimiter()
+        self.clock = clock
+
+    def channel_named(self, name: str, kind: str | None = None) -> Channel:
         try:
-            return channels.authenticate(x_api_key)
+            channel = self.channels.channel(name)
+        except UnknownChannel:
+            raise Problem(404, "Unknown channel", f"no channel {name!r}", type_="/problems/unknown-channel") from None
+        if kind is not None and channel.kind != kind:
+            raise Problem(404, "Unknown channel", f"channel {name!r} does not take {kind} webhooks",
+                          type_="/problems/unknown-channel")
+        return channel
+
+    def authenticate(self, api_key: str | None, for_channel: str | None = None) -> Channel:
+        try:
+            return self.channels.authenticate(api_key, for_channel=for_channel)
         except UnknownCredential as error:
             raise Problem(401, "Unauthorized", f"{error}: send the channel's key in the X-Api-Key header",
                           type_="/problems/unauthorized", headers={"WWW-Authenticate": "ApiKey"}) from None
+        except WrongChannel as error:
+            raise Problem(403, "Forbidden", str(error), type_="/problems/wrong-channel") from None
 
-    @routes.post("/orders", status_code=202, responses={200: {"description": "already accepted (same order id)"},
-                                                         401: {}, 409: {}, 422: {}})
-    async def post_order(order: CanonicalOrder, response: Response,
-                         channel: Channel = Depends(channel_of)) -> dict[str, Any]:
-        """Accept an order from a channel; re-posting the same order answers with the same order id."""
-        body = order.model_dump(mode="json")
+    def admit(self, channel: Channel) -> None:
+        wait = self.limiter.take(channel, self.clock())
+        if wait is not None:
+            retry_after = str(max(1, math.ceil(wait))) if math.isfinite(wait) else "60"
+            raise Problem(429, "Too many requests", f"channel {channel.name!r} may send {channel.rate_per_s:g} "
+                          f"requests a second (bursts of {channel.burst})", type_="/problems/rate-limited",
+                          headers={"Retry-After": retry_after})
+
+    async def body(self, request: Request, channel: Channel, types: tuple[str, ...] = JSON_TYPES) -> bytes:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in types:
+            raise Problem(415, "Unsupported media type", f"send {' or '.join(types)}, not {content_type or 'nothing'}",
+                          type_="/problems/unsupported-media-type", errors=[
+                              {"pointer": "/headers/content-type", "detail": f"expected {' or '.join(types)}"}])
+        too_large = Problem(413, "Request body too large", f"channel {channel.name!r} may send at most "
+                            f"{channel.max_body_bytes} bytes", type_="/problems/body-too-large")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > channel.max_body_bytes:
+            raise too_large
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > channel.max_body_bytes:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def verify_signature(self, channel: Channel, body: bytes, signature: str | None, source: str | None) -> None:
+        if channel.webhook_secret is None:
+            raise Problem(503, "Webhook not configured", f"channel {channel.name!r} has no webhook secret set",
+                          type_="/problems/webhook-not-configured", headers={"Retry-After": "60"})
+        if not signature_matches(channel.webhook_secret, body, signature):
+            raise Problem(401, "Unauthorized", "the webhook signature does not match the body",
+                          type_="/problems/bad-signature")
+        if channel.source is not None and (source or "").rstrip("/").lower() != channel.source.rstrip("/").lower():
+            raise Problem(403, "Forbidden", f"webhooks of {source!r} are not channel {channel.name!r}'s",
+                          type_="/problems/wrong-channel")
+
+
+def _format_problem(error: FormatError) -> Problem:
+    fields = ", ".join(e["pointer"] or "(the body)" for e in error.errors)
+    return Problem(422, error.title, f"invalid fields: {fields}", type_="/problems/validation", errors=error.errors)
+
+
+def _idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > IDEMPOTENCY_KEY_MAX or not value.isprintable():
+        raise Problem(422, "Invalid Idempotency-Key", f"a key is 1 to {IDEMPOTENCY_KEY_MAX} printable characters",
+                      type_="/problems/validation",
+                      errors=[{"pointer": "/headers/idempotency-key", "detail": "1-255 printable characters"}])
+    return value
+
+
+def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: OrderGate | None = None) -> APIRouter:
+    routes = APIRouter(prefix="/v1", tags=["orders"])
+    gate = gate or OrderGate(channels)
+
+    async def capture_order(channel: Channel, order: dict[str, Any], response: Response,
+                            idempotency_key: str | None = None) -> dict[str, Any]:
         try:
-            result = await asyncio.to_thread(capture.accept, channel.name, body)
+            result = await asyncio.to_thread(capture.accept, channel.name, order, idempotency_key)
         except CaptureConflict as conflict:
             raise Problem(409, "External order id already used", str(conflict), type_="/problems/duplicate-external-id",
                           errors=[{"pointer": "/external_order_id", "detail": str(conflict)}]) from None
+        except IdempotencyKeyReused as reused:
+            raise Problem(422, "Idempotency-Key already used", str(reused), type_="/problems/idempotency-key-reused",
+                          errors=[{"pointer": "/headers/idempotency-key", "detail": str(reused)}]) from None
+        except CaptureRaceUnresolved as race:
+            raise Problem(409, "Concurrent capture", str(race), type_="/problems/retry",
+                          headers={"Retry-After": "1"}) from None
         if not result.created:
             response.status_code = 200
         response.headers["Location"] = f"/v1/orders/{result.order_id}"
         return {"order_id": str(result.order_id), "channel": channel.name,
-                "external_order_id": order.external_order_id, "status": "accepted" if result.created else "duplicate"}
+                "external_order_id": order["external_order_id"], "status": "accepted" if result.created else "duplicate"}
+
+    async def canonical(request: Request, response: Response, channel: Channel,
+                        idempotency_key: str | None) -> dict[str, Any]:
+        key = _idempotency_key(idempotency_key)
+        gate.admit(channel)
+        body = await gate.body(request, channel)
+        try:
+            order = CanonicalOrder.model_validate_json(body)
+        except ValidationError as invalid:
+            raise validation_problem(list(invalid.errors())) from None
+        return await capture_order(channel, order.model_dump(mode="json"), response, key)
+
+    @routes.post("/orders", status_code=202, responses=_ORDER_RESPONSES, openapi_extra=_canonical_body())
+    async def post_order(request: Request, response: Response, x_api_key: Annotated[str | None, Header()] = None,
+                         idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        """Accept a canonical JSON order from the channel whose key is sent; re-posting the same order (or
+        the same Idempotency-Key) answers with the same order id."""
+        return await canonical(request, response, gate.authenticate(x_api_key), idempotency_key)
+
+    @routes.post("/channels/{channel}/orders", status_code=202, responses=_ORDER_RESPONSES,
+                 openapi_extra=_canonical_body())
+    async def post_channel_order(channel: str, request: Request, response: Response,
+                                 x_api_key: Annotated[str | None, Header()] = None,
+                                 idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        """As ``POST /v1/orders``, for a named channel: another channel's key is refused (403)."""
+        gate.channel_named(channel)
+        return await canonical(request, response, gate.authenticate(x_api_key, for_channel=channel), idempotency_key)
+
+    @routes.post("/webhooks/shopify/{channel}", status_code=202, responses=_ORDER_RESPONSES)
+    async def shopify_webhook(
+            channel: str, request: Request, response: Response,
+            x_shopify_hmac_sha256: Annotated[str | None, Header()] = None,
+            x_shopify_topic: Annotated[str | None, Header()] = None,
+            x_shopify_shop_domain: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        """Shopify ``orders/create`` webhook, verified by its HMAC over the raw body."""
+        owner = gate.channel_named(channel, "shopify")
+        body = await gate.body(request, owner)
+        gate.verify_signature(owner, body, x_shopify_hmac_sha256, x_shopify_shop_domain)
+        gate.admit(owner)  # after the signature: unsigned requests do not spend the channel's allowance
+        if x_shopify_topic not in shopify_orders.TOPICS:
+            raise _unsupported_topic(x_shopify_topic, shopify_orders.TOPICS, "x-shopify-topic")
+        try:
+            order = shopify_orders.translate(body, owner)
+        except FormatError as error:
+            raise _format_problem(error) from None
+        return await capture_order(owner, order, response)
+
+    @routes.post("/webhooks/woocommerce/{channel}", status_code=202, responses=_ORDER_RESPONSES)
+    async def woocommerce_webhook(
+            channel: str, request: Request, response: Response,
+            x_wc_webhook_signature: Annotated[str | None, Header()] = None,
+            x_wc_webhook_topic: Annotated[str | None, Header()] = None,
+            x_wc_webhook_source: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        """WooCommerce ``order.created`` webhook, verified by its HMAC over the raw body."""
+        owner = gate.channel_named(channel, "woocommerce")
+        body = await gate.body(request, owner, ("application/json", "application/x-www-form-urlencoded"))
+        if woocommerce_orders.is_ping(body, request.headers.get("content-type", "")):
+            response.status_code = 200
+            return {"channel": owner.name, "status": "ping"}
+        gate.verify_signature(owner, body, x_wc_webhook_signature, x_wc_webhook_source)
+        gate.admit(owner)
+        if x_wc_webhook_topic not in woocommerce_orders.TOPICS:
+            raise _unsupported_topic(x_wc_webhook_topic, woocommerce_orders.TOPICS, "x-wc-webhook-topic")
+        try:
+            order = woocommerce_orders.translate(body, owner)
+        except FormatError as error:
+            raise _format_problem(error) from None
+        return await capture_order(owner, order, response)
 
     @routes.post("/orders/{order_id}/cancellation", status_code=202, responses={401: {}, 403: {}, 404: {}})
     async def cancel_order(order_id: UUID, cancellation: Cancellation,
-                           channel: Channel = Depends(channel_of)) -> dict[str, Any]:
+                           x_api_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        channel = gate.authenticate(x_api_key)
         try:
             await asyncio.to_thread(capture.request_cancellation, channel.name, order_id, cancellation.reason)
         except OrderNotFound:
@@ -55,7 +251,8 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory) -> APIRout
         return {"order_id": str(order_id), "status": "cancellation_requested"}
 
     @routes.get("/orders/{order_id}", responses={401: {}, 404: {}})
-    async def get_captured(order_id: UUID, channel: Channel = Depends(channel_of)) -> dict[str, Any]:
+    async def get_captured(order_id: UUID, x_api_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        channel = gate.authenticate(x_api_key)
         try:
             captured = await asyncio.to_thread(capture.captured, order_id)
         except OrderNotFound:
@@ -66,3 +263,10 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory) -> APIRout
                 "accepted_at": captured.created_on.isoformat(), "cancellation_reason": captured.cancellation_reason}
 
     return routes
+
+
+def _unsupported_topic(topic: str | None, supported: tuple[str, ...], header: str) -> Problem:
+    return Problem(422, "Unsupported webhook topic", f"topic {topic!r} is not taken here; subscribe this address to "
+                   f"{', '.join(supported)}", type_="/problems/unsupported-topic",
+                   errors=[{"pointer": f"/headers/{header}", "detail": f"expected {', '.join(supported)}"}])
+

@@ -1,4 +1,5 @@
-"""Use cases: accept a channel's order exactly once; pass on a cancellation request."""
+"""Use cases: accept a channel's order exactly once (per external order id and per Idempotency-Key);
+pass on a cancellation request."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from eventsourcing.persistence import IntegrityError
 
 from oms_platform.event_store import ServiceApplication
 
-from ..domain.captured_order import CapturedOrder, order_id_for
+from ..domain.captured_order import CapturedOrder, IdempotencyKey, idempotency_key_id, order_id_for
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ class OrderNotFound(LookupError):
     pass
 
 
+class CaptureRaceUnresolved(RuntimeError):
+    """Three attempts each lost a race: the caller may retry."""
+
+
 def fingerprint(order: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(order, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -35,16 +40,33 @@ class OrderCapture(ServiceApplication):
     name = "capture"
     service_name = "channel-gateway"
 
-    def accept(self, channel: str, order: dict[str, Any]) -> CaptureResult:
+    def accept(self, channel: str, order: dict[str, Any], idempotency_key: str | None = None) -> CaptureResult:
+        """Capture ``order`` once per (channel, external order id) and, with ``idempotency_key``, once per
+        (channel, key): a repeat answers with the first capture's order id, also when the two race."""
         order_id = order_id_for(channel, order["external_order_id"])
         print_ = fingerprint(order)
-        for _ in range(2):
+        key_id = idempotency_key_id(channel, idempotency_key) if idempotency_key else None
+        for _ in range(3):
+            if key_id is not None:
+                try:
+                    bound: IdempotencyKey = self.repository.get(key_id)
+                except AggregateNotFoundError:
+                    pass
+                else:
+                    bound.check_same_as(print_)
+                    return CaptureResult(bound.order_id, created=False)
             try:
                 existing: CapturedOrder = self.repository.get(order_id)
             except AggregateNotFoundError:
-                pass
-            else:
+                existing = None
+            if existing is not None:
                 existing.check_same_as(print_)
+                if key_id is not None:  # bind the key to the order captured earlier (without it)
+                    try:
+                        self.record(IdempotencyKey(channel=channel, key=idempotency_key, order_id=order_id,
+                                                   fingerprint=print_))
+                    except IntegrityError:
+                        continue  # bound meanwhile: answer from the binding
                 return CaptureResult(order_id, created=False)
             lines = order["lines"]
             total = sum((Decimal(str(line["unit_price"])) * line["quantity"] for line in lines), Decimal("0"))
@@ -53,12 +75,16 @@ class OrderCapture(ServiceApplication):
                 ordered_at=order["ordered_at"], currency=order["currency"], customer_email=order.get("customer_email"),
                 ship_to=order["ship_to"], lines=lines, service_level=order["service_level"],
                 payment_method=order["payment_method"], order_total=total)
+            aggregates: list[Any] = [captured]
+            if key_id is not None:
+                aggregates.append(IdempotencyKey(channel=channel, key=idempotency_key, order_id=order_id,
+                                                 fingerprint=print_))
             try:
-                self.record(captured)
+                self.record(*aggregates)  # the order and its key in one transaction
                 return CaptureResult(order_id, created=True)
             except IntegrityError:
-                continue  # a concurrent request captured it first: answer as for a re-post
-        raise RuntimeError("capture race not resolved")  # pragma: no cover
+                continue  # a concurrent request captured the order or bound the key first: answer as a repeat
+        raise CaptureRaceUnresolved(f"order {order_id} kept changing while it was captured")
 
     def request_cancellation(self, channel: str, order_id: UUID, reason: str) -> None:
         try:

@@ -14,8 +14,16 @@ def order_id_for(channel: str, external_order_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"oms:order:{channel}:{external_order_id}")
 
 
+def idempotency_key_id(channel: str, key: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"oms:idempotency-key:{channel}:{key}")
+
+
 class CaptureConflict(Exception):
     """The channel re-used an external order id for a different order."""
+
+
+class IdempotencyKeyReused(Exception):
+    """The channel sent an Idempotency-Key again with a different request."""
 
 
 class CancellationNotAllowed(Exception):
@@ -60,3 +68,23 @@ class CapturedOrder(Aggregate):
     @event("CancellationRequested")
     def _cancellation_requested(self, reason: str, channel: str) -> None:
         self.cancellation_reason = reason
+
+
+class IdempotencyKey(Aggregate):
+    """A channel's Idempotency-Key, bound to the order its first request captured and that request's
+    fingerprint: a retry with the key answers with the same order; a different request with it is refused."""
+
+    @staticmethod
+    def create_id(channel: str, key: str, **_: Any) -> UUID:
+        return idempotency_key_id(channel, key)
+
+    @event("Bound")
+    def __init__(self, channel: str, key: str, order_id: UUID, fingerprint: str):
+        self.channel = channel
+        self.key = key
+        self.order_id = order_id
+        self.fingerprint = fingerprint
+
+    def check_same_as(self, fingerprint: str) -> None:
+        if fingerprint != self.fingerprint:
+            raise IdempotencyKeyReused(f"Idempotency-Key {self.key!r} was already used for a different request")
