@@ -89,6 +89,27 @@ class TranslatedOrder:
         return order.model_dump(mode="json")
 
 
+def order_document(body: bytes, channel_format: str) -> tuple[dict[str, Any], TranslatedOrder]:
+    """The channel's order object and a translation begun with its ``id`` as the external order id."""
+    order = read_json(body)
+    if not isinstance(order, dict):
+        raise FormatError([{"pointer": "", "detail": f"expected a {channel_format} order object"}])
+    out = TranslatedOrder()
+    order_id = identifier(order.get("id"))
+    if order_id is None or not order_id.isdigit() or int(order_id) <= 0:
+        out.fail("/id", f"the {channel_format} order id (a positive integer) is missing")
+    else:
+        out.put("/external_order_id", order_id, "/id")
+    return order, out
+
+
+def identifier(value: Any) -> str | None:
+    """A channel's id, integer (exact, however large) or string, as text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return text(value) if isinstance(value, str) else None
+
+
 def text(value: Any) -> str | None:
     """A channel's string field: None for absent, null or blank."""
     if value is None:

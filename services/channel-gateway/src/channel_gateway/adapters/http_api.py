@@ -181,6 +181,20 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: O
             raise validation_problem(list(invalid.errors())) from None
         return await capture_order(channel, order.model_dump(mode="json"), response, key)
 
+    async def webhook_order(owner: Channel, body: bytes, response: Response, signature: str | None, source: str | None,
+                            topic: str | None, channel_format: Any, topic_header: str) -> dict[str, Any]:
+        """A signed webhook's order: signature, then the allowance (unsigned requests do not spend the
+        channel's), topic, translation, capture."""
+        gate.verify_signature(owner, body, signature, source)
+        gate.admit(owner)
+        if topic not in channel_format.TOPICS:
+            raise _unsupported_topic(topic, channel_format.TOPICS, topic_header)
+        try:
+            order = channel_format.translate(body, owner)
+        except FormatError as error:
+            raise _format_problem(error) from None
+        return await capture_order(owner, order, response)
+
     @routes.post("/orders", status_code=202, responses=_ORDER_RESPONSES, openapi_extra=_canonical_body())
     async def post_order(request: Request, response: Response, x_api_key: Annotated[str | None, Header()] = None,
                          idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
@@ -206,15 +220,8 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: O
         """Shopify ``orders/create`` webhook, verified by its HMAC over the raw body."""
         owner = gate.channel_named(channel, "shopify")
         body = await gate.body(request, owner)
-        gate.verify_signature(owner, body, x_shopify_hmac_sha256, x_shopify_shop_domain)
-        gate.admit(owner)  # after the signature: unsigned requests do not spend the channel's allowance
-        if x_shopify_topic not in shopify_orders.TOPICS:
-            raise _unsupported_topic(x_shopify_topic, shopify_orders.TOPICS, "x-shopify-topic")
-        try:
-            order = shopify_orders.translate(body, owner)
-        except FormatError as error:
-            raise _format_problem(error) from None
-        return await capture_order(owner, order, response)
+        return await webhook_order(owner, body, response, x_shopify_hmac_sha256, x_shopify_shop_domain,
+                                   x_shopify_topic, shopify_orders, "x-shopify-topic")
 
     @routes.post("/webhooks/woocommerce/{channel}", status_code=202, responses=_ORDER_RESPONSES)
     async def woocommerce_webhook(
@@ -228,15 +235,8 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: O
         if woocommerce_orders.is_ping(body, request.headers.get("content-type", "")):
             response.status_code = 200
             return {"channel": owner.name, "status": "ping"}
-        gate.verify_signature(owner, body, x_wc_webhook_signature, x_wc_webhook_source)
-        gate.admit(owner)
-        if x_wc_webhook_topic not in woocommerce_orders.TOPICS:
-            raise _unsupported_topic(x_wc_webhook_topic, woocommerce_orders.TOPICS, "x-wc-webhook-topic")
-        try:
-            order = woocommerce_orders.translate(body, owner)
-        except FormatError as error:
-            raise _format_problem(error) from None
-        return await capture_order(owner, order, response)
+        return await webhook_order(owner, body, response, x_wc_webhook_signature, x_wc_webhook_source,
+                                   x_wc_webhook_topic, woocommerce_orders, "x-wc-webhook-topic")
 
     @routes.post("/orders/{order_id}/cancellation", status_code=202, responses={401: {}, 403: {}, 404: {}})
     async def cancel_order(order_id: UUID, cancellation: Cancellation,

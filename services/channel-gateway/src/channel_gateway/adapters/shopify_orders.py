@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.channels import Channel, UnknownListing
-from .channel_formats import FormatError, TranslatedOrder, money, read_json, text, timestamp
+from .channel_formats import TranslatedOrder, identifier, money, order_document, text, timestamp
 
 TOPICS = ("orders/create",)
 COD_GATEWAYS = ("cash on delivery", "cod")
@@ -24,15 +24,7 @@ COD_GATEWAYS = ("cash on delivery", "cod")
 
 def translate(body: bytes, channel: Channel) -> dict[str, Any]:
     """The canonical order fields of a Shopify order, or ``FormatError`` naming the Shopify fields."""
-    order = read_json(body)
-    if not isinstance(order, dict):
-        raise FormatError([{"pointer": "", "detail": "expected a Shopify order object"}])
-    out = TranslatedOrder()
-    order_id = order.get("id")
-    if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
-        out.fail("/id", "the Shopify order id (a positive integer) is missing")
-    else:
-        out.put("/external_order_id", str(order_id), "/id")
+    order, out = order_document(body, "Shopify")
     created = timestamp(order.get("created_at"))
     if created is None:
         out.fail("/created_at", "an ISO 8601 time with offset is required")
@@ -94,9 +86,7 @@ def _lines(items: Any, channel: Channel, out: TranslatedOrder) -> None:
             continue  # gift cards, digital goods: nothing to reserve or ship
         target = f"/lines/{index}"
         out.origin[target] = source
-        line_id = item.get("id")
-        out.put(f"{target}/line_id", str(line_id) if isinstance(line_id, int) and not isinstance(line_id, bool)
-                else text(line_id), f"{source}/id")
+        out.put(f"{target}/line_id", identifier(item.get("id")), f"{source}/id")
         variant = item.get("variant_id")
         try:
             sku = channel.sku_for(text(item.get("sku")), f"variant:{variant}" if variant is not None else "")

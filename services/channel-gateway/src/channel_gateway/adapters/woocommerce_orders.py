@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain.channels import Channel, UnknownListing
-from .channel_formats import FormatError, TranslatedOrder, money, read_json, text, timestamp
+from .channel_formats import TranslatedOrder, identifier, money, order_document, text, timestamp
 
 TOPICS = ("order.created",)
 NOT_FULFILLED = ("cancelled", "failed", "refunded", "trash", "checkout-draft")
@@ -32,15 +32,7 @@ def is_ping(body: bytes, content_type: str) -> bool:
 
 def translate(body: bytes, channel: Channel) -> dict[str, Any]:
     """The canonical order fields of a WooCommerce order, or ``FormatError`` naming its fields."""
-    order = read_json(body)
-    if not isinstance(order, dict):
-        raise FormatError([{"pointer": "", "detail": "expected a WooCommerce order object"}])
-    out = TranslatedOrder()
-    order_id = order.get("id")
-    if isinstance(order_id, bool) or not isinstance(order_id, int) or order_id <= 0:
-        out.fail("/id", "the WooCommerce order id (a positive integer) is missing")
-    else:
-        out.put("/external_order_id", str(order_id), "/id")
+    order, out = order_document(body, "WooCommerce")
     status = text(order.get("status"))
     if status in NOT_FULFILLED:
         out.fail("/status", f"an order with status {status!r} is not taken for fulfilment")
@@ -97,9 +89,7 @@ def _lines(items: Any, channel: Channel, out: TranslatedOrder) -> None:
             out.fail(source, "expected a line item object")
             continue
         out.origin[target] = source
-        line_id = item.get("id")
-        out.put(f"{target}/line_id", str(line_id) if isinstance(line_id, int) and not isinstance(line_id, bool)
-                else text(line_id), f"{source}/id")
+        out.put(f"{target}/line_id", identifier(item.get("id")), f"{source}/id")
         listing_ids = [f"variation:{item['variation_id']}" if item.get("variation_id") else "",
                        f"product:{item['product_id']}" if item.get("product_id") else ""]
         try:
