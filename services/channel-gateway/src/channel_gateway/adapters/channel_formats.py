@@ -60,6 +60,13 @@ class TranslatedOrder:
         target[parts[-1]] = value
         self.origin[canonical] = source
 
+    def put_required(self, canonical: str, value: Any, source: str, missing: str) -> None:
+        """``put``, or name ``source`` with ``missing`` when the channel did not give a usable value."""
+        if value is None:
+            self.fail(source, missing)
+        else:
+            self.put(canonical, value, source)
+
     def fail(self, source: str, detail: str) -> None:
         self.errors.append({"pointer": source, "detail": detail})
 
@@ -108,6 +115,13 @@ def identifier(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return text(value) if isinstance(value, str) else None
+
+
+def express_shipping(order: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    """Whether the order's first shipping line names an express service in any of ``keys``."""
+    lines = order.get("shipping_lines") or []
+    first = lines[0] if isinstance(lines, list) and lines and isinstance(lines[0], dict) else {}
+    return any("express" in str(first.get(key) or "").lower() for key in keys)
 
 
 def text(value: Any) -> str | None:

@@ -16,7 +16,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.channels import Channel, UnknownListing
-from .channel_formats import TranslatedOrder, identifier, money, order_document, text, timestamp
+from .channel_formats import (
+    TranslatedOrder,
+    express_shipping,
+    identifier,
+    money,
+    order_document,
+    text,
+    timestamp,
+)
 
 TOPICS = ("orders/create",)
 COD_GATEWAYS = ("cash on delivery", "cod")
@@ -25,11 +33,8 @@ COD_GATEWAYS = ("cash on delivery", "cod")
 def translate(body: bytes, channel: Channel) -> dict[str, Any]:
     """The canonical order fields of a Shopify order, or ``FormatError`` naming the Shopify fields."""
     order, out = order_document(body, "Shopify")
-    created = timestamp(order.get("created_at"))
-    if created is None:
-        out.fail("/created_at", "an ISO 8601 time with offset is required")
-    else:
-        out.put("/ordered_at", created, "/created_at")
+    out.put_required("/ordered_at", timestamp(order.get("created_at")), "/created_at",
+                     "an ISO 8601 time with offset is required")
     out.put("/currency", text(order.get("currency")), "/currency")
     customer = order.get("customer") if isinstance(order.get("customer"), dict) else {}
     for pointer, value in (("/email", order.get("email")), ("/contact_email", order.get("contact_email")),
@@ -42,10 +47,8 @@ def translate(body: bytes, channel: Channel) -> dict[str, Any]:
     gateways = order.get("payment_gateway_names") or ([order["gateway"]] if order.get("gateway") else [])
     cod = any(str(g).strip().lower().startswith(COD_GATEWAYS) for g in gateways if g)
     out.put("/payment_method", "cod" if cod else "prepaid", "/payment_gateway_names")
-    shipping_lines = order.get("shipping_lines") or []
-    first = shipping_lines[0] if shipping_lines and isinstance(shipping_lines[0], dict) else {}
-    express = any("express" in str(first.get(key) or "").lower() for key in ("code", "title"))
-    out.put("/service_level", "express" if express else "standard", "/shipping_lines/0/code")
+    out.put("/service_level", "express" if express_shipping(order, ("code", "title")) else "standard",
+            "/shipping_lines/0/code")
     return out.validated()
 
 

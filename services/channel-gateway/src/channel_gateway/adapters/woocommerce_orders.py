@@ -20,7 +20,15 @@ from decimal import Decimal
 from typing import Any
 
 from ..domain.channels import Channel, UnknownListing
-from .channel_formats import TranslatedOrder, identifier, money, order_document, text, timestamp
+from .channel_formats import (
+    TranslatedOrder,
+    express_shipping,
+    identifier,
+    money,
+    order_document,
+    text,
+    timestamp,
+)
 
 TOPICS = ("order.created",)
 NOT_FULFILLED = ("cancelled", "failed", "refunded", "trash", "checkout-draft")
@@ -36,11 +44,8 @@ def translate(body: bytes, channel: Channel) -> dict[str, Any]:
     status = text(order.get("status"))
     if status in NOT_FULFILLED:
         out.fail("/status", f"an order with status {status!r} is not taken for fulfilment")
-    created = timestamp(order.get("date_created_gmt"), assume_utc=True)
-    if created is None:
-        out.fail("/date_created_gmt", "the order's creation time (GMT, ISO 8601) is required")
-    else:
-        out.put("/ordered_at", created, "/date_created_gmt")
+    out.put_required("/ordered_at", timestamp(order.get("date_created_gmt"), assume_utc=True), "/date_created_gmt",
+                     "the order's creation time (GMT, ISO 8601) is required")
     out.put("/currency", text(order.get("currency")), "/currency")
     billing = order.get("billing") if isinstance(order.get("billing"), dict) else {}
     if text(billing.get("email")):
@@ -55,10 +60,8 @@ def translate(body: bytes, channel: Channel) -> dict[str, Any]:
         out.fail("/shipping/address_1", "the order has no shipping (or billing) address")
     _lines(order.get("line_items"), channel, out)
     out.put("/payment_method", "cod" if text(order.get("payment_method")) == "cod" else "prepaid", "/payment_method")
-    shipping_lines = order.get("shipping_lines") or []
-    first = shipping_lines[0] if shipping_lines and isinstance(shipping_lines[0], dict) else {}
-    express = any("express" in str(first.get(key) or "").lower() for key in ("method_id", "method_title"))
-    out.put("/service_level", "express" if express else "standard", "/shipping_lines/0/method_id")
+    out.put("/service_level", "express" if express_shipping(order, ("method_id", "method_title")) else "standard",
+            "/shipping_lines/0/method_id")
     return out.validated()
 
 
