@@ -9,7 +9,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from .envelope import Message
-from .values import Address, OrderLine, PaymentMethod, ServiceLevel
+from .values import Address, FulfilmentMode, OrderLine, PaymentMethod, ServiceLevel
 
 
 class OrderAccepted(Message):
@@ -29,6 +29,7 @@ class OrderAccepted(Message):
     service_level: ServiceLevel = "standard"
     payment_method: PaymentMethod = "prepaid"
     order_total: Decimal
+    fulfilment_mode: FulfilmentMode = "seller"
 
 
 class OrderCancellationRequested(Message):

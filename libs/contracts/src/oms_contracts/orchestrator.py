@@ -33,11 +33,25 @@ class OrderReserved(Message):
     order_total: Decimal
 
 
+class OrderFulfilledByChannel(Message):
+    """The channel fulfils the order from its own stock (Amazon FBA): recorded for accounting and the
+    order's history; our stock is never reserved for it."""
+
+    message_type: ClassVar[str] = "OrderFulfilledByChannel"
+    order_id: str
+    channel: str
+    external_order_id: str
+    lines: tuple[OrderLine, ...]
+    currency: str
+    order_total: Decimal
+
+
 class OrderBackordered(Message):
     message_type: ClassVar[str] = "OrderBackordered"
     order_id: str
     reason: str
     locations_tried: tuple[str, ...]
+    channel: str | None = None  # (absent from messages of earlier releases)
 
 
 class OrderShipped(Message):
@@ -65,6 +79,7 @@ class OrderCancelled(Message):
     message_type: ClassVar[str] = "OrderCancelled"
     order_id: str
     reason: str
+    channel: str | None = None  # (absent from messages of earlier releases)
 
 
 class OrderCancellationRefused(Message):

@@ -55,7 +55,8 @@ GATEWAY_ORDERS = Topic(
 )
 ORCHESTRATOR_ORDERS = Topic(
     "oms.orchestrator.orders.v1", "order-orchestrator", "order_id",
-    (orchestrator.OrderReceived, orchestrator.OrderReserved, orchestrator.OrderBackordered,
+    (orchestrator.OrderReceived, orchestrator.OrderReserved, orchestrator.OrderFulfilledByChannel,
+     orchestrator.OrderBackordered,
      orchestrator.OrderShipped, orchestrator.OrderDelivered, orchestrator.OrderCancelled,
      orchestrator.OrderCancellationRefused, orchestrator.OrderRefunded),
     description="Public order status changes for downstream subscribers.",

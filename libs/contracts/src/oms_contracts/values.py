@@ -44,7 +44,10 @@ class LocationCandidate(_Value):
 
 
 ServiceLevel = Literal["standard", "express"]
-PaymentMethod = Literal["prepaid", "cod"]
+PaymentMethod = Literal["prepaid", "cod", "invoice"]  # invoice: a business buyer (a vendor PO) pays on terms
+# seller: we ship it (our carrier); channel_pickup: we pack, the channel's logistics collects (Amazon Easy
+# Ship); channel_fulfilled: the channel ships from its own stock (FBA) - recorded, never reserves ours
+FulfilmentMode = Literal["seller", "channel_pickup", "channel_fulfilled"]
 ShipmentStatus = Literal["created", "in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered", "cancelled"]
 ItemCondition = Literal["sellable", "damaged"]
 ErpDocumentKind = Literal["sale_order", "invoice", "credit_note"]

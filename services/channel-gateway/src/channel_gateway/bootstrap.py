@@ -2,28 +2,73 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from oms_platform.consumer import GATHERED
 from oms_platform.http import create_http_app
+from oms_platform.projection import ProjectionPositions
 from oms_platform.service_runtime import ServiceProcess, assemble_service, ensure_database
 from oms_platform.settings import ServiceSettings
 from oms_platform.telemetry import configure_telemetry
 
+from .adapters.amazon_api import SellingPartnerClients, amazon_routes
 from .adapters.channel_config import load_channels
-from .adapters.http_api import document_canonical_order, gateway_routes
+from .adapters.channel_files_view import PostgresChannelFilesView, channel_files_projection
+from .adapters.file_api import file_routes
+from .adapters.file_drop import DropFolder, WatchedFolder, outbound_documents_projection
+from .adapters.http_api import OrderGate, document_canonical_order, gateway_routes
 from .adapters.publications import capture_publications
+from .adapters.subscriptions import acknowledgement_handlers
+from .adapters.vendor_files import draw_up_acknowledgement, file_taker
+from .application.file_intake import FileIntake
 from .application.order_capture import OrderCapture
+from .application.purchase_order_acknowledgements import PurchaseOrderAcknowledgements
 
 SERVICE = "channel-gateway"
 
 
-def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, OrderCapture]:
+def drop_folder_root() -> Path:
+    """Where channels' drop folders are (``OMS_GATEWAY_FILE_DROP``; the local stack puts them under .run/)."""
+    return Path(os.environ.get("OMS_GATEWAY_FILE_DROP") or Path.cwd() / ".run" / "file-drop")
+
+
+def bootstrap(settings: ServiceSettings | None = None, *, file_drop: Path | None = None,
+              sp_api_clients: SellingPartnerClients | None = None) -> tuple[ServiceProcess, OrderCapture]:
+    """``file_drop``: the root of channels' drop folders; ``sp_api_clients``: how SP-API is reached (tests
+    give a simulator's)."""
     settings = settings or ServiceSettings.for_service(SERVICE, http_port=8001)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
     ensure_database(settings)
+    channels = load_channels()
     capture = OrderCapture(env=settings.event_store_env())
+    intake = FileIntake(capture)
+    files_view = PostgresChannelFilesView(settings.dsn())
+    drop_root = file_drop or drop_folder_root()
+    take_file = file_taker(channels, intake)
+    gate = OrderGate(channels)
     http_app = create_http_app(SERVICE, title="channel-gateway: orders in from sales channels")
-    http_app.include_router(gateway_routes(capture, load_channels()))
+    http_app.include_router(gateway_routes(capture, channels, gate=gate))
+    http_app.include_router(file_routes(gate, intake, files_view, take_file))
+    http_app.include_router(amazon_routes(gate, capture, sp_api_clients or SellingPartnerClients()))
     document_canonical_order(http_app)
+
+    workers = [channel_files_projection(capture, files_view)]
+    workers += [WatchedFolder(DropFolder(drop_root, c.name), take_file) for c in channels.channels if c.file_drop]
+    acknowledging = {c.name for c in channels.channels if c.acknowledges_orders}
+    handlers = None
+    if acknowledging:
+        acknowledgements = PurchaseOrderAcknowledgements(capture, draw_up_acknowledgement)
+        handlers = acknowledgement_handlers(acknowledgements, acknowledging)
+        workers.append(outbound_documents_projection(capture, drop_root, ProjectionPositions(files_view.pool)))
+
+    def stop() -> None:
+        capture.close()
+        files_view.close()
+
     process = assemble_service(settings, http_app, app=capture, publications=capture_publications,
-                               on_stop=capture.close)
+                               handlers=handlers, extra_workers=workers, on_stop=stop,
+                               # acknowledgements follow an order's outcome; none of its steps waits for them
+                               fetch=GATHERED)
     return process, capture

@@ -8,7 +8,7 @@ from oms_platform.service_runtime import ServiceProcess, assemble_service, ensur
 from oms_platform.settings import ServiceSettings
 from oms_platform.telemetry import configure_telemetry
 
-from .adapters.erp_outbox import ErpOutboxProjection, PostgresErpOutbox
+from .adapters.erp_outbox import PostgresErpOutbox, erp_outbox_projection
 from .adapters.http_api import erp_routes
 from .adapters.publications import erp_publications
 from .adapters.subscriptions import erp_handlers
@@ -34,7 +34,7 @@ def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, 
 
     process = assemble_service(settings, http_app, app=documents, publications=erp_publications,
                                handlers=erp_handlers(documents),
-                               extra_workers=[ErpOutboxProjection(documents, outbox)], on_stop=stop,
+                               extra_workers=[erp_outbox_projection(documents, outbox)], on_stop=stop,
                                # ERP documents follow the order; none of its steps waits for them
                                fetch=GATHERED)
     return process, documents

@@ -3,7 +3,7 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from erp_bridge.adapters.erp_outbox import ErpOutboxProjection, InMemoryErpOutbox
+from erp_bridge.adapters.erp_outbox import InMemoryErpOutbox, erp_outbox_projection
 from erp_bridge.adapters.http_api import erp_routes
 from erp_bridge.adapters.publications import erp_publications
 from erp_bridge.adapters.subscriptions import erp_handlers
@@ -88,7 +88,7 @@ def test_order_events_become_documents_once_and_reach_the_erp_outbox():
     assert documents.is_processed(Tracking(f"{ORCHESTRATOR_ORDERS.name}#0", 3))
 
     outbox = InMemoryErpOutbox()
-    projection = ErpOutboxProjection(documents, outbox)
+    projection = erp_outbox_projection(documents, outbox)
     while projection.catch_up():
         pass
     projection.catch_up()

@@ -109,3 +109,27 @@ def test_application_steps_are_load_call_save_and_history_is_kept():
     history = orders.order_history(order_id)
     assert [h.event_type for h in history] == ["Received", "RoutingRequested", "ReservationRequested"]
     assert orders.order(order_id, version=1)["status"] == "routing"
+
+
+def test_an_order_the_channel_fulfils_from_its_own_stock_is_recorded_and_never_routed_or_reserved():
+    order = Order(order_id=str(uuid4()), channel="amazon-in", external_order_id="402-1", lines=LINES, ship_to=SHIP_TO,
+                  currency="INR", order_total=Decimal("200.00"), service_level="standard",
+                  payment_method="prepaid", ordered_at="2026-11-23T00:00:00+00:00", fulfilment_mode="channel_fulfilled")
+    order.start_fulfilment()
+    assert messages(order) == ["OrderReceived", "OrderFulfilledByChannel"]
+    assert order.status == OrderStatus.FULFILLED_BY_CHANNEL
+    with pytest.raises(OrderRuleViolation):
+        order.request_routing()
+    with pytest.raises(OrderRuleViolation):
+        order.cancel("buyer changed mind")  # the channel cancels its own fulfilment, not us
+    order.refuse_cancellation("fulfilled by the channel")
+    assert messages(order) == ["OrderCancellationRefused"]
+
+
+def test_easy_ship_and_self_ship_orders_are_routed_to_our_stock():
+    for mode in ("seller", "channel_pickup"):
+        order = Order(order_id=str(uuid4()), channel="amazon-in", external_order_id="402-2", lines=LINES,
+                      ship_to=SHIP_TO, currency="INR", order_total=Decimal("200.00"), service_level="standard",
+                      payment_method="cod", ordered_at="2026-11-23T00:00:00+00:00", fulfilment_mode=mode)
+        order.start_fulfilment()
+        assert messages(order) == ["OrderReceived", "RouteOrder"]

@@ -152,6 +152,8 @@ class LocalStack:
         if spec.name == "channel-gateway":  # signed webhooks' secrets: the caller's, else the demo ones
             for name, demo in DEMO_WEBHOOK_SECRETS.items():
                 env[name] = os.environ.get(name) or demo
+            # channels' drop folders (Vendor Central files in, X12 855s out), the stack's own unless given
+            env["OMS_GATEWAY_FILE_DROP"] = os.environ.get("OMS_GATEWAY_FILE_DROP") or str(self.profile.run_dir / "file-drop")
         env.update(self.extra_env)
         return env
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from oms_contracts.values import Address, OrderLine, PaymentMethod, ServiceLevel
+from oms_contracts.values import Address, FulfilmentMode, OrderLine, PaymentMethod, ServiceLevel
 
 
 class CanonicalOrder(BaseModel):
@@ -30,6 +30,7 @@ class CanonicalOrder(BaseModel):
     lines: list[OrderLine] = Field(min_length=1, max_length=200)
     service_level: ServiceLevel = "standard"
     payment_method: PaymentMethod = "prepaid"
+    fulfilment_mode: FulfilmentMode = "seller"
 
     @field_validator("ordered_at")
     @classmethod

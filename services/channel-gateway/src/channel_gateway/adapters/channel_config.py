@@ -4,7 +4,11 @@ Each channel: ``name``, ``kind`` (canonical, shopify, woocommerce, ...), ``api_k
 digest or a list, for key rotation), for signed webhooks ``webhook_secret_env`` (the environment
 variable holding the secret: secrets are never in the file) and ``source`` (the shop domain / site
 URL the webhooks must come from), ``rate_per_s`` and ``burst``, ``max_body_bytes``, and ``listings``
-(channel SKU or listing id -> our SKU) with ``listings_required``.
+(channel SKU or listing id -> our SKU) with ``listings_required``. A business buyer's channel (Amazon
+Vendor) names its delivery locations in ``ship_to_locations``: a table of codes -> addresses, or the name of
+a table shipped with the gateway (``"amazon-in-fulfilment-centres"``); ``file_drop`` to take files from its
+drop folder; ``acknowledges_orders`` for X12 855s. ``marketplace_api`` (Amazon SP-API) gives ``endpoint``,
+``token_endpoint`` and, for the credentials, the environment variables holding them (``*_env``).
 """
 
 from __future__ import annotations
@@ -16,8 +20,32 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.channels import Channel, ChannelDirectory
+from .vendor_csv_orders import fulfilment_centre_addresses
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "channels.json"
+
+
+SHIPPED_LOCATION_TABLES = {"amazon-in-fulfilment-centres": fulfilment_centre_addresses}
+
+
+def ship_to_locations(value: Any) -> dict[str, dict[str, str]]:
+    if isinstance(value, str):
+        if value not in SHIPPED_LOCATION_TABLES:
+            raise ValueError(f"unknown table of ship-to locations {value!r}; known: {sorted(SHIPPED_LOCATION_TABLES)}")
+        return SHIPPED_LOCATION_TABLES[value]()
+    return {code: dict(address) for code, address in (value or {}).items()}
+
+
+def marketplace_api(value: dict[str, Any] | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """The API's settings with each ``<name>_env`` resolved from the environment into ``<name>``."""
+    settings: dict[str, str] = {}
+    for key, setting in (value or {}).items():
+        if key.endswith("_env"):
+            if environ.get(setting):
+                settings[key[:-4]] = environ[setting]
+        else:
+            settings[key] = str(setting)
+    return settings
 
 
 def channel_from(entry: dict[str, Any], environ: Mapping[str, str]) -> Channel:
@@ -29,7 +57,11 @@ def channel_from(entry: dict[str, Any], environ: Mapping[str, str]) -> Channel:
         webhook_secret=(environ.get(secret_env) or None) if secret_env else None,
         source=entry.get("source"), rate_per_s=float(entry.get("rate_per_s", 50)), burst=int(entry.get("burst", 100)),
         max_body_bytes=int(entry.get("max_body_bytes", 1_048_576)), listings=dict(entry.get("listings", {})),
-        listings_required=bool(entry.get("listings_required", False)))
+        listings_required=bool(entry.get("listings_required", False)),
+        ship_to_locations=ship_to_locations(entry.get("ship_to_locations")), file_drop=bool(entry.get("file_drop")),
+        currency=entry.get("currency"), time_zone=entry.get("time_zone"),
+        acknowledges_orders=bool(entry.get("acknowledges_orders")),
+        marketplace_api=marketplace_api(entry.get("marketplace_api"), environ))
 
 
 def load_channels(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> ChannelDirectory:

@@ -147,28 +147,31 @@ def _idempotency_key(value: str | None) -> str | None:
     return value
 
 
+async def capture_order(capture: OrderCapture, channel: Channel, order: dict[str, Any], response: Response,
+                        idempotency_key: str | None = None) -> dict[str, Any]:
+    """Capture a translated order and answer as every order route does: 202 (200 for a repeat) with the
+    order id, 409/422 problem+json for a reused external id or Idempotency-Key."""
+    try:
+        result = await asyncio.to_thread(capture.accept, channel.name, order, idempotency_key)
+    except CaptureConflict as conflict:
+        raise Problem(409, "External order id already used", str(conflict), type_="/problems/duplicate-external-id",
+                      errors=[{"pointer": "/external_order_id", "detail": str(conflict)}]) from None
+    except IdempotencyKeyReused as reused:
+        raise Problem(422, "Idempotency-Key already used", str(reused), type_="/problems/idempotency-key-reused",
+                      errors=[{"pointer": "/headers/idempotency-key", "detail": str(reused)}]) from None
+    except CaptureRaceUnresolved as race:
+        raise Problem(409, "Concurrent capture", str(race), type_="/problems/retry",
+                      headers={"Retry-After": "1"}) from None
+    if not result.created:
+        response.status_code = 200
+    response.headers["Location"] = f"/v1/orders/{result.order_id}"
+    return {"order_id": str(result.order_id), "channel": channel.name,
+            "external_order_id": order["external_order_id"], "status": "accepted" if result.created else "duplicate"}
+
+
 def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: OrderGate | None = None) -> APIRouter:
     routes = APIRouter(prefix="/v1", tags=["orders"])
     gate = gate or OrderGate(channels)
-
-    async def capture_order(channel: Channel, order: dict[str, Any], response: Response,
-                            idempotency_key: str | None = None) -> dict[str, Any]:
-        try:
-            result = await asyncio.to_thread(capture.accept, channel.name, order, idempotency_key)
-        except CaptureConflict as conflict:
-            raise Problem(409, "External order id already used", str(conflict), type_="/problems/duplicate-external-id",
-                          errors=[{"pointer": "/external_order_id", "detail": str(conflict)}]) from None
-        except IdempotencyKeyReused as reused:
-            raise Problem(422, "Idempotency-Key already used", str(reused), type_="/problems/idempotency-key-reused",
-                          errors=[{"pointer": "/headers/idempotency-key", "detail": str(reused)}]) from None
-        except CaptureRaceUnresolved as race:
-            raise Problem(409, "Concurrent capture", str(race), type_="/problems/retry",
-                          headers={"Retry-After": "1"}) from None
-        if not result.created:
-            response.status_code = 200
-        response.headers["Location"] = f"/v1/orders/{result.order_id}"
-        return {"order_id": str(result.order_id), "channel": channel.name,
-                "external_order_id": order["external_order_id"], "status": "accepted" if result.created else "duplicate"}
 
     async def canonical(request: Request, response: Response, channel: Channel,
                         idempotency_key: str | None) -> dict[str, Any]:
@@ -179,7 +182,7 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: O
             order = CanonicalOrder.model_validate_json(body)
         except ValidationError as invalid:
             raise validation_problem(list(invalid.errors())) from None
-        return await capture_order(channel, order.model_dump(mode="json"), response, key)
+        return await capture_order(capture, channel, order.model_dump(mode="json"), response, key)
 
     async def webhook_order(owner: Channel, body: bytes, response: Response, signature: str | None, source: str | None,
                             topic: str | None, channel_format: Any, topic_header: str) -> dict[str, Any]:
@@ -193,7 +196,7 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: O
             order = channel_format.translate(body, owner)
         except FormatError as error:
             raise _format_problem(error) from None
-        return await capture_order(owner, order, response)
+        return await capture_order(capture, owner, order, response)
 
     @routes.post("/orders", status_code=202, responses=_ORDER_RESPONSES, openapi_extra=_canonical_body())
     async def post_order(request: Request, response: Response, x_api_key: Annotated[str | None, Header()] = None,

@@ -21,7 +21,8 @@ def capture_publications(event: Any) -> Sequence[Publication]:
                 order_id=order_id, channel=e["channel"], external_order_id=e["external_order_id"],
                 ordered_at=e["ordered_at"], currency=e["currency"], customer_email=e["customer_email"],
                 ship_to=e["ship_to"], lines=e["lines"], service_level=e["service_level"],
-                payment_method=e["payment_method"], order_total=e["order_total"]))]
+                payment_method=e["payment_method"], order_total=e["order_total"],
+                fulfilment_mode=e.get("fulfilment_mode", "seller")))]
         case CapturedOrder.CancellationRequested():
             return [Publication(GATEWAY_ORDERS, order_id, c.OrderCancellationRequested(
                 order_id=order_id, channel=e["channel"], reason=e["reason"]))]

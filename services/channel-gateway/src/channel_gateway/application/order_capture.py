@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError
 from oms_platform.event_store import ServiceApplication
 
 from ..domain.captured_order import CapturedOrder, IdempotencyKey, idempotency_key_id, order_id_for
+from ..domain.purchase_order_acknowledgement import PurchaseOrderAcknowledgement
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,12 @@ class OrderCapture(ServiceApplication):
     name = "capture"
     service_name = "channel-gateway"
 
-    def accept(self, channel: str, order: dict[str, Any], idempotency_key: str | None = None) -> CaptureResult:
+    def accept(self, channel: str, order: dict[str, Any], idempotency_key: str | None = None,
+               acknowledgement: dict[str, Any] | None = None) -> CaptureResult:
         """Capture ``order`` once per (channel, external order id) and, with ``idempotency_key``, once per
-        (channel, key): a repeat answers with the first capture's order id, also when the two race."""
+        (channel, key): a repeat answers with the first capture's order id, also when the two race.
+        ``acknowledgement``: what the buyer's acknowledgement must echo of its purchase order (an X12 855),
+        kept with the order in the same transaction."""
         order_id = order_id_for(channel, order["external_order_id"])
         print_ = fingerprint(order)
         key_id = idempotency_key_id(channel, idempotency_key) if idempotency_key else None
@@ -74,11 +78,15 @@ class OrderCapture(ServiceApplication):
                 channel=channel, external_order_id=order["external_order_id"], fingerprint=print_,
                 ordered_at=order["ordered_at"], currency=order["currency"], customer_email=order.get("customer_email"),
                 ship_to=order["ship_to"], lines=lines, service_level=order["service_level"],
-                payment_method=order["payment_method"], order_total=total)
+                payment_method=order["payment_method"], order_total=total,
+                fulfilment_mode=order.get("fulfilment_mode", "seller"))
             aggregates: list[Any] = [captured]
             if key_id is not None:
                 aggregates.append(IdempotencyKey(channel=channel, key=idempotency_key, order_id=order_id,
                                                  fingerprint=print_))
+            if acknowledgement is not None:
+                aggregates.append(PurchaseOrderAcknowledgement(order_id=str(order_id), channel=channel,
+                                                               purchase_order=acknowledgement))
             try:
                 self.record(*aggregates)  # the order and its key in one transaction
                 return CaptureResult(order_id, created=True)

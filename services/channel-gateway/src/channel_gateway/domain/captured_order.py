@@ -38,7 +38,7 @@ class CapturedOrder(Aggregate):
     @event("Accepted")
     def __init__(self, channel: str, external_order_id: str, fingerprint: str, ordered_at: str, currency: str,
                  customer_email: str | None, ship_to: dict[str, Any], lines: list[dict[str, Any]],
-                 service_level: str, payment_method: str, order_total: Decimal):
+                 service_level: str, payment_method: str, order_total: Decimal, fulfilment_mode: str = "seller"):
         self.channel = channel
         self.external_order_id = external_order_id
         self.fingerprint = fingerprint
@@ -50,6 +50,7 @@ class CapturedOrder(Aggregate):
         self.service_level = service_level
         self.payment_method = payment_method
         self.order_total = order_total
+        self.fulfilment_mode = fulfilment_mode
         self.cancellation_reason: str | None = None
 
     def check_same_as(self, fingerprint: str) -> None:

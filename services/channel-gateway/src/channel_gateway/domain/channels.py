@@ -37,6 +37,10 @@ class UnknownListing(LookupError):
     """A channel's SKU (or listing id) that the channel's listing table does not map."""
 
 
+class UnknownShipToLocation(LookupError):
+    """A location code (an Amazon fulfilment centre) the channel's table of ship-to addresses lacks."""
+
+
 @dataclass(frozen=True)
 class Channel:
     name: str
@@ -53,6 +57,20 @@ class Channel:
     # unless listings_required
     listings: dict[str, str] = field(default_factory=dict)
     listings_required: bool = False
+    # a business buyer's delivery locations by code (Amazon Vendor: fulfilment centre "BLR4") -> address
+    # fields of the canonical order's ship_to (name, line1, line2, city, region, postal_code, country, phone)
+    ship_to_locations: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the trading partnership's currency, for a buyer's documents that do not name one (X12 850 without CUR)
+    currency: str | None = None
+    # the zone a buyer's dates without a time are in (IANA name, e.g. Asia/Kolkata for amazon.in); None: UTC
+    time_zone: str | None = None
+    # files (purchase-order CSVs, X12 850s) are also taken from the channel's drop folder
+    file_drop: bool = False
+    # a business buyer's channel that awaits an acknowledgement (X12 855) of each purchase order
+    acknowledges_orders: bool = False
+    # the channel's marketplace API a pushed notification's order is pulled from (Amazon SP-API): endpoint,
+    # token endpoint and the names of the environment variables holding the credentials
+    marketplace_api: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.api_key_sha256s, str):  # one digest given as such
@@ -73,6 +91,15 @@ class Channel:
                 return self.listings[key]
         named = channel_sku or ", ".join(i for i in listing_ids if i) or "(none)"
         raise UnknownListing(f"no listing on channel {self.name!r} for {named}")
+
+
+    def ship_to_location(self, code: str | None) -> dict[str, str]:
+        """The address of the buyer's location ``code`` (case-insensitive), or ``UnknownShipToLocation``."""
+        key = (code or "").strip().upper()
+        for known, address in self.ship_to_locations.items():
+            if known.upper() == key:
+                return dict(address)
+        raise UnknownShipToLocation(f"channel {self.name!r} has no address for ship-to location {code!r}")
 
 
 class ChannelDirectory:

@@ -8,7 +8,6 @@ read API serves the same rows.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Protocol
@@ -17,8 +16,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from oms_platform.event_store import ServiceApplication
+from oms_platform.projection import NotificationLogProjection
 from oms_platform.service_runtime import create_tables
-from oms_platform.telemetry import log
 
 from ..domain.erp_document import ErpDocument
 
@@ -144,44 +143,6 @@ class InMemoryErpOutbox:
         pass
 
 
-class ErpOutboxProjection:
+def erp_outbox_projection(documents: ServiceApplication, outbox: ErpOutbox) -> NotificationLogProjection:
     """Keeps ``erp_outbox_documents`` up to date with the event store (a worker of the service)."""
-
-    def __init__(self, app: ServiceApplication, outbox: ErpOutbox, poll_seconds: float = 0.2,
-                 batch_size: int = 500):
-        self.app = app
-        self.outbox = outbox
-        self.poll_seconds = poll_seconds
-        self.batch_size = batch_size
-        self.wakeup = asyncio.Event()
-        self._log = log("erp_outbox")
-
-    def catch_up(self) -> int:
-        """Project the next batch of notifications; answers how many were read."""
-        position = self.outbox.position()
-        notifications = self.app.recorder.select_notifications(position + 1, self.batch_size)
-        if not notifications:
-            return 0
-        rows = [row for n in notifications if (row := document_row(self.app.mapper.to_domain_event(n), n.id))]
-        self.outbox.write(rows, up_to=notifications[-1].id)
-        return len(notifications)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-
-        def committed(_notifications) -> None:
-            loop.call_soon_threadsafe(self.wakeup.set)
-
-        self.app.record_listeners.append(committed)
-        self._log.info("erp outbox projection started")
-        try:
-            while not stop.is_set():
-                if await asyncio.to_thread(self.catch_up):
-                    continue
-                try:
-                    await asyncio.wait_for(self.wakeup.wait(), self.poll_seconds)
-                except TimeoutError:
-                    pass
-                self.wakeup.clear()
-        finally:  # restarted after a failure, it registers anew
-            self.app.record_listeners.remove(committed)
+    return NotificationLogProjection(documents, outbox, document_row, name=PROJECTION)

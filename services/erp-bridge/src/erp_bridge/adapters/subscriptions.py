@@ -24,6 +24,14 @@ def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
                    total=m.order_total, currency=m.currency, source_event_id=str(d.envelope.event_id),
                    tracking=d.tracking)
 
+    async def fulfilled_by_channel(d: Delivery) -> None:
+        """The channel shipped it from its own stock (FBA): the sale is complete, so the ERP gets the invoice
+        (there is no reservation of ours, hence no sale order)."""
+        m: orchestrator.OrderFulfilledByChannel = d.message
+        await run_step(documents.record_document, kind="invoice", order_id=m.order_id, lines=priced(m.lines),
+                   total=m.order_total, currency=m.currency, source_event_id=str(d.envelope.event_id),
+                   tracking=d.tracking)
+
     async def refunded(d: Delivery) -> None:
         m: orchestrator.OrderRefunded = d.message
         await run_step(documents.record_document, kind="credit_note", order_id=m.order_id, rma_id=m.rma_id,
@@ -33,5 +41,6 @@ def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
     return {
         orchestrator.OrderReserved: reserved,
         orchestrator.OrderShipped: shipped,
+        orchestrator.OrderFulfilledByChannel: fulfilled_by_channel,
         orchestrator.OrderRefunded: refunded,
     }

@@ -16,6 +16,9 @@ def order_publications(event: Any) -> Sequence[Publication]:
     order_id = str(event.originator_id)
     e = event.__dict__
 
+    def event_channel() -> str | None:
+        return e.get("channel")
+
     def public(message) -> Publication:
         return Publication(ORCHESTRATOR_ORDERS, order_id, message)
 
@@ -24,6 +27,10 @@ def order_publications(event: Any) -> Sequence[Publication]:
             return [public(c.OrderReceived(order_id=order_id, channel=e["channel"],
                                            external_order_id=e["external_order_id"], lines=e["lines"],
                                            currency=e["currency"], order_total=e["order_total"]))]
+        case Order.FulfilledByChannel():
+            return [public(c.OrderFulfilledByChannel(
+                order_id=order_id, channel=e["channel"], external_order_id=e["external_order_id"], lines=e["lines"],
+                currency=e["currency"], order_total=e["order_total"]))]
         case Order.RoutingRequested():
             return [Publication(ROUTING_COMMANDS, order_id, c.RouteOrder(
                 order_id=order_id, attempt=e["attempt"], lines=e["lines"], ship_to=e["ship_to"],
@@ -43,7 +50,7 @@ def order_publications(event: Any) -> Sequence[Publication]:
                 payment_method=e["payment_method"]))]
         case Order.Backordered():
             return [public(c.OrderBackordered(order_id=order_id, reason=e["reason"],
-                                              locations_tried=e["locations_tried"]))]
+                                              locations_tried=e["locations_tried"], channel=event_channel()))]
         case Order.Shipped():
             return [public(c.OrderShipped(order_id=order_id, shipment_id=e["shipment_id"], carrier=e["carrier"],
                                           tracking_number=e["tracking_number"], location_id=e["location_id"],
@@ -56,7 +63,7 @@ def order_publications(event: Any) -> Sequence[Publication]:
                     order_id=order_id, reservation_id=e["reservation_id"])),
             ]
         case Order.Cancelled():
-            out = [public(c.OrderCancelled(order_id=order_id, reason=e["reason"]))]
+            out = [public(c.OrderCancelled(order_id=order_id, reason=e["reason"], channel=event_channel()))]
             if e["reservation_id"]:
                 out.append(Publication(INVENTORY_COMMANDS, order_id, c.ReleaseReservation(
                     order_id=order_id, reservation_id=e["reservation_id"], reason=f"order cancelled: {e['reason']}")))

@@ -14,7 +14,8 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         await run_step(orders.receive, order_id=m.order_id, channel=m.channel, external_order_id=m.external_order_id,
                    lines=[line.model_dump(mode="python") for line in m.lines], ship_to=m.ship_to.model_dump(),
                    currency=m.currency, order_total=m.order_total, service_level=m.service_level,
-                   payment_method=m.payment_method, ordered_at=m.ordered_at.isoformat(), tracking=d.tracking)
+                   payment_method=m.payment_method, ordered_at=m.ordered_at.isoformat(),
+                   fulfilment_mode=m.fulfilment_mode, tracking=d.tracking)
 
     async def cancellation(d: Delivery) -> None:
         m: gateway.OrderCancellationRequested = d.message

@@ -30,7 +30,8 @@ class Orders(ServiceApplication):
     # ---- intake ----
     def receive(self, *, order_id: str, channel: str, external_order_id: str, lines: list[dict[str, Any]],
                 ship_to: dict[str, Any], currency: str, order_total: Decimal, service_level: str,
-                payment_method: str, ordered_at: str, tracking: Tracking | None = None) -> None:
+                payment_method: str, ordered_at: str, fulfilment_mode: str = "seller",
+                tracking: Tracking | None = None) -> None:
         try:
             self.repository.get(order_uuid(order_id))
             self.record(tracking=tracking)  # already received (e.g. re-published): only note the message
@@ -39,8 +40,8 @@ class Orders(ServiceApplication):
             pass
         order = Order(order_id=order_id, channel=channel, external_order_id=external_order_id, lines=lines,
                       ship_to=ship_to, currency=currency, order_total=order_total, service_level=service_level,
-                      payment_method=payment_method, ordered_at=ordered_at)
-        order.request_routing()
+                      payment_method=payment_method, ordered_at=ordered_at, fulfilment_mode=fulfilment_mode)
+        order.start_fulfilment()
         self.record(order, tracking=tracking)
 
     # ---- saga steps ----

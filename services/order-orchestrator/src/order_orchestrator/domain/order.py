@@ -24,6 +24,7 @@ class OrderStatus(StrEnum):
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     BACKORDERED = "backordered"
+    FULFILLED_BY_CHANNEL = "fulfilled_by_channel"
     CANCELLED = "cancelled"
     RETURNED = "returned"
     REFUNDED = "refunded"
@@ -53,7 +54,7 @@ class Order(Aggregate):
     @event("Received")
     def __init__(self, order_id: str, channel: str, external_order_id: str, lines: list[dict[str, Any]],
                  ship_to: dict[str, Any], currency: str, order_total: Decimal, service_level: str,
-                 payment_method: str, ordered_at: str):
+                 payment_method: str, ordered_at: str, fulfilment_mode: str = "seller"):
         self.order_id = order_id
         self.channel = channel
         self.external_order_id = external_order_id
@@ -64,6 +65,7 @@ class Order(Aggregate):
         self.service_level = service_level
         self.payment_method = payment_method
         self.ordered_at = ordered_at
+        self.fulfilment_mode = fulfilment_mode
         self.status = OrderStatus.ROUTING
         self.routing_attempt = 0
         self.locations_tried: list[str] = []
@@ -80,12 +82,34 @@ class Order(Aggregate):
         self.returns: dict[str, dict[str, Any]] = {}
         self.refunded_total = Decimal("0")
 
+    # ---- intake ----
+    def start_fulfilment(self) -> None:
+        """The saga's first step: route it to one of our locations, or, when the channel fulfils it from its
+        own stock (FBA), record that and touch none of ours."""
+        if self.fulfilment_mode == "channel_fulfilled":
+            self.record_channel_fulfilment()
+        else:
+            self.request_routing()
+
+    def record_channel_fulfilment(self) -> None:
+        if self.fulfilment_mode != "channel_fulfilled" or self.status != OrderStatus.ROUTING or self.routing_attempt:
+            raise OrderRuleViolation(f"a {self.fulfilment_mode} order that is {self.status} is ours to fulfil")
+        self._fulfilled_by_channel(channel=self.channel, external_order_id=self.external_order_id, lines=self.lines,
+                                   currency=self.currency, order_total=self.order_total)
+
+    @event("FulfilledByChannel")
+    def _fulfilled_by_channel(self, channel: str, external_order_id: str, lines: list[dict[str, Any]], currency: str,
+                              order_total: Decimal) -> None:
+        self.status = OrderStatus.FULFILLED_BY_CHANNEL
+
     # ---- routing and reservation ----
     @property
     def stock_lines(self) -> list[dict[str, Any]]:
         return [{"sku": line["sku"], "quantity": line["quantity"]} for line in self.lines]
 
     def request_routing(self) -> None:
+        if self.fulfilment_mode == "channel_fulfilled":
+            raise OrderRuleViolation("the channel fulfils this order from its own stock: nothing to route")
         if self.status not in (OrderStatus.ROUTING, OrderStatus.RESERVING):
             raise OrderRuleViolation(f"cannot route an order that is {self.status}")
         if self.routing_attempt >= MAX_ROUTING_ATTEMPTS:
@@ -145,10 +169,10 @@ class Order(Aggregate):
     def backorder(self, reason: str, attempt: int | None = None) -> None:
         if self.status != OrderStatus.ROUTING or (attempt is not None and attempt != self.routing_attempt):
             raise StaleOutcome(f"cannot backorder an order that is {self.status}")
-        self._backordered(reason=reason, locations_tried=list(self.locations_tried))
+        self._backordered(reason=reason, locations_tried=list(self.locations_tried), channel=self.channel)
 
     @event("Backordered")
-    def _backordered(self, reason: str, locations_tried: list[str]) -> None:
+    def _backordered(self, reason: str, locations_tried: list[str], channel: str | None = None) -> None:
         self.status = OrderStatus.BACKORDERED
         self.backorder_reason = reason
 
@@ -216,10 +240,11 @@ class Order(Aggregate):
             raise OrderRuleViolation(f"an order that is {self.status} can no longer be cancelled")
         self._cancelled(reason=reason, reservation_id=self.reservation_id if self.status in (
             OrderStatus.RESERVING, OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED) else None,
-            cancel_shipment=self.shipment_requested)
+            cancel_shipment=self.shipment_requested, channel=self.channel)
 
     @event("Cancelled")
-    def _cancelled(self, reason: str, reservation_id: str | None, cancel_shipment: bool) -> None:
+    def _cancelled(self, reason: str, reservation_id: str | None, cancel_shipment: bool,
+                   channel: str | None = None) -> None:
         self.status = OrderStatus.CANCELLED
         self.cancellation_reason = reason
         self.reservation_held = False
@@ -283,7 +308,8 @@ class Order(Aggregate):
         return {
             "order_id": self.order_id, "channel": self.channel, "external_order_id": self.external_order_id,
             "status": str(self.status), "version": self.version, "lines": self.lines, "ship_to": self.ship_to,
-            "currency": self.currency, "order_total": str(self.order_total), "location_id": self.location_id,
+            "currency": self.currency, "order_total": str(self.order_total), "fulfilment_mode": self.fulfilment_mode,
+            "location_id": self.location_id,
             "reservation_id": self.reservation_id, "locations_tried": self.locations_tried,
             "routing_attempt": self.routing_attempt, "shipment_id": self.shipment_id, "carrier": self.carrier,
             "tracking_number": self.tracking_number, "tracking_status": self.tracking_status,

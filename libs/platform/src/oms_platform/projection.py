@@ -1,0 +1,124 @@
+"""Following a service's own event store: a projection reads the notification log from where it got to,
+turns each event into what its sink keeps (a read-model row, a file in a drop folder) and hands the batch
+to the sink together with the position it reached.
+
+The sink makes the batch and the position durable together (one transaction for a table; for a folder,
+the files first and the position after them), so a crash anywhere neither loses an event nor doubles
+its effect: what is applied again after a crash is applied by id (an upsert, the same file name with the
+same content)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from .event_store import ServiceApplication
+from .telemetry import log
+
+POSITIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projection_positions (
+    projection text PRIMARY KEY,
+    notification_id bigint NOT NULL
+);
+"""
+
+SAVE_POSITION = (
+    "INSERT INTO projection_positions (projection, notification_id) VALUES (%s, %s) "
+    "ON CONFLICT (projection) DO UPDATE SET notification_id = EXCLUDED.notification_id "
+    "WHERE projection_positions.notification_id < EXCLUDED.notification_id")
+
+
+def read_position(conn: Any, projection: str) -> int:
+    """How far ``projection`` got (0: nowhere), on a psycopg connection with POSITIONS_SCHEMA created."""
+    row = conn.execute("SELECT notification_id FROM projection_positions WHERE projection=%s",
+                       (projection,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def save_position(conn: Any, projection: str, notification_id: int) -> None:
+    conn.execute(SAVE_POSITION, (projection, notification_id))
+
+
+class ProjectionSink(Protocol):
+    def position(self) -> int: ...
+
+    def write(self, items: Sequence[Any], up_to: int) -> None: ...
+
+
+class NotificationLogProjection:
+    """A worker of the service that keeps ``sink`` up to date with the service's event store.
+
+    ``item_of(event, notification_id)`` answers what the sink keeps of an event, or None for events it
+    ignores. Woken by the application's own commits; polls for other processes' ones."""
+
+    def __init__(self, app: ServiceApplication, sink: ProjectionSink, item_of: Callable[[Any, int], Any | None],
+                 *, name: str, poll_seconds: float = 0.2, batch_size: int = 500):
+        self.app = app
+        self.sink = sink
+        self.item_of = item_of
+        self.name = name
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.wakeup = asyncio.Event()
+        self._log = log(name)
+
+    def catch_up(self) -> int:
+        """Project the next batch of notifications; answers how many were read."""
+        position = self.sink.position()
+        notifications = self.app.recorder.select_notifications(position + 1, self.batch_size)
+        if not notifications:
+            return 0
+        items = [item for n in notifications if (item := self.item_of(self.app.mapper.to_domain_event(n), n.id))
+                 is not None]
+        self.sink.write(items, up_to=notifications[-1].id)
+        return len(notifications)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+
+        def committed(_notifications) -> None:
+            loop.call_soon_threadsafe(self.wakeup.set)
+
+        self.app.record_listeners.append(committed)
+        self._log.info("projection started", projection=self.name)
+        try:
+            while not stop.is_set():
+                if await asyncio.to_thread(self.catch_up):
+                    continue
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), self.poll_seconds)
+                except TimeoutError:
+                    pass
+                self.wakeup.clear()
+        finally:  # restarted after a failure, it registers anew
+            self.app.record_listeners.remove(committed)
+
+
+class ProjectionPositions:
+    """Positions of projections whose sink is not the database (a folder): kept in ``projection_positions``."""
+
+    def __init__(self, pool: Any):
+        from .service_runtime import create_tables
+
+        self.pool = pool
+        create_tables(pool, POSITIONS_SCHEMA)
+
+    def position(self, projection: str) -> int:
+        with self.pool.connection() as conn:
+            return read_position(conn, projection)
+
+    def save(self, projection: str, notification_id: int) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            save_position(conn, projection, notification_id)
+
+
+class InMemoryProjectionPositions:
+    def __init__(self) -> None:
+        self.positions: dict[str, int] = {}
+
+    def position(self, projection: str) -> int:
+        return self.positions.get(projection, 0)
+
+    def save(self, projection: str, notification_id: int) -> None:
+        self.positions[projection] = max(self.positions.get(projection, 0), notification_id)

@@ -1,0 +1,42 @@
+"""Kafka subscribers of the gateway: the order outcomes a channel must be told of in its own format.
+
+A business buyer's purchase order (Amazon Vendor) is acknowledged once the order's fate is known: its stock
+reserved (accepted), backordered, or the order cancelled before that (rejected). Only orders of channels
+that await acknowledgements are looked at; every other order's events are passed over without a database
+read."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from oms_contracts import orchestrator
+from oms_platform.consumer import Delivery, Handler, run_step
+
+from ..application.purchase_order_acknowledgements import PurchaseOrderAcknowledgements
+
+
+def acknowledgement_handlers(acknowledgements: PurchaseOrderAcknowledgements,
+                             acknowledging_channels: Collection[str]) -> dict[type, Handler]:
+    def concerns(channel: str | None) -> bool:
+        return channel is None or channel in acknowledging_channels  # None: a message of an earlier release
+
+    async def reserved(d: Delivery) -> None:
+        m: orchestrator.OrderReserved = d.message
+        if concerns(m.channel):
+            await run_step(acknowledgements.order_outcome, order_id=m.order_id, outcome="accepted",
+                           tracking=d.tracking)
+
+    async def backordered(d: Delivery) -> None:
+        m: orchestrator.OrderBackordered = d.message
+        if concerns(m.channel):
+            await run_step(acknowledgements.order_outcome, order_id=m.order_id, outcome="backordered",
+                           reason=m.reason, tracking=d.tracking)
+
+    async def cancelled(d: Delivery) -> None:
+        m: orchestrator.OrderCancelled = d.message
+        if concerns(m.channel):
+            await run_step(acknowledgements.order_outcome, order_id=m.order_id, outcome="rejected",
+                           reason=m.reason, tracking=d.tracking)
+
+    return {orchestrator.OrderReserved: reserved, orchestrator.OrderBackordered: backordered,
+            orchestrator.OrderCancelled: cancelled}

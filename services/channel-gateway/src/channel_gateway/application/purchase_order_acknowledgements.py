@@ -1,0 +1,63 @@
+"""Use case: once a buyer's purchase order has a decisive outcome (its stock reserved, backordered, or the
+order rejected), draw up its acknowledgement once, with the channel's next interchange control number.
+Writing the document in the channel's format is the adapter's part (``draw_up``); delivering it (a file
+in the channel's outbound folder) follows from the recorded event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import Tracking
+
+from oms_platform.event_store import retry_on_conflict
+
+from ..domain.purchase_order_acknowledgement import (
+    InterchangeControlNumbers,
+    PurchaseOrderAcknowledgement,
+    acknowledgement_id,
+    control_numbers_id,
+)
+from .order_capture import OrderCapture
+
+# (purchase order as kept, outcome, control number, now) -> (file name, document text)
+DrawUp = Callable[[dict[str, Any], str, int, datetime], tuple[str, str]]
+
+
+class PurchaseOrderAcknowledgements:
+    def __init__(self, capture: OrderCapture, draw_up: DrawUp, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.capture = capture
+        self.draw_up = draw_up
+        self.clock = clock
+
+    def order_outcome(self, order_id: str, outcome: str, reason: str | None = None,
+                      tracking: Tracking | None = None) -> bool:
+        """Answers whether an acknowledgement was drawn up (False: the order has none awaited, or it was
+        acknowledged already)."""
+        def attempt() -> bool:
+            try:
+                awaited: PurchaseOrderAcknowledgement = self.capture.repository.get(acknowledgement_id(order_id))
+            except AggregateNotFoundError:
+                self.capture.record(tracking=tracking)
+                return False
+            if awaited.outcome is not None:
+                self.capture.record(tracking=tracking)
+                return False
+            try:
+                numbers: InterchangeControlNumbers = self.capture.repository.get(control_numbers_id(awaited.channel))
+            except AggregateNotFoundError:
+                numbers = InterchangeControlNumbers(channel=awaited.channel)
+            number = numbers.issue(purpose=f"acknowledgement of order {order_id}")
+            filename, document = self.draw_up(awaited.purchase_order, outcome, number, self.clock())
+            awaited.draw_up(outcome, reason, number, filename, document)
+            self.capture.record(awaited, numbers, tracking=tracking)
+            return True
+        return bool(retry_on_conflict(attempt))
+
+    def acknowledgement(self, order_id: str) -> PurchaseOrderAcknowledgement | None:
+        try:
+            return self.capture.repository.get(acknowledgement_id(order_id))
+        except AggregateNotFoundError:
+            return None

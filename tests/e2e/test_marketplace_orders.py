@@ -1,0 +1,130 @@
+"""Amazon's orders through the whole system: a Seller Central order (SP-API document) fulfilled by us is
+reserved; one fulfilled by Amazon (FBA) is recorded and invoiced but never touches our stock; Vendor
+Central purchase orders arrive as X12 850 files (uploaded, or dropped in the channel's folder) and each
+is answered with an 855 in the outbound folder once its stock is reserved or backordered."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+MAIN = "WH-BLR-1"
+FIXTURES = Path(__file__).resolve().parents[2] / "services" / "channel-gateway" / "tests" / "fixtures"
+AMAZON_KEY, VENDOR_KEY = "amazon-in-demo-key", "amazon-vendor-demo-key"
+
+
+def amazon_document(name: str, skus: list[str]) -> tuple[dict, bytes]:
+    document = json.loads((FIXTURES / name).read_text())
+    order_id = f"{random.randrange(100, 999)}-{random.randrange(10**6, 10**7)}-{random.randrange(10**6, 10**7)}"
+    document["order"]["payload"]["AmazonOrderId"] = order_id
+    document["orderItems"]["payload"]["AmazonOrderId"] = order_id
+    items = document["orderItems"]["payload"]["OrderItems"]
+    for item, sku in zip(items, skus, strict=False):
+        item["SellerSKU"] = sku
+    document["orderItems"]["payload"]["OrderItems"] = items[:len(skus)]
+    return document, json.dumps(document).encode()
+
+
+def post_amazon(system, body: bytes):
+    return system.http.post(system.url("channel-gateway", "/v1/channels/amazon-in/amazon/orders"), content=body,
+                            headers={"X-Api-Key": AMAZON_KEY, "Content-Type": "application/json"})
+
+
+def test_an_easy_ship_cod_order_from_amazon_is_reserved(system, sku):
+    item = sku()
+    system.receive_stock(item, MAIN, 10)
+    document, body = amazon_document("amazon_v0_mfn_easy_ship_cod.json", [item])
+    posted = post_amazon(system, body)
+    assert posted.status_code == 202, posted.text
+    view = system.wait_for_status(posted.json()["order_id"], "shipment_created")
+    assert view["state"]["fulfilment_mode"] == "channel_pickup"
+    assert system.stock(item, MAIN)["reserved"] == document["orderItems"]["payload"]["OrderItems"][0]["QuantityOrdered"]
+
+
+def test_an_fba_order_is_recorded_and_invoiced_but_never_touches_shared_stock(system, sku):
+    item = sku()
+    system.receive_stock(item, MAIN, 10)
+    _, body = amazon_document("amazon_v0_afn_fba.json", [item])
+    posted = post_amazon(system, body)
+    assert posted.status_code == 202, posted.text
+    order_id = posted.json()["order_id"]
+    view = system.wait_for_status(order_id, "fulfilled_by_channel")
+    assert view["state"]["location_id"] is None and view["state"]["reservation_id"] is None
+    system.wait_until(lambda: [d["kind"] for d in system.erp_documents(order_id)] == ["invoice"],
+                      what="the FBA sale's invoice")
+    stock = system.stock(item, MAIN)
+    assert (stock["on_hand"], stock["reserved"]) == (10, 0)
+    refused = system.cancel(order_id, api_key=AMAZON_KEY)
+    assert refused.status_code == 202
+    system.wait_until(lambda: any(e["event"].endswith("CancellationRefused") for e in system.order(order_id).json()[
+        "history"]), what="the cancellation refused")
+
+
+def purchase_order_850(po_number: str, skus: list[str]) -> bytes:
+    """Amazon's 850 with our own SKUs as vendor item numbers (VN), counts kept right."""
+    text = (FIXTURES / "amazon_vendor_850_plain.edi").read_text()
+    text = text.replace("4KX7Q2PA", po_number)
+    lines = [line for line in text.splitlines() if line.startswith("PO1*")]
+    for number, (line, item) in enumerate(zip(lines, skus, strict=True), start=1):
+        quantity = line.split("*")[2]
+        text = text.replace(line, f"PO1*{number}*{quantity}*EA*450.00*NT*VN*{item}~")
+    return text.encode()
+
+
+def wait_for_file(folder: Path, pattern: str, timeout: float = 60) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(folder.glob(pattern)) if folder.is_dir() else []
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {pattern} in {folder}")
+
+
+def test_vendor_purchase_orders_in_850s_are_reserved_or_backordered_and_acknowledged_with_855s(system, sku):
+    stocked = [sku() for _ in range(3)]
+    for item in stocked:
+        system.receive_stock(item, MAIN, 100)
+    po_reserved, po_short = f"R{random.randrange(10**6, 10**7)}", f"S{random.randrange(10**6, 10**7)}"
+    url = system.url("channel-gateway", "/v1/channels/amazon-vendor/files")
+    uploaded = system.http.post(url, params={"filename": f"{po_reserved}.edi"}, content=purchase_order_850(
+        po_reserved, stocked), headers={"X-Api-Key": VENDOR_KEY, "Content-Type": "application/edi-x12"})
+    assert uploaded.status_code == 202, uploaded.text
+    [order] = uploaded.json()["orders"]
+    system.wait_for_status(order["order_id"], "shipment_created")
+    assert [system.stock(item, MAIN)["reserved"] for item in stocked] == [24, 12, 6]
+
+    # a PO for items nobody stocks, dropped in the channel's folder as the FTP server would
+    drop = system.stack.profile.run_dir / "file-drop" / "amazon-vendor"
+    (drop / "inbound").mkdir(parents=True, exist_ok=True)
+    (drop / "inbound" / f"{po_short}.edi").write_bytes(purchase_order_850(po_short, [sku() for _ in range(3)]))
+    settled = wait_for_file(drop / "processed", f"{po_short}.edi")
+    assert settled.read_bytes().startswith(b"ISA")
+
+    accepted = wait_for_file(drop / "outbound", f"855_{po_reserved}_*.edi").read_text()
+    assert f"BAK*00*AD*{po_reserved}*" in accepted and accepted.count("ACK*IA*") == 3
+    backordered = wait_for_file(drop / "outbound", f"855_{po_short}_*.edi").read_text()
+    assert f"*{po_short}*" in backordered and backordered.count("ACK*IB*") == 3
+
+    # the same file again: the same order, no second 855
+    again = system.http.post(url, params={"filename": "again.edi"}, content=purchase_order_850(po_reserved, stocked),
+                             headers={"X-Api-Key": VENDOR_KEY, "Content-Type": "application/edi-x12"})
+    assert again.status_code == 200 and again.json()["orders"][0]["order_id"] == order["order_id"]
+    time.sleep(1)
+    assert len(list((drop / "outbound").glob(f"855_{po_reserved}_*.edi"))) == 1
+
+    # a broken envelope: refused naming the segment, kept and listed with its reason
+    broken = purchase_order_850(f"B{random.randrange(10**6, 10**7)}", stocked).replace(b"SE*14*", b"SE*15*")
+    refused = system.http.post(url, params={"filename": "broken.edi"}, content=broken,
+                               headers={"X-Api-Key": VENDOR_KEY, "Content-Type": "application/edi-x12"})
+    assert refused.status_code == 422
+    assert [e["pointer"] for e in refused.json()["errors"]] == ["segment 16 SE01"]
+    system.wait_until(lambda: refused.json()["file_id"] in [f["file_id"] for f in system.http.get(
+        url, params={"status": "rejected"}, headers={"X-Api-Key": VENDOR_KEY}).json()["files"]],
+        what="the rejected file listed")
