@@ -72,14 +72,14 @@ def file_routes(gate: OrderGate, intake: FileIntake, view: ChannelFilesView, tak
     @routes.get("/{file_id}", responses={401: {}, 403: {}, 404: {}})
     async def show_file(channel: str, file_id: UUID, x_api_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         owner = vendor_channel(channel, x_api_key)
-        return _owned(owner.name, file_id, intake)[0]
+        return (await asyncio.to_thread(_owned, owner.name, file_id, intake))[0]
 
     @routes.get("/{file_id}/content", responses={200: {"content": {"application/octet-stream": {}}}, 401: {},
                                                   403: {}, 404: {}})
     async def file_content(channel: str, file_id: UUID, x_api_key: Annotated[str | None, Header()] = None) -> Response:
         """The file exactly as the channel sent it."""
         owner = vendor_channel(channel, x_api_key)
-        summary, content = _owned(owner.name, file_id, intake)
+        summary, content = await asyncio.to_thread(_owned, owner.name, file_id, intake)
         return Response(content, media_type=MEDIA_TYPES.get(summary["file_format"], "application/octet-stream"),
                         headers={"Content-Disposition": f'attachment; filename="{summary["filename"]}"'})
 
