@@ -13,7 +13,6 @@ is not configured or not answering is a 503 with Retry-After (the relay redelive
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -119,7 +118,7 @@ def amazon_routes(gate: OrderGate, capture: OrderCapture, clients: SellingPartne
             raise Problem(503, "Marketplace API unavailable", f"SP-API could not be read: {failure}",
                           type_="/problems/marketplace-api-unavailable", headers={"Retry-After": "30"}) from None
         try:
-            order = amazon_orders.translate(json.dumps(document, default=str).encode(), owner)
+            order = amazon_orders.translate_document(document, owner)
         except FormatError as error:
             raise _format_problem(error) from None
         return {**answer, **await capture_order(capture, owner, order, response)}

@@ -63,6 +63,7 @@ Field names and values are those of Amazon's published models (amzn/selling-part
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -99,7 +100,11 @@ CENT = Decimal("0.01")
 def translate(body: bytes, channel: Channel) -> dict[str, Any]:
     """The canonical order of a posted Amazon order document (v0 getOrder + getOrderItems, or 2026-01-01
     getOrder; see the module's docstring), or ``FormatError`` naming its fields."""
-    document = read_json(body)
+    return translate_document(read_json(body), channel)
+
+
+def translate_document(document: Any, channel: Channel) -> dict[str, Any]:
+    """As ``translate``, for a document already read (as ``amazon_sp_api``'s reads answer it)."""
     order = document.get("order") if isinstance(document, dict) else None
     if not isinstance(order, dict):
         raise _refusal("/order", "expected an object with 'order': getOrder's response (v0, with "
@@ -311,22 +316,35 @@ def _ship_to(address: Any, at: str, keys: _AddressKeys, buyer_name: tuple[str | 
         out.put("/ship_to/phone", text(address.get(keys.phone)), f"{at}/{keys.phone}")
 
 
-def _lines_v0(items: Any, at: str, currency: str | None, channel: Channel, out: TranslatedOrder) -> None:
+def _items(items: Any, at: str, out: TranslatedOrder, *, missing: str, kind: str, cancelled: Any,
+           all_cancelled: str) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """Each item still to fulfil, with its pointer and the canonical line's (``cancelled(item)``: skip it)."""
     out.origin["/lines"] = at
     if not isinstance(items, list) or not items:
-        out.fail(at, "the order has no items (getOrderItems' OrderItems)")
+        out.fail(at, missing)
         return
     index = 0
     for n, item in enumerate(items):
         source = f"{at}/{n}"
         if not isinstance(item, dict):
-            out.fail(source, "expected an OrderItem object")
+            out.fail(source, f"expected an {kind} object")
             continue
-        quantity = item.get("QuantityOrdered")
-        if _count(quantity) == 0:
+        if cancelled(item):
             continue  # the item was cancelled: nothing to fulfil
         target = f"/lines/{index}"
         out.origin[target] = source
+        yield item, source, target
+        index += 1
+    if index == 0 and not any(e["pointer"].startswith(at) for e in out.errors):
+        out.fail(at, all_cancelled)
+
+
+def _lines_v0(items: Any, at: str, currency: str | None, channel: Channel, out: TranslatedOrder) -> None:
+    for item, source, target in _items(
+            items, at, out, missing="the order has no items (getOrderItems' OrderItems)", kind="OrderItem",
+            cancelled=lambda item: _count(item.get("QuantityOrdered")) == 0,
+            all_cancelled="every item was cancelled (QuantityOrdered 0): nothing to fulfil"):
+        quantity = item.get("QuantityOrdered")
         _required(out, f"{target}/line_id", identifier(item.get("OrderItemId")), f"{source}/OrderItemId",
                   "the OrderItemId is required")
         _sku(channel, text(item.get("SellerSKU")), text(item.get("ASIN")), f"{source}/SellerSKU", target, out)
@@ -342,28 +360,16 @@ def _lines_v0(items: Any, at: str, currency: str | None, channel: Channel, out: 
             out.put(f"{target}/unit_price", str(unit.quantize(CENT, rounding=ROUND_HALF_UP)),
                     f"{source}/ItemPrice/Amount")
         _same_currency(text(price.get("CurrencyCode")), currency, f"{source}/ItemPrice/CurrencyCode", out)
-        index += 1
-    if index == 0 and not any(e["pointer"].startswith(at) for e in out.errors):
-        out.fail(at, "every item was cancelled (QuantityOrdered 0): nothing to fulfil")
 
 
 def _lines_2026(items: Any, at: str, currency: str | None, channel: Channel, out: TranslatedOrder) -> None:
-    out.origin["/lines"] = at
-    if not isinstance(items, list) or not items:
-        out.fail(at, "the order has no orderItems")
-        return
-    index = 0
-    for n, item in enumerate(items):
-        source = f"{at}/{n}"
-        if not isinstance(item, dict):
-            out.fail(source, "expected an orderItem object")
-            continue
+    for item, source, target in _items(
+            items, at, out, missing="the order has no orderItems", kind="orderItem",
+            cancelled=lambda item: _count(item.get("quantityOrdered")) == 0 or bool(
+                _path(item, "cancellation", "cancellationExecution")),
+            all_cancelled="every item was cancelled: nothing to fulfil"):
         quantity = item.get("quantityOrdered")
-        if _count(quantity) == 0 or _path(item, "cancellation", "cancellationExecution"):
-            continue  # the item was cancelled: nothing to fulfil
         product = item.get("product") if isinstance(item.get("product"), dict) else {}
-        target = f"/lines/{index}"
-        out.origin[target] = source
         _required(out, f"{target}/line_id", identifier(item.get("orderItemId")), f"{source}/orderItemId",
                   "the orderItemId is required")
         _sku(channel, text(product.get("sellerSku")), text(product.get("asin")),
@@ -380,9 +386,6 @@ def _lines_2026(items: Any, at: str, currency: str | None, channel: Channel, out
                     f"{source}/product/price/unitPrice/amount")
         _same_currency(text(unit_price.get("currencyCode")), currency,
                        f"{source}/product/price/unitPrice/currencyCode", out)
-        index += 1
-    if index == 0 and not any(e["pointer"].startswith(at) for e in out.errors):
-        out.fail(at, "every item was cancelled: nothing to fulfil")
 
 
 def _required(out: TranslatedOrder, canonical: str, value: Any, source: str, missing: str) -> None:

@@ -24,8 +24,8 @@ from .channel_files_view import LIST_LIMIT, ChannelFilesView
 from .file_drop import TakeFile
 from .http_api import OrderGate
 
-FILE_TYPES = ("text/csv", "application/edi-x12", "application/edi-x12; charset=utf-8", "text/plain",
-              "application/octet-stream", "text/tab-separated-values")
+FILE_TYPES = ("text/csv", "application/edi-x12", "text/plain", "application/octet-stream",
+              "text/tab-separated-values")
 MEDIA_TYPES = {"csv": "text/csv", "x12-850": "application/edi-x12"}
 FILENAME_MAX = 200
 
@@ -45,7 +45,7 @@ def file_routes(gate: OrderGate, intake: FileIntake, view: ChannelFilesView, tak
         """Take a purchase-order file (CSV or X12 850) as the request body; one order per purchase order."""
         owner = vendor_channel(channel, x_api_key)
         gate.admit(owner)
-        body = await gate.body(request, owner, tuple({t.split(";")[0] for t in FILE_TYPES}))
+        body = await gate.body(request, owner, FILE_TYPES)
         if not body.strip():
             raise Problem(422, "The file is empty", "the request body holds no file", type_="/problems/validation",
                           errors=[{"pointer": "", "detail": "an empty file"}])

@@ -68,8 +68,7 @@ class FileIntake:
         for _ in range(3):
             file = self._file(received)
             if file is not None and file.status == "accepted":
-                return FileOutcome(file.id, "accepted", orders=[
-                    {"order_id": order_id, "status": "duplicate"} for order_id in file.order_ids], repeated=True)
+                return _accepted_before(file)
             captured, conflicts = [], []
             for entry in orders:
                 try:
@@ -101,8 +100,7 @@ class FileIntake:
             file = self._file(received)
             if file is not None and file.status == "accepted":
                 # bytes accepted before cannot be unreadable now: the reader changed; keep the acceptance
-                return FileOutcome(file.id, "accepted", orders=[
-                    {"order_id": order_id, "status": "duplicate"} for order_id in file.order_ids], repeated=True)
+                return _accepted_before(file)
             file = file or self._new_file(received)
             if file.problem != {"title": title, "errors": errors}:
                 file.reject(title, errors)
@@ -128,3 +126,8 @@ class FileIntake:
         return ChannelFile(channel=received.channel, filename=received.filename, file_format=received.file_format,
                            received_via=received.received_via, sha256=received.sha256, size=len(received.content),
                            content_base64=base64.b64encode(received.content).decode())
+
+
+def _accepted_before(file: ChannelFile) -> FileOutcome:
+    return FileOutcome(file.id, "accepted", orders=[{"order_id": order_id, "status": "duplicate"}
+                                                    for order_id in file.order_ids], repeated=True)
