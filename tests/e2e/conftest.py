@@ -166,17 +166,19 @@ class System:
 
 
 def canonical_order(lines: list[tuple[str, int]], postal_code: str = "560001", **overrides) -> dict[str, Any]:
+    buyer = uuid4().hex[:8]  # each order its own buyer: the order rules' velocity check holds repeat buyers
     body = {
         "external_order_id": f"WEB-{uuid4().hex[:12]}",
         "ordered_at": "2026-11-23T10:15:00+05:30",
         "currency": "INR",
-        "customer_email": "asha@example.com",
-        "ship_to": {"name": "Asha Rao", "line1": "12 MG Road", "city": "Bengaluru", "postal_code": postal_code,
+        "customer_email": f"asha-{buyer}@example.com",
+        "ship_to": {"name": "Asha Rao", "line1": f"{buyer} MG Road", "city": "Bengaluru", "postal_code": postal_code,
                     "country": "IN"},
         "lines": [{"line_id": str(i + 1), "sku": sku, "quantity": qty, "unit_price": "499.00"}
                   for i, (sku, qty) in enumerate(lines)],
         "service_level": "standard",
         "payment_method": "prepaid",
+        "payment_token": "tok_visa",  # the checkout's token: the stack's payment provider simulator approves it
     }
     body.update(overrides)
     return body

@@ -59,8 +59,14 @@ def test_happy_path_to_delivered_and_refunded(system, order_body, sku, otlp_coll
     # the history says who did what, when, and why
     history = system.order(order_id).json()["history"]
     events = [h["event"] for h in history]
-    assert events[:4] == ["Received", "RoutingRequested", "ReservationRequested", "StockReserved"]
-    assert {"ShipmentCreated", "Shipped", "Delivered", "ReturnAuthorised", "ReturnReceived", "Refunded"} <= set(events)
+    assert events[:6] == ["Received", "PaymentAuthorisationRequested", "PaymentAuthorised", "RoutingRequested",
+                          "ReservationRequested", "StockReserved"]
+    assert {"ShipmentCreated", "Shipped", "PaymentCaptured", "Delivered", "ReturnAuthorised", "ReturnReceived",
+            "Refunded"} <= set(events)
+    # the refund goes back to the captured payment, once
+    system.wait_until(lambda: [h["event"] for h in system.order(order_id).json()["history"]].count("PaymentRefunded")
+                      == 1, what="refund paid back through the payment provider")
+    assert system.order(order_id).json()["state"]["payment"]["refunded_amount"] == "499.00"
     causes = {h["event"]: h["caused_by_service"] for h in history}
     assert causes["Received"] == "channel-gateway"
     assert causes["ReservationRequested"] == "router"
@@ -72,8 +78,8 @@ def test_happy_path_to_delivered_and_refunded(system, order_body, sku, otlp_coll
     assert routed["data"]["candidates"] and routed["data"]["rule_version"]
 
     # the state as of an earlier version and an earlier time
-    as_of_v3 = system.order(order_id, version=3).json()
-    assert as_of_v3["state"]["status"] == "reserving" and len(as_of_v3["history"]) == 3
+    as_of_v5 = system.order(order_id, version=5).json()
+    assert as_of_v5["state"]["status"] == "reserving" and len(as_of_v5["history"]) == 5
     received_at = history[0]["at"]
     as_of_time = system.order(order_id, as_of=received_at).json()
     assert as_of_time["state"]["status"] == "routing"

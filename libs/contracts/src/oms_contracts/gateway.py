@@ -9,7 +9,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from .envelope import Message
-from .values import Address, FulfilmentMode, OrderLine, PaymentMethod, ServiceLevel
+from .values import Address, FulfilmentMode, OrderLine, PaymentCollection, PaymentMethod, ServiceLevel
 
 
 class OrderAccepted(Message):
@@ -30,6 +30,12 @@ class OrderAccepted(Message):
     payment_method: PaymentMethod = "prepaid"
     order_total: Decimal
     fulfilment_mode: FulfilmentMode = "seller"
+    # absent on messages of earlier releases: then derived from payment_method (cod -> cash_on_delivery,
+    # invoice -> terms, prepaid -> channel)
+    payment_collection: PaymentCollection | None = None
+    payment_token: str | None = Field(default=None, max_length=200,
+                                      description="the payment provider's token for the buyer's instrument, "
+                                                  "taken at checkout (payment_collection provider)")
 
 
 class OrderCancellationRequested(Message):
@@ -40,4 +46,20 @@ class OrderCancellationRequested(Message):
 
     order_id: str
     channel: str
+    reason: str
+
+
+class OrderModificationRequested(Message):
+    """The channel asked to change an order before it ships: cancel lines, change quantities (a line's new
+    quantity; 0 cancels it) or the ship-to address. Policy (what the channel may change) is the
+    orchestrator's."""
+
+    message_type: ClassVar[str] = "OrderModificationRequested"
+    schema_version: ClassVar[int] = 1
+
+    order_id: str
+    channel: str
+    modification_id: str
+    line_quantities: dict[str, int] = Field(default_factory=dict)
+    ship_to: Address | None = None
     reason: str

@@ -58,3 +58,25 @@ class StockLevelChanged(Message):
     available: int
     version: int
     cause: str
+
+
+class ReservationAdjusted(Message):
+    """A confirmed reservation now holds ``lines`` (the whole new set; SKUs left out were released)."""
+
+    message_type: ClassVar[str] = "ReservationAdjusted"
+    order_id: str
+    reservation_id: str
+    adjustment_id: str
+    location_id: str
+    lines: tuple[StockLine, ...]
+
+
+class ReservationAdjustmentRejected(Message):
+    """The reservation could not grow to ``lines`` (not enough available); it still holds what it held."""
+
+    message_type: ClassVar[str] = "ReservationAdjustmentRejected"
+    order_id: str
+    reservation_id: str
+    adjustment_id: str
+    location_id: str
+    reasons: tuple[str, ...]

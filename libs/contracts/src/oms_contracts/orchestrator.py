@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from .envelope import Message
-from .values import Address, OrderLine, ServiceLevel, StockLine
+from .values import Address, OrderLine, PaymentCollection, Priority, ServiceLevel, StockLine, _Value
 
 
 # ---- public order status events (topic oms.orchestrator.orders.v1) ----
@@ -20,6 +20,8 @@ class OrderReceived(Message):
     lines: tuple[OrderLine, ...]
     currency: str
     order_total: Decimal
+    # who collects the money (channel: the order arrived paid by the channel); absent on earlier releases' messages
+    payment_collection: PaymentCollection | None = None
 
 
 class OrderReserved(Message):
@@ -73,6 +75,7 @@ class OrderDelivered(Message):
     location_id: str
     lines: tuple[OrderLine, ...]
     currency: str
+    cash_collected: Decimal | None = None  # COD: what the carrier collected (reconciled on its remittance)
 
 
 class OrderCancelled(Message):
@@ -86,6 +89,89 @@ class OrderCancellationRefused(Message):
     message_type: ClassVar[str] = "OrderCancellationRefused"
     order_id: str
     reason: str
+
+
+class RuleFinding(_Value):
+    """One of the seller's order rules that matched: which rule, and why."""
+
+    rule_id: str
+    action: str
+    reason: str
+
+
+class OrderHeld(Message):
+    """Rules put the order on hold for manual review; nothing is routed or reserved until it is released."""
+
+    message_type: ClassVar[str] = "OrderHeld"
+    order_id: str
+    channel: str
+    rule_version: str
+    holds: tuple[RuleFinding, ...]
+    fraud_score: float | None = None
+
+
+class OrderHoldReleased(Message):
+    message_type: ClassVar[str] = "OrderHoldReleased"
+    order_id: str
+    released_by: str
+    note: str
+
+
+class OrderRejected(Message):
+    """Rules refused the order (e.g. an unserviceable address, COD above the limit): it is closed unfulfilled."""
+
+    message_type: ClassVar[str] = "OrderRejected"
+    order_id: str
+    channel: str
+    rule_version: str
+    rejections: tuple[RuleFinding, ...]
+
+
+class OrderPrioritised(Message):
+    message_type: ClassVar[str] = "OrderPrioritised"
+    order_id: str
+    priority: Priority
+    rule_version: str
+    findings: tuple[RuleFinding, ...]
+
+
+class OrderModified(Message):
+    """The order's lines or ship-to changed before shipment; ``lines`` and ``order_total`` are the new ones."""
+
+    message_type: ClassVar[str] = "OrderModified"
+    order_id: str
+    channel: str
+    modification_id: str
+    changes: tuple[str, ...]
+    lines: tuple[OrderLine, ...]
+    ship_to: Address
+    currency: str
+    order_total: Decimal
+
+
+class OrderModificationRefused(Message):
+    message_type: ClassVar[str] = "OrderModificationRefused"
+    order_id: str
+    modification_id: str
+    reason: str
+
+
+PaymentStep = Literal["authorised", "declined", "captured", "voided", "refunded", "cash_reconciled",
+                      "cash_discrepancy"]
+
+
+class OrderPaymentRecorded(Message):
+    """One step of the order's payment, recorded once on the order (each step also has a distinct event in
+    the order's history)."""
+
+    message_type: ClassVar[str] = "OrderPaymentRecorded"
+    order_id: str
+    step: PaymentStep
+    collection: PaymentCollection
+    amount: Decimal
+    currency: str
+    reference: str | None = None
+    reason: str | None = None
 
 
 class OrderRefunded(Message):
@@ -107,6 +193,7 @@ class RouteOrder(Message):
     ship_to: Address
     channel: str
     exclude_locations: tuple[str, ...] = ()
+    priority: Priority = "normal"
 
 
 class ReserveStock(Message):
@@ -126,6 +213,17 @@ class ReleaseReservation(Message):
     reason: str
 
 
+class AdjustReservation(Message):
+    """Make a confirmed reservation hold exactly ``lines`` (fewer releases the difference; more needs stock)."""
+
+    message_kind: ClassVar[str] = "command"
+    message_type: ClassVar[str] = "AdjustReservation"
+    order_id: str
+    reservation_id: str
+    adjustment_id: str
+    lines: tuple[StockLine, ...] = Field(min_length=1)
+
+
 class CommitReservation(Message):
     message_kind: ClassVar[str] = "command"
     message_type: ClassVar[str] = "CommitReservation"
@@ -143,6 +241,10 @@ class CreateShipment(Message):
     ship_to: Address
     service_level: ServiceLevel
     payment_method: str
+    # absent on commands of earlier releases: the order's one shipment (id derived from the order id)
+    shipment_id: str | None = None
+    priority: Priority = "normal"
+    cash_to_collect: Decimal | None = Field(default=None, description="COD: what the carrier collects")
 
 
 class CancelShipment(Message):
@@ -150,3 +252,4 @@ class CancelShipment(Message):
     message_type: ClassVar[str] = "CancelShipment"
     order_id: str
     reason: str
+    shipment_id: str | None = None  # absent: the order's one shipment (earlier releases)

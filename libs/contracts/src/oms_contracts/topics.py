@@ -50,7 +50,7 @@ class UnknownMessageType(LookupError):
 
 GATEWAY_ORDERS = Topic(
     "oms.gateway.orders.v1", "channel-gateway", "order_id",
-    (gateway.OrderAccepted, gateway.OrderCancellationRequested),
+    (gateway.OrderAccepted, gateway.OrderCancellationRequested, gateway.OrderModificationRequested),
     description="Orders accepted from sales channels and cancellation requests.",
 )
 ORCHESTRATOR_ORDERS = Topic(
@@ -58,7 +58,9 @@ ORCHESTRATOR_ORDERS = Topic(
     (orchestrator.OrderReceived, orchestrator.OrderReserved, orchestrator.OrderFulfilledByChannel,
      orchestrator.OrderBackordered,
      orchestrator.OrderShipped, orchestrator.OrderDelivered, orchestrator.OrderCancelled,
-     orchestrator.OrderCancellationRefused, orchestrator.OrderRefunded),
+     orchestrator.OrderCancellationRefused, orchestrator.OrderRefunded, orchestrator.OrderHeld,
+     orchestrator.OrderHoldReleased, orchestrator.OrderRejected, orchestrator.OrderPrioritised,
+     orchestrator.OrderModified, orchestrator.OrderModificationRefused, orchestrator.OrderPaymentRecorded),
     description="Public order status changes for downstream subscribers.",
 )
 ROUTING_COMMANDS = Topic(
@@ -67,7 +69,8 @@ ROUTING_COMMANDS = Topic(
 )
 INVENTORY_COMMANDS = Topic(
     "oms.orchestrator.inventory-commands.v1", "order-orchestrator", "order_id",
-    (orchestrator.ReserveStock, orchestrator.ReleaseReservation, orchestrator.CommitReservation),
+    (orchestrator.ReserveStock, orchestrator.ReleaseReservation, orchestrator.AdjustReservation,
+     orchestrator.CommitReservation),
 )
 SHIPPING_COMMANDS = Topic(
     "oms.orchestrator.shipping-commands.v1", "order-orchestrator", "order_id",
@@ -80,7 +83,8 @@ ROUTING_DECISIONS = Topic(
 INVENTORY_RESERVATIONS = Topic(
     "oms.inventory.reservations.v1", "inventory-ledger", "order_id",
     (inventory.StockReserved, inventory.StockReservationRejected, inventory.ReservationReleased,
-     inventory.ReservationCommitted, inventory.ReturnRestocked),
+     inventory.ReservationCommitted, inventory.ReturnRestocked, inventory.ReservationAdjusted,
+     inventory.ReservationAdjustmentRejected),
     description="Stock movements that concern one order.",
 )
 INVENTORY_STOCK_LEVELS = Topic(

@@ -48,6 +48,11 @@ PaymentMethod = Literal["prepaid", "cod", "invoice"]  # invoice: a business buye
 # seller: we ship it (our carrier); channel_pickup: we pack, the channel's logistics collects (Amazon Easy
 # Ship); channel_fulfilled: the channel ships from its own stock (FBA) - recorded, never reserves ours
 FulfilmentMode = Literal["seller", "channel_pickup", "channel_fulfilled"]
+# who collects the money: channel (the marketplace or storefront took it), provider (we authorise through our
+# payment provider before reserving and capture at shipment), cash_on_delivery (the carrier collects it),
+# terms (a business buyer pays an invoice later)
+PaymentCollection = Literal["channel", "provider", "cash_on_delivery", "terms"]
+Priority = Literal["normal", "high"]
 ShipmentStatus = Literal["created", "in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered", "cancelled"]
 ItemCondition = Literal["sellable", "damaged"]
 ErpDocumentKind = Literal["sale_order", "invoice", "credit_note"]

@@ -50,16 +50,19 @@ class NotificationLogProjection:
     """A worker of the service that keeps ``sink`` up to date with the service's event store.
 
     ``item_of(event, notification_id)`` answers what the sink keeps of an event, or None for events it
-    ignores. Woken by the application's own commits; polls for other processes' ones."""
+    ignores; with ``with_provenance``, ``item_of(event, notification_id, provenance)`` also gets the event's
+    provenance stamp (correlation id, event id, trace context), for sinks whose work continues the event's
+    trace. Woken by the application's own commits; polls for other processes' ones."""
 
-    def __init__(self, app: ServiceApplication, sink: ProjectionSink, item_of: Callable[[Any, int], Any | None],
-                 *, name: str, poll_seconds: float = 0.2, batch_size: int = 500):
+    def __init__(self, app: ServiceApplication, sink: ProjectionSink, item_of: Callable[..., Any | None],
+                 *, name: str, poll_seconds: float = 0.2, batch_size: int = 500, with_provenance: bool = False):
         self.app = app
         self.sink = sink
         self.item_of = item_of
         self.name = name
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
+        self.with_provenance = with_provenance
         self.wakeup = asyncio.Event()
         self._log = log(name)
 
@@ -69,8 +72,13 @@ class NotificationLogProjection:
         notifications = self.app.recorder.select_notifications(position + 1, self.batch_size)
         if not notifications:
             return 0
-        items = [item for n in notifications if (item := self.item_of(self.app.mapper.to_domain_event(n), n.id))
-                 is not None]
+        if self.with_provenance:
+            decoded = (self.app.mapper.decode_with_meta(n) for n in notifications)
+            items = [item for n, (event, meta) in zip(notifications, decoded, strict=True)
+                     if (item := self.item_of(event, n.id, meta)) is not None]
+        else:
+            items = [item for n in notifications if (item := self.item_of(self.app.mapper.to_domain_event(n), n.id))
+                     is not None]
         self.sink.write(items, up_to=notifications[-1].id)
         return len(notifications)
 

@@ -39,7 +39,7 @@ async def test_concurrent_posts_of_one_order_publish_one_order_accepted(gateway)
     client, bootstrap_servers = gateway
     body = {"external_order_id": f"W-{uuid4().hex[:8]}", "ordered_at": "2026-11-23T10:00:00+05:30", "currency": "INR",
             "ship_to": {"name": "A", "line1": "1 Road", "city": "Pune", "postal_code": "411001", "country": "IN"},
-            "lines": [{"line_id": "1", "sku": "S1", "quantity": 2, "unit_price": "10.50"}]}
+            "lines": [{"line_id": "1", "sku": "S1", "quantity": 2, "unit_price": "10.50"}], "payment_token": "tok_visa"}
     responses = await asyncio.gather(*[client.post("/v1/orders", json=body, headers={"X-Api-Key": "webstore-demo-key"})
                                        for _ in range(5)])
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 202]
@@ -51,6 +51,8 @@ async def test_concurrent_posts_of_one_order_publish_one_order_accepted(gateway)
     published = await messages_about(bootstrap_servers, GATEWAY_ORDERS, order_id)
     assert [m.event_type for m in published] == ["OrderAccepted"]
     assert published[0].payload["order_total"] == "21.00"
+    # the webstore's payments are ours to collect: its checkout token goes to the orchestrator with the order
+    assert published[0].payload["payment_collection"] == "provider" and published[0].payload["payment_token"] == "tok_visa"
     assert published[0].producer == "channel-gateway"
 
 
@@ -60,7 +62,8 @@ async def test_racing_idempotency_keys_capture_one_order_each(gateway):
     def order():
         return {"external_order_id": f"W-{uuid4().hex[:8]}", "ordered_at": "2026-11-23T10:00:00+05:30",
                 "currency": "INR", "lines": [{"line_id": "1", "sku": "S1", "quantity": 1, "unit_price": "5.00"}],
-                "ship_to": {"name": "A", "line1": "1 Road", "city": "Pune", "postal_code": "411001", "country": "IN"}}
+                "ship_to": {"name": "A", "line1": "1 Road", "city": "Pune", "postal_code": "411001", "country": "IN"},
+                "payment_token": "tok_visa"}
 
     def post(body, key):
         return client.post("/v1/orders", json=body, headers={"X-Api-Key": "webstore-demo-key", "Idempotency-Key": key})

@@ -1,6 +1,6 @@
 """inventory-ledger through its bootstrap, on the session's real Kafka and PostgreSQL: receipts over
 HTTP, saga commands and return receipts in, reservation outcomes and stock levels out, redelivery,
-and concurrent reservations that must never oversell."""
+reservation adjustments, and concurrent reservations that must never oversell."""
 
 from __future__ import annotations
 
@@ -83,6 +83,50 @@ async def test_reserve_commit_and_restock_over_kafka_with_redelivery(settings):
                                ("Committed", 1, 0, 4), ("Restocked", 2, 0, 5)]
             item = (await client.get(f"/v1/stock/{sku}/{location}")).json()
             assert (item["on_hand"], item["reserved"], item["available"]) == (2, 0, 2)
+
+
+async def test_adjust_down_then_beyond_stock_over_kafka(settings):
+    kafka = settings.kafka_bootstrap
+    await ensure_topics(kafka, TOPICS)
+    process, ledger = bootstrap(settings)
+    sku, location = f"SKU-{uuid4().hex[:8].upper()}", "WH-BOM-1"
+    ledger.receive_stock(sku=sku, location_id=location, quantity=5, reference=f"GRN-{sku}")
+    order_id = str(uuid4())
+    reservation_id = reservation_id_for(order_id)
+    async with RunningWorkers.of(process):
+        reserve = orchestrator.ReserveStock(order_id=order_id, reservation_id=reservation_id, location_id=location,
+                                            lines=[{"sku": sku, "quantity": 3}])
+        await publish(kafka, envelope_of(reserve, order_id, "order-orchestrator"), INVENTORY_COMMANDS)
+        down = orchestrator.AdjustReservation(order_id=order_id, reservation_id=reservation_id,
+                                              adjustment_id=f"{order_id}:mod-1", lines=[{"sku": sku, "quantity": 1}])
+        down_envelope = envelope_of(down, order_id, "order-orchestrator")
+        for envelope in (down_envelope, down_envelope):  # sent and redelivered
+            await publish(kafka, envelope, INVENTORY_COMMANDS)
+        up = orchestrator.AdjustReservation(order_id=order_id, reservation_id=reservation_id,
+                                            adjustment_id=f"{order_id}:mod-2", lines=[{"sku": sku, "quantity": 7}])
+        await publish(kafka, envelope_of(up, order_id, "order-orchestrator"), INVENTORY_COMMANDS)
+
+        answers = await messages_about(kafka, INVENTORY_RESERVATIONS, order_id, at_least=3)
+        assert [e.event_type for e in answers] == [
+            "StockReserved", "ReservationAdjusted", "ReservationAdjustmentRejected"]
+        adjusted, rejected = answers[1].payload, answers[2].payload
+        assert (adjusted["adjustment_id"], adjusted["location_id"], adjusted["lines"]) == (
+            f"{order_id}:mod-1", location, [{"sku": sku, "quantity": 1}])
+        assert rejected["adjustment_id"] == f"{order_id}:mod-2"
+        assert rejected["reasons"] == [
+            f"{sku} at {location}: available 4 < requested 6 more (holds 1, adjusting to 7)"]
+
+        levels = await messages_about(kafka, INVENTORY_STOCK_LEVELS, f"{sku}@{location}", at_least=4)
+        figures = [(e.payload["cause"], e.payload["on_hand"], e.payload["reserved"], e.payload["available"])
+                   for e in levels]
+        assert figures == [("Registered", 0, 0, 0), ("Received", 5, 0, 5), ("Reserved", 5, 3, 2),
+                           ("ReservationAdjusted", 5, 1, 4)]
+        item = ledger.stock_item(sku, location)
+        assert (item["on_hand"], item["reserved"], item["available"], item["holds"]) == (
+            5, 1, 4, {reservation_id: 1})
+        reservation = ledger.reservation(reservation_id)
+        assert reservation["lines"] == [{"sku": sku, "quantity": 1}]
+        assert reservation["adjustments"] == [f"{order_id}:mod-1", f"{order_id}:mod-2"]
 
 
 async def test_concurrent_reservations_never_oversell(settings):

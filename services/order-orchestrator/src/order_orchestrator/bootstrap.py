@@ -1,13 +1,25 @@
-"""The one place that wires the order-orchestrator: settings, event store, broker, telemetry."""
+"""The one place that wires the order-orchestrator: settings, event store, broker, telemetry, the seller's
+order rules, the fraud scorer, the payment provider and the read models."""
 
 from __future__ import annotations
 
+import os
+
+from psycopg_pool import ConnectionPool
+
 from oms_platform.http import create_http_app
+from oms_platform.projection import ProjectionPositions
 from oms_platform.service_runtime import ServiceProcess, assemble_service, ensure_database
 from oms_platform.settings import ServiceSettings
 from oms_platform.telemetry import configure_telemetry
 
-from .adapters.http_api import order_routes
+from .adapters.held_orders_view import PostgresHeldOrdersView, held_orders_projection
+from .adapters.http_api import order_routes, payment_routes
+from .adapters.order_rule_book import RuleBook, fraud_scorer_for, rule_book_from_env
+from .adapters.order_rules_api import order_rules_routes
+from .adapters.order_sightings import PostgresOrderSightings
+from .adapters.payment_desk import PaymentDesk, PaymentProvider, payment_desk_projection
+from .adapters.payment_provider import payment_provider_from_env
 from .adapters.publications import order_publications
 from .adapters.subscriptions import order_handlers
 from .application.orders import Orders
@@ -15,14 +27,39 @@ from .application.orders import Orders
 SERVICE = "order-orchestrator"
 
 
-def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, Orders]:
+def bootstrap(settings: ServiceSettings | None = None, *, rule_book: RuleBook | None = None,
+              payment_provider: PaymentProvider | None = None) -> tuple[ServiceProcess, Orders]:
+    """``rule_book``: the tenant's order rules (default: ``OMS_TENANT``'s file in ``OMS_ORDER_RULES_DIR``);
+    ``payment_provider``: where webstore payments are authorised (default: ``OMS_PAYMENT_PROVIDER_URL``)."""
     settings = settings or ServiceSettings.for_service(SERVICE, http_port=8002)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
     ensure_database(settings)
-    orders = Orders(env=settings.event_store_env())
+    book = rule_book or rule_book_from_env()
+    sightings = PostgresOrderSightings(settings.dsn())
+    orders = Orders(env=settings.event_store_env(), rules=book,
+                    fraud_scorer=lambda rule_set: fraud_scorer_for(rule_set, sightings))
+    held = PostgresHeldOrdersView(settings.dsn())
+    positions_pool = ConnectionPool(settings.dsn(), min_size=1, max_size=2, open=True, name="payment-desk",
+                                    check=ConnectionPool.check_connection, reconnect_timeout=5.0, timeout=5.0)
+    provider = payment_provider or payment_provider_from_env()
+    desk = PaymentDesk(orders, provider, ProjectionPositions(positions_pool))
+    operator_token = os.environ.get("OMS_OPERATOR_TOKEN") or None
+
     http_app = create_http_app(SERVICE, title="order-orchestrator")
-    http_app.include_router(order_routes(orders))
+    http_app.include_router(order_routes(orders, held, operator_token))
+    http_app.include_router(payment_routes(orders, operator_token))
+    http_app.include_router(order_rules_routes(book))
+
+    def stop() -> None:
+        orders.close()
+        held.close()
+        sightings.close()
+        positions_pool.close()
+        if provider is not None and hasattr(provider, "close"):
+            provider.close()
+
     process = assemble_service(settings, http_app, app=orders, publications=order_publications,
-                               handlers=order_handlers(orders), on_stop=orders.close)
+                               handlers=order_handlers(orders), on_stop=stop,
+                               extra_workers=[held_orders_projection(orders, held), payment_desk_projection(orders, desk)])
     return process, orders

@@ -38,9 +38,10 @@ def test_happy_path_emits_the_saga_commands_in_order():
     order.confirm_reservation(order.reservation_id)
     order.request_shipment()
     assert messages(order) == ["OrderReserved", "CreateShipment"]
-    order.record_shipment("S1", "SIM", "T1")
-    order.record_tracking("S1", "in_transit", "2026-11-23T01:00:00+00:00")
-    order.mark_delivered("S1", "2026-11-23T02:00:00+00:00")
+    shipment = order.shipment_request_id
+    order.record_shipment(shipment, "SIM", "T1")
+    order.record_tracking(shipment, "in_transit", "2026-11-23T01:00:00+00:00")
+    order.mark_delivered(shipment, "2026-11-23T02:00:00+00:00")
     assert messages(order) == ["OrderShipped", "OrderDelivered", "CommitReservation"]
     assert order.status == OrderStatus.DELIVERED
 
@@ -86,8 +87,8 @@ def test_refund_cannot_exceed_order_total():
     order.assign_location(1, "WH-A", "v1", [])
     order.confirm_reservation(order.reservation_id)
     order.request_shipment()
-    order.record_shipment("S1", "SIM", "T1")
-    order.mark_delivered("S1", "2026-11-23T02:00:00+00:00")
+    order.record_shipment(order.shipment_request_id, "SIM", "T1")
+    order.mark_delivered(order.shipment_request_id, "2026-11-23T02:00:00+00:00")
     order.record_return_authorised("R1", [{"sku": "SKU-1", "quantity": 2}], "damaged")
     order.record_return_received("R1", "sellable")
     with pytest.raises(OrderRuleViolation):

@@ -93,6 +93,49 @@ async def test_unserviceable_booking_is_dead_lettered_and_cancel_before_booking_
         assert state["status"] == "cancelled" and state["carrier"] is None
 
 
+async def test_a_changed_order_gets_a_replacement_shipment_after_its_first_is_cancelled(settings):
+    await ensure_topics(settings.kafka_bootstrap, TOPICS)
+    process, shipments = bootstrap(settings)
+    async with RunningWorkers.of(process):
+        order_id, first_id, replacement_id = str(uuid4()), str(uuid4()), str(uuid4())
+        await send(settings, orchestrator.CreateShipment(
+            **{**create_shipment(order_id).model_dump(), "shipment_id": first_id}), 301)
+        first = await eventually(lambda: _state(shipments, order_id))
+        await send(settings, orchestrator.CancelShipment(order_id=order_id, reason="order modified: lines",
+                                                         shipment_id=first_id), 302)
+        replacement = orchestrator.CreateShipment(**{
+            **create_shipment(order_id).model_dump(), "lines": [{"sku": "SKU-1", "quantity": 2}],
+            "payment_method": "cod", "shipment_id": replacement_id, "priority": "high", "cash_to_collect": "640.00"})
+        await send(settings, replacement, 303)
+        await send(settings, replacement, 303)  # redelivered
+        latest = await eventually(lambda: (s := _state(shipments, order_id)) and s["shipment_id"] == replacement_id
+                                  and s)
+        assert latest["tracking_number"] != first["tracking_number"]
+        assert latest["priority"] == "high" and latest["cash_to_collect"] == "640.00"
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=process.http_app),
+                                     base_url="http://shipping") as client:
+            listed = (await client.get("/v1/shipments", params={"order_id": order_id})).json()["shipments"]
+            assert [(s["shipment_id"], s["status"]) for s in listed] == [(first_id, "cancelled"),
+                                                                          (replacement_id, "created")]
+            update = {"tracking_number": latest["tracking_number"], "status": "in_transit",
+                      "occurred_at": "2026-11-24T12:00:00+05:30"}
+            answer = await client.post(f"/v1/carriers/{latest['carrier']}/tracking", json=update)
+            assert answer.status_code == 202 and answer.json()["shipment_id"] == replacement_id
+            stale = await client.post(f"/v1/carriers/{first['carrier']}/tracking",
+                                      json={**update, "tracking_number": first["tracking_number"]})
+            assert stale.status_code == 409
+            by_order = (await client.get(f"/v1/shipments/by-order/{order_id}")).json()
+            assert by_order["shipment_id"] == replacement_id and by_order["status"] == "in_transit"
+        envelopes = await messages_about(settings.kafka_bootstrap, SHIPMENTS, order_id, at_least=4)
+        assert [(e.event_type, e.payload["shipment_id"]) for e in envelopes] == [
+            ("ShipmentCreated", first_id), ("ShipmentCancelled", first_id), ("ShipmentCreated", replacement_id),
+            ("ShipmentTrackingUpdated", replacement_id)]
+        await asyncio.sleep(0.5)
+        assert [(h.data["shipment_id"], h.event_type) for h in shipments.shipment_history(order_id)] == [
+            (first_id, "Created"), (first_id, "Cancelled"), (replacement_id, "Created"),
+            (replacement_id, "TrackingUpdated")]
+
+
 async def test_concurrent_bookings_of_one_order_book_once(settings):
     process, shipments = bootstrap(settings)
     order_id = str(uuid4())

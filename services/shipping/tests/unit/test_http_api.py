@@ -1,3 +1,4 @@
+from decimal import Decimal
 from uuid import uuid4
 
 import pytest
@@ -18,6 +19,7 @@ def booked():
     shipments = Shipments(load_carriers(), env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     http_app = create_http_app("shipping", title="shipping")
     http_app.include_router(shipment_routes(shipments))
+    http_app.state.shipments = shipments  # (for tests that send the orchestrator's commands too)
     order_id = str(uuid4())
     shipments.create_shipment(order_id=order_id, reservation_id="R1", location_id="WH-A",
                               lines=[{"sku": "SKU-1", "quantity": 1}], ship_to=SHIP_TO, service_level="standard",
@@ -56,3 +58,28 @@ def test_unknown_tracking_number_is_404_and_bad_input_is_422(booked):
                         json={"tracking_number": number, "status": "in_transit", "occurred_at": "2026-11-24T09:30:00"})
     assert naive.status_code == 422 and naive.json()["errors"][0]["pointer"] == "/occurred_at"
     assert client.get(f"/v1/shipments/by-order/{uuid4()}").status_code == 404
+
+
+def test_an_order_lists_its_shipments_oldest_first_and_by_order_answers_the_latest(booked):
+    client, order_id, number = booked
+    shipments: Shipments = booked_app(client)
+    first_id = client.get(f"/v1/shipments/by-order/{order_id}").json()["shipment_id"]
+    shipments.cancel_shipment(order_id=order_id, reason="order modified", shipment_id=first_id)
+    replacement_id = str(uuid4())
+    shipments.create_shipment(order_id=order_id, reservation_id="R1", location_id="WH-A",
+                              lines=[{"sku": "SKU-1", "quantity": 2}], ship_to=SHIP_TO, service_level="express",
+                              payment_method="cod", shipment_id=replacement_id, priority="high",
+                              cash_to_collect=Decimal("250.00"))
+    listed = client.get("/v1/shipments", params={"order_id": order_id})
+    assert listed.status_code == 200 and listed.json()["order_id"] == order_id
+    assert [(s["shipment_id"], s["status"]) for s in listed.json()["shipments"]] == [
+        (first_id, "cancelled"), (replacement_id, "created")]
+    latest = client.get(f"/v1/shipments/by-order/{order_id}").json()
+    assert latest["shipment_id"] == replacement_id and latest["tracking_number"] != number
+    assert latest["priority"] == "high" and latest["cash_to_collect"] == "250.00"
+    assert client.get("/v1/shipments", params={"order_id": str(uuid4())}).json()["shipments"] == []
+    assert client.get("/v1/shipments").status_code == 422
+
+
+def booked_app(client: TestClient) -> Shipments:
+    return client.app.state.shipments

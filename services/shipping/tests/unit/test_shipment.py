@@ -1,18 +1,22 @@
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import get_args
 from uuid import uuid4
 
 import pytest
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import StoredEvent, Tracking
 from shipping.adapters.carrier_catalogue import load_carriers
 from shipping.adapters.publications import shipment_publications
-from shipping.application.shipments import Shipments, TrackingNumberUnknown
+from shipping.application.shipments import ShipmentNotFound, Shipments, TrackingNumberUnknown
 from shipping.domain.carrier_choice import NoServiceableCarrier
 from shipping.domain.shipment import (
     CancellationRefused,
     Shipment,
     ShipmentClosed,
+    ShipmentOfAnotherOrder,
+    ShipmentRuleViolation,
     ShipmentStatus,
+    TrackingNumber,
     UnknownTrackingStatus,
     shipment_id_for,
     tracking_number_for,
@@ -20,6 +24,7 @@ from shipping.domain.shipment import (
 
 from oms_contracts.topics import SHIPMENTS
 from oms_contracts.values import ShipmentStatus as ContractShipmentStatus
+from oms_platform.event_store import DuplicateMessage
 
 pytestmark = pytest.mark.unit
 
@@ -218,3 +223,151 @@ def test_tracking_finds_the_shipment_by_carrier_and_number():
     with pytest.raises(TrackingNumberUnknown):
         app.record_tracking(carrier="SIMEX", tracking_number="SIMEX0000000000", status="in_transit",
                             carrier_event_at=T0)
+
+
+# ---- replacement shipments: several shipments of one order, each named by its shipment id ----
+def create_as(app: Shipments, order_id: str, notification_id: int, shipment_id: str | None = None,
+              **overrides) -> None:
+    args = {"order_id": order_id, "reservation_id": "R1", "location_id": "WH-A", "lines": LINES, "ship_to": SHIP_TO,
+            "service_level": "standard", "payment_method": "prepaid", "shipment_id": shipment_id,
+            "tracking": Tracking("oms.orchestrator.shipping-commands.v1#0", notification_id)}
+    app.create_shipment(**{**args, **overrides})
+
+
+def test_a_replacement_after_cancel_has_its_own_id_and_tracking_number_and_is_the_one_answered():
+    app, order_id = shipments_app(), str(uuid4())
+    first_id, replacement_id = str(uuid4()), str(uuid4())
+    create_as(app, order_id, 1, first_id)
+    first = app.shipment_for_order(order_id)
+    app.cancel_shipment(order_id=order_id, reason="order modified", shipment_id=first_id,
+                        tracking=Tracking("oms.orchestrator.shipping-commands.v1#0", 2))
+    create_as(app, order_id, 3, replacement_id, lines=[{"sku": "SKU-1", "quantity": 3}])
+    latest = app.shipment_for_order(order_id)
+    assert first["shipment_id"] == first_id and latest["shipment_id"] == replacement_id
+    assert latest["status"] == "created" and latest["lines"] == [{"sku": "SKU-1", "quantity": 3}]
+    assert latest["tracking_number"] != first["tracking_number"]
+    listed = app.shipments_for_order(order_id)
+    assert [(s["shipment_id"], s["status"]) for s in listed] == [(first_id, "cancelled"), (replacement_id, "created")]
+    assert [(h.data["shipment_id"], h.event_type) for h in app.shipment_history(order_id)] == [
+        (first_id, "Created"), (first_id, "Cancelled"), (replacement_id, "Created")]
+    # a carrier's update finds its own shipment by its number
+    shipment, changed = app.record_tracking(carrier=latest["carrier"], tracking_number=latest["tracking_number"],
+                                            status="in_transit", carrier_event_at=T0)
+    assert changed and str(shipment.id) == replacement_id
+    with pytest.raises(ShipmentClosed):
+        app.record_tracking(carrier=first["carrier"], tracking_number=first["tracking_number"], status="in_transit",
+                            carrier_event_at=T0)
+    assert app.shipment_for_order(order_id)["status"] == "in_transit"
+
+
+def test_cancel_by_shipment_id_before_its_create_arrives_stops_that_booking_only():
+    app, order_id = shipments_app(), str(uuid4())
+    first_id, replacement_id = str(uuid4()), str(uuid4())
+    create_as(app, order_id, 1, first_id)
+    app.cancel_shipment(order_id=order_id, reason="order cancelled", shipment_id=replacement_id,
+                        tracking=Tracking("oms.orchestrator.shipping-commands.v1#0", 2))
+    create_as(app, order_id, 3, replacement_id)  # the create arrives late: not booked
+    replacement = app.shipment_for_order(order_id)
+    assert replacement["shipment_id"] == replacement_id
+    assert replacement["status"] == "cancelled" and replacement["carrier"] is None
+    assert replacement["tracking_number"] is None and replacement["cancellation_reason"] == "order cancelled"
+    assert [s["status"] for s in app.shipments_for_order(order_id)] == ["created", "cancelled"]
+    assert app.is_processed(Tracking("oms.orchestrator.shipping-commands.v1#0", 3))
+
+
+def test_a_redelivered_create_with_a_shipment_id_books_once():
+    app, order_id, shipment_id = shipments_app(), str(uuid4()), str(uuid4())
+    create_as(app, order_id, 1, shipment_id)
+    number = app.shipment_for_order(order_id)["tracking_number"]
+    with pytest.raises(DuplicateMessage):  # redelivered: recognised by the tracking record of the first
+        create_as(app, order_id, 1, shipment_id)
+    create_as(app, order_id, 2, shipment_id)  # asked again
+    assert [s["shipment_id"] for s in app.shipments_for_order(order_id)] == [shipment_id]
+    state = app.shipment_for_order(order_id)
+    assert state["version"] == 1 and state["tracking_number"] == number
+    assert [h.event_type for h in app.shipment_history(order_id)] == ["Created"]
+    assert app.is_processed(Tracking("oms.orchestrator.shipping-commands.v1#0", 2))
+
+
+def test_commands_without_shipment_id_mean_the_orders_one_shipment_as_before():
+    app, order_id = shipments_app(), str(uuid4())
+    create(app, order_id, 1)
+    state = app.shipment_for_order(order_id)
+    assert state["shipment_id"] == str(shipment_id_for(order_id))
+    assert state["priority"] == "normal" and state["cash_to_collect"] is None
+    app.cancel_shipment(order_id=order_id, reason="order cancelled",
+                        tracking=Tracking("oms.orchestrator.shipping-commands.v1#0", 2))
+    create(app, order_id, 3)  # asked again after the cancellation: the order's one shipment stays cancelled
+    assert [(s["shipment_id"], s["status"]) for s in app.shipments_for_order(order_id)] == [
+        (str(shipment_id_for(order_id)), "cancelled")]
+
+
+def test_a_shipment_recorded_by_an_earlier_release_is_found_and_listed_before_its_replacement():
+    app, order_id = shipments_app(), str(uuid4())
+    earlier = book(order_id)  # recorded as earlier releases did: no list of the order's shipments
+    app.record(earlier, TrackingNumber(carrier=earlier.carrier, tracking_number=earlier.tracking_number,
+                                       shipment_id=earlier.id, order_id=order_id))
+    assert app.shipment_for_order(order_id)["shipment_id"] == str(earlier.id)
+    assert [s["shipment_id"] for s in app.shipments_for_order(order_id)] == [str(earlier.id)]
+    app.cancel_shipment(order_id=order_id, reason="order modified", shipment_id=str(earlier.id))
+    replacement_id = str(uuid4())
+    create_as(app, order_id, 1, replacement_id)
+    assert [s["shipment_id"] for s in app.shipments_for_order(order_id)] == [str(earlier.id), replacement_id]
+    assert app.shipment_for_order(order_id)["shipment_id"] == replacement_id
+
+
+def test_a_shipment_id_of_another_order_is_refused():
+    app, shipment_id = shipments_app(), str(uuid4())
+    create_as(app, str(uuid4()), 1, shipment_id)
+    with pytest.raises(ShipmentOfAnotherOrder):
+        create_as(app, str(uuid4()), 2, shipment_id)
+    with pytest.raises(ShipmentOfAnotherOrder):
+        app.cancel_shipment(order_id=str(uuid4()), reason="x", shipment_id=shipment_id)
+
+
+def test_no_order_no_shipments():
+    app, order_id = shipments_app(), str(uuid4())
+    assert app.shipments_for_order(order_id) == [] and app.shipment_history(order_id) == []
+    with pytest.raises(ShipmentNotFound):
+        app.shipment_for_order(order_id)
+
+
+# ---- priority and cash to collect ----
+def test_priority_and_cash_to_collect_are_kept_and_shown():
+    app, order_id = shipments_app(), str(uuid4())
+    create_as(app, order_id, 1, str(uuid4()), payment_method="cod", priority="high",
+              cash_to_collect=Decimal("1499.50"))
+    state = app.shipment_for_order(order_id)
+    assert state["priority"] == "high" and state["cash_to_collect"] == "1499.50" and state["carrier"] == "SIMEX"
+    [entry] = app.shipment_history(order_id)
+    assert entry.data["priority"] == "high" and entry.data["cash_to_collect"] == Decimal("1499.50")
+
+
+def test_cod_without_an_amount_books_as_before():
+    shipment = book(payment_method="cod")
+    assert shipment.carrier == "SIMEX" and shipment.cash_to_collect is None and shipment.priority == "normal"
+
+
+def test_cash_to_collect_goes_to_a_carrier_that_collects_cash_and_is_never_negative():
+    shipment = book(payment_method="prepaid", cash_to_collect=Decimal("10"), ship_to={**SHIP_TO, "postal_code": "700001"})
+    assert shipment.carrier == "POSTL" and "FASTR skipped: no cod" in shipment.carrier_choice_reason
+    assert book(cash_to_collect=Decimal("0"), ship_to={**SHIP_TO, "postal_code": "700001"}).carrier == "FASTR"
+    with pytest.raises(ShipmentRuleViolation):
+        book(payment_method="cod", cash_to_collect=Decimal("-1"))
+    with pytest.raises(ShipmentRuleViolation):
+        book(priority="urgent")
+
+
+def test_a_created_event_of_an_earlier_release_replays_with_defaults():
+    app = shipments_app()
+    shipment = book(payment_method="cod", priority="high", cash_to_collect=Decimal("20"))
+    [created] = shipment.collect_events()
+    stored = app.mapper.to_stored_event(created)
+    state = app.mapper.transcoder.decode(stored.state)
+    for added in ("priority", "cash_to_collect", "class_version"):
+        del state[added]
+    earlier = StoredEvent(originator_id=stored.originator_id, originator_version=stored.originator_version,
+                          topic=stored.topic, state=app.mapper.transcoder.encode(state))
+    replayed = app.mapper.to_domain_event(earlier).mutate(None)
+    assert replayed.priority == "normal" and replayed.cash_to_collect is None
+    assert replayed.summary()["carrier"] == "SIMEX" and replayed.summary()["priority"] == "normal"

@@ -61,9 +61,12 @@ def run_demo(profile: StackProfile, order_count: int, console: Console) -> None:
                       "unit_price": f"{rng.choice([299, 499, 899, 1299])}.00"}
                      for n, sku in enumerate(pick_skus())]
             body = {"external_order_id": f"{channel[:3].upper()}-{run}-{i:04d}", "ordered_at": "2026-11-23T10:00:00+05:30",
-                    "currency": "INR", "ship_to": {"name": f"Customer {i}", "line1": f"{i} Main Road", "city": city,
+                    "currency": "INR", "ship_to": {"name": f"Customer {i}", "line1": f"{i}/{run} Main Road", "city": city,
                                                     "postal_code": pin, "country": "IN"},
-                    "lines": lines, "payment_method": rng.choice(["prepaid", "prepaid", "cod"])}
+                    "lines": lines, "payment_method": rng.choice(["prepaid", "prepaid", "cod"]),
+                    "customer_email": f"customer{i}-{run}@example.com",
+                    # the webstore's checkout token (the payment provider simulator approves tok_visa)
+                    "payment_token": "tok_visa"}
             response = http.post(url("channel-gateway", "/v1/orders"), json=body, headers={"X-Api-Key": CHANNEL_KEYS[channel]})
             response.raise_for_status()
             return response.json()["order_id"]

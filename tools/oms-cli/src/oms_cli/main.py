@@ -1,5 +1,6 @@
 """The ``oms`` command: ``oms up`` runs everything, ``oms demo`` shows it working,
-``oms order ID`` tells where an order is and why."""
+``oms order ID`` tells where an order is and why; ``oms holds | release | cancel | change | rules`` are the
+operator's desk."""
 
 from __future__ import annotations
 
@@ -79,6 +80,93 @@ def order(order_id: str, version: int = typer.Option(None, help="state as of thi
         console.print_json(response.text)
     else:
         render_order(response.json(), console)
+
+
+def _desk(url: str | None, profile: str):
+    from .order_desk import OrderDesk
+
+    return OrderDesk(url or StackProfile.named(profile).url("order-orchestrator"))
+
+
+def _refused(error: Exception) -> None:
+    console.print(f"[red]{error}[/red]")
+    raise typer.Exit(1)
+
+
+URL_OPTION = typer.Option(None, "--url", envvar="OMS_ORCHESTRATOR_URL", help="the orchestrator's URL (default: the profile's)")
+
+
+@app.command()
+def holds(channel: str = typer.Option(None, help="only this channel's"), profile: str = typer.Option("run"),
+          url: str = URL_OPTION, json_output: bool = typer.Option(False, "--json")) -> None:
+    """Orders held by the seller's rules, waiting for a person: oldest first, with each rule and why."""
+    from .order_desk import DeskRefusal, render_held
+
+    try:
+        held = _desk(url, profile).held(channel)
+    except (DeskRefusal, httpx.HTTPError) as error:
+        _refused(error)
+    if json_output:
+        console.print_json(data=held)
+    else:
+        render_held(held, console)
+
+
+@app.command()
+def release(order_id: str, note: str = typer.Option(..., help="why the order may go ahead (kept on the order)"),
+            profile: str = typer.Option("run"), url: str = URL_OPTION) -> None:
+    """Release a held order: it goes on to payment authorisation or routing."""
+    from .order_desk import DeskRefusal, render_outcome
+
+    try:
+        render_outcome(_desk(url, profile).release(order_id, note), console)
+    except (DeskRefusal, httpx.HTTPError) as error:
+        _refused(error)
+
+
+@app.command()
+def cancel(order_id: str, reason: str = typer.Option(..., help="why (kept on the order)"),
+           profile: str = typer.Option("run"), url: str = URL_OPTION) -> None:
+    """Cancel a whole order not yet shipped (a held one too): stock released, parcel cancelled, payment voided."""
+    from .order_desk import DeskRefusal, render_outcome
+
+    try:
+        render_outcome(_desk(url, profile).cancel(order_id, reason), console)
+    except (DeskRefusal, httpx.HTTPError) as error:
+        _refused(error)
+
+
+@app.command()
+def change(order_id: str, line: list[str] = typer.Option([], "--line", help="LINE_ID=QUANTITY (0 cancels the line)"),
+           ship_to: str = typer.Option(None, help="the new ship-to address as JSON"),
+           reason: str = typer.Option(..., help="why (kept on the order)"),
+           profile: str = typer.Option("run"), url: str = URL_OPTION) -> None:
+    """Change an order before it ships: lines' quantities and/or the ship-to address, under its channel's policy."""
+    import json
+
+    from .order_desk import DeskRefusal, line_quantities, render_outcome
+
+    try:
+        quantities = line_quantities(line)
+        address = json.loads(ship_to) if ship_to else None
+    except ValueError as error:
+        _refused(error)
+    try:
+        render_outcome(_desk(url, profile).change(order_id, reason, quantities, address)["state"], console)
+    except (DeskRefusal, httpx.HTTPError) as error:
+        _refused(error)
+
+
+@app.command()
+def rules(reload: bool = typer.Option(False, "--reload", help="re-read the tenant's rules file now"),
+          profile: str = typer.Option("run"), url: str = URL_OPTION) -> None:
+    """The seller's order rules in force (tenant, version, each rule), or reload them from their file."""
+    from .order_desk import DeskRefusal
+
+    try:
+        console.print_json(data=_desk(url, profile).rules(reload))
+    except (DeskRefusal, httpx.HTTPError) as error:
+        _refused(error)
 
 
 @app.command()

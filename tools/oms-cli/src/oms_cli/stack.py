@@ -52,6 +52,13 @@ def project_root() -> Path:
 DEMO_WEBHOOK_SECRETS = {"OMS_SHOPIFY_WEBHOOK_SECRET": "shopify-demo-secret",
                         "OMS_WOOCOMMERCE_WEBHOOK_SECRET": "woocommerce-demo-secret"}
 
+# the payment provider the orchestrator authorises webstore payments with: the project's own simulator in the
+# local stack (a deployment points OMS_PAYMENT_PROVIDER_URL at its real provider), on the port after the services'
+PAYMENT_PROVIDER_OFFSET = len(SERVICES) + 1
+DEMO_PAYMENT_PROVIDER_KEY = "payments-demo-key"
+# operators' actions on orders (hold release, cancel, change) need this bearer token; a deployment sets its own
+DEMO_OPERATOR_TOKEN = "operator-demo-token"
+
 # Kafka, Kafka controller, PostgreSQL, HTTP base port of each named stack (so they can run side by side)
 # bench and chaos listen below 32768, outside Linux's ephemeral port range (32768-60999): a port in that
 # range can be taken at any moment as the local end of an outgoing connection, and a service restarted
@@ -86,7 +93,7 @@ class StackProfile:
     @classmethod
     def for_infrastructure(cls, infrastructure, http_base_port: int | None = None) -> StackProfile:
         """The profile of an already running Kafka and PostgreSQL (the test session's)."""
-        base = http_base_port or free_port_block(len(SERVICES) + 1)
+        base = http_base_port or free_port_block(PAYMENT_PROVIDER_OFFSET + 1)
         return cls("test", infrastructure.kafka.port, infrastructure.kafka.controller_port,
                    infrastructure.postgres.port, base, infrastructure.run_dir)
 
@@ -99,6 +106,10 @@ class StackProfile:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.http_port(service)}"
+
+    @property
+    def payment_provider_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_base_port + PAYMENT_PROVIDER_OFFSET}"
 
 
 class LocalStack:
@@ -154,8 +165,27 @@ class LocalStack:
                 env[name] = os.environ.get(name) or demo
             # channels' drop folders (Vendor Central files in, X12 855s out), the stack's own unless given
             env["OMS_GATEWAY_FILE_DROP"] = os.environ.get("OMS_GATEWAY_FILE_DROP") or str(self.profile.run_dir / "file-drop")
+        if spec.name == "order-orchestrator":  # the payment provider (the stack's simulator unless given)
+            env["OMS_PAYMENT_PROVIDER_URL"] = os.environ.get("OMS_PAYMENT_PROVIDER_URL") or self.profile.payment_provider_url
+            env["OMS_PAYMENT_PROVIDER_KEY"] = os.environ.get("OMS_PAYMENT_PROVIDER_KEY") or DEMO_PAYMENT_PROVIDER_KEY
+            env["OMS_OPERATOR_TOKEN"] = os.environ.get("OMS_OPERATOR_TOKEN") or DEMO_OPERATOR_TOKEN
+            for name in ("OMS_TENANT", "OMS_ORDER_RULES_DIR"):
+                if os.environ.get(name):
+                    env[name] = os.environ[name]
         env.update(self.extra_env)
         return env
+
+    def payment_provider_process(self) -> ManagedProcess:
+        port = self.profile.http_base_port + PAYMENT_PROVIDER_OFFSET
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
+        env.update({"OMS_PAYMENT_PROVIDER_KEY": os.environ.get("OMS_PAYMENT_PROVIDER_KEY") or DEMO_PAYMENT_PROVIDER_KEY,
+                    "PYTHONUNBUFFERED": "1"})
+        return ManagedProcess(
+            name="payment-provider", argv=[sys.executable, "-m", "uvicorn", "--factory",
+                                           "oms_cli.simulators.payment_provider:payment_provider_simulator",
+                                           "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            env=env, cwd=str(project_root()), log_path=self.profile.run_dir / "logs" / "payment-provider.log",
+            health_url=f"http://127.0.0.1:{port}/simulator/stats")
 
     def process_for(self, spec: ServiceSpec) -> ManagedProcess:
         return ManagedProcess(
@@ -177,6 +207,9 @@ class LocalStack:
         return names + [f"{n}-relay" for n in names] if self.separate_relays else names
 
     def start_services(self, names: list[str] | None = None, timeout: float = 90) -> None:
+        if (names is None or "order-orchestrator" in names) and not os.environ.get("OMS_PAYMENT_PROVIDER_URL") \
+                and "payment-provider" not in self.supervisor.running():
+            self.supervisor.start(self.payment_provider_process())
         for spec in SERVICES:
             if names is None or spec.name in names:
                 process = self.process_for(spec)

@@ -20,6 +20,7 @@ class CanonicalOrder(BaseModel):
         "lines": [{"line_id": "1", "sku": "TSHIRT-RED-M", "quantity": 2, "unit_price": "499.00"}],
         "service_level": "standard",
         "payment_method": "prepaid",
+        "payment_token": "tok_visa",
     }]})
 
     external_order_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")
@@ -31,6 +32,10 @@ class CanonicalOrder(BaseModel):
     service_level: ServiceLevel = "standard"
     payment_method: PaymentMethod = "prepaid"
     fulfilment_mode: FulfilmentMode = "seller"
+    payment_token: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
+        description="the payment provider's token for the buyer's instrument, from checkout: required for prepaid "
+                    "orders of a channel whose payments we collect (payment_collection provider)")
 
     @field_validator("ordered_at")
     @classmethod
@@ -51,3 +56,27 @@ class CanonicalOrder(BaseModel):
 class Cancellation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=500)
+
+
+class LineChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=0, le=10_000, description="the line's new quantity; 0 cancels the line")
+
+
+class OrderChange(BaseModel):
+    """A change the channel asks for before the order ships; the orchestrator applies it under the channel's
+    policy or refuses it (OrderModified / OrderModificationRefused on the public order topic)."""
+
+    model_config = ConfigDict(extra="forbid")
+    lines: list[LineChange] = Field(default_factory=list, max_length=200)
+    ship_to: Address | None = None
+    reason: str = Field(min_length=1, max_length=500)
+
+    @field_validator("lines")
+    @classmethod
+    def _unique_line_ids(cls, lines: list[LineChange]) -> list[LineChange]:
+        ids = [line.line_id for line in lines]
+        if len(ids) != len(set(ids)):
+            raise ValueError("line_id values must be unique")
+        return lines

@@ -9,6 +9,9 @@ Vendor) names its delivery locations in ``ship_to_locations``: a table of codes 
 a table shipped with the gateway (``"amazon-in-fulfilment-centres"``); ``file_drop`` to take files from its
 drop folder; ``acknowledges_orders`` for X12 855s. ``marketplace_api`` (Amazon SP-API) gives ``endpoint``,
 ``token_endpoint`` and, for the credentials, the environment variables holding them (``*_env``).
+``payment_collection``: who collects a prepaid order's money: ``channel`` (the marketplace or storefront
+took it; the default) or ``provider`` (the brand's own webstore: the order carries the checkout's payment
+token and the orchestrator authorises it through the payment provider before reserving stock).
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ def marketplace_api(value: dict[str, Any] | None, environ: Mapping[str, str]) ->
     return settings
 
 
+def payment_collection(value: str) -> str:
+    if value not in ("channel", "provider"):
+        raise ValueError(f"payment_collection must be channel or provider, not {value!r}")
+    return value
+
+
 def channel_from(entry: dict[str, Any], environ: Mapping[str, str]) -> Channel:
     digests = entry.get("api_key_sha256") or []
     secret_env = entry.get("webhook_secret_env")
@@ -61,6 +70,7 @@ def channel_from(entry: dict[str, Any], environ: Mapping[str, str]) -> Channel:
         ship_to_locations=ship_to_locations(entry.get("ship_to_locations")), file_drop=bool(entry.get("file_drop")),
         currency=entry.get("currency"), time_zone=entry.get("time_zone"),
         acknowledges_orders=bool(entry.get("acknowledges_orders")),
+        payment_collection=payment_collection(entry.get("payment_collection", "channel")),
         marketplace_api=marketplace_api(entry.get("marketplace_api"), environ))
 
 

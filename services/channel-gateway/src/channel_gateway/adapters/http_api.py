@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from fastapi import APIRouter, FastAPI, Header, Request, Response
 from pydantic import ValidationError
@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from oms_platform.http import Problem, validation_problem
 
 from ..application.order_capture import CaptureRaceUnresolved, OrderCapture, OrderNotFound
-from ..domain.captured_order import CancellationNotAllowed, CaptureConflict, IdempotencyKeyReused
+from ..domain.captured_order import CancellationNotAllowed, CaptureConflict, IdempotencyKeyReused, UnknownLine
 from ..domain.channels import (
     Channel,
     ChannelDirectory,
@@ -33,7 +33,7 @@ from ..domain.channels import (
     signature_matches,
 )
 from . import shopify_orders, woocommerce_orders
-from .canonical_order import Cancellation, CanonicalOrder
+from .canonical_order import Cancellation, CanonicalOrder, OrderChange
 from .channel_formats import FormatError
 
 JSON_TYPES = ("application/json",)
@@ -151,8 +151,15 @@ async def capture_order(capture: OrderCapture, channel: Channel, order: dict[str
                         idempotency_key: str | None = None) -> dict[str, Any]:
     """Capture a translated order and answer as every order route does: 202 (200 for a repeat) with the
     order id, 409/422 problem+json for a reused external id or Idempotency-Key."""
+    collection = channel.payment_collection_for(order.get("payment_method", "prepaid"))
+    if collection == "provider" and not order.get("payment_token"):
+        raise Problem(422, "Payment token required",
+                      f"channel {channel.name!r} collects prepaid orders' payments through our payment provider: the "
+                      "order must carry the checkout's payment_token", type_="/problems/validation",
+                      errors=[{"pointer": "/payment_token", "detail": "required for a prepaid order of this channel"}])
     try:
-        result = await asyncio.to_thread(capture.accept, channel.name, order, idempotency_key)
+        result = await asyncio.to_thread(capture.accept, channel.name, order, idempotency_key,
+                                         payment_collection=collection)
     except CaptureConflict as conflict:
         raise Problem(409, "External order id already used", str(conflict), type_="/problems/duplicate-external-id",
                       errors=[{"pointer": "/external_order_id", "detail": str(conflict)}]) from None
@@ -252,6 +259,33 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: O
         except CancellationNotAllowed as refusal:
             raise Problem(403, "Forbidden", str(refusal), type_="/problems/forbidden") from None
         return {"order_id": str(order_id), "status": "cancellation_requested"}
+
+    @routes.post("/orders/{order_id}/changes", status_code=202, responses={401: {}, 403: {}, 404: {}, 422: {}})
+    async def change_order(order_id: UUID, change: OrderChange, x_api_key: Annotated[str | None, Header()] = None,
+                           idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        """Ask to change an order before it ships: lines' new quantities (0 cancels a line) and/or a new
+        ship-to address. The orchestrator applies it under the channel's policy, with its compensation, or
+        refuses it: the outcome is OrderModified or OrderModificationRefused on the public order topic (and
+        in the order's history). The same Idempotency-Key is the same request."""
+        channel = gate.authenticate(x_api_key)
+        key = _idempotency_key(idempotency_key)
+        if not change.lines and change.ship_to is None:
+            raise Problem(422, "Invalid change", "nothing to change: give lines or ship_to",
+                          type_="/problems/validation", errors=[{"pointer": "/lines", "detail": "give lines or ship_to"}])
+        change_id = str(uuid5(NAMESPACE_URL, f"oms:change:{order_id}:{key}")) if key else str(uuid4())
+        try:
+            await asyncio.to_thread(capture.request_change, channel.name, order_id, change_id,
+                                    {line.line_id: line.quantity for line in change.lines},
+                                    change.ship_to.model_dump() if change.ship_to else None, change.reason)
+        except OrderNotFound:
+            raise Problem(404, "Order not found", f"no order {order_id}", type_="/problems/order-not-found") from None
+        except CancellationNotAllowed as refusal:
+            raise Problem(403, "Forbidden", str(refusal), type_="/problems/forbidden") from None
+        except UnknownLine as unknown:
+            raise Problem(422, "Unknown line", str(unknown), type_="/problems/validation",
+                          errors=[{"pointer": "/lines", "detail": f"no line {line_id}"} for line_id in unknown.line_ids]
+                          ) from None
+        return {"order_id": str(order_id), "change_id": change_id, "status": "change_requested"}
 
     @routes.get("/orders/{order_id}", responses={401: {}, 404: {}})
     async def get_captured(order_id: UUID, x_api_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:

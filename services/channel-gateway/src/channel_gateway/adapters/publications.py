@@ -22,8 +22,13 @@ def capture_publications(event: Any) -> Sequence[Publication]:
                 ordered_at=e["ordered_at"], currency=e["currency"], customer_email=e["customer_email"],
                 ship_to=e["ship_to"], lines=e["lines"], service_level=e["service_level"],
                 payment_method=e["payment_method"], order_total=e["order_total"],
-                fulfilment_mode=e.get("fulfilment_mode", "seller")))]
+                fulfilment_mode=e.get("fulfilment_mode", "seller"), payment_collection=e.get("payment_collection"),
+                payment_token=e.get("payment_token")))]
         case CapturedOrder.CancellationRequested():
             return [Publication(GATEWAY_ORDERS, order_id, c.OrderCancellationRequested(
                 order_id=order_id, channel=e["channel"], reason=e["reason"]))]
+        case CapturedOrder.ChangeRequested():
+            return [Publication(GATEWAY_ORDERS, order_id, c.OrderModificationRequested(
+                order_id=order_id, channel=e["channel"], modification_id=e["change_id"],
+                line_quantities=e["line_quantities"], ship_to=e["ship_to"], reason=e["reason"]))]
     return []

@@ -42,7 +42,7 @@ class OrderCapture(ServiceApplication):
     service_name = "channel-gateway"
 
     def accept(self, channel: str, order: dict[str, Any], idempotency_key: str | None = None,
-               acknowledgement: dict[str, Any] | None = None) -> CaptureResult:
+               acknowledgement: dict[str, Any] | None = None, payment_collection: str | None = None) -> CaptureResult:
         """Capture ``order`` once per (channel, external order id) and, with ``idempotency_key``, once per
         (channel, key): a repeat answers with the first capture's order id, also when the two race.
         ``acknowledgement``: what the buyer's acknowledgement must echo of its purchase order (an X12 855),
@@ -79,7 +79,8 @@ class OrderCapture(ServiceApplication):
                 ordered_at=order["ordered_at"], currency=order["currency"], customer_email=order.get("customer_email"),
                 ship_to=order["ship_to"], lines=lines, service_level=order["service_level"],
                 payment_method=order["payment_method"], order_total=total,
-                fulfilment_mode=order.get("fulfilment_mode", "seller"))
+                fulfilment_mode=order.get("fulfilment_mode", "seller"), payment_collection=payment_collection,
+                payment_token=order.get("payment_token"))
             aggregates: list[Any] = [captured]
             if key_id is not None:
                 aggregates.append(IdempotencyKey(channel=channel, key=idempotency_key, order_id=order_id,
@@ -100,6 +101,15 @@ class OrderCapture(ServiceApplication):
         except AggregateNotFoundError:
             raise OrderNotFound(str(order_id)) from None
         captured.request_cancellation(channel, reason)
+        self.record(captured)
+
+    def request_change(self, channel: str, order_id: UUID, change_id: str, line_quantities: dict[str, int],
+                       ship_to: dict[str, Any] | None, reason: str) -> None:
+        try:
+            captured: CapturedOrder = self.repository.get(order_id)
+        except AggregateNotFoundError:
+            raise OrderNotFound(str(order_id)) from None
+        captured.request_change(channel, change_id, line_quantities, ship_to, reason)
         self.record(captured)
 
     def captured(self, order_id: UUID) -> CapturedOrder:

@@ -30,6 +30,14 @@ class CancellationNotAllowed(Exception):
     pass
 
 
+class UnknownLine(LookupError):
+    """A change names lines the order does not have."""
+
+    def __init__(self, line_ids: list[str]):
+        super().__init__(f"no line {', '.join(line_ids)} on this order")
+        self.line_ids = line_ids
+
+
 class CapturedOrder(Aggregate):
     @staticmethod
     def create_id(channel: str, external_order_id: str, **_: Any) -> UUID:
@@ -38,7 +46,8 @@ class CapturedOrder(Aggregate):
     @event("Accepted")
     def __init__(self, channel: str, external_order_id: str, fingerprint: str, ordered_at: str, currency: str,
                  customer_email: str | None, ship_to: dict[str, Any], lines: list[dict[str, Any]],
-                 service_level: str, payment_method: str, order_total: Decimal, fulfilment_mode: str = "seller"):
+                 service_level: str, payment_method: str, order_total: Decimal, fulfilment_mode: str = "seller",
+                 payment_collection: str | None = None, payment_token: str | None = None):
         self.channel = channel
         self.external_order_id = external_order_id
         self.fingerprint = fingerprint
@@ -51,7 +60,9 @@ class CapturedOrder(Aggregate):
         self.payment_method = payment_method
         self.order_total = order_total
         self.fulfilment_mode = fulfilment_mode
+        self.payment_collection = payment_collection
         self.cancellation_reason: str | None = None
+        self.changes_requested: list[str] = []
 
     def check_same_as(self, fingerprint: str) -> None:
         if fingerprint != self.fingerprint:
@@ -69,6 +80,23 @@ class CapturedOrder(Aggregate):
     @event("CancellationRequested")
     def _cancellation_requested(self, reason: str, channel: str) -> None:
         self.cancellation_reason = reason
+
+    def request_change(self, channel: str, change_id: str, line_quantities: dict[str, int],
+                       ship_to: dict[str, Any] | None, reason: str) -> None:
+        if channel != self.channel:
+            raise CancellationNotAllowed(f"order belongs to channel {self.channel!r}")
+        if change_id in self.changes_requested:
+            return  # the same request again changes nothing
+        unknown = sorted(set(line_quantities) - {line["line_id"] for line in self.lines})
+        if unknown:
+            raise UnknownLine(unknown)
+        self._change_requested(change_id=change_id, line_quantities=line_quantities, ship_to=ship_to, reason=reason,
+                               channel=self.channel)
+
+    @event("ChangeRequested")
+    def _change_requested(self, change_id: str, line_quantities: dict[str, int], ship_to: dict[str, Any] | None,
+                          reason: str, channel: str) -> None:
+        self.changes_requested.append(change_id)
 
 
 class IdempotencyKey(Aggregate):

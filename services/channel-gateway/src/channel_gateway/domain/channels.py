@@ -68,6 +68,9 @@ class Channel:
     file_drop: bool = False
     # a business buyer's channel that awaits an acknowledgement (X12 855) of each purchase order
     acknowledges_orders: bool = False
+    # who collects a prepaid order's money: "channel" (it took it) or "provider" (we authorise the checkout's
+    # payment token through our payment provider)
+    payment_collection: str = "channel"
     # the channel's marketplace API a pushed notification's order is pulled from (Amazon SP-API): endpoint,
     # token endpoint and the names of the environment variables holding the credentials
     marketplace_api: dict[str, str] = field(default_factory=dict, repr=False)
@@ -75,6 +78,11 @@ class Channel:
     def __post_init__(self) -> None:
         if isinstance(self.api_key_sha256s, str):  # one digest given as such
             object.__setattr__(self, "api_key_sha256s", (self.api_key_sha256s,))
+
+    def payment_collection_for(self, payment_method: str) -> str:
+        """Who collects an order's money: the carrier (COD), the buyer on terms (invoice), else the channel's
+        setting for prepaid orders."""
+        return {"cod": "cash_on_delivery", "invoice": "terms"}.get(payment_method, self.payment_collection)
 
     def owns(self, presented_digest: str) -> bool:
         return any(hmac.compare_digest(presented_digest, own) for own in self.api_key_sha256s)

@@ -10,7 +10,7 @@ from oms_contracts import inventory as c
 from oms_contracts.topics import INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS
 from oms_platform.outbox_relay import Publication
 
-from ..domain.reservation import Reservation
+from ..domain.reservation import Reservation, UnknownReservationAdjustment
 from ..domain.return_restock import ReturnRestock
 from ..domain.stock_item import StockItem
 
@@ -37,6 +37,18 @@ def inventory_publications(event: Any) -> Sequence[Publication]:
         case Reservation.Committed():
             return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReservationCommitted(
                 order_id=e["order_id"], reservation_id=str(event.originator_id), location_id=e["location_id"]))]
+        case Reservation.Adjusted():
+            return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReservationAdjusted(
+                order_id=e["order_id"], reservation_id=str(event.originator_id), adjustment_id=e["adjustment_id"],
+                location_id=e["location_id"], lines=e["lines"]))]
+        case Reservation.AdjustmentRejected():
+            return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReservationAdjustmentRejected(
+                order_id=e["order_id"], reservation_id=str(event.originator_id), adjustment_id=e["adjustment_id"],
+                location_id=e["location_id"], reasons=e["reasons"]))]
+        case UnknownReservationAdjustment.Refused():  # no reservation, so no location: location_id is empty
+            return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReservationAdjustmentRejected(
+                order_id=e["order_id"], reservation_id=e["reservation_id"], adjustment_id=e["adjustment_id"],
+                location_id="", reasons=e["reasons"]))]
         case ReturnRestock.Recorded():
             return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReturnRestocked(
                 order_id=e["order_id"], rma_id=e["rma_id"], location_id=e["location_id"], lines=e["lines"]))]

@@ -30,6 +30,12 @@ def inventory_handlers(ledger: StockLedger) -> dict[type, Handler]:
         await run_step(ledger.release, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
                    reason=m.reason, tracking=d.tracking)
 
+    async def adjust(d: Delivery) -> None:
+        m: orchestrator.AdjustReservation = d.message
+        await run_step(ledger.adjust, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
+                   adjustment_id=m.adjustment_id, lines=[line.model_dump() for line in m.lines],
+                   tracking=d.tracking)
+
     async def commit(d: Delivery) -> None:
         m: orchestrator.CommitReservation = d.message
         await run_step(ledger.commit, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
@@ -43,6 +49,7 @@ def inventory_handlers(ledger: StockLedger) -> dict[type, Handler]:
     return {
         orchestrator.ReserveStock: reserve,
         orchestrator.ReleaseReservation: release,
+        orchestrator.AdjustReservation: adjust,
         orchestrator.CommitReservation: commit,
         returns.ReturnReceived: return_received,
     }

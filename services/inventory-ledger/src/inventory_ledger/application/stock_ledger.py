@@ -1,5 +1,5 @@
 """Use cases of the inventory-ledger: receive stock, reserve it for orders (all lines or none),
-release or commit reservations, restock sellable returns. Load the aggregates, call them, save
+adjust, release or commit reservations, restock sellable returns. Load the aggregates, call them, save
 every changed one in one transaction with the tracking record of the message that caused it.
 No transport types, no rules."""
 
@@ -14,7 +14,15 @@ from eventsourcing.persistence import Tracking
 from oms_platform.event_store import ServiceApplication, retry_on_conflict
 from oms_platform.telemetry import log
 
-from ..domain.reservation import Reservation, place_reservation, quantities_by_sku, reservation_uuid
+from ..domain.reservation import (
+    Reservation,
+    adjust_reservation,
+    place_reservation,
+    quantities_by_sku,
+    refuse_adjustment_of_unknown_reservation,
+    reservation_uuid,
+    unknown_reservation_adjustment_id,
+)
 from ..domain.return_restock import goes_back_on_shelf, restock_return, return_restock_id
 from ..domain.stock_item import SkuLocations, StockItem, sku_locations_id, stock_item_id
 
@@ -81,6 +89,28 @@ class StockLedger(ServiceApplication):
                 if item is not None:
                     item.release(reservation_id, reason)
             self.record(reservation, *[item for item in items if item is not None], tracking=tracking)
+        retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+
+    def adjust(self, *, order_id: str, reservation_id: str, adjustment_id: str, lines: list[dict[str, Any]],
+               tracking: Tracking | None = None) -> None:
+        def attempt() -> None:
+            reservation = self._reservation_or_none(reservation_id)
+            if reservation is None:
+                if self._exists(unknown_reservation_adjustment_id(reservation_id, adjustment_id)):
+                    self.record(tracking=tracking)  # already refused: only note the message
+                    return
+                _log.info("adjustment of an unknown reservation", order_id=order_id, reservation_id=reservation_id,
+                          adjustment_id=adjustment_id)
+                refusal = refuse_adjustment_of_unknown_reservation(reservation_id=reservation_id, order_id=order_id,
+                                                                   adjustment_id=adjustment_id)
+                self.record(refusal, tracking=tracking)
+                return
+            skus = quantities_by_sku(reservation.lines) | quantities_by_sku(lines)
+            stock = {sku: self._item_or_none(sku, reservation.location_id) for sku in skus}
+            adjust_reservation(reservation=reservation, adjustment_id=adjustment_id, lines=lines, stock=stock)
+            _log.info("reservation adjustment decided", order_id=order_id, reservation_id=reservation_id,
+                      adjustment_id=adjustment_id, lines=reservation.lines)
+            self.record(reservation, *[item for item in stock.values() if item is not None], tracking=tracking)
         retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
 
     def commit(self, *, order_id: str, reservation_id: str, tracking: Tracking | None = None) -> None:

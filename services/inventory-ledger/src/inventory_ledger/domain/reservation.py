@@ -5,6 +5,12 @@ at the location, each stock item holds its quantity and the reservation is Confi
 line falls short, the reservation is Rejected with the reasons and no stock item is touched.
 A confirmed reservation is later Released (compensation) or Committed (the goods left).
 
+``adjust_reservation`` changes a confirmed reservation to hold exactly new lines (the order changed
+before shipment), all SKUs or none: shrinking always succeeds, growing needs available stock; the
+reservation is Adjusted, or records AdjustmentRejected with the reasons and no stock item is touched.
+Each adjustment id is decided once. An adjustment of a reservation this ledger never made is refused
+by an ``UnknownReservationAdjustment``, once.
+
 Imports only the standard library and the event-sourcing domain base classes.
 """
 
@@ -13,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -27,8 +33,16 @@ class ReservationStatus(StrEnum):
     COMMITTED = "committed"
 
 
+class ReservationRuleViolation(Exception):
+    """The reservation cannot take this step."""
+
+
 def reservation_uuid(reservation_id: str) -> UUID:
     return UUID(reservation_id)
+
+
+def unknown_reservation_adjustment_id(reservation_id: str, adjustment_id: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"oms:unknown-reservation-adjustment:{reservation_id}:{adjustment_id}")
 
 
 def quantities_by_sku(lines: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -50,6 +64,7 @@ class Reservation(Aggregate):
             reservation.location_id = self.location_id
             reservation.lines = self.lines
             reservation.reasons = []
+            reservation.adjustments = []  # adjustment ids decided (applied or rejected)
             reservation.status = ReservationStatus.CONFIRMED
 
     class Rejected(Aggregate.Created):
@@ -62,6 +77,7 @@ class Reservation(Aggregate):
             reservation.location_id = self.location_id
             reservation.lines = []
             reservation.reasons = self.reasons
+            reservation.adjustments = []
             reservation.status = ReservationStatus.REJECTED
 
     @classmethod
@@ -84,6 +100,38 @@ class Reservation(Aggregate):
     def _released(self, reason: str, order_id: str, location_id: str, lines: list[dict[str, Any]]) -> None:
         self.status = ReservationStatus.RELEASED
 
+    def adjustment_refusal(self) -> str | None:
+        """Why this reservation cannot be adjusted at all, or None when it can."""
+        if self.status != ReservationStatus.CONFIRMED:
+            return f"reservation {self.id} is {self.status}, not confirmed: only a confirmed reservation can be adjusted"
+        return None
+
+    def adjust(self, adjustment_id: str, lines: list[dict[str, Any]]) -> None:
+        """Hold exactly ``lines`` from now on (the stock items were adjusted to them)."""
+        if adjustment_id in self.adjustments:
+            return  # already decided
+        refusal = self.adjustment_refusal()
+        if refusal is not None:
+            raise ReservationRuleViolation(refusal)
+        self._adjusted(adjustment_id=adjustment_id, order_id=self.order_id, location_id=self.location_id,
+                       lines=lines, previous_lines=self.lines)
+
+    @event("Adjusted")
+    def _adjusted(self, adjustment_id: str, order_id: str, location_id: str, lines: list[dict[str, Any]],
+                  previous_lines: list[dict[str, Any]]) -> None:
+        self.lines = lines
+        self.adjustments.append(adjustment_id)
+
+    def reject_adjustment(self, adjustment_id: str, reasons: list[str]) -> None:
+        if adjustment_id in self.adjustments:
+            return  # already decided
+        self._adjustment_rejected(adjustment_id=adjustment_id, order_id=self.order_id,
+                                  location_id=self.location_id, reasons=reasons)
+
+    @event("AdjustmentRejected")
+    def _adjustment_rejected(self, adjustment_id: str, order_id: str, location_id: str, reasons: list[str]) -> None:
+        self.adjustments.append(adjustment_id)
+
     def commit(self) -> None:
         if self.status != ReservationStatus.CONFIRMED:
             return  # nothing held: rejected, or already released or committed
@@ -95,7 +143,30 @@ class Reservation(Aggregate):
 
     def summary(self) -> dict[str, Any]:
         return {"reservation_id": str(self.id), "order_id": self.order_id, "location_id": self.location_id,
-                "status": str(self.status), "lines": self.lines, "reasons": self.reasons, "version": self.version}
+                "status": str(self.status), "lines": self.lines, "reasons": self.reasons,
+                "adjustments": list(self.adjustments), "version": self.version}
+
+
+class UnknownReservationAdjustment(Aggregate):
+    """An adjustment of a reservation this ledger never made: refused once, so the orchestrator hears why."""
+
+    @staticmethod
+    def create_id(reservation_id: str, adjustment_id: str, **_: Any) -> UUID:
+        return unknown_reservation_adjustment_id(reservation_id, adjustment_id)
+
+    @event("Refused")
+    def __init__(self, reservation_id: str, adjustment_id: str, order_id: str, reasons: list[str]):
+        self.reservation_id = reservation_id
+        self.adjustment_id = adjustment_id
+        self.order_id = order_id
+        self.reasons = reasons
+
+
+def refuse_adjustment_of_unknown_reservation(*, reservation_id: str, order_id: str,
+                                             adjustment_id: str) -> UnknownReservationAdjustment:
+    return UnknownReservationAdjustment(
+        reservation_id=reservation_id, adjustment_id=adjustment_id, order_id=order_id,
+        reasons=[f"reservation {reservation_id} is unknown: only a confirmed reservation can be adjusted"])
 
 
 def place_reservation(*, reservation_id: str, order_id: str, location_id: str, lines: list[dict[str, Any]],
@@ -118,3 +189,39 @@ def place_reservation(*, reservation_id: str, order_id: str, location_id: str, l
         stock[sku].reserve(reservation_id, order_id, quantity)  # type: ignore[union-attr]
     return Reservation.confirm(reservation_id, order_id, location_id,
                                [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items()])
+
+
+def adjust_reservation(*, reservation: Reservation, adjustment_id: str, lines: list[dict[str, Any]],
+                       stock: Mapping[str, StockItem | None]) -> None:
+    """Make the confirmed reservation hold exactly ``lines`` at its location, every SKU or none.
+
+    ``stock`` maps each SKU the reservation holds or ``lines`` name to its stock item at the
+    reservation's location (None: never stocked there). A SKU left out of ``lines`` is released; a
+    SKU that grows (or is new) needs its increase available. A repeated adjustment id changes nothing.
+    """
+    if adjustment_id in reservation.adjustments:
+        return
+    refusal = reservation.adjustment_refusal()
+    if refusal is not None:
+        reservation.reject_adjustment(adjustment_id, [refusal])
+        return
+    reservation_id = str(reservation.id)
+    held = quantities_by_sku(reservation.lines)
+    wanted = quantities_by_sku(lines)
+    reasons = []
+    for sku, quantity in wanted.items():
+        if quantity <= held.get(sku, 0):
+            continue  # the same or less: always possible
+        item = stock.get(sku)
+        short = (f"{sku} at {reservation.location_id}: available 0 < requested {quantity}" if item is None
+                 else item.adjustment_shortfall(reservation_id, quantity))
+        if short is not None:
+            reasons.append(short)
+    if reasons:
+        reservation.reject_adjustment(adjustment_id, reasons)
+        return
+    for sku in [*held, *(sku for sku in wanted if sku not in held)]:
+        item = stock.get(sku)
+        if item is not None:  # (every SKU held or growing has its item: a missing one was refused above)
+            item.adjust(reservation_id, reservation.order_id, wanted.get(sku, 0), adjustment_id)
+    reservation.adjust(adjustment_id, [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items()])

@@ -3,8 +3,8 @@
 On hand is what is physically there; reserved is what is held for orders; available is on hand
 minus reserved, and a reservation never takes more than is available (no oversell). Every event
 carries the figures that result from it, so each one is a complete statement of the item's
-level at its version. Holds, receipts and restocks are remembered by their ids, so the same
-reservation, receipt reference or RMA never has a second effect.
+level at its version. Holds, receipts, restocks and adjustments are remembered by their ids, so the
+same reservation, receipt reference, RMA or adjustment never has a second effect.
 
 Imports only the standard library and the event-sourcing domain base classes.
 """
@@ -52,6 +52,7 @@ class StockItem(Aggregate):
         self.settled: set[str] = set()  # reservation ids released or committed
         self.receipts: dict[str, int] = {}  # receipt reference -> quantity received
         self.restocked: set[str] = set()  # RMA ids put back on the shelf
+        self.adjustments: set[str] = set()  # adjustment ids of reservations already applied here
 
     @property
     def available(self) -> int:
@@ -61,6 +62,16 @@ class StockItem(Aggregate):
         """Why ``quantity`` cannot be reserved here, or None when it can."""
         if quantity > self.available:
             return f"{self.sku} at {self.location_id}: available {self.available} < requested {quantity}"
+        return None
+
+    def adjustment_shortfall(self, reservation_id: str, quantity: int) -> str | None:
+        """Why the reservation cannot grow to hold ``quantity`` here, or None when it can (or shrinks)."""
+        held = self.holds.get(reservation_id, 0)
+        if held == 0:
+            return self.shortfall(quantity)
+        if quantity - held > self.available:
+            return (f"{self.sku} at {self.location_id}: available {self.available} < requested {quantity - held} "
+                    f"more (holds {held}, adjusting to {quantity})")
         return None
 
     def _figures(self, on_hand: int, reserved: int) -> dict[str, Any]:
@@ -129,6 +140,33 @@ class StockItem(Aggregate):
                   reserved: int) -> None:
         del self.holds[reservation_id]
         self.settled.add(reservation_id)
+        self.on_hand, self.reserved = on_hand, reserved
+
+    def adjust(self, reservation_id: str, order_id: str, quantity: int, adjustment_id: str) -> None:
+        """Hold exactly ``quantity`` for the reservation (0: hold nothing more for it); only growth needs stock."""
+        if adjustment_id in self.adjustments or reservation_id in self.settled:
+            return  # this adjustment was already applied, or the reservation was released or committed
+        if quantity < 0:
+            raise StockRuleViolation(f"a reservation cannot hold {quantity}")
+        held = self.holds.get(reservation_id, 0)
+        if quantity == held:
+            return  # nothing changes for this SKU
+        short = self.adjustment_shortfall(reservation_id, quantity)
+        if short is not None:
+            raise InsufficientStock(short)
+        self._reservation_adjusted(reservation_id=reservation_id, order_id=order_id, adjustment_id=adjustment_id,
+                                   quantity=quantity, previous_quantity=held,
+                                   **self._figures(self.on_hand, self.reserved - held + quantity))
+
+    @event("ReservationAdjusted")
+    def _reservation_adjusted(self, reservation_id: str, order_id: str, adjustment_id: str, quantity: int,
+                              previous_quantity: int, sku: str, location_id: str, on_hand: int,
+                              reserved: int) -> None:
+        if quantity:
+            self.holds[reservation_id] = quantity
+        else:
+            self.holds.pop(reservation_id, None)
+        self.adjustments.add(adjustment_id)
         self.on_hand, self.reserved = on_hand, reserved
 
     def commit(self, reservation_id: str) -> None:

@@ -3,18 +3,150 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Header, Query
+from pydantic import BaseModel, ConfigDict, Field
 
+from oms_contracts.values import Address
 from oms_platform.http import Problem
 
-from ..application.orders import OrderNotFound, Orders
+from ..application.orders import OrderNotFound, Orders, StepRefused
+from ..domain.order import ChangeMustWait
+from .held_orders_view import HeldOrdersView
 
 
-def order_routes(orders: Orders) -> APIRouter:
+class HoldRelease(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=500, description="why the order may go ahead (kept on the order)")
+
+
+class OperatorCancellation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class LineChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=0, le=10_000, description="the line's new quantity; 0 cancels the line")
+
+
+class OrderChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"lines": [{"line_id": "2", "quantity": 0}], "reason": "customer no longer wants the second item"},
+        {"ship_to": {"name": "Asha Rao", "line1": "4 Residency Road", "city": "Bengaluru", "postal_code": "560025",
+                     "country": "IN"}, "reason": "customer moved"}]})
+    lines: list[LineChange] = Field(default_factory=list, max_length=200)
+    ship_to: Address | None = None
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CashRemittanceItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: str = Field(min_length=1, max_length=64)
+    amount: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+
+
+class CashRemittance(BaseModel):
+    """A carrier's remittance of the cash it collected on delivery (its COD remittance report)."""
+
+    model_config = ConfigDict(extra="forbid")
+    remittance_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")
+    carrier: str = Field(min_length=1, max_length=64)
+    items: list[CashRemittanceItem] = Field(min_length=1, max_length=5000)
+
+
+def operator_guard(token: str | None):
+    """Operator actions need ``Authorization: Bearer <OMS_OPERATOR_TOKEN>`` when a token is configured; the
+    operator's name (``X-Operator``) is kept on what they did."""
+    def operator(authorization: str | None = Header(None), x_operator: str | None = Header(None, max_length=100)
+                 ) -> str:
+        if token:
+            given = (authorization or "").removeprefix("Bearer ").strip()
+            if not given or not hmac.compare_digest(given.encode(), token.encode()):
+                raise Problem(401, "Operator credential required", "send Authorization: Bearer <operator token>",
+                              type_="/problems/operator-credential", headers={"WWW-Authenticate": "Bearer"})
+        return (x_operator or "operator").strip() or "operator"
+    return operator
+
+
+def _refused(refusal: Exception, title: str = "Refused") -> Problem:
+    return Problem(409, title, str(refusal), type_="/problems/order-step-refused")
+
+
+def _missing(missing: OrderNotFound) -> Problem:
+    return Problem(404, "Order not found", f"no order {missing}", type_="/problems/order-not-found")
+
+
+def order_routes(orders: Orders, held: HeldOrdersView | None = None, operator_token: str | None = None) -> APIRouter:
     routes = APIRouter(prefix="/v1/orders", tags=["orders"])
+    operator = operator_guard(operator_token)
+
+    @routes.get("")
+    async def list_orders(status: str = Query(..., pattern="^on_hold$", description="on_hold: the review queue"),
+                          channel: str | None = Query(None, max_length=64),
+                          limit: int = Query(100, ge=1, le=500)) -> dict[str, Any]:
+        """Orders waiting for an operator (held by a rule), oldest first."""
+        if held is None:
+            raise Problem(503, "Held orders not available", "this process keeps no list of held orders")
+        return {"status": status, "orders": await asyncio.to_thread(held.held, channel, limit)}
+
+    @routes.post("/{order_id}/hold-release")
+    async def release_hold(order_id: str, body: HoldRelease, by: str = Depends(operator)) -> dict[str, Any]:
+        """Let a held order go ahead (routing, or its payment authorisation first)."""
+        try:
+            return await asyncio.to_thread(orders.release_hold, order_id, by, body.note)
+        except OrderNotFound as missing:
+            raise _missing(missing) from None
+        except StepRefused as refusal:
+            raise _refused(refusal, "Not on hold") from None
+
+    @routes.post("/{order_id}/cancellation")
+    async def cancel(order_id: str, body: OperatorCancellation, by: str = Depends(operator)) -> dict[str, Any]:
+        """Cancel the whole order (a held one, or any not yet shipped), with its compensation: stock
+        released, the booked parcel cancelled, the payment authorisation voided."""
+        try:
+            return await asyncio.to_thread(orders.cancel, order_id, body.reason, by)
+        except OrderNotFound as missing:
+            raise _missing(missing) from None
+        except StepRefused as refusal:
+            raise _refused(refusal, "Cancellation refused") from None
+
+    @routes.post("/{order_id}/changes", status_code=202)
+    async def change(order_id: str, body: OrderChange, by: str = Depends(operator),
+                     idempotency_key: str | None = Header(None, min_length=1, max_length=64,
+                                                          pattern=r"^[\x21-\x7e]+$")) -> dict[str, Any]:
+        """Cancel lines, change quantities or the ship-to address before shipment, under the channel's
+        policy. 202: taken (applied at once, or under way while the booked parcel is taken back and the
+        reservation adjusted; ``pending_change`` says which). 409: refused, with the reason (also kept on the
+        order), or the order is between two steps (Retry-After). The same Idempotency-Key is the same change."""
+        lines = {line.line_id: line.quantity for line in body.lines}
+        if len(lines) != len(body.lines):
+            raise Problem(422, "Invalid change", "a line may appear once", type_="/problems/validation",
+                          errors=[{"pointer": "/lines", "detail": "line_id values must be unique"}])
+        if not lines and body.ship_to is None:
+            raise Problem(422, "Invalid change", "nothing to change: give lines or ship_to",
+                          type_="/problems/validation",
+                          errors=[{"pointer": "/lines", "detail": "give lines or ship_to"}])
+        change_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"oms:change:{order_id}:{idempotency_key}")) \
+            if idempotency_key else str(uuid.uuid4())
+        try:
+            state = await asyncio.to_thread(
+                orders.request_change, order_id, change_id, lines,
+                body.ship_to.model_dump() if body.ship_to else None, body.reason, by)
+        except OrderNotFound as missing:
+            raise _missing(missing) from None
+        except ChangeMustWait as wait:
+            raise Problem(409, "Order between steps", str(wait), type_="/problems/order-busy",
+                          headers={"Retry-After": "1"}) from None
+        except StepRefused as refusal:
+            raise _refused(refusal, "Change refused") from None
+        return {"change_id": change_id, "state": state}
 
     @routes.get("/{order_id}")
     async def get_order(order_id: str, version: int | None = Query(None, ge=1),
@@ -39,6 +171,30 @@ def order_routes(orders: Orders) -> APIRouter:
         except OrderNotFound as missing:
             raise Problem(404, "Order not found", f"no order {missing}", type_="/problems/order-not-found") from None
         return [_entry(e) for e in history]
+
+    return routes
+
+
+def payment_routes(orders: Orders, operator_token: str | None = None) -> APIRouter:
+    routes = APIRouter(prefix="/v1/payments", tags=["payments"])
+    operator = operator_guard(operator_token)
+
+    @routes.post("/cash-remittances")
+    async def cash_remittance(body: CashRemittance, _by: str = Depends(operator)) -> dict[str, Any]:
+        """Reconcile a carrier's COD remittance against what each delivered order had to collect; each
+        order's line is recorded once (the same remittance again changes nothing)."""
+        results = []
+        for item in body.items:
+            try:
+                state = await asyncio.to_thread(orders.reconcile_cash, item.order_id, body.remittance_id,
+                                                body.carrier, item.amount)
+                results.append({"order_id": item.order_id, "outcome": state["payment"]["state"],
+                                "remittance": state["payment"]["cash_remittances"][body.remittance_id]})
+            except OrderNotFound:
+                results.append({"order_id": item.order_id, "outcome": "unknown_order"})
+            except StepRefused as refusal:
+                results.append({"order_id": item.order_id, "outcome": "not_reconciled", "reason": str(refusal)})
+        return {"remittance_id": body.remittance_id, "carrier": body.carrier, "orders": results}
 
     return routes
 

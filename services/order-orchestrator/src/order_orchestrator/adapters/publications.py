@@ -9,7 +9,7 @@ from oms_contracts import orchestrator as c
 from oms_contracts.topics import INVENTORY_COMMANDS, ORCHESTRATOR_ORDERS, ROUTING_COMMANDS, SHIPPING_COMMANDS
 from oms_platform.outbox_relay import Publication
 
-from ..domain.order import Order
+from ..domain.order import Order, payment_collection_for
 
 
 def order_publications(event: Any) -> Sequence[Publication]:
@@ -22,11 +22,57 @@ def order_publications(event: Any) -> Sequence[Publication]:
     def public(message) -> Publication:
         return Publication(ORCHESTRATOR_ORDERS, order_id, message)
 
+    def payment(step: str, amount, reference: str | None = None, reason: str | None = None,
+                collection: str = "provider") -> Publication:
+        return public(c.OrderPaymentRecorded(order_id=order_id, step=step, collection=collection, amount=amount,
+                                             currency=e["currency"], reference=reference, reason=reason))
+
     match event:
         case Order.Received():
-            return [public(c.OrderReceived(order_id=order_id, channel=e["channel"],
-                                           external_order_id=e["external_order_id"], lines=e["lines"],
+            return [public(c.OrderReceived(
+                order_id=order_id, channel=e["channel"], external_order_id=e["external_order_id"], lines=e["lines"],
+                currency=e["currency"], order_total=e["order_total"],
+                payment_collection=payment_collection_for(e["payment_method"], e.get("payment_collection"))))]
+        case Order.Held():
+            return [public(c.OrderHeld(order_id=order_id, channel=e["channel"], rule_version=e["rule_version"],
+                                       holds=e["holds"], fraud_score=e["fraud_score"]))]
+        case Order.Rejected():
+            return [public(c.OrderRejected(order_id=order_id, channel=e["channel"], rule_version=e["rule_version"],
+                                           rejections=e["rejections"]))]
+        case Order.Prioritised():
+            return [public(c.OrderPrioritised(order_id=order_id, priority=e["priority"],
+                                              rule_version=e["rule_version"], findings=e["findings"]))]
+        case Order.HoldReleased():
+            return [public(c.OrderHoldReleased(order_id=order_id, released_by=e["released_by"], note=e["note"]))]
+        case Order.PaymentAuthorised():
+            return [payment("authorised", e["amount"], e["authorisation"])]
+        case Order.PaymentDeclined():
+            return [payment("declined", e["amount"], reason=e["reason"])]
+        case Order.PaymentCaptured():
+            return [payment("captured", e["amount"], e["reference"])]
+        case Order.PaymentVoided():
+            return [payment("voided", e["amount"], e["reference"], None if e["approved"] else e["reason"])]
+        case Order.PaymentRefunded():
+            return [payment("refunded", e["amount"], e["reference"], None if e["approved"] else e["reason"])]
+        case Order.CashReconciled():
+            return [payment("cash_reconciled" if e["difference"] == 0 else "cash_discrepancy", e["remitted"],
+                            e["remittance_id"], None if e["difference"] == 0 else
+                            f"{e['carrier']} remitted {e['remitted']}, expected {e['expected']}",
+                            collection="cash_on_delivery")]
+        case Order.ReservationAdjustmentRequested():
+            return [Publication(INVENTORY_COMMANDS, order_id, c.AdjustReservation(
+                order_id=order_id, reservation_id=e["reservation_id"], adjustment_id=e["change_id"],
+                lines=e["lines"]))]
+        case Order.ChangeRequested():
+            return [Publication(SHIPPING_COMMANDS, order_id, c.CancelShipment(
+                order_id=order_id, shipment_id=e["shipment_id"], reason=f"order changed: {e['reason']}"))]
+        case Order.Modified():
+            return [public(c.OrderModified(order_id=order_id, channel=e["channel"], modification_id=e["change_id"],
+                                           changes=e["changes"], lines=e["lines"], ship_to=e["ship_to"],
                                            currency=e["currency"], order_total=e["order_total"]))]
+        case Order.ChangeRefused():
+            return [public(c.OrderModificationRefused(order_id=order_id, modification_id=e["change_id"],
+                                                      reason=e["reason"]))]
         case Order.FulfilledByChannel():
             return [public(c.OrderFulfilledByChannel(
                 order_id=order_id, channel=e["channel"], external_order_id=e["external_order_id"], lines=e["lines"],
@@ -34,7 +80,7 @@ def order_publications(event: Any) -> Sequence[Publication]:
         case Order.RoutingRequested():
             return [Publication(ROUTING_COMMANDS, order_id, c.RouteOrder(
                 order_id=order_id, attempt=e["attempt"], lines=e["lines"], ship_to=e["ship_to"],
-                channel=e["channel"], exclude_locations=e["exclude_locations"]))]
+                channel=e["channel"], exclude_locations=e["exclude_locations"], priority=e.get("priority", "normal")))]
         case Order.ReservationRequested():
             return [Publication(INVENTORY_COMMANDS, order_id, c.ReserveStock(
                 order_id=order_id, reservation_id=e["reservation_id"], location_id=e["location_id"],
@@ -47,7 +93,8 @@ def order_publications(event: Any) -> Sequence[Publication]:
             return [Publication(SHIPPING_COMMANDS, order_id, c.CreateShipment(
                 order_id=order_id, reservation_id=e["reservation_id"], location_id=e["location_id"],
                 lines=e["lines"], ship_to=e["ship_to"], service_level=e["service_level"],
-                payment_method=e["payment_method"]))]
+                payment_method=e["payment_method"], shipment_id=e.get("shipment_id"),
+                priority=e.get("priority", "normal"), cash_to_collect=e.get("cash_to_collect")))]
         case Order.Backordered():
             return [public(c.OrderBackordered(order_id=order_id, reason=e["reason"],
                                               locations_tried=e["locations_tried"], channel=event_channel()))]
@@ -58,7 +105,8 @@ def order_publications(event: Any) -> Sequence[Publication]:
         case Order.Delivered():
             return [
                 public(c.OrderDelivered(order_id=order_id, shipment_id=e["shipment_id"], location_id=e["location_id"],
-                                        lines=e["lines"], currency=e["currency"])),
+                                        lines=e["lines"], currency=e["currency"],
+                                        cash_collected=e.get("cash_collected"))),
                 Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(
                     order_id=order_id, reservation_id=e["reservation_id"])),
             ]

@@ -15,7 +15,30 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
                    lines=[line.model_dump(mode="python") for line in m.lines], ship_to=m.ship_to.model_dump(),
                    currency=m.currency, order_total=m.order_total, service_level=m.service_level,
                    payment_method=m.payment_method, ordered_at=m.ordered_at.isoformat(),
-                   fulfilment_mode=m.fulfilment_mode, tracking=d.tracking)
+                   fulfilment_mode=m.fulfilment_mode, customer_email=m.customer_email,
+                   payment_collection=m.payment_collection, payment_token=m.payment_token, tracking=d.tracking)
+
+    async def change(d: Delivery) -> None:
+        m: gateway.OrderModificationRequested = d.message
+        await run_step(orders.change_requested, order_id=m.order_id, change_id=m.modification_id,
+                       line_quantities=dict(m.line_quantities),
+                       ship_to=m.ship_to.model_dump() if m.ship_to else None, reason=m.reason, channel=m.channel,
+                       tracking=d.tracking)
+
+    async def shipment_cancelled(d: Delivery) -> None:
+        m: shipping.ShipmentCancelled = d.message
+        await run_step(orders.shipment_cancelled, order_id=m.order_id, shipment_id=m.shipment_id,
+                       tracking=d.tracking)
+
+    async def adjusted(d: Delivery) -> None:
+        m: inventory.ReservationAdjusted = d.message
+        await run_step(orders.reservation_adjusted, order_id=m.order_id, adjustment_id=m.adjustment_id,
+                       tracking=d.tracking)
+
+    async def adjustment_rejected(d: Delivery) -> None:
+        m: inventory.ReservationAdjustmentRejected = d.message
+        await run_step(orders.reservation_adjustment_rejected, order_id=m.order_id, adjustment_id=m.adjustment_id,
+                       reasons=list(m.reasons), tracking=d.tracking)
 
     async def cancellation(d: Delivery) -> None:
         m: gateway.OrderCancellationRequested = d.message
@@ -79,6 +102,10 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
     return {
         gateway.OrderAccepted: accepted,
         gateway.OrderCancellationRequested: cancellation,
+        gateway.OrderModificationRequested: change,
+        shipping.ShipmentCancelled: shipment_cancelled,
+        inventory.ReservationAdjusted: adjusted,
+        inventory.ReservationAdjustmentRejected: adjustment_rejected,
         router.OrderRouted: routed,
         router.OrderUnroutable: unroutable,
         inventory.StockReserved: reserved,

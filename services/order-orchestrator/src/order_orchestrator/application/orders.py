@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Tracking
@@ -14,7 +14,16 @@ from eventsourcing.persistence import Tracking
 from oms_platform.event_store import HistoryEntry, ServiceApplication, retry_on_conflict
 from oms_platform.telemetry import log
 
-from ..domain.order import Order, OrderRuleViolation, StaleOutcome, order_uuid
+from ..domain.order import (
+    ChangeMustWait,
+    ChangeRefused,
+    Order,
+    OrderRuleViolation,
+    OrderStatus,
+    StaleOutcome,
+    order_uuid,
+)
+from ..domain.order_rules import FraudScorer, ModificationPolicy, OrderFacts, RuleSet
 
 _log = log("orders")
 
@@ -23,15 +32,30 @@ class OrderNotFound(LookupError):
     pass
 
 
+class StepRefused(Exception):
+    """What an operator or a channel asked of the order was refused; the refusal is on the order."""
+
+
+class RuleSource(Protocol):
+    def current(self) -> RuleSet: ...
+
+
 class Orders(ServiceApplication):
     name = "orders"
     service_name = "order-orchestrator"
+
+    def __init__(self, env: dict[str, str] | None = None, *, rules: RuleSource | None = None,
+                 fraud_scorer: Callable[[RuleSet], FraudScorer | None] | None = None) -> None:
+        super().__init__(env=env)
+        self.rules = rules
+        self.fraud_scorer = fraud_scorer
 
     # ---- intake ----
     def receive(self, *, order_id: str, channel: str, external_order_id: str, lines: list[dict[str, Any]],
                 ship_to: dict[str, Any], currency: str, order_total: Decimal, service_level: str,
                 payment_method: str, ordered_at: str, fulfilment_mode: str = "seller",
-                tracking: Tracking | None = None) -> None:
+                customer_email: str | None = None, payment_collection: str | None = None,
+                payment_token: str | None = None, tracking: Tracking | None = None) -> None:
         try:
             self.repository.get(order_uuid(order_id))
             self.record(tracking=tracking)  # already received (e.g. re-published): only note the message
@@ -40,9 +64,106 @@ class Orders(ServiceApplication):
             pass
         order = Order(order_id=order_id, channel=channel, external_order_id=external_order_id, lines=lines,
                       ship_to=ship_to, currency=currency, order_total=order_total, service_level=service_level,
-                      payment_method=payment_method, ordered_at=ordered_at, fulfilment_mode=fulfilment_mode)
+                      payment_method=payment_method, ordered_at=ordered_at, fulfilment_mode=fulfilment_mode,
+                      customer_email=customer_email, payment_collection=payment_collection,
+                      payment_token=payment_token)
+        if self.rules is not None and fulfilment_mode != "channel_fulfilled":
+            rule_set = self.rules.current()
+            facts = OrderFacts(order_id=order_id, channel=channel, lines=tuple(lines), ship_to=ship_to,
+                               currency=currency, order_total=order_total, payment_method=payment_method,
+                               service_level=service_level, customer_email=customer_email,
+                               ordered_at=datetime.fromisoformat(ordered_at))
+            scorer = self.fraud_scorer(rule_set) if self.fraud_scorer and rule_set.needs_fraud_score else None
+            verdict = rule_set.evaluate(facts, scorer.assess(facts) if scorer else None)
+            order.screen(verdict.rule_version, [f.as_dict() for f in verdict.findings], verdict.fraud_score)
         order.start_fulfilment()
+        if order.unpaid:  # no payment token came with it
+            order.close_unpaid()
         self.record(order, tracking=tracking)
+
+    # ---- operators and channels ----
+    def release_hold(self, order_id: str, released_by: str, note: str) -> dict[str, Any]:
+        def step(order: Order) -> None:
+            order.release_hold(released_by, note)
+            order.start_fulfilment()
+            if order.unpaid:
+                order.close_unpaid()
+        return self._asked(order_id, step)
+
+    def cancel(self, order_id: str, reason: str, requested_by: str) -> dict[str, Any]:
+        """An operator's cancellation: done (with its compensation), or refused with the reason on the order."""
+        return self._asked(order_id, lambda o: self._cancel_step(o, f"{reason} (by {requested_by})"))
+
+    def request_change(self, order_id: str, change_id: str, line_quantities: dict[str, int],
+                       ship_to: dict[str, Any] | None, reason: str, requested_by: str,
+                       tracking: Tracking | None = None) -> dict[str, Any]:
+        """A change before shipment, under the channel's policy. Raises StepRefused (recorded on the order) or
+        ChangeMustWait (nothing recorded: the order is between two steps, ask again shortly)."""
+        def step(order: Order) -> None:
+            policy = self.rules.current().modification_policy(order.channel) if self.rules else ModificationPolicy()
+            try:
+                order.request_change(change_id, line_quantities, ship_to, reason, requested_by, policy)
+            except ChangeMustWait:
+                if tracking is None:
+                    raise
+                order.refuse_change(change_id, f"asked while the order was between steps ({order.status}); "
+                                               "ask again")
+                return
+            except ChangeRefused as refusal:
+                order.refuse_change(change_id, str(refusal))
+                raise StepRefused(str(refusal)) from None
+            if order.needs_routing_after_change:
+                order.request_routing()
+        return self._asked(order_id, step, tracking=tracking, refusals_raise=tracking is None)
+
+    def _asked(self, order_id: str, step: Callable[[Order], None], tracking: Tracking | None = None,
+               refusals_raise: bool = True) -> dict[str, Any]:
+        """A step someone asked for: saved with whatever it recorded, refusals included; a refusal is then
+        raised to the one who asked (an operator over HTTP), not for a message from Kafka."""
+        refused: list[StepRefused] = []
+
+        def attempt() -> dict[str, Any]:
+            refused.clear()
+            order = self._get(order_id)
+            try:
+                step(order)
+            except StepRefused as refusal:
+                refused.append(refusal)
+            except ChangeMustWait:
+                raise
+            except StaleOutcome as stale:
+                self.record(tracking=tracking)
+                raise StepRefused(str(stale)) from None
+            except OrderRuleViolation as refusal:
+                raise StepRefused(str(refusal)) from None
+            self.record(order, tracking=tracking)
+            return order.summary()
+        summary = retry_on_conflict(attempt)
+        if refused and refusals_raise:
+            raise refused[0]
+        return summary
+
+    @staticmethod
+    def _cancel_step(order: Order, reason: str) -> None:
+        try:
+            order.cancel(reason)
+        except StaleOutcome:
+            raise
+        except OrderRuleViolation as refusal:
+            order.refuse_cancellation(str(refusal))
+            raise StepRefused(str(refusal)) from None
+        if order.authorisation_open:
+            order.request_void()
+
+    def change_requested(self, order_id: str, change_id: str, line_quantities: dict[str, int],
+                         ship_to: dict[str, Any] | None, reason: str, channel: str,
+                         tracking: Tracking | None = None) -> None:
+        """A channel's change request (from Kafka): applied, or refused on the order."""
+        try:
+            self.request_change(order_id, change_id, line_quantities, ship_to, reason, f"channel {channel}",
+                                tracking=tracking)
+        except StepRefused:
+            pass
 
     # ---- saga steps ----
     def location_assigned(self, order_id: str, attempt: int, location_id: str, rule_version: str,
@@ -51,6 +172,71 @@ class Orders(ServiceApplication):
 
     def unroutable(self, order_id: str, attempt: int, reason: str, tracking: Tracking | None = None) -> None:
         self._step(order_id, tracking, lambda o: o.backorder(reason, attempt))
+
+    def shipment_cancelled(self, order_id: str, shipment_id: str, tracking: Tracking | None = None) -> None:
+        def step(order: Order) -> None:
+            order.shipment_taken_back(shipment_id)
+            self._book_replacement(order)
+        self._step(order_id, tracking, step)
+
+    def reservation_adjusted(self, order_id: str, adjustment_id: str, tracking: Tracking | None = None) -> None:
+        def step(order: Order) -> None:
+            order.reservation_adjusted(adjustment_id)
+            self._book_replacement(order)
+        self._step(order_id, tracking, step)
+
+    def reservation_adjustment_rejected(self, order_id: str, adjustment_id: str, reasons: list[str],
+                                        tracking: Tracking | None = None) -> None:
+        def step(order: Order) -> None:
+            order.reservation_adjustment_rejected(adjustment_id, reasons)
+            self._book_replacement(order)
+        self._step(order_id, tracking, step)
+
+    @staticmethod
+    def _book_replacement(order: Order) -> None:
+        if order.needs_shipment:
+            order.request_shipment(replacing=order.changes[-1] if order.changes else "rebooked")
+
+    # ---- payment answers (from the payment desk) ----
+    def payment_authorised(self, order_id: str, payment_id: str, authorisation: str, amount: Decimal) -> None:
+        def step(order: Order) -> None:
+            order.record_authorisation(payment_id, authorisation, amount)
+            if order.status == OrderStatus.ROUTING:
+                order.request_routing()
+            elif order.authorisation_open and order.status in (OrderStatus.CANCELLED,):
+                order.request_void()  # cancelled while the authorisation was under way
+        self._step(order_id, None, step)
+
+    def payment_declined(self, order_id: str, payment_id: str, reason: str) -> None:
+        def step(order: Order) -> None:
+            order.record_decline(payment_id, reason)
+            if order.unpaid:
+                order.close_unpaid()
+        self._step(order_id, None, step)
+
+    def capture_answered(self, order_id: str, capture_id: str, approved: bool, reference: str | None,
+                         amount: Decimal, reason: str | None = None) -> None:
+        self._step(order_id, None, lambda o: o.record_capture(capture_id, reference, amount, approved, reason))
+
+    def void_answered(self, order_id: str, void_id: str, approved: bool, reference: str | None,
+                      reason: str | None = None) -> None:
+        self._step(order_id, None, lambda o: o.record_void(void_id, reference, approved, reason))
+
+    def refund_answered(self, order_id: str, refund_id: str, approved: bool, reference: str | None,
+                        reason: str | None = None) -> None:
+        self._step(order_id, None, lambda o: o.record_payment_refund(refund_id, reference, approved, reason))
+
+    def reconcile_cash(self, order_id: str, remittance_id: str, carrier: str, remitted: Decimal) -> dict[str, Any]:
+        return self._asked(order_id, lambda o: self._reconcile(o, remittance_id, carrier, remitted))
+
+    @staticmethod
+    def _reconcile(order: Order, remittance_id: str, carrier: str, remitted: Decimal) -> None:
+        try:
+            order.reconcile_cash(remittance_id, carrier, remitted)
+        except StaleOutcome:
+            raise
+        except OrderRuleViolation as refusal:
+            raise StepRefused(str(refusal)) from None
 
     def reservation_confirmed(self, order_id: str, reservation_id: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
@@ -74,19 +260,28 @@ class Orders(ServiceApplication):
 
     def tracking_updated(self, order_id: str, shipment_id: str, status: str, carrier_event_at: str,
                          tracking: Tracking | None = None) -> None:
-        self._step(order_id, tracking, lambda o: o.record_tracking(shipment_id, status, carrier_event_at))
+        def step(order: Order) -> None:
+            order.record_tracking(shipment_id, status, carrier_event_at)
+            self._capture_if_due(order)
+        self._step(order_id, tracking, step)
 
     def delivered(self, order_id: str, shipment_id: str, delivered_at: str, tracking: Tracking | None = None) -> None:
-        self._step(order_id, tracking, lambda o: o.mark_delivered(shipment_id, delivered_at))
+        def step(order: Order) -> None:
+            order.mark_delivered(shipment_id, delivered_at)
+            self._capture_if_due(order)
+        self._step(order_id, tracking, step)
+
+    @staticmethod
+    def _capture_if_due(order: Order) -> None:
+        if order.authorisation_open and order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+            order.request_capture()
 
     def cancellation_requested(self, order_id: str, reason: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
             try:
-                order.cancel(reason)
-            except StaleOutcome:
-                raise
-            except OrderRuleViolation as refusal:
-                order.refuse_cancellation(str(refusal))
+                self._cancel_step(order, reason)
+            except StepRefused:
+                pass
         self._step(order_id, tracking, step)
 
     def return_authorised(self, order_id: str, rma_id: str, lines: list[dict[str, Any]], reason: str,
@@ -102,7 +297,11 @@ class Orders(ServiceApplication):
 
     def refund_recorded(self, order_id: str, rma_id: str, amount: Decimal, currency: str,
                         lines: list[dict[str, Any]], tracking: Tracking | None = None) -> None:
-        self._step(order_id, tracking, lambda o: o.record_refund(rma_id, amount, currency, lines))
+        def step(order: Order) -> None:
+            order.record_refund(rma_id, amount, currency, lines)
+            if order.payment["collection"] == "provider" and order.payment["state"] in ("captured", "refunded"):
+                order.request_refund(rma_id, amount)
+        self._step(order_id, tracking, step)
 
     def _step(self, order_id: str, tracking: Tracking | None, step: Callable[[Order], None]) -> None:
         def attempt() -> None:

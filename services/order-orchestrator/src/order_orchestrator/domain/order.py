@@ -6,9 +6,10 @@ Imports only the standard library and the event-sourcing domain base classes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -17,6 +18,9 @@ MAX_ROUTING_ATTEMPTS = 3
 
 
 class OrderStatus(StrEnum):
+    ON_HOLD = "on_hold"
+    REJECTED = "rejected"
+    AWAITING_PAYMENT = "awaiting_payment"
     ROUTING = "routing"
     RESERVING = "reserving"
     RESERVED = "reserved"
@@ -30,8 +34,39 @@ class OrderStatus(StrEnum):
     REFUNDED = "refunded"
 
 
-CANCELLABLE = {OrderStatus.ROUTING, OrderStatus.RESERVING, OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED,
-               OrderStatus.BACKORDERED}
+CANCELLABLE = {OrderStatus.ON_HOLD, OrderStatus.AWAITING_PAYMENT, OrderStatus.ROUTING, OrderStatus.RESERVING,
+               OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED, OrderStatus.BACKORDERED}
+# states where the order waits for another service's answer about its stock: a change waits until it has it
+BETWEEN_STEPS = {OrderStatus.ROUTING, OrderStatus.RESERVING, OrderStatus.AWAITING_PAYMENT}
+# states where a change applies at once (nothing held, nothing booked)
+CHANGEABLE_AT_ONCE = {OrderStatus.ON_HOLD, OrderStatus.BACKORDERED}
+# states where a change first takes the booked parcel back (and adjusts the reservation)
+CHANGEABLE_WITH_SHIPMENT = {OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED}
+NOT_YET_SHIPPED = CHANGEABLE_AT_ONCE | CHANGEABLE_WITH_SHIPMENT | BETWEEN_STEPS
+
+PAYMENT_COLLECTIONS = ("channel", "provider", "cash_on_delivery", "terms")
+
+
+def payment_collection_for(payment_method: str, collection: str | None) -> str:
+    """Who collects the money; messages of earlier releases say only the method."""
+    if collection:
+        return collection
+    return {"cod": "cash_on_delivery", "invoice": "terms"}.get(payment_method, "channel")
+
+
+class ChangePolicy(Protocol):
+    """What the order's channel lets change before shipment (domain.order_rules.ModificationPolicy)."""
+
+    def refusal(self, *, cancels_lines: bool, changes_quantities: bool, increases: bool,
+                changes_address: bool) -> str | None: ...
+
+
+def money(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def lines_total(lines: list[dict[str, Any]]) -> Decimal:
+    return money(sum((Decimal(str(line["unit_price"])) * int(line["quantity"]) for line in lines), Decimal("0")))
 
 
 class OrderRuleViolation(Exception):
@@ -40,6 +75,14 @@ class OrderRuleViolation(Exception):
 
 class StaleOutcome(OrderRuleViolation):
     """An answer to a request the order no longer waits for (a late or repeated outcome)."""
+
+
+class ChangeRefused(OrderRuleViolation):
+    """A change the order cannot take (policy, state, payment): recorded on the order with its reason."""
+
+
+class ChangeMustWait(OrderRuleViolation):
+    """The order is between two steps (its stock is being routed or reserved): ask again shortly."""
 
 
 def order_uuid(order_id: str) -> UUID:
@@ -54,7 +97,9 @@ class Order(Aggregate):
     @event("Received")
     def __init__(self, order_id: str, channel: str, external_order_id: str, lines: list[dict[str, Any]],
                  ship_to: dict[str, Any], currency: str, order_total: Decimal, service_level: str,
-                 payment_method: str, ordered_at: str, fulfilment_mode: str = "seller"):
+                 payment_method: str, ordered_at: str, fulfilment_mode: str = "seller",
+                 customer_email: str | None = None, payment_collection: str | None = None,
+                 payment_token: str | None = None):
         self.order_id = order_id
         self.channel = channel
         self.external_order_id = external_order_id
@@ -66,7 +111,23 @@ class Order(Aggregate):
         self.payment_method = payment_method
         self.ordered_at = ordered_at
         self.fulfilment_mode = fulfilment_mode
+        self.customer_email = customer_email
+        self.payment_token = payment_token
         self.status = OrderStatus.ROUTING
+        self.priority = "normal"
+        self.rule_version: str | None = None
+        self.holds: list[dict[str, Any]] = []
+        self.rejections: list[dict[str, Any]] = []
+        self.fraud_score: float | None = None
+        self.hold_released_by: str | None = None
+        self.payment: dict[str, Any] = {
+            "collection": payment_collection_for(payment_method, payment_collection), "state": "none",
+            "authorised_amount": None, "authorisation": None, "captured_amount": "0.00", "capture": None,
+            "refunded_amount": "0.00", "refunds": {}, "pending": None, "cash_remittances": {}}
+        self.shipment_request_id: str | None = None
+        self.pending_change: dict[str, Any] | None = None
+        self.changes: list[str] = []
+        self.cancelled_lines: list[dict[str, Any]] = []
         self.routing_attempt = 0
         self.locations_tried: list[str] = []
         self.location_id: str | None = None
@@ -83,13 +144,246 @@ class Order(Aggregate):
         self.refunded_total = Decimal("0")
 
     # ---- intake ----
+    def screen(self, rule_version: str, findings: list[Mapping[str, str]], fraud_score: float | None) -> None:
+        """Apply the seller's rules' verdict: any rejection closes the order, any hold stops it for review,
+        a high priority is kept for routing and shipping. A clean order records nothing."""
+        if self.status != OrderStatus.ROUTING or self.routing_attempt or self.rule_version is not None:
+            raise OrderRuleViolation(f"an order that is {self.status} was screened already")
+        findings = [dict(f) for f in findings]
+        rejections = [f for f in findings if f["action"] == "reject"]
+        holds = [f for f in findings if f["action"] == "hold"]
+        priority = "high" if any(f["action"] == "prioritise" for f in findings) else "normal"
+        if rejections:
+            self._rejected(rule_version=rule_version, rejections=rejections, findings=findings,
+                           fraud_score=fraud_score, channel=self.channel)
+        elif holds:
+            self._held(rule_version=rule_version, holds=holds, findings=findings, fraud_score=fraud_score,
+                       priority=priority, channel=self.channel)
+        elif priority != "normal":
+            self._prioritised(rule_version=rule_version, priority=priority, findings=findings,
+                              fraud_score=fraud_score)
+
+    @event("Rejected")
+    def _rejected(self, rule_version: str, rejections: list[dict[str, Any]], findings: list[dict[str, Any]],
+                  fraud_score: float | None, channel: str) -> None:
+        self.status = OrderStatus.REJECTED
+        self.rule_version = rule_version
+        self.rejections = rejections
+        self.fraud_score = fraud_score
+
+    @event("Held")
+    def _held(self, rule_version: str, holds: list[dict[str, Any]], findings: list[dict[str, Any]],
+              fraud_score: float | None, priority: str, channel: str) -> None:
+        self.status = OrderStatus.ON_HOLD
+        self.rule_version = rule_version
+        self.holds = holds
+        self.fraud_score = fraud_score
+        self.priority = priority
+
+    @event("Prioritised")
+    def _prioritised(self, rule_version: str, priority: str, findings: list[dict[str, Any]],
+                     fraud_score: float | None) -> None:
+        self.rule_version = rule_version
+        self.priority = priority
+        self.fraud_score = fraud_score
+
+    def release_hold(self, released_by: str, note: str) -> None:
+        if self.status != OrderStatus.ON_HOLD:
+            raise OrderRuleViolation(f"only an order on hold can be released; this one is {self.status}")
+        self._hold_released(released_by=released_by, note=note, holds=list(self.holds))
+
+    @event("HoldReleased")
+    def _hold_released(self, released_by: str, note: str, holds: list[dict[str, Any]]) -> None:
+        self.status = OrderStatus.ROUTING
+        self.hold_released_by = released_by
+
+    @property
+    def on_hold(self) -> bool:
+        return self.status == OrderStatus.ON_HOLD
+
     def start_fulfilment(self) -> None:
-        """The saga's first step: route it to one of our locations, or, when the channel fulfils it from its
-        own stock (FBA), record that and touch none of ours."""
+        """The saga's next step after intake (or a released hold): nothing for a rejected or held order; the
+        channel's own fulfilment (FBA) recorded and none of our stock touched; else the payment authorised
+        when we collect it through our provider, then routing to one of our locations."""
+        if self.status in (OrderStatus.REJECTED, OrderStatus.ON_HOLD):
+            return
         if self.fulfilment_mode == "channel_fulfilled":
             self.record_channel_fulfilment()
+        elif self.awaits_authorisation:
+            self.request_authorisation(self.payment_token)
         else:
             self.request_routing()
+
+    @property
+    def awaits_authorisation(self) -> bool:
+        return (self.payment["collection"] == "provider" and self.payment["state"] == "none"
+                and self.status == OrderStatus.ROUTING and self.fulfilment_mode != "channel_fulfilled")
+
+    # ---- payment ----
+    def request_authorisation(self, token: str | None) -> None:
+        if not self.awaits_authorisation:
+            raise OrderRuleViolation(f"no authorisation to request for an order that is {self.status}")
+        payment_id = str(uuid5(NAMESPACE_URL, f"oms:payment:{self.order_id}"))
+        if not token:
+            self._payment_declined(payment_id=payment_id, reason="no payment token came with the order",
+                                   amount=self.order_total, currency=self.currency)
+            return
+        self._authorisation_requested(payment_id=payment_id, token=token, amount=self.order_total,
+                                      currency=self.currency)
+
+    @event("PaymentAuthorisationRequested")
+    def _authorisation_requested(self, payment_id: str, token: str, amount: Decimal, currency: str) -> None:
+        self.status = OrderStatus.AWAITING_PAYMENT
+        self.payment.update(state="authorising", pending={"kind": "authorise", "id": payment_id})
+
+    def _expect_payment(self, kind: str, request_id: str) -> None:
+        pending = self.payment["pending"]
+        if not pending or pending["kind"] != kind or pending["id"] != request_id:
+            raise StaleOutcome(f"payment {kind} {request_id} not awaited")
+
+    def record_authorisation(self, payment_id: str, authorisation: str, amount: Decimal) -> None:
+        self._expect_payment("authorise", payment_id)
+        self._payment_authorised(payment_id=payment_id, authorisation=authorisation, amount=money(amount),
+                                 currency=self.currency)
+
+    @event("PaymentAuthorised")
+    def _payment_authorised(self, payment_id: str, authorisation: str, amount: Decimal, currency: str) -> None:
+        self.payment.update(state="authorised", authorisation=authorisation, authorised_amount=str(amount),
+                            pending=None)
+        if self.status == OrderStatus.AWAITING_PAYMENT:
+            self.status = OrderStatus.ROUTING
+
+    def record_decline(self, payment_id: str, reason: str) -> None:
+        self._expect_payment("authorise", payment_id)
+        self._payment_declined(payment_id=payment_id, reason=reason, amount=self.order_total, currency=self.currency)
+
+    @event("PaymentDeclined")
+    def _payment_declined(self, payment_id: str, reason: str, amount: Decimal, currency: str) -> None:
+        self.payment.update(state="declined", pending=None, decline_reason=reason)
+
+    @property
+    def unpaid(self) -> bool:
+        """Declined, and not closed yet: the order cannot go ahead."""
+        return self.payment["state"] == "declined" and self.status in (OrderStatus.AWAITING_PAYMENT,
+                                                                        OrderStatus.ROUTING)
+
+    def close_unpaid(self) -> None:
+        if not self.unpaid:
+            raise OrderRuleViolation(f"an order whose payment is {self.payment['state']} is not closed for it")
+        self.cancel(f"payment declined: {self.payment['decline_reason']}")
+
+    @property
+    def authorisation_open(self) -> bool:
+        return self.payment["state"] == "authorised" and not self.payment["pending"]
+
+    def request_capture(self) -> None:
+        """At shipment: take what the order is now worth (less than authorised when lines were cancelled: a
+        partial capture that releases the rest)."""
+        if not self.authorisation_open or self.status not in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+            raise OrderRuleViolation(f"nothing to capture for an order that is {self.status}")
+        capture_id = str(uuid5(NAMESPACE_URL, f"oms:capture:{self.order_id}"))
+        self._capture_requested(capture_id=capture_id, authorisation=self.payment["authorisation"],
+                                amount=self.order_total, currency=self.currency,
+                                authorised_amount=Decimal(self.payment["authorised_amount"]))
+
+    @event("PaymentCaptureRequested")
+    def _capture_requested(self, capture_id: str, authorisation: str, amount: Decimal, currency: str,
+                           authorised_amount: Decimal) -> None:
+        self.payment.update(state="capturing", pending={"kind": "capture", "id": capture_id})
+
+    def record_capture(self, capture_id: str, reference: str | None, amount: Decimal, approved: bool,
+                       reason: str | None = None) -> None:
+        self._expect_payment("capture", capture_id)
+        if approved:
+            self._payment_captured(capture_id=capture_id, reference=reference, amount=money(amount),
+                                   currency=self.currency)
+        else:
+            self._capture_failed(capture_id=capture_id, reason=reason or "refused by the provider")
+
+    @event("PaymentCaptured")
+    def _payment_captured(self, capture_id: str, reference: str | None, amount: Decimal, currency: str) -> None:
+        self.payment.update(state="captured", capture=reference, captured_amount=str(amount), pending=None)
+
+    @event("PaymentCaptureFailed")
+    def _capture_failed(self, capture_id: str, reason: str) -> None:
+        self.payment.update(state="capture_failed", pending=None, failure=reason)
+
+    def request_void(self) -> None:
+        """The order will not ship: give the buyer's money back by voiding the authorisation."""
+        if not self.authorisation_open or self.status != OrderStatus.CANCELLED:
+            raise OrderRuleViolation(f"no authorisation to void for an order that is {self.status}")
+        void_id = str(uuid5(NAMESPACE_URL, f"oms:void:{self.order_id}"))
+        self._void_requested(void_id=void_id, authorisation=self.payment["authorisation"],
+                             amount=Decimal(self.payment["authorised_amount"]), currency=self.currency)
+
+    @event("PaymentVoidRequested")
+    def _void_requested(self, void_id: str, authorisation: str, amount: Decimal, currency: str) -> None:
+        self.payment.update(state="voiding", pending={"kind": "void", "id": void_id})
+
+    def record_void(self, void_id: str, reference: str | None, approved: bool, reason: str | None = None) -> None:
+        self._expect_payment("void", void_id)
+        self._payment_voided(void_id=void_id, reference=reference, approved=approved, reason=reason,
+                             amount=Decimal(self.payment["authorised_amount"]), currency=self.currency)
+
+    @event("PaymentVoided")
+    def _payment_voided(self, void_id: str, reference: str | None, approved: bool, reason: str | None,
+                        amount: Decimal, currency: str) -> None:
+        self.payment.update(state="voided" if approved else "void_failed", pending=None,
+                            failure=None if approved else reason)
+
+    def request_refund(self, rma_id: str, amount: Decimal) -> None:
+        """A return's refund goes back to the captured payment (once per return)."""
+        if self.payment["collection"] != "provider" or self.payment["state"] not in ("captured", "refunded"):
+            raise OrderRuleViolation("the payment was not captured through our provider: the channel refunds")
+        if rma_id in self.payment["refunds"] or self.payment["pending"]:
+            raise StaleOutcome(f"refund for return {rma_id} already requested")
+        refund_id = str(uuid5(NAMESPACE_URL, f"oms:refund:{self.order_id}:{rma_id}"))
+        self._refund_requested(refund_id=refund_id, rma_id=rma_id, capture=self.payment["capture"],
+                               amount=money(amount), currency=self.currency)
+
+    @event("PaymentRefundRequested")
+    def _refund_requested(self, refund_id: str, rma_id: str, capture: str, amount: Decimal, currency: str) -> None:
+        self.payment["refunds"][rma_id] = {"refund_id": refund_id, "amount": str(amount), "state": "requested"}
+        self.payment["pending"] = {"kind": "refund", "id": refund_id, "rma_id": rma_id}
+
+    def record_payment_refund(self, refund_id: str, reference: str | None, approved: bool,
+                              reason: str | None = None) -> None:
+        self._expect_payment("refund", refund_id)
+        rma_id = self.payment["pending"]["rma_id"]
+        self._payment_refunded(refund_id=refund_id, rma_id=rma_id, reference=reference, approved=approved,
+                               reason=reason, amount=Decimal(self.payment["refunds"][rma_id]["amount"]),
+                               currency=self.currency)
+
+    @event("PaymentRefunded")
+    def _payment_refunded(self, refund_id: str, rma_id: str, reference: str | None, approved: bool,
+                          reason: str | None, amount: Decimal, currency: str) -> None:
+        self.payment["refunds"][rma_id].update(state="refunded" if approved else "failed", reference=reference,
+                                               reason=reason)
+        self.payment["pending"] = None
+        if approved:
+            self.payment["state"] = "refunded"
+            self.payment["refunded_amount"] = str(money(Decimal(self.payment["refunded_amount"]) + amount))
+
+    def reconcile_cash(self, remittance_id: str, carrier: str, remitted: Decimal) -> None:
+        """The carrier remitted the cash it collected on delivery: matched against what it had to collect."""
+        if self.payment["collection"] != "cash_on_delivery":
+            raise OrderRuleViolation("not a cash-on-delivery order")
+        if self.status not in (OrderStatus.DELIVERED, OrderStatus.RETURNED, OrderStatus.REFUNDED):
+            raise OrderRuleViolation(f"cash is collected on delivery; the order is {self.status}")
+        if remittance_id in self.payment["cash_remittances"]:
+            raise StaleOutcome(f"remittance {remittance_id} already reconciled")
+        remitted = money(remitted)
+        already = sum((Decimal(r["remitted"]) for r in self.payment["cash_remittances"].values()), Decimal("0"))
+        expected = money(self.order_total - already)
+        self._cash_reconciled(remittance_id=remittance_id, carrier=carrier, expected=expected, remitted=remitted,
+                              difference=money(remitted - expected), currency=self.currency)
+
+    @event("CashReconciled")
+    def _cash_reconciled(self, remittance_id: str, carrier: str, expected: Decimal, remitted: Decimal,
+                         difference: Decimal, currency: str) -> None:
+        self.payment["cash_remittances"][remittance_id] = {"carrier": carrier, "expected": str(expected),
+                                                           "remitted": str(remitted), "difference": str(difference)}
+        self.payment["state"] = "cash_reconciled" if difference == 0 else "cash_discrepancy"
 
     def record_channel_fulfilment(self) -> None:
         if self.fulfilment_mode != "channel_fulfilled" or self.status != OrderStatus.ROUTING or self.routing_attempt:
@@ -115,11 +409,12 @@ class Order(Aggregate):
         if self.routing_attempt >= MAX_ROUTING_ATTEMPTS:
             raise OrderRuleViolation("routing attempts exhausted")
         self._routing_requested(attempt=self.routing_attempt + 1, exclude_locations=list(self.locations_tried),
-                                lines=self.stock_lines, ship_to=self.ship_to, channel=self.channel)
+                                lines=self.stock_lines, ship_to=self.ship_to, channel=self.channel,
+                                priority=self.priority)
 
     @event("RoutingRequested")
     def _routing_requested(self, attempt: int, exclude_locations: list[str], lines: list[dict[str, Any]],
-                           ship_to: dict[str, Any], channel: str) -> None:
+                           ship_to: dict[str, Any], channel: str, priority: str = "normal") -> None:
         self.routing_attempt = attempt
         self.status = OrderStatus.ROUTING
 
@@ -177,20 +472,29 @@ class Order(Aggregate):
         self.backorder_reason = reason
 
     # ---- fulfilment ----
-    def request_shipment(self) -> None:
+    def request_shipment(self, replacing: str | None = None) -> None:
         if self.status != OrderStatus.RESERVED or self.shipment_requested:
             raise OrderRuleViolation(f"cannot request a shipment for an order that is {self.status}")
+        # the first parcel's id is the one shipping derives from the order id (as in earlier releases)
+        name = f"oms:shipment:{self.order_id}" + (f":{replacing}" if replacing else "")
         self._shipment_requested(reservation_id=self.reservation_id, location_id=self.location_id,
                                  lines=self.stock_lines, ship_to=self.ship_to, service_level=self.service_level,
-                                 payment_method=self.payment_method)
+                                 payment_method=self.payment_method, shipment_id=str(uuid5(NAMESPACE_URL, name)),
+                                 priority=self.priority,
+                                 cash_to_collect=self.order_total if self.payment["collection"] == "cash_on_delivery"
+                                 else None)
 
     @event("ShipmentRequested")
     def _shipment_requested(self, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
-                            ship_to: dict[str, Any], service_level: str, payment_method: str) -> None:
+                            ship_to: dict[str, Any], service_level: str, payment_method: str,
+                            shipment_id: str | None = None, priority: str = "normal",
+                            cash_to_collect: Decimal | None = None) -> None:
         self.shipment_requested = True
+        self.shipment_request_id = shipment_id or str(uuid5(NAMESPACE_URL, f"oms:shipment:{self.order_id}"))
 
     def record_shipment(self, shipment_id: str, carrier: str, tracking_number: str) -> None:
-        if self.status != OrderStatus.RESERVED or self.shipment_id is not None:
+        if (self.status != OrderStatus.RESERVED or self.shipment_id is not None
+                or (self.shipment_request_id and shipment_id != self.shipment_request_id)):
             raise StaleOutcome(f"shipment {shipment_id} created while order is {self.status}")
         self._shipment_created(shipment_id=shipment_id, carrier=carrier, tracking_number=tracking_number)
 
@@ -201,9 +505,17 @@ class Order(Aggregate):
         self.carrier = carrier
         self.tracking_number = tracking_number
 
+    def parcel_left_before_change(self, shipment_id: str) -> bool:
+        pending = self.pending_change
+        return bool(pending and pending["stage"] == "taking_back_shipment" and shipment_id == self.shipment_id)
+
     def record_tracking(self, shipment_id: str, status: str, carrier_event_at: str) -> None:
         if shipment_id != self.shipment_id or self.status not in (OrderStatus.SHIPMENT_CREATED, OrderStatus.SHIPPED):
             raise StaleOutcome(f"tracking for {shipment_id} while order is {self.status}")
+        if self.parcel_left_before_change(shipment_id):
+            self._change_refused(change_id=self.pending_change["change_id"], rebook_shipment=False,
+                                 reason="the carrier had picked the parcel up before the change reached it: "
+                                        "a return is the way")
         if self.status == OrderStatus.SHIPMENT_CREATED:
             self._shipped(shipment_id=shipment_id, status=status, carrier_event_at=carrier_event_at,
                           carrier=self.carrier, tracking_number=self.tracking_number, location_id=self.location_id,
@@ -224,30 +536,196 @@ class Order(Aggregate):
     def mark_delivered(self, shipment_id: str, delivered_at: str) -> None:
         if shipment_id != self.shipment_id or self.status not in (OrderStatus.SHIPMENT_CREATED, OrderStatus.SHIPPED):
             raise StaleOutcome(f"delivery of {shipment_id} while order is {self.status}")
+        if self.parcel_left_before_change(shipment_id):
+            self._change_refused(change_id=self.pending_change["change_id"], rebook_shipment=False,
+                                 reason="the parcel was delivered before the change reached the carrier")
         self._delivered(shipment_id=shipment_id, delivered_at=delivered_at, reservation_id=self.reservation_id,
-                        location_id=self.location_id, lines=self.lines, currency=self.currency)
+                        location_id=self.location_id, lines=self.lines, currency=self.currency,
+                        cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None)
 
     @event("Delivered")
     def _delivered(self, shipment_id: str, delivered_at: str, reservation_id: str, location_id: str,
-                   lines: list[dict[str, Any]], currency: str) -> None:
+                   lines: list[dict[str, Any]], currency: str, cash_collected: Decimal | None = None) -> None:
+        if cash_collected is not None:
+            self.payment["state"] = "collected_by_carrier"
         self.status = OrderStatus.DELIVERED
         self.tracking_status = "delivered"
         self.reservation_held = False
 
+    # ---- changes before shipment ----
+    def request_change(self, change_id: str, line_quantities: Mapping[str, int], ship_to: Mapping[str, Any] | None,
+                       reason: str, requested_by: str, policy: ChangePolicy) -> None:
+        """Cancel lines, change quantities (0 cancels a line) or the ship-to address before the order ships.
+
+        With nothing held or booked (on hold, backordered) the change applies at once (a backordered order is
+        routed again). With stock reserved and a parcel booked, the parcel is taken back from the carrier
+        first, then the reservation adjusted to the new lines, then a new parcel booked."""
+        if change_id in self.changes or (self.pending_change and self.pending_change["change_id"] == change_id):
+            raise StaleOutcome(f"change {change_id} already taken")
+        if self.status not in NOT_YET_SHIPPED:
+            raise ChangeRefused(self._too_late(self.status))
+        if self.pending_change is not None:
+            raise ChangeMustWait(f"change {self.pending_change['change_id']} is still being applied")
+        if self.status in BETWEEN_STEPS:
+            raise ChangeMustWait(f"the order is {self.status}: its stock is being allocated")
+        by_id = {line["line_id"]: line for line in self.lines}
+        unknown = sorted(set(line_quantities) - set(by_id))
+        if unknown:
+            raise ChangeRefused(f"no line {', '.join(unknown)} on this order (lines: {', '.join(by_id)})")
+        negative = sorted(line_id for line_id, quantity in line_quantities.items() if int(quantity) < 0)
+        if negative:
+            raise ChangeRefused(f"line {', '.join(negative)}: a quantity cannot be negative")
+        new_lines = [dict(line, quantity=int(line_quantities.get(line["line_id"], line["quantity"])))
+                     for line in self.lines]
+        kept = [line for line in new_lines if line["quantity"] > 0]
+        cancelled = [by_id[line["line_id"]] for line in new_lines if line["quantity"] == 0]
+        if not kept:
+            raise ChangeRefused("that cancels every line: cancel the order instead")
+        quantity_changes = [(by_id[line["line_id"]]["quantity"], line["quantity"]) for line in kept
+                            if line["quantity"] != by_id[line["line_id"]]["quantity"]]
+        new_ship_to = dict(ship_to) if ship_to is not None and dict(ship_to) != self.ship_to else None
+        if not (cancelled or quantity_changes or new_ship_to):
+            raise ChangeRefused("nothing to change: the order already has these lines and this address")
+        refusal = policy.refusal(cancels_lines=bool(cancelled), changes_quantities=bool(quantity_changes),
+                                 increases=any(new > old for old, new in quantity_changes),
+                                 changes_address=new_ship_to is not None)
+        if refusal:
+            raise ChangeRefused(refusal)
+        new_total = lines_total(kept)
+        if self.payment["collection"] == "provider" and self.payment["authorised_amount"] is not None \
+                and new_total > Decimal(self.payment["authorised_amount"]):
+            raise ChangeRefused(f"the new total {new_total} {self.currency} is above the {self.payment['authorised_amount']} "
+                                "authorised at checkout; the authorisation stands as it is (the difference is "
+                                "a new order)")
+        changes = [f"line {line['line_id']} ({line['sku']}) cancelled" for line in cancelled]
+        changes += [f"line {line['line_id']} ({line['sku']}) quantity {by_id[line['line_id']]['quantity']} -> "
+                    f"{line['quantity']}" for line in kept if line["quantity"] != by_id[line["line_id"]]["quantity"]]
+        if new_ship_to is not None:
+            changes.append(f"ship-to changed to {new_ship_to.get('postal_code')} {new_ship_to.get('city')}")
+        change = {"change_id": change_id, "lines": kept, "cancelled_lines": cancelled,
+                  "ship_to": new_ship_to or self.ship_to, "order_total": new_total, "changes": changes,
+                  "reason": reason, "requested_by": requested_by,
+                  "stock_changes": bool(cancelled or quantity_changes)}
+        if self.status in CHANGEABLE_AT_ONCE:
+            self._modified(**change, channel=self.channel, currency=self.currency,
+                           route_again=self.status == OrderStatus.BACKORDERED, rebook_shipment=False)
+        else:
+            self._change_requested(**change, shipment_id=self.shipment_request_id)
+
+    @staticmethod
+    def _too_late(status: str) -> str:
+        if status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.RETURNED, OrderStatus.REFUNDED):
+            return f"the order has shipped ({status}): a return is the way"
+        return f"an order that is {status} can no longer be changed"
+
+    @event("ChangeRequested")
+    def _change_requested(self, change_id: str, lines: list[dict[str, Any]], cancelled_lines: list[dict[str, Any]],
+                          ship_to: dict[str, Any], order_total: Decimal, changes: list[str], reason: str,
+                          requested_by: str, stock_changes: bool, shipment_id: str | None) -> None:
+        self.pending_change = {"change_id": change_id, "lines": lines, "cancelled_lines": cancelled_lines,
+                               "ship_to": ship_to, "order_total": order_total, "changes": changes, "reason": reason,
+                               "requested_by": requested_by, "stock_changes": stock_changes,
+                               "stage": "taking_back_shipment", "shipment_id": shipment_id}
+
+    def shipment_taken_back(self, shipment_id: str) -> None:
+        """The carrier's booking of the parcel was cancelled: adjust the stock held (or, for an address
+        change alone, apply the change at once)."""
+        pending = self.pending_change
+        if not pending or pending["stage"] != "taking_back_shipment" or shipment_id != pending["shipment_id"]:
+            raise StaleOutcome(f"shipment {shipment_id} cancelled; no change waits for it")
+        if pending["stock_changes"]:
+            self._reservation_adjustment_requested(change_id=pending["change_id"], reservation_id=self.reservation_id,
+                                                   lines=[{"sku": line["sku"], "quantity": line["quantity"]}
+                                                          for line in pending["lines"]])
+        else:
+            self._apply_pending_change()
+
+    @event("ReservationAdjustmentRequested")
+    def _reservation_adjustment_requested(self, change_id: str, reservation_id: str,
+                                          lines: list[dict[str, Any]]) -> None:
+        self.pending_change["stage"] = "adjusting_reservation"
+        self.shipment_requested = False
+        self.shipment_id = None
+
+    def reservation_adjusted(self, change_id: str) -> None:
+        pending = self.pending_change
+        if not pending or pending["stage"] != "adjusting_reservation" or pending["change_id"] != change_id:
+            raise StaleOutcome(f"adjustment {change_id} not awaited")
+        self._apply_pending_change()
+
+    def reservation_adjustment_rejected(self, change_id: str, reasons: list[str]) -> None:
+        pending = self.pending_change
+        if not pending or pending["stage"] != "adjusting_reservation" or pending["change_id"] != change_id:
+            raise StaleOutcome(f"adjustment {change_id} not awaited")
+        self._change_refused(change_id=change_id, reason="not enough stock at " + str(self.location_id) + ": "
+                             + "; ".join(reasons), rebook_shipment=True)
+
+    def _apply_pending_change(self) -> None:
+        pending = dict(self.pending_change)
+        del pending["stage"], pending["shipment_id"]
+        self._modified(**pending, channel=self.channel, currency=self.currency, route_again=False,
+                       rebook_shipment=True)
+
+    @event("Modified")
+    def _modified(self, change_id: str, lines: list[dict[str, Any]], cancelled_lines: list[dict[str, Any]],
+                  ship_to: dict[str, Any], order_total: Decimal, changes: list[str], reason: str, requested_by: str,
+                  stock_changes: bool, channel: str, currency: str, route_again: bool, rebook_shipment: bool) -> None:
+        self.lines = lines
+        self.cancelled_lines = self.cancelled_lines + cancelled_lines
+        self.ship_to = ship_to
+        self.order_total = order_total
+        self.changes.append(change_id)
+        self.pending_change = None
+        if route_again:  # a backordered order, smaller or going elsewhere now: routed afresh
+            self.status = OrderStatus.ROUTING
+            self.routing_attempt = 0
+            self.locations_tried = []
+            self.backorder_reason = None
+        if rebook_shipment:
+            self.status = OrderStatus.RESERVED
+            self.shipment_requested = False
+            self.shipment_id = None
+            self.carrier = self.tracking_number = self.tracking_status = None
+
+    @property
+    def needs_routing_after_change(self) -> bool:
+        return self.status == OrderStatus.ROUTING and self.routing_attempt == 0
+
+    @property
+    def needs_shipment(self) -> bool:
+        return self.status == OrderStatus.RESERVED and not self.shipment_requested and self.pending_change is None
+
+    def refuse_change(self, change_id: str, reason: str) -> None:
+        if change_id in self.changes:
+            raise StaleOutcome(f"change {change_id} was applied")
+        self._change_refused(change_id=change_id, reason=reason, rebook_shipment=False)
+
+    @event("ChangeRefused")
+    def _change_refused(self, change_id: str, reason: str, rebook_shipment: bool) -> None:
+        if self.pending_change and self.pending_change["change_id"] == change_id:
+            self.pending_change = None
+        if rebook_shipment:  # the parcel was taken back for a change that could not be made: book it again
+            self.status = OrderStatus.RESERVED
+            self.shipment_requested = False
+            self.shipment_id = None
+            self.carrier = self.tracking_number = self.tracking_status = None
+
     # ---- cancellation ----
     def cancel(self, reason: str) -> None:
         if self.status not in CANCELLABLE:
-            raise OrderRuleViolation(f"an order that is {self.status} can no longer be cancelled")
+            raise OrderRuleViolation(self._too_late(self.status).replace("changed", "cancelled"))
         self._cancelled(reason=reason, reservation_id=self.reservation_id if self.status in (
             OrderStatus.RESERVING, OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED) else None,
-            cancel_shipment=self.shipment_requested, channel=self.channel)
+            cancel_shipment=self.shipment_requested or bool(self.pending_change), channel=self.channel,
+            shipment_id=self.shipment_request_id)
 
     @event("Cancelled")
     def _cancelled(self, reason: str, reservation_id: str | None, cancel_shipment: bool,
-                   channel: str | None = None) -> None:
+                   channel: str | None = None, shipment_id: str | None = None) -> None:
         self.status = OrderStatus.CANCELLED
         self.cancellation_reason = reason
         self.reservation_held = False
+        self.pending_change = None
 
     def refuse_cancellation(self, reason: str) -> None:
         if self.status in CANCELLABLE:
@@ -315,5 +793,9 @@ class Order(Aggregate):
             "tracking_number": self.tracking_number, "tracking_status": self.tracking_status,
             "backorder_reason": self.backorder_reason, "cancellation_reason": self.cancellation_reason,
             "returns": self.returns, "refunded_total": str(self.refunded_total),
+            "priority": self.priority, "rule_version": self.rule_version, "holds": self.holds,
+            "rejections": self.rejections, "fraud_score": self.fraud_score, "hold_released_by": self.hold_released_by,
+            "payment": self.payment, "pending_change": self.pending_change, "changes": self.changes,
+            "cancelled_lines": self.cancelled_lines, "customer_email": self.customer_email,
             "created_on": self.created_on.isoformat(), "modified_on": self.modified_on.isoformat(),
         }

@@ -1,4 +1,5 @@
-"""HTTP API of shipping: carriers post tracking updates; anyone may ask where an order's shipment is."""
+"""HTTP API of shipping: carriers post tracking updates; anyone may ask where an order's shipment is
+(its latest one, by order) and which shipments an order has had (a replacement follows a cancelled one)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 from datetime import UTC
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from oms_platform.http import Problem
@@ -54,8 +55,15 @@ def shipment_routes(shipments: Shipments) -> APIRouter:
         return {"shipment_id": str(shipment.id), "order_id": shipment.order_id, "status": str(shipment.status),
                 "recorded": changed}
 
+    @routes.get("/shipments", responses={422: {}})
+    async def list_for_order(order_id: str = Query(min_length=1)) -> dict[str, Any]:
+        """Every shipment of the order, oldest first; the last one is the one that counts."""
+        found = await asyncio.to_thread(shipments.shipments_for_order, order_id)
+        return {"order_id": order_id, "shipments": found}
+
     @routes.get("/shipments/by-order/{order_id}", responses={404: {}})
     async def get_by_order(order_id: str) -> dict[str, Any]:
+        """The order's latest shipment."""
         try:
             return await asyncio.to_thread(shipments.shipment_for_order, order_id)
         except ShipmentNotFound:

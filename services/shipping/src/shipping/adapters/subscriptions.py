@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from oms_contracts import orchestrator
 from oms_platform.consumer import Delivery, Handler, PoisonMessage, run_step
 
 from ..application.shipments import Shipments
 from ..domain.carrier_choice import NoServiceableCarrier
+from ..domain.shipment import ShipmentRuleViolation
+
+
+def _shipment_id(value: str | None) -> str | None:
+    if value is None:
+        return None  # a command of an earlier release: the order's one shipment
+    try:
+        UUID(value)
+    except ValueError:
+        raise PoisonMessage(f"shipment_id {value!r} is not a UUID") from None
+    return value
 
 
 def shipment_handlers(shipments: Shipments) -> dict[type, Handler]:
@@ -14,15 +27,20 @@ def shipment_handlers(shipments: Shipments) -> dict[type, Handler]:
         m: orchestrator.CreateShipment = d.message
         try:
             await run_step(shipments.create_shipment, order_id=m.order_id, reservation_id=m.reservation_id,
-                       location_id=m.location_id, lines=[line.model_dump() for line in m.lines],
-                       ship_to=m.ship_to.model_dump(), service_level=m.service_level,
-                       payment_method=m.payment_method, tracking=d.tracking)
-        except NoServiceableCarrier as unserved:
-            raise PoisonMessage(str(unserved)) from unserved
+                           location_id=m.location_id, lines=[line.model_dump() for line in m.lines],
+                           ship_to=m.ship_to.model_dump(), service_level=m.service_level,
+                           payment_method=m.payment_method, shipment_id=_shipment_id(m.shipment_id),
+                           priority=m.priority, cash_to_collect=m.cash_to_collect, tracking=d.tracking)
+        except (NoServiceableCarrier, ShipmentRuleViolation) as refused:
+            raise PoisonMessage(str(refused)) from refused
 
     async def cancel(d: Delivery) -> None:
         m: orchestrator.CancelShipment = d.message
-        await run_step(shipments.cancel_shipment, order_id=m.order_id, reason=m.reason, tracking=d.tracking)
+        try:
+            await run_step(shipments.cancel_shipment, order_id=m.order_id, reason=m.reason,
+                           shipment_id=_shipment_id(m.shipment_id), tracking=d.tracking)
+        except ShipmentRuleViolation as refused:  # a shipment id of another order
+            raise PoisonMessage(str(refused)) from refused
 
     return {
         orchestrator.CreateShipment: create,

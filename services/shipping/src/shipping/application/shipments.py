@@ -1,9 +1,16 @@
 """Use cases of shipping: book a shipment, cancel it, take carriers' tracking updates.
-Load the Shipment, call it, save it with the tracking record of the message that caused the step."""
+Load the Shipment, call it, save it with the tracking record of the message that caused the step.
+
+A command names its shipment by ``shipment_id`` (a replacement shipment of a changed order has an id of
+its own); commands of earlier releases name none and mean the order's one shipment, whose id is derived
+from the order id. Every new shipment record is listed in its order's ``OrderShipments`` in the same
+transaction; orders of earlier releases have no such list and are found by the derived id."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -16,8 +23,10 @@ from oms_platform.telemetry import log
 from ..domain.carrier_choice import CarrierCatalogue
 from ..domain.shipment import (
     CancellationRefused,
+    OrderShipments,
     Shipment,
     TrackingNumber,
+    order_shipments_id_for,
     shipment_id_for,
     tracking_number_id_for,
 )
@@ -46,18 +55,24 @@ class Shipments(ServiceApplication):
     # ---- commands from the orchestrator ----
     def create_shipment(self, *, order_id: str, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
                         ship_to: dict[str, Any], service_level: str, payment_method: str,
-                        tracking: Tracking | None = None) -> None:
+                        shipment_id: str | None = None, priority: str = "normal",
+                        cash_to_collect: Decimal | None = None, tracking: Tracking | None = None) -> None:
+        the_id = self._shipment_id(order_id, shipment_id)
+
         def attempt() -> None:
-            existing = self._find(order_id)
+            existing = self._get(the_id)
             if existing is not None:
                 # booked before (a redelivery) or cancelled before booking: only note the message
-                _log.info("shipment not booked", order_id=order_id, status=str(existing.status))
+                existing.check_order(order_id)
+                _log.info("shipment not booked", order_id=order_id, shipment_id=str(the_id),
+                          status=str(existing.status))
                 self.record(tracking=tracking)
                 return
             for number_attempt in range(TRACKING_NUMBER_ATTEMPTS):
                 shipment = Shipment.book(order_id=order_id, reservation_id=reservation_id, location_id=location_id,
                                          lines=lines, ship_to=ship_to, service_level=service_level,
-                                         payment_method=payment_method, carriers=self.carriers,
+                                         payment_method=payment_method, carriers=self.carriers, shipment_id=the_id,
+                                         priority=priority, cash_to_collect=cash_to_collect,
                                          number_attempt=number_attempt)
                 if not self._tracking_number_taken(shipment.carrier, shipment.tracking_number):
                     break
@@ -65,21 +80,27 @@ class Shipments(ServiceApplication):
                 raise RuntimeError(f"no free tracking number for shipment {shipment.id}")
             number = TrackingNumber(carrier=shipment.carrier, tracking_number=shipment.tracking_number,
                                     shipment_id=shipment.id, order_id=order_id)
-            self.record(shipment, number, tracking=tracking)
+            self.record(shipment, number, self._listing(order_id, shipment.id), tracking=tracking)
         retry_on_conflict(attempt)
 
-    def cancel_shipment(self, *, order_id: str, reason: str, tracking: Tracking | None = None) -> None:
+    def cancel_shipment(self, *, order_id: str, reason: str, shipment_id: str | None = None,
+                        tracking: Tracking | None = None) -> None:
+        the_id = self._shipment_id(order_id, shipment_id)
+
         def attempt() -> None:
-            shipment = self._find(order_id)
+            shipment = self._get(the_id)
             if shipment is None:
-                shipment = Shipment.cancel_before_booking(order_id=order_id, reason=reason)
-            else:
-                try:
-                    shipment.cancel(reason)
-                except CancellationRefused as refusal:
-                    _log.warning("shipment cancellation refused", order_id=order_id, reason=str(refusal))
-                    self.record(tracking=tracking)
-                    return
+                shipment = Shipment.cancel_before_booking(order_id=order_id, reason=reason, shipment_id=the_id)
+                self.record(shipment, self._listing(order_id, shipment.id), tracking=tracking)
+                return
+            shipment.check_order(order_id)
+            try:
+                shipment.cancel(reason)
+            except CancellationRefused as refusal:
+                _log.warning("shipment cancellation refused", order_id=order_id, shipment_id=str(the_id),
+                             reason=str(refusal))
+                self.record(tracking=tracking)
+                return
             self.record(shipment, tracking=tracking)
         retry_on_conflict(attempt)
 
@@ -99,19 +120,55 @@ class Shipments(ServiceApplication):
 
     # ---- queries ----
     def shipment_for_order(self, order_id: str) -> dict[str, Any]:
-        shipment = self._find(order_id)
-        if shipment is None:
+        """The order's latest shipment (a replacement, when the order has one)."""
+        ids = self._shipment_ids(order_id)
+        if not ids:
             raise ShipmentNotFound(order_id)
-        return shipment.summary()
+        return self.repository.get(ids[-1]).summary()
+
+    def shipments_for_order(self, order_id: str) -> list[dict[str, Any]]:
+        """Every shipment of the order, oldest first (none: an empty list)."""
+        return [self.repository.get(shipment_id).summary() for shipment_id in self._shipment_ids(order_id)]
 
     def shipment_history(self, order_id: str) -> list[HistoryEntry]:
-        return self.history(shipment_id_for(order_id))
+        """The events of every shipment of the order, shipment by shipment (oldest first), each entry
+        naming its shipment in ``data["shipment_id"]``."""
+        return [replace(entry, data={**entry.data, "shipment_id": str(shipment_id)})
+                for shipment_id in self._shipment_ids(order_id) for entry in self.history(shipment_id)]
 
-    def _find(self, order_id: str) -> Shipment | None:
+    @staticmethod
+    def _shipment_id(order_id: str, shipment_id: str | None) -> UUID:
+        return UUID(shipment_id) if shipment_id is not None else shipment_id_for(order_id)
+
+    def _get(self, shipment_id: UUID) -> Shipment | None:
         try:
-            return self.repository.get(shipment_id_for(order_id))
+            return self.repository.get(shipment_id)
         except AggregateNotFoundError:
             return None
+
+    def _order_shipments(self, order_id: str) -> OrderShipments | None:
+        try:
+            return self.repository.get(order_shipments_id_for(order_id))
+        except AggregateNotFoundError:
+            return None
+
+    def _listing(self, order_id: str, shipment_id: UUID) -> OrderShipments:
+        """The order's list of shipments with ``shipment_id`` added, to record with the new shipment; opened now
+        when the order has none yet, starting with the order's shipment of an earlier release if it has one."""
+        listed = self._order_shipments(order_id)
+        if listed is None:
+            earlier = shipment_id_for(order_id)
+            before = [earlier] if earlier != shipment_id and self._get(earlier) is not None else []
+            return OrderShipments(order_id=order_id, shipment_ids=[*before, shipment_id])
+        listed.add(shipment_id)
+        return listed
+
+    def _shipment_ids(self, order_id: str) -> list[UUID]:
+        listed = self._order_shipments(order_id)
+        if listed is not None:
+            return list(listed.shipment_ids)
+        earlier = shipment_id_for(order_id)  # an order of an earlier release: its one shipment, if any
+        return [earlier] if self._get(earlier) is not None else []
 
     def _tracking_number_taken(self, carrier: str, tracking_number: str) -> bool:
         return tracking_number_id_for(carrier, tracking_number) in self.repository

@@ -1,9 +1,15 @@
-"""The Shipment aggregate (one per order for now) and the tracking number that finds it.
+"""The Shipment aggregate, the shipments of an order, and the tracking number that finds a shipment.
+
+An order has one shipment, or more when it was changed after booking: the orchestrator cancels the
+booked shipment and asks for a replacement under a shipment id of its own. Commands of earlier
+releases carry no shipment id: their shipment's id is derived from the order id (``shipment_id_for``).
+``OrderShipments`` lists an order's shipments in the order they were recorded; the last is the one
+that counts.
 
 A shipment record starts in one of two ways: it is booked with a carrier (``Created``), or a
 cancellation arrives before the booking did (``CancelledBeforeBooking``), which remembers the
-cancellation so a late CreateShipment for the order is not booked. Both are explicit "created"
-event classes because the library allows only one decorated ``__init__``.
+cancellation so a late CreateShipment for the same shipment id is not booked. Both are explicit
+"created" event classes because the library allows only one decorated ``__init__``.
 
 Imports only the standard library and the event-sourcing domain base classes.
 """
@@ -11,6 +17,7 @@ Imports only the standard library and the event-sourcing domain base classes.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -53,6 +60,13 @@ class UnknownTrackingStatus(ShipmentRuleViolation):
     pass
 
 
+class ShipmentOfAnotherOrder(ShipmentRuleViolation):
+    """A command names a shipment id that was recorded for a different order."""
+
+
+PRIORITIES = ("normal", "high")
+
+
 def shipment_id_for(order_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"oms:shipment:{order_id}")
 
@@ -78,12 +92,24 @@ class Shipment(Aggregate):
         service_level: str
         tracking_number: str
         carrier_choice_reason: str
+        priority: str = "normal"
+        cash_to_collect: Decimal | None = None  # cash on delivery: what the carrier collects, when told
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Created events of earlier releases: a normal-priority shipment, no amount to collect given."""
+            state.setdefault("priority", "normal")
+            state.setdefault("cash_to_collect", None)
 
         def apply(self, shipment: Shipment) -> None:
             shipment.open(order_id=self.order_id, reservation_id=self.reservation_id, location_id=self.location_id,
                           lines=self.lines, carrier=self.carrier, service_level=self.service_level,
                           tracking_number=self.tracking_number, carrier_choice_reason=self.carrier_choice_reason,
                           status=ShipmentStatus.CREATED)
+            shipment.priority = self.priority
+            shipment.cash_to_collect = self.cash_to_collect
 
     class CancelledBeforeBooking(Aggregate.Created):
         order_id: str
@@ -98,18 +124,29 @@ class Shipment(Aggregate):
     @classmethod
     def book(cls, *, order_id: str, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
              ship_to: dict[str, Any], service_level: str, payment_method: str, carriers: CarrierCatalogue,
+             shipment_id: UUID | None = None, priority: str = "normal", cash_to_collect: Decimal | None = None,
              number_attempt: int = 0) -> Shipment:
-        """Choose the carrier by rule and book the shipment with it (raises ``NoServiceableCarrier``)."""
+        """Choose the carrier by rule and book the shipment with it (raises ``NoServiceableCarrier``).
+        Without ``shipment_id`` (commands of earlier releases) the id is derived from the order id."""
+        if priority not in PRIORITIES:
+            raise ShipmentRuleViolation(f"priority {priority!r} is not one of {', '.join(PRIORITIES)}")
+        if cash_to_collect is not None and cash_to_collect < 0:
+            raise ShipmentRuleViolation(f"cash to collect cannot be {cash_to_collect}")
+        # cash to collect needs a carrier that collects cash, whatever the order's payment method says
+        collected_as = "cod" if cash_to_collect else payment_method
         choice = carriers.choose(country=ship_to["country"], postal_code=ship_to["postal_code"],
-                                 payment_method=payment_method, service_level=service_level)
-        number = tracking_number_for(choice.carrier.code, shipment_id_for(order_id), number_attempt)
-        return cls._create(cls.Created, order_id=order_id, reservation_id=reservation_id, location_id=location_id,
-                           lines=lines, carrier=choice.carrier.code, service_level=service_level,
-                           tracking_number=number, carrier_choice_reason=choice.reason)
+                                 payment_method=collected_as, service_level=service_level)
+        shipment_id = shipment_id or shipment_id_for(order_id)
+        number = tracking_number_for(choice.carrier.code, shipment_id, number_attempt)
+        return cls._create(cls.Created, id=shipment_id, order_id=order_id, reservation_id=reservation_id,
+                           location_id=location_id, lines=lines, carrier=choice.carrier.code,
+                           service_level=service_level, tracking_number=number, carrier_choice_reason=choice.reason,
+                           priority=priority, cash_to_collect=cash_to_collect)
 
     @classmethod
-    def cancel_before_booking(cls, *, order_id: str, reason: str) -> Shipment:
-        return cls._create(cls.CancelledBeforeBooking, order_id=order_id, reason=reason)
+    def cancel_before_booking(cls, *, order_id: str, reason: str, shipment_id: UUID | None = None) -> Shipment:
+        return cls._create(cls.CancelledBeforeBooking, id=shipment_id or shipment_id_for(order_id),
+                           order_id=order_id, reason=reason)
 
     def open(self, *, order_id: str, reservation_id: str | None, location_id: str | None,
              lines: list[dict[str, Any]], carrier: str | None, service_level: str | None,
@@ -127,6 +164,13 @@ class Shipment(Aggregate):
         self.last_carrier_event_at: datetime | None = None
         self.delivered_at: datetime | None = None
         self.cancellation_reason: str | None = None
+        self.priority = "normal"
+        self.cash_to_collect: Decimal | None = None
+
+    def check_order(self, order_id: str) -> None:
+        """A command about this shipment must be about its order."""
+        if order_id != self.order_id:
+            raise ShipmentOfAnotherOrder(f"shipment {self.id} is of order {self.order_id}, not of {order_id}")
 
     @property
     def picked_up(self) -> bool:
@@ -191,6 +235,8 @@ class Shipment(Aggregate):
             "version": self.version, "reservation_id": self.reservation_id, "location_id": self.location_id,
             "lines": self.lines, "carrier": self.carrier, "service_level": self.service_level,
             "tracking_number": self.tracking_number, "carrier_choice_reason": self.carrier_choice_reason,
+            "priority": self.priority,
+            "cash_to_collect": str(self.cash_to_collect) if self.cash_to_collect is not None else None,
             "tracking": [{**t, "carrier_event_at": t["carrier_event_at"].isoformat()} for t in self.tracking],
             "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
             "cancellation_reason": self.cancellation_reason,
@@ -216,3 +262,34 @@ class TrackingNumber(Aggregate):
         self.tracking_number = tracking_number
         self.shipment_id = shipment_id
         self.order_id = order_id
+
+
+def order_shipments_id_for(order_id: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"oms:order-shipments:{order_id}")
+
+
+class OrderShipments(Aggregate):
+    """The shipments of one order, oldest first: how an order finds its shipments once it may have
+    more than one. Recorded in the same transaction as each new shipment record, so it can never miss one."""
+
+    @staticmethod
+    def create_id(order_id: str, **_: Any) -> UUID:
+        return order_shipments_id_for(order_id)
+
+    @event("Opened")
+    def __init__(self, order_id: str, shipment_ids: list[UUID]):
+        self.order_id = order_id
+        self.shipment_ids = list(shipment_ids)
+
+    def add(self, shipment_id: UUID) -> None:
+        if shipment_id in self.shipment_ids:
+            return  # listed already: nothing changes
+        self._shipment_added(order_id=self.order_id, shipment_id=shipment_id)
+
+    @event("ShipmentAdded")
+    def _shipment_added(self, order_id: str, shipment_id: UUID) -> None:
+        self.shipment_ids.append(shipment_id)
+
+    @property
+    def latest(self) -> UUID:
+        return self.shipment_ids[-1]

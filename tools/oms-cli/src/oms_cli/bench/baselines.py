@@ -595,14 +595,14 @@ def order_with_events(count: int, order_id: str | None = None) -> Any:
             {"location_id": "WH-DEL-2", "score": 0.71, "available": 4}]),
         lambda: order.confirm_reservation(order.reservation_id),
         order.request_shipment,
-        lambda: order.record_shipment("SHP-1", "bluedart", "BD123456789IN"),
+        lambda: order.record_shipment(order.shipment_request_id, "bluedart", "BD123456789IN"),
     ]
     statuses = ("picked_up", "in_transit", "out_for_delivery", "in_transit")
     for _ in range(count - 1):
         if steps:
             steps.pop(0)()
         else:
-            order.record_tracking("SHP-1", statuses[order.version % len(statuses)], "2026-11-24T12:00:00+05:30")
+            order.record_tracking(order.shipment_id, statuses[order.version % len(statuses)], "2026-11-24T12:00:00+05:30")
     return order
 
 
@@ -615,7 +615,7 @@ def typical_event_state_bytes() -> int:
     app = Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     try:
         order = order_with_events(9)
-        order.mark_delivered("SHP-1", "2026-11-25T12:00:00+05:30")
+        order.mark_delivered(order.shipment_id, "2026-11-25T12:00:00+05:30")
         mapper: Mapper = app.mapper
         sizes = [len(mapper.to_stored_event(e).state) for e in order.collect_events()]
     finally:
@@ -635,7 +635,7 @@ def typical_message_bytes() -> int:
     app = Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     try:
         order = order_with_events(9)
-        order.mark_delivered("SHP-1", "2026-11-25T12:00:00+05:30")
+        order.mark_delivered(order.shipment_id, "2026-11-25T12:00:00+05:30")
         sizes = []
         for notification_id, domain_event in enumerate(order.collect_events(), start=1):
             event, meta = app.mapper.decode_with_meta(app.mapper.to_stored_event(domain_event))

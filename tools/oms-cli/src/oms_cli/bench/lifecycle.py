@@ -164,9 +164,11 @@ class LifecycleDriver:
         return {
             "external_order_id": f"BENCH-{uuid4().hex[:16]}", "ordered_at": "2026-11-23T10:00:00+05:30",
             "currency": "INR",
-            "ship_to": {"name": "Bench Customer", "line1": "1 Load Road", "city": "Bengaluru",
+            # a buyer of its own (the order rules' velocity check holds many orders to one address)
+            "ship_to": {"name": "Bench Customer", "line1": f"{uuid4().hex[:8]} Load Road", "city": "Bengaluru",
                         "postal_code": self._rng.choice(PIN_CODES), "country": "IN"},
             "lines": [{"line_id": "1", "sku": self._rng.choice(self.skus), "quantity": 1, "unit_price": "499.00"}],
+            "payment_token": "tok_visa",  # the webstore's payments are authorised (the stack's simulator)
         }
 
     async def post(self, client: aiohttp.ClientSession, phase: Phase) -> None:

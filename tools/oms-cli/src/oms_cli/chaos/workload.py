@@ -83,10 +83,11 @@ def plan_orders(seed: int, tag: str, catalogue: Catalogue, count: int, deliver_s
         body = {
             "external_order_id": f"CHAOS-{tag}-{i:05d}", "ordered_at": "2026-11-23T10:00:00+05:30",
             "currency": "INR", "customer_email": f"customer{i}@example.com",
-            "ship_to": {"name": f"Customer {i}", "line1": f"{i} Main Road", "city": city, "postal_code": pin,
+            "ship_to": {"name": f"Customer {i}", "line1": f"{i}/{tag} Main Road", "city": city, "postal_code": pin,
                         "country": "IN"},
             "lines": lines, "service_level": rng.choice(["standard", "standard", "express"]),
             "payment_method": rng.choice(["prepaid", "prepaid", "cod"]),
+            "payment_token": "tok_visa",  # the webstore's checkout token (authorised by the stack's simulator)
         }
         plans.append(OrderPlan(channel, body, scarce, deliver=not scarce and rng.random() < deliver_share))
     return plans

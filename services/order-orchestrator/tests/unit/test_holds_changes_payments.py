@@ -1,0 +1,423 @@
+"""The order's saga beyond the happy path: the seller's rules (hold, reject, prioritise, release), payments
+(authorise before routing, capture at shipment, void on cancel, refund, COD reconciliation) and changes
+before shipment with their compensation, through the application as the service runs it."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from order_orchestrator.adapters.held_orders_view import InMemoryHeldOrdersView, held_orders_projection
+from order_orchestrator.adapters.payment_desk import PaymentDesk, payment_desk_projection
+from order_orchestrator.adapters.payment_provider import PaymentProviderUnavailable, ProviderAnswer
+from order_orchestrator.adapters.publications import order_publications
+from order_orchestrator.application.orders import Orders, StepRefused
+from order_orchestrator.domain.order import ChangeMustWait
+from order_orchestrator.domain.order_rules import RuleSet
+
+from oms_platform.projection import InMemoryProjectionPositions
+
+pytestmark = pytest.mark.unit
+
+SHIP_TO = {"name": "A", "line1": "1 Road", "city": "Pune", "postal_code": "411001", "country": "IN"}
+RULES = {
+    "tenant": "test", "version": "t-1",
+    "rules": [
+        {"id": "reject-andaman", "action": "reject", "when": {"postal_codes": ["744101"]}},
+        {"id": "hold-high-value", "action": "hold", "when": {"order_total_above": "50000"}},
+        {"id": "prioritise-express", "action": "prioritise", "when": {"service_levels": ["express"]}},
+    ],
+    "modification_policies": {"amazon-in": {"line_cancel": False, "quantity_change": False,
+                                            "quantity_increase": False, "address_change": False}},
+}
+
+
+@dataclass
+class StaticRules:
+    rule_set: RuleSet
+
+    def current(self) -> RuleSet:
+        return self.rule_set
+
+
+@dataclass
+class RecordingProvider:
+    """Stands in for the payment provider's HTTP API (the real client is tested against the simulator)."""
+
+    decline_tokens: set[str] = field(default_factory=lambda: {"tok_chargeDeclined"})
+    calls: list[tuple[str, str, Any]] = field(default_factory=list)
+    unavailable: int = 0
+
+    def _call(self, kind: str, key: str, amount: Any = None) -> None:
+        if self.unavailable:
+            self.unavailable -= 1
+            raise PaymentProviderUnavailable("provider down")
+        self.calls.append((kind, key, amount))
+
+    def authorise(self, *, payment_id, order_id, token, amount, currency) -> ProviderAnswer:
+        self._call("authorise", payment_id, amount)
+        if token in self.decline_tokens:
+            return ProviderAnswer(False, "auth-declined", "card_declined")
+        return ProviderAnswer(True, f"auth-{payment_id[:8]}")
+
+    def capture(self, *, capture_id, authorisation, amount, final) -> ProviderAnswer:
+        self._call("capture", capture_id, amount)
+        return ProviderAnswer(True, f"cap-{capture_id[:8]}")
+
+    def void(self, *, void_id, authorisation) -> ProviderAnswer:
+        self._call("void", void_id)
+        return ProviderAnswer(True, f"void-{void_id[:8]}")
+
+    def refund(self, *, refund_id, capture, amount) -> ProviderAnswer:
+        self._call("refund", refund_id, amount)
+        return ProviderAnswer(True, f"ref-{refund_id[:8]}")
+
+
+class Saga:
+    def __init__(self) -> None:
+        self.orders = Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+                             rules=StaticRules(RuleSet.from_document(RULES, tenant="test")))
+        self.provider = RecordingProvider()
+        self.positions = InMemoryProjectionPositions()
+        self.desk = payment_desk_projection(self.orders, PaymentDesk(self.orders, self.provider, self.positions))
+        self.held = InMemoryHeldOrdersView()
+        self.held_projection = held_orders_projection(self.orders, self.held)
+        self.seen = 0
+
+    def place(self, *, lines=None, channel="webstore", collection="channel", token=None, postal_code="411001",
+              service_level="standard", payment_method="prepaid") -> str:
+        order_id = str(uuid4())
+        lines = lines or [{"line_id": "1", "sku": "SKU-1", "quantity": 2, "unit_price": Decimal("100.00")},
+                          {"line_id": "2", "sku": "SKU-2", "quantity": 1, "unit_price": Decimal("300.00")}]
+        total = sum((line["unit_price"] * line["quantity"] for line in lines), Decimal("0"))
+        self.orders.receive(order_id=order_id, channel=channel, external_order_id=f"X-{order_id[:6]}", lines=lines,
+                            ship_to=dict(SHIP_TO, postal_code=postal_code), currency="INR", order_total=total,
+                            service_level=service_level, payment_method=payment_method,
+                            ordered_at="2026-11-23T10:00:00+05:30", customer_email="b@shop.test",
+                            payment_collection=collection, payment_token=token)
+        return order_id
+
+    def messages(self) -> list[Any]:
+        """Messages published since the last call (the outbox, read from the notification log)."""
+        notifications = self.orders.recorder.select_notifications(self.seen + 1, 1000)
+        if notifications:
+            self.seen = notifications[-1].id
+        published = []
+        for n in notifications:
+            publications = order_publications(self.orders.mapper.to_domain_event(n))
+            topics = [p.topic.name for p in publications]
+            assert len(topics) == len(set(topics)), f"{n.topic} publishes twice to one topic"  # the relay's rule
+            published += [p.message for p in publications]
+        return published
+
+    def types(self) -> list[str]:
+        return [m.message_type for m in self.messages()]
+
+    def state(self, order_id: str) -> dict[str, Any]:
+        return self.orders.order(order_id)
+
+    def reserve_and_ship_request(self, order_id: str) -> dict[str, Any]:
+        self.orders.location_assigned(order_id, 1, "WH-A", "t-1", [])
+        reservation = self.state(order_id)["reservation_id"]
+        self.orders.reservation_confirmed(order_id, reservation)
+        return self.state(order_id)
+
+
+@pytest.fixture
+def saga() -> Saga:
+    return Saga()
+
+
+# ---------------------------------------------------------------- rules: hold, release, reject, priority
+def test_a_rule_holds_an_order_until_an_operator_releases_it(saga):
+    order_id = saga.place(lines=[{"line_id": "1", "sku": "TV-65", "quantity": 1, "unit_price": Decimal("84999.00")}])
+    held = saga.messages()
+    assert [m.message_type for m in held] == ["OrderReceived", "OrderHeld"]
+    assert held[1].holds[0].rule_id == "hold-high-value" and "84999.00" in held[1].holds[0].reason
+    assert held[1].rule_version == "t-1"
+    state = saga.state(order_id)
+    assert state["status"] == "on_hold" and state["holds"][0]["rule_id"] == "hold-high-value"
+    saga.held_projection.catch_up()
+    assert [h["order_id"] for h in saga.held.held()] == [order_id]
+
+    with pytest.raises(StepRefused):
+        saga.orders.request_change(order_id, "c0", {"1": 0}, None, "all gone", "op")  # cancels every line
+    saga.messages()
+    released = saga.orders.release_hold(order_id, "asha", "called the buyer: genuine")
+    assert released["status"] == "routing" and released["hold_released_by"] == "asha"
+    assert saga.types() == ["OrderHoldReleased", "RouteOrder"]
+    saga.held_projection.catch_up()
+    assert saga.held.held() == []
+    with pytest.raises(StepRefused, match="only an order on hold"):
+        saga.orders.release_hold(order_id, "asha", "again")
+
+
+def test_a_held_order_cancelled_by_an_operator_touches_no_stock(saga):
+    order_id = saga.place(lines=[{"line_id": "1", "sku": "TV-65", "quantity": 1, "unit_price": Decimal("84999.00")}])
+    saga.messages()
+    state = saga.orders.cancel(order_id, "buyer unreachable", "asha")
+    assert state["status"] == "cancelled" and "asha" in state["cancellation_reason"]
+    assert saga.types() == ["OrderCancelled"]  # nothing reserved, nothing booked: nothing to release
+    saga.held_projection.catch_up()
+    assert saga.held.held() == []
+
+
+def test_a_rule_rejects_an_unserviceable_address_and_nothing_is_routed(saga):
+    order_id = saga.place(postal_code="744101")
+    published = saga.messages()
+    assert [m.message_type for m in published] == ["OrderReceived", "OrderRejected"]
+    assert published[1].rejections[0].rule_id == "reject-andaman"
+    assert saga.state(order_id)["status"] == "rejected"
+
+
+def test_a_prioritised_order_carries_its_priority_to_routing(saga):
+    order_id = saga.place(service_level="express")
+    published = saga.messages()
+    assert [m.message_type for m in published] == ["OrderReceived", "OrderPrioritised", "RouteOrder"]
+    assert published[2].priority == "high"
+    saga.reserve_and_ship_request(order_id)
+    create = [m for m in saga.messages() if m.message_type == "CreateShipment"][0]
+    assert create.priority == "high"
+
+
+# ---------------------------------------------------------------- payments
+def test_a_webstore_order_is_authorised_before_routing_captured_at_shipment_once(saga):
+    order_id = saga.place(collection="provider", token="tok_visa")
+    assert saga.types() == ["OrderReceived"]  # waiting for the authorisation, not routed
+    assert saga.state(order_id)["status"] == "awaiting_payment"
+    saga.desk.catch_up()
+    assert saga.types() == ["OrderPaymentRecorded", "RouteOrder"]
+    assert saga.state(order_id)["payment"]["state"] == "authorised"
+
+    saga.reserve_and_ship_request(order_id)
+    saga.orders.shipment_created(order_id, _shipment(saga, order_id), "SIM", "T-1")
+    shipment = saga.state(order_id)["shipment_id"]
+    saga.orders.tracking_updated(order_id, shipment, "in_transit", "2026-11-24T09:00:00+05:30")
+    saga.desk.catch_up()
+    captures = [c for c in saga.provider.calls if c[0] == "capture"]
+    assert captures == [("capture", captures[0][1], Decimal("500.00"))]
+    payment = saga.state(order_id)["payment"]
+    assert payment["state"] == "captured" and payment["captured_amount"] == "500.00"
+
+    # the desk runs again from an older position (a crash before it saved where it got to): the provider
+    # is asked again with the same keys, and the order records nothing twice
+    saga.positions.positions.clear()
+    saga.desk.catch_up()
+    history = [h.event_type for h in saga.orders.order_history(order_id)]
+    assert history.count("PaymentAuthorised") == 1 and history.count("PaymentCaptured") == 1
+    assert len({c[1] for c in saga.provider.calls}) == 2  # one authorisation key, one capture key
+
+
+def _shipment(saga: Saga, order_id: str) -> str:
+    create = [m for m in saga.messages() if m.message_type == "CreateShipment"]
+    return create[-1].shipment_id
+
+
+def test_a_declined_payment_closes_the_order_and_nothing_is_routed(saga):
+    order_id = saga.place(collection="provider", token="tok_chargeDeclined")
+    saga.messages()
+    saga.desk.catch_up()
+    published = saga.messages()
+    assert [m.message_type for m in published] == ["OrderPaymentRecorded", "OrderCancelled"]
+    assert published[0].step == "declined" and published[0].reason == "card_declined"
+    assert published[1].reason == "payment declined: card_declined"
+    assert saga.state(order_id)["status"] == "cancelled"
+
+
+def test_a_webstore_order_without_a_payment_token_is_closed_unpaid(saga):
+    order_id = saga.place(collection="provider", token=None)
+    assert saga.types() == ["OrderReceived", "OrderPaymentRecorded", "OrderCancelled"]
+    assert saga.state(order_id)["cancellation_reason"] == "payment declined: no payment token came with the order"
+
+
+def test_the_desk_waits_while_the_provider_is_down_and_skips_nothing(saga):
+    order_id = saga.place(collection="provider", token="tok_visa")
+    saga.provider.unavailable = 1
+    with pytest.raises(PaymentProviderUnavailable):
+        saga.desk.catch_up()
+    assert saga.state(order_id)["status"] == "awaiting_payment"
+    saga.desk.catch_up()
+    assert saga.state(order_id)["status"] == "routing"
+
+
+def test_cancelling_an_authorised_order_voids_the_authorisation(saga):
+    order_id = saga.place(collection="provider", token="tok_visa")
+    saga.desk.catch_up()
+    saga.reserve_and_ship_request(order_id)
+    saga.messages()
+    saga.orders.cancel(order_id, "changed mind", "support")
+    assert saga.types() == ["OrderCancelled", "ReleaseReservation", "CancelShipment"]
+    saga.desk.catch_up()
+    assert [c[0] for c in saga.provider.calls] == ["authorise", "void"]
+    assert saga.state(order_id)["payment"]["state"] == "voided"
+
+
+def test_an_order_cancelled_while_its_authorisation_is_under_way_is_voided_when_it_arrives(saga):
+    order_id = saga.place(collection="provider", token="tok_visa")
+    saga.orders.cancel(order_id, "changed mind", "support")
+    saga.desk.catch_up()  # authorises (the request was out), then voids
+    assert [c[0] for c in saga.provider.calls] == ["authorise"]
+    saga.desk.catch_up()
+    assert [c[0] for c in saga.provider.calls] == ["authorise", "void"]
+    state = saga.state(order_id)
+    assert state["status"] == "cancelled" and state["payment"]["state"] == "voided"
+
+
+def test_a_line_cancelled_before_shipment_is_captured_partially_and_refunds_go_back_to_the_capture(saga):
+    order_id = saga.place(collection="provider", token="tok_visa")
+    saga.desk.catch_up()
+    saga.reserve_and_ship_request(order_id)
+    first = _shipment(saga, order_id)
+    saga.orders.request_change(order_id, "chg-1", {"2": 0}, None, "no longer wanted", "support")
+    saga.orders.shipment_cancelled(order_id, first)
+    saga.orders.reservation_adjusted(order_id, "chg-1")
+    second = _shipment(saga, order_id)
+    saga.orders.shipment_created(order_id, second, "SIM", "T-2")
+    saga.orders.delivered(order_id, second, "2026-11-25T10:00:00+05:30")
+    saga.desk.catch_up()
+    assert [c for c in saga.provider.calls if c[0] == "capture"][0][2] == Decimal("200.00")  # 500 authorised
+    saga.orders.return_authorised(order_id, "RMA-1", [{"sku": "SKU-1", "quantity": 1}], "too small")
+    saga.orders.return_received(order_id, "RMA-1", "sellable")
+    saga.orders.refund_recorded(order_id, "RMA-1", Decimal("100.00"), "INR", [{"sku": "SKU-1", "quantity": 1}])
+    saga.desk.catch_up()
+    assert [c[0] for c in saga.provider.calls] == ["authorise", "capture", "refund"]
+    payment = saga.state(order_id)["payment"]
+    assert payment["refunded_amount"] == "100.00" and payment["refunds"]["RMA-1"]["state"] == "refunded"
+
+
+def test_a_change_above_the_authorised_amount_is_refused_and_the_authorisation_stands(saga):
+    order_id = saga.place(collection="provider", token="tok_visa")
+    saga.desk.catch_up()
+    saga.reserve_and_ship_request(order_id)
+    with pytest.raises(StepRefused, match="authorised at checkout"):
+        saga.orders.request_change(order_id, "chg-up", {"1": 5}, None, "wants more", "support")
+    state = saga.state(order_id)
+    assert state["payment"]["state"] == "authorised" and state["lines"][0]["quantity"] == 2
+    assert "ChangeRefused" in [h.event_type for h in saga.orders.order_history(order_id)]
+
+
+def test_cash_on_delivery_is_reconciled_against_the_carriers_remittance_once(saga):
+    order_id = saga.place(payment_method="cod", collection="cash_on_delivery")
+    saga.reserve_and_ship_request(order_id)
+    shipment = _shipment(saga, order_id)
+    saga.orders.shipment_created(order_id, shipment, "SIM", "T-3")
+    saga.orders.delivered(order_id, shipment, "2026-11-25T10:00:00+05:30")
+    delivered = [m for m in saga.messages() if m.message_type == "OrderDelivered"]
+    assert delivered[0].cash_collected == Decimal("500.00")
+    assert saga.state(order_id)["payment"]["state"] == "collected_by_carrier"
+    state = saga.orders.reconcile_cash(order_id, "REM-1", "SIM", Decimal("450.00"))
+    assert state["payment"]["state"] == "cash_discrepancy"
+    assert state["payment"]["cash_remittances"]["REM-1"]["difference"] == "-50.00"
+    with pytest.raises(StepRefused, match="already reconciled"):
+        saga.orders.reconcile_cash(order_id, "REM-1", "SIM", Decimal("450.00"))
+    state = saga.orders.reconcile_cash(order_id, "REM-2", "SIM", Decimal("50.00"))
+    assert state["payment"]["state"] == "cash_reconciled"
+
+
+# ---------------------------------------------------------------- changes before shipment
+def test_a_line_cancelled_after_booking_takes_the_parcel_back_adjusts_the_reservation_and_books_anew(saga):
+    order_id = saga.place()
+    saga.reserve_and_ship_request(order_id)
+    first = _shipment(saga, order_id)
+    saga.orders.shipment_created(order_id, first, "SIM", "T-1")
+    state = saga.orders.request_change(order_id, "chg-1", {"2": 0, "1": 1}, None, "buyer asked", "support")
+    assert state["pending_change"]["stage"] == "taking_back_shipment"
+    cancel = saga.messages()
+    assert [(m.message_type, m.shipment_id) for m in cancel] == [("CancelShipment", first)]
+
+    saga.orders.shipment_cancelled(order_id, first)
+    adjust = saga.messages()
+    assert [m.message_type for m in adjust] == ["AdjustReservation"]
+    assert [(line.sku, line.quantity) for line in adjust[0].lines] == [("SKU-1", 1)]
+
+    saga.orders.reservation_adjusted(order_id, "chg-1")
+    applied = saga.messages()
+    assert [m.message_type for m in applied] == ["OrderModified", "CreateShipment"]
+    assert applied[0].order_total == Decimal("100.00") and len(applied[0].changes) == 2
+    assert applied[1].shipment_id != first and [(line.sku, line.quantity) for line in applied[1].lines] == [("SKU-1", 1)]
+    state = saga.state(order_id)
+    assert state["status"] == "reserved" and state["pending_change"] is None and state["order_total"] == "100.00"
+    assert [line["line_id"] for line in state["cancelled_lines"]] == ["2"]
+    # the old parcel's late answers no longer concern the order
+    saga.orders.shipment_created(order_id, first, "SIM", "T-1")
+    assert saga.state(order_id)["shipment_id"] is None
+
+
+def test_an_increase_the_location_cannot_hold_is_refused_and_the_old_parcel_booked_again(saga):
+    order_id = saga.place()
+    saga.reserve_and_ship_request(order_id)
+    first = _shipment(saga, order_id)
+    saga.orders.request_change(order_id, "chg-2", {"1": 9}, None, "more please", "support")
+    saga.orders.shipment_cancelled(order_id, first)
+    saga.orders.reservation_adjustment_rejected(order_id, "chg-2", ["SKU-1 at WH-A: available 1 < requested 7 more"])
+    published = saga.messages()
+    assert [m.message_type for m in published] == ["CancelShipment", "AdjustReservation", "OrderModificationRefused",
+                                                   "CreateShipment"]
+    assert "not enough stock" in published[2].reason
+    assert [(line.sku, line.quantity) for line in published[3].lines] == [("SKU-1", 2), ("SKU-2", 1)]
+
+
+def test_an_address_change_rebooks_the_parcel_without_touching_stock(saga):
+    order_id = saga.place()
+    saga.reserve_and_ship_request(order_id)
+    first = _shipment(saga, order_id)
+    new_address = dict(SHIP_TO, line1="9 New Road", postal_code="411045")
+    saga.orders.request_change(order_id, "chg-3", {}, new_address, "moved", "support")
+    saga.orders.shipment_cancelled(order_id, first)
+    published = saga.messages()
+    assert [m.message_type for m in published] == ["CancelShipment", "OrderModified", "CreateShipment"]
+    assert published[2].ship_to.postal_code == "411045"
+
+
+def test_a_backordered_order_changed_is_routed_afresh(saga):
+    order_id = saga.place()
+    saga.orders.unroutable(order_id, 1, "no stock anywhere")
+    assert saga.state(order_id)["status"] == "backordered"
+    saga.messages()
+    state = saga.orders.request_change(order_id, "chg-4", {"1": 1}, None, "take what there is", "support")
+    assert state["status"] == "routing" and state["routing_attempt"] == 1
+    assert saga.types() == ["OrderModified", "RouteOrder"]
+
+
+def test_changes_follow_the_channels_policy_and_the_orders_state(saga):
+    marketplace = saga.place(channel="amazon-in")
+    saga.reserve_and_ship_request(marketplace)
+    with pytest.raises(StepRefused, match="amazon-in"):
+        saga.orders.request_change(marketplace, "chg-5", {"2": 0}, None, "buyer asked", "support")
+    saga.orders.cancel(marketplace, "buyer asked", "support")  # the whole order may always go
+
+    routing = saga.place()
+    with pytest.raises(ChangeMustWait):
+        saga.orders.request_change(routing, "chg-6", {"2": 0}, None, "buyer asked", "support")
+
+    shipped = saga.place()
+    saga.reserve_and_ship_request(shipped)
+    shipment = _shipment(saga, shipped)
+    saga.orders.shipment_created(shipped, shipment, "SIM", "T-9")
+    saga.orders.tracking_updated(shipped, shipment, "in_transit", "2026-11-24T09:00:00+05:30")
+    with pytest.raises(StepRefused, match="a return is the way"):
+        saga.orders.request_change(shipped, "chg-7", {"2": 0}, None, "buyer asked", "support")
+    with pytest.raises(StepRefused, match="a return is the way"):
+        saga.orders.cancel(shipped, "buyer asked", "support")
+
+
+def test_a_parcel_picked_up_before_the_change_reached_the_carrier_refuses_the_change(saga):
+    order_id = saga.place()
+    saga.reserve_and_ship_request(order_id)
+    shipment = _shipment(saga, order_id)
+    saga.orders.shipment_created(order_id, shipment, "SIM", "T-1")
+    saga.orders.request_change(order_id, "chg-8", {"2": 0}, None, "buyer asked", "support")
+    saga.orders.tracking_updated(order_id, shipment, "in_transit", "2026-11-24T09:00:00+05:30")
+    state = saga.state(order_id)
+    assert state["status"] == "shipped" and state["pending_change"] is None and len(state["lines"]) == 2
+    assert "OrderModificationRefused" in saga.types()
+
+
+def test_a_channels_change_request_from_kafka_is_refused_on_the_order_not_raised(saga):
+    order_id = saga.place(channel="amazon-in")
+    saga.reserve_and_ship_request(order_id)
+    saga.messages()
+    saga.orders.change_requested(order_id, "chg-9", {"2": 0}, None, "buyer asked", "amazon-in")
+    refused = saga.messages()
+    assert [m.message_type for m in refused] == ["OrderModificationRefused"]
