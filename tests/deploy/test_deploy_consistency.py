@@ -130,9 +130,14 @@ def test_compose_service(compose, spec):
         "kafka": "service_healthy", "topics": "service_completed_successfully", "postgres": "service_healthy"}.items()
 
 
-def test_compose_runs_exactly_the_seven_services_from_the_image(compose):
+def test_compose_runs_exactly_the_seven_services_and_the_payment_simulator_from_the_image(compose):
     built = {name for name, s in compose["services"].items() if "build" in s}
-    assert built == set(SERVICE_NAMES)
+    assert built == set(SERVICE_NAMES) | {"payment-provider"}
+    orchestrator = compose["services"]["order-orchestrator"]["environment"]
+    simulator = compose["services"]["payment-provider"]
+    port = simulator["ports"][0].rsplit(":", 1)[1]
+    assert orchestrator["OMS_PAYMENT_PROVIDER_URL"].endswith(f"http://payment-provider:{port}}}")
+    assert f"--port {port}" in " ".join(simulator["command"])
 
 
 def container_port(container: dict, port) -> int:

@@ -47,6 +47,39 @@ def test_an_easy_ship_cod_order_from_amazon_is_reserved(system, sku):
     assert system.stock(item, MAIN)["reserved"] == document["orderItems"]["payload"]["OrderItems"][0]["QuantityOrdered"]
 
 
+def test_an_order_change_notification_pulls_the_order_from_sp_api_then_a_cancellation_releases_it(system, sku):
+    """The stack's simulated SP-API holds the order; Amazon's ORDER_CHANGE notifications reach the gateway,
+    which pulls the order through LWA and the Orders API and captures it once."""
+    item = sku()
+    system.receive_stock(item, MAIN, 10)
+    document, _ = amazon_document("amazon_v0_mfn_easy_ship_cod.json", [item])
+    order, items = document["order"]["payload"], document["orderItems"]["payload"]["OrderItems"]
+    sp_api = system.stack.profile.sp_api_url
+    seeded = system.http.post(f"{sp_api}/simulator/orders", json={"order": order, "items": items})
+    assert seeded.status_code == 201, seeded.text
+
+    notification = json.loads((FIXTURES / "amazon_order_change_notification.json").read_text())
+    change = notification["Payload"]["OrderChangeNotification"]
+    change["AmazonOrderId"] = order["AmazonOrderId"]
+    change["Summary"]["OrderStatus"] = "Unshipped"
+    url = system.url("channel-gateway", "/v1/channels/amazon-in/amazon/notifications")
+    headers = {"X-Api-Key": AMAZON_KEY}
+    first = system.http.post(url, json=notification, headers=headers)
+    assert first.status_code == 202, first.text
+    again = system.http.post(url, json=notification, headers=headers)  # Amazon delivers at least once
+    assert again.status_code == 200 and again.json()["order_id"] == first.json()["order_id"]
+    order_id = first.json()["order_id"]
+    system.wait_for_status(order_id, "shipment_created")
+    assert system.stock(item, MAIN)["reserved"] == items[0]["QuantityOrdered"]
+    assert system.http.get(f"{sp_api}/simulator/stats").json()["orders_api_calls"] >= 2
+
+    change["Summary"]["OrderStatus"] = "Canceled"
+    cancelled = system.http.post(url, json=notification, headers=headers)
+    assert cancelled.status_code == 202, cancelled.text
+    system.wait_for_status(order_id, "cancelled")
+    system.wait_until(lambda: system.stock(item, MAIN)["reserved"] == 0, what="the reservation released")
+
+
 def test_an_fba_order_is_recorded_and_invoiced_but_never_touches_shared_stock(system, sku):
     item = sku()
     system.receive_stock(item, MAIN, 10)

@@ -3,6 +3,8 @@ fields (as JSON pointers), health probes, correlation ids and tracing."""
 
 from __future__ import annotations
 
+import email.utils
+import time
 from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
@@ -135,3 +137,19 @@ def create_http_app(service: str, *, title: str, lifespan: Callable | None = Non
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*")
     return app
+
+
+def retry_after_seconds(retry_after: str | None) -> float | None:
+    """An answer's Retry-After as seconds from now (it is a number of seconds or an HTTP date); None when
+    absent or unreadable. For the clients of other parties' APIs (a marketplace's, a payment provider's)."""
+    if not retry_after:
+        return None
+    try:
+        return max(0.0, float(retry_after))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(retry_after)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())

@@ -421,3 +421,16 @@ def test_a_channels_change_request_from_kafka_is_refused_on_the_order_not_raised
     saga.orders.change_requested(order_id, "chg-9", {"2": 0}, None, "buyer asked", "amazon-in")
     refused = saga.messages()
     assert [m.message_type for m in refused] == ["OrderModificationRefused"]
+
+
+def test_each_parcel_taken_back_gets_a_replacement_of_its_own(saga):
+    order_id = saga.place()
+    saga.reserve_and_ship_request(order_id)
+    parcels = [_shipment(saga, order_id)]
+    for n in range(2):  # two increases the location cannot hold: each rebooks the parcel under a new id
+        saga.orders.request_change(order_id, f"chg-up-{n}", {"1": 9}, None, "more please", "support")
+        saga.orders.shipment_cancelled(order_id, parcels[-1])
+        saga.orders.reservation_adjustment_rejected(order_id, f"chg-up-{n}", ["short"])
+        parcels.append(_shipment(saga, order_id))
+    assert len(set(parcels)) == 3
+    assert saga.state(order_id)["status"] == "reserved"

@@ -55,6 +55,9 @@ def up(profile: str = typer.Option("run", help="stack profile: ports and data fo
     console.print(f"[bold green]ready in {time.monotonic() - started:.1f}s[/bold green]")
     for spec in SERVICES:
         console.print(f"  {spec.name:<20} {p.url(spec.name)}")
+    if "simulators" in stack.supervisor.running():
+        console.print(f"  {'simulators':<20} {p.simulators_url}  (payment provider: /payments, tok_visa approves; "
+                      "Amazon SP-API: /amazon)")
     console.print(f"  kafka {p.kafka_bootstrap}   postgres 127.0.0.1:{p.pg_port}   logs {p.run_dir / 'logs'}")
     console.print(f"[bold]channel-gateway listens on {p.url('channel-gateway')}[/bold]  (Ctrl-C stops everything)")
     while True:

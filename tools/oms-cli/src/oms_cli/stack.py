@@ -15,6 +15,8 @@ from devstack.postgres import PostgresCluster, ensure_postgres_installed
 from devstack.processes import ManagedProcess, Supervisor
 from oms_contracts.topics import ALL_TOPICS
 
+from .simulators.stack_simulators import SP_API_CLIENT_ID, SP_API_CLIENT_SECRET, SP_API_REFRESH_TOKEN
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -52,10 +54,13 @@ def project_root() -> Path:
 DEMO_WEBHOOK_SECRETS = {"OMS_SHOPIFY_WEBHOOK_SECRET": "shopify-demo-secret",
                         "OMS_WOOCOMMERCE_WEBHOOK_SECRET": "woocommerce-demo-secret"}
 
-# the payment provider the orchestrator authorises webstore payments with: the project's own simulator in the
-# local stack (a deployment points OMS_PAYMENT_PROVIDER_URL at its real provider), on the port after the services'
-PAYMENT_PROVIDER_OFFSET = len(SERVICES) + 1
+# the outside world of the local stack, on the port after the services': the project's simulators of the payment
+# provider the orchestrator authorises webstore payments with and of Amazon's SP-API the gateway pulls orders
+# from (oms_cli.simulators.stack_simulators; a deployment points OMS_PAYMENT_PROVIDER_URL and the SP-API
+# variables at the real ones)
+SIMULATORS_OFFSET = len(SERVICES) + 1
 DEMO_PAYMENT_PROVIDER_KEY = "payments-demo-key"
+SIMULATORS = "simulators"
 # operators' actions on orders (hold release, cancel, change) need this bearer token; a deployment sets its own
 DEMO_OPERATOR_TOKEN = "operator-demo-token"
 
@@ -93,7 +98,7 @@ class StackProfile:
     @classmethod
     def for_infrastructure(cls, infrastructure, http_base_port: int | None = None) -> StackProfile:
         """The profile of an already running Kafka and PostgreSQL (the test session's)."""
-        base = http_base_port or free_port_block(PAYMENT_PROVIDER_OFFSET + 1)
+        base = http_base_port or free_port_block(SIMULATORS_OFFSET + 1)
         return cls("test", infrastructure.kafka.port, infrastructure.kafka.controller_port,
                    infrastructure.postgres.port, base, infrastructure.run_dir)
 
@@ -108,8 +113,16 @@ class StackProfile:
         return f"http://127.0.0.1:{self.http_port(service)}"
 
     @property
+    def simulators_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_base_port + SIMULATORS_OFFSET}"
+
+    @property
     def payment_provider_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_base_port + PAYMENT_PROVIDER_OFFSET}"
+        return self.simulators_url + "/payments"
+
+    @property
+    def sp_api_url(self) -> str:
+        return self.simulators_url + "/amazon"
 
 
 class LocalStack:
@@ -165,6 +178,13 @@ class LocalStack:
                 env[name] = os.environ.get(name) or demo
             # channels' drop folders (Vendor Central files in, X12 855s out), the stack's own unless given
             env["OMS_GATEWAY_FILE_DROP"] = os.environ.get("OMS_GATEWAY_FILE_DROP") or str(self.profile.run_dir / "file-drop")
+            # the SP-API channel pulls orders from the stack's simulator unless given a real endpoint
+            if not os.environ.get("OMS_AMAZON_SP_API_ENDPOINT"):
+                env.update({"OMS_AMAZON_SP_API_ENDPOINT": self.profile.sp_api_url,
+                            "OMS_AMAZON_LWA_ENDPOINT": self.profile.sp_api_url,
+                            "OMS_AMAZON_LWA_CLIENT_ID": SP_API_CLIENT_ID,
+                            "OMS_AMAZON_LWA_CLIENT_SECRET": SP_API_CLIENT_SECRET,
+                            "OMS_AMAZON_LWA_REFRESH_TOKEN": SP_API_REFRESH_TOKEN})
         if spec.name == "order-orchestrator":  # the payment provider (the stack's simulator unless given)
             env["OMS_PAYMENT_PROVIDER_URL"] = os.environ.get("OMS_PAYMENT_PROVIDER_URL") or self.profile.payment_provider_url
             env["OMS_PAYMENT_PROVIDER_KEY"] = os.environ.get("OMS_PAYMENT_PROVIDER_KEY") or DEMO_PAYMENT_PROVIDER_KEY
@@ -175,17 +195,17 @@ class LocalStack:
         env.update(self.extra_env)
         return env
 
-    def payment_provider_process(self) -> ManagedProcess:
-        port = self.profile.http_base_port + PAYMENT_PROVIDER_OFFSET
+    def simulators_process(self) -> ManagedProcess:
+        port = self.profile.http_base_port + SIMULATORS_OFFSET
         env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
         env.update({"OMS_PAYMENT_PROVIDER_KEY": os.environ.get("OMS_PAYMENT_PROVIDER_KEY") or DEMO_PAYMENT_PROVIDER_KEY,
                     "PYTHONUNBUFFERED": "1"})
         return ManagedProcess(
-            name="payment-provider", argv=[sys.executable, "-m", "uvicorn", "--factory",
-                                           "oms_cli.simulators.payment_provider:payment_provider_simulator",
-                                           "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            env=env, cwd=str(project_root()), log_path=self.profile.run_dir / "logs" / "payment-provider.log",
-            health_url=f"http://127.0.0.1:{port}/simulator/stats")
+            name=SIMULATORS, argv=[sys.executable, "-m", "uvicorn", "--factory",
+                                   "oms_cli.simulators.stack_simulators:stack_simulators",
+                                   "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            env=env, cwd=str(project_root()), log_path=self.profile.run_dir / "logs" / "simulators.log",
+            health_url=f"http://127.0.0.1:{port}/health")
 
     def process_for(self, spec: ServiceSpec) -> ManagedProcess:
         return ManagedProcess(
@@ -207,9 +227,8 @@ class LocalStack:
         return names + [f"{n}-relay" for n in names] if self.separate_relays else names
 
     def start_services(self, names: list[str] | None = None, timeout: float = 90) -> None:
-        if (names is None or "order-orchestrator" in names) and not os.environ.get("OMS_PAYMENT_PROVIDER_URL") \
-                and "payment-provider" not in self.supervisor.running():
-            self.supervisor.start(self.payment_provider_process())
+        if names is None and SIMULATORS not in self.supervisor.running():
+            self.supervisor.start(self.simulators_process())
         for spec in SERVICES:
             if names is None or spec.name in names:
                 process = self.process_for(spec)

@@ -31,7 +31,7 @@ from .amazon_sp_api import (
     SellingPartnerError,
 )
 from .channel_formats import FormatError
-from .http_api import _ORDER_RESPONSES, OrderGate, _format_problem, capture_order
+from .http_api import _ORDER_RESPONSES, OrderGate, _format_problem, capture_order, raw_body
 
 API_SETTINGS = ("endpoint", "client_id", "client_secret", "refresh_token")
 
@@ -76,7 +76,9 @@ def amazon_routes(gate: OrderGate, capture: OrderCapture, clients: SellingPartne
         gate.admit(owner)
         return owner, await gate.body(request, owner)
 
-    @routes.post("/orders", status_code=202, responses=_ORDER_RESPONSES)
+    @routes.post("/orders", status_code=202, responses=_ORDER_RESPONSES, openapi_extra=raw_body(
+        "An order as pulled from the Orders API: v0 {\"order\": <getOrder payload>, \"orderItems\": <getOrderItems "
+        "payload, every page>} or 2026-01-01 getOrder's response {\"order\": ...}"))
     async def post_amazon_order(channel: str, request: Request, response: Response,
                                 x_api_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         """An order read from the Orders API (v0 or 2026-01-01), as ``amazon_orders`` documents it."""
@@ -87,7 +89,8 @@ def amazon_routes(gate: OrderGate, capture: OrderCapture, clients: SellingPartne
             raise _format_problem(error) from None
         return await capture_order(capture, owner, order, response)
 
-    @routes.post("/notifications", status_code=202, responses={**_ORDER_RESPONSES, 503: {}})
+    @routes.post("/notifications", status_code=202, responses={**_ORDER_RESPONSES, 503: {}}, openapi_extra=raw_body(
+        "An SP-API ORDER_CHANGE notification (Notifications API: NotificationType, Payload.OrderChangeNotification)"))
     async def order_change(channel: str, request: Request, response: Response,
                            x_api_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         """An ORDER_CHANGE notification: the order is read from SP-API and captured once Amazon released it."""

@@ -33,7 +33,6 @@ versions and is passed on untouched.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -42,6 +41,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from oms_platform.http import retry_after_seconds
 
 from .amazon_orders import INCLUDED_DATA_2026
 
@@ -233,7 +234,7 @@ class SellingPartnerClient:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _wait_after(self, response: httpx.Response, attempt: int) -> float:
-        retry_after = _seconds(response.headers.get("retry-after"))
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
         if retry_after is not None:
             return min(retry_after, self._max_backoff_s)
         wait = self._backoff(attempt)
@@ -274,16 +275,3 @@ def _said(error: dict[str, Any]) -> str:
     return f"{error.get('code')}: {error.get('message')}{details}"
 
 
-def _seconds(retry_after: str | None) -> float | None:
-    """Retry-After as seconds: a number of seconds or an HTTP date."""
-    if not retry_after:
-        return None
-    try:
-        return max(0.0, float(retry_after))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(retry_after)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())

@@ -22,7 +22,7 @@ from oms_platform.http import Problem
 from ..application.file_intake import FileIntake, FileOutcome, ReceivedFile
 from .channel_files_view import LIST_LIMIT, ChannelFilesView
 from .file_drop import TakeFile
-from .http_api import OrderGate
+from .http_api import OrderGate, raw_body
 
 FILE_TYPES = ("text/csv", "application/edi-x12", "text/plain", "application/octet-stream",
               "text/tab-separated-values")
@@ -38,7 +38,9 @@ def file_routes(gate: OrderGate, intake: FileIntake, view: ChannelFilesView, tak
         return gate.authenticate(api_key, for_channel=owner.name)
 
     @routes.post("", status_code=202, responses={200: {"description": "the same file, accepted before"},
-                                                  401: {}, 403: {}, 404: {}, 413: {}, 415: {}, 422: {}, 429: {}})
+                                                  401: {}, 403: {}, 404: {}, 413: {}, 415: {}, 422: {}, 429: {}},
+                 openapi_extra=raw_body("A Vendor Central purchase-order file: the CSV download, or an X12 850 "
+                                        "interchange", *FILE_TYPES, schema={"type": "string", "format": "binary"}))
     async def upload_file(channel: str, request: Request, response: Response,
                           filename: Annotated[str | None, Query(max_length=FILENAME_MAX)] = None,
                           x_api_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:

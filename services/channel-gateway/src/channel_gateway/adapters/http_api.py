@@ -48,6 +48,18 @@ def _canonical_body() -> dict[str, Any]:
         "schema": {"$ref": "#/components/schemas/CanonicalOrder"}}}}}
 
 
+def raw_body(description: str, *content_types: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The OpenAPI requestBody of a route that reads its raw body itself (to verify a signature over the
+    exact bytes, or to check size and type before parsing): the channel's own document, described."""
+    shape = schema or {"type": "object", "additionalProperties": True}
+    return {"requestBody": {"required": True, "description": description,
+                            "content": {t: {"schema": shape} for t in content_types or ("application/json",)}}}
+
+
+IDEMPOTENCY_KEY_DOC = ("1 to 255 printable characters (422 otherwise): the same key is the same request, answered "
+                       "with the first request's order id; it creates nothing new")
+
+
 def document_canonical_order(app: FastAPI) -> None:
     """Adds the canonical order's JSON schema to the app's OpenAPI components (its routes read the raw
     body themselves, to check size and type before parsing, so FastAPI does not see the model)."""
@@ -79,8 +91,8 @@ class OrderGate:
         except UnknownChannel:
             raise Problem(404, "Unknown channel", f"no channel {name!r}", type_="/problems/unknown-channel") from None
         if kind is not None and channel.kind != kind:
-            raise Problem(404, "Unknown channel", f"channel {name!r} does not take {kind} webhooks",
-                          type_="/problems/unknown-channel")
+            raise Problem(404, "Unknown channel", f"channel {name!r} is a {channel.kind} channel: it does not take "
+                          f"{kind} documents on this route", type_="/problems/unknown-channel")
         return channel
 
     def authenticate(self, api_key: str | None, for_channel: str | None = None) -> Channel:
@@ -207,7 +219,7 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: O
 
     @routes.post("/orders", status_code=202, responses=_ORDER_RESPONSES, openapi_extra=_canonical_body())
     async def post_order(request: Request, response: Response, x_api_key: Annotated[str | None, Header()] = None,
-                         idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+                         idempotency_key: Annotated[str | None, Header(description=IDEMPOTENCY_KEY_DOC)] = None) -> dict[str, Any]:
         """Accept a canonical JSON order from the channel whose key is sent; re-posting the same order (or
         the same Idempotency-Key) answers with the same order id."""
         return await canonical(request, response, gate.authenticate(x_api_key), idempotency_key)
@@ -216,12 +228,14 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: O
                  openapi_extra=_canonical_body())
     async def post_channel_order(channel: str, request: Request, response: Response,
                                  x_api_key: Annotated[str | None, Header()] = None,
-                                 idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+                                 idempotency_key: Annotated[str | None, Header(description=IDEMPOTENCY_KEY_DOC)] = None) -> dict[str, Any]:
         """As ``POST /v1/orders``, for a named channel: another channel's key is refused (403)."""
         gate.channel_named(channel)
         return await canonical(request, response, gate.authenticate(x_api_key, for_channel=channel), idempotency_key)
 
-    @routes.post("/webhooks/shopify/{channel}", status_code=202, responses=_ORDER_RESPONSES)
+    @routes.post("/webhooks/shopify/{channel}", status_code=202, responses=_ORDER_RESPONSES,
+                 openapi_extra=raw_body("Shopify's orders/create webhook payload (the Order resource), as Shopify "
+                                        "sends it: signed by X-Shopify-Hmac-Sha256 over these exact bytes"))
     async def shopify_webhook(
             channel: str, request: Request, response: Response,
             x_shopify_hmac_sha256: Annotated[str | None, Header()] = None,
@@ -233,7 +247,10 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: O
         return await webhook_order(owner, body, response, x_shopify_hmac_sha256, x_shopify_shop_domain,
                                    x_shopify_topic, shopify_orders, "x-shopify-topic")
 
-    @routes.post("/webhooks/woocommerce/{channel}", status_code=202, responses=_ORDER_RESPONSES)
+    @routes.post("/webhooks/woocommerce/{channel}", status_code=202, responses=_ORDER_RESPONSES,
+                 openapi_extra=raw_body("WooCommerce's order.created webhook payload (REST API v3 order), signed by "
+                                        "X-WC-Webhook-Signature over these exact bytes; its form-encoded ping is "
+                                        "answered 200", "application/json", "application/x-www-form-urlencoded"))
     async def woocommerce_webhook(
             channel: str, request: Request, response: Response,
             x_wc_webhook_signature: Annotated[str | None, Header()] = None,
@@ -262,7 +279,7 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: O
 
     @routes.post("/orders/{order_id}/changes", status_code=202, responses={401: {}, 403: {}, 404: {}, 422: {}})
     async def change_order(order_id: UUID, change: OrderChange, x_api_key: Annotated[str | None, Header()] = None,
-                           idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+                           idempotency_key: Annotated[str | None, Header(description=IDEMPOTENCY_KEY_DOC)] = None) -> dict[str, Any]:
         """Ask to change an order before it ships: lines' new quantities (0 cancels a line) and/or a new
         ship-to address. The orchestrator applies it under the channel's policy, with its compensation, or
         refuses it: the outcome is OrderModified or OrderModificationRefused on the public order topic (and

@@ -30,7 +30,6 @@ What the provider answers becomes:
 
 from __future__ import annotations
 
-import email.utils
 import os
 import random
 import time
@@ -41,6 +40,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from oms_platform.http import retry_after_seconds
 
 REFUSED_FOR_GOOD = frozenset({402, 404, 409, 422})
 CENT = Decimal("0.01")
@@ -155,7 +156,7 @@ class HttpPaymentProvider:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _wait_after(self, response: httpx.Response, attempt: int) -> float:
-        retry_after = _seconds(response.headers.get("retry-after"))
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
         wait = retry_after if retry_after is not None else self._backoff(attempt)
         return min(wait, self._max_wait_s)
 
@@ -240,16 +241,3 @@ def _segment(identifier: str) -> str:
     return quote(identifier, safe="")
 
 
-def _seconds(retry_after: str | None) -> float | None:
-    """Retry-After as seconds: a number of seconds or an HTTP date."""
-    if not retry_after:
-        return None
-    try:
-        return max(0.0, float(retry_after))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(retry_after)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())

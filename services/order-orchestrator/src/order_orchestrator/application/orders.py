@@ -175,27 +175,29 @@ class Orders(ServiceApplication):
 
     def shipment_cancelled(self, order_id: str, shipment_id: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
+            change_id = (order.pending_change or {}).get("change_id")
             order.shipment_taken_back(shipment_id)
-            self._book_replacement(order)
+            self._book_replacement(order, change_id)
         self._step(order_id, tracking, step)
 
     def reservation_adjusted(self, order_id: str, adjustment_id: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
             order.reservation_adjusted(adjustment_id)
-            self._book_replacement(order)
+            self._book_replacement(order, adjustment_id)
         self._step(order_id, tracking, step)
 
     def reservation_adjustment_rejected(self, order_id: str, adjustment_id: str, reasons: list[str],
                                         tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
             order.reservation_adjustment_rejected(adjustment_id, reasons)
-            self._book_replacement(order)
+            self._book_replacement(order, adjustment_id)
         self._step(order_id, tracking, step)
 
     @staticmethod
-    def _book_replacement(order: Order) -> None:
-        if order.needs_shipment:
-            order.request_shipment(replacing=order.changes[-1] if order.changes else "rebooked")
+    def _book_replacement(order: Order, change_id: str | None) -> None:
+        """A new parcel for the order as it now is, its id derived from the change that took the last one back."""
+        if order.needs_shipment and change_id:
+            order.request_shipment(replacing=change_id)
 
     # ---- payment answers (from the payment desk) ----
     def payment_authorised(self, order_id: str, payment_id: str, authorisation: str, amount: Decimal) -> None:

@@ -77,9 +77,9 @@ class ChaosStack(LocalStack):
         return self._here(super().relay_process_for(spec))
 
     def start_services(self, names: list[str] | None = None, timeout: float = 180) -> None:
-        # the payment provider the orchestrator authorises webstore payments with (the stack's simulator; the
-        # faults are the services' and the infrastructure's, not the provider's)
-        provider = self._here(self.payment_provider_process())
+        # the payment provider the orchestrator authorises webstore payments with (the stack's simulators; the
+        # faults are the services' and the infrastructure's, not the outside world's)
+        provider = self._here(self.simulators_process())
         self.definitions[provider.name] = provider.fresh_copy()
         self.supervisor.start(provider)
         for spec in SERVICES:
@@ -149,7 +149,7 @@ def chaos_profile(name: str = "chaos") -> StackProfile:
 
 
 def http_base_for_chaos(start: int = 18500) -> int:
-    """A block of free ports for the services (base+1..+7), the payment provider simulator (base+8) and the
+    """A block of free ports for the services (base+1..+7), the stack's simulators (base+8) and the
     relays' probes (base+11..+17)."""
     return free_port_block(len(SERVICES) + 11, start=start)
 

@@ -1,0 +1,35 @@
+"""The outside world of a local stack in one process: the payment provider under ``/payments`` and Amazon's
+Selling Partner API (Login with Amazon and the Orders API) under ``/amazon``. ``oms up``, the tests and the
+benchmark run it beside the seven services and point the orchestrator (``OMS_PAYMENT_PROVIDER_URL``) and
+the gateway's SP-API channel (``OMS_AMAZON_SP_API_ENDPOINT``, ``OMS_AMAZON_LWA_*``) at it; a deployment points
+them at the real ones.
+
+Run it on its own with ``uvicorn --factory oms_cli.simulators.stack_simulators:stack_simulators``."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from .amazon_sp_api import sp_api_simulator
+from .payment_provider import payment_provider_simulator
+
+# the local stack's demo credentials of the simulated SP-API application (what the gateway is given)
+SP_API_CLIENT_ID = "amzn1.application-oa2-client.oms-demo"
+SP_API_CLIENT_SECRET = "oms-demo-client-secret"
+SP_API_REFRESH_TOKEN = "Atzr|oms-demo-refresh-token"
+
+
+def stack_simulators() -> FastAPI:
+    app = FastAPI(title="local stack simulators: payment provider, Amazon SP-API", openapi_url=None)
+    app.mount("/payments", payment_provider_simulator(
+        api_key=os.environ.get("OMS_PAYMENT_PROVIDER_KEY") or "payments-demo-key"))
+    app.mount("/amazon", sp_api_simulator(client_id=SP_API_CLIENT_ID, client_secret=SP_API_CLIENT_SECRET,
+                                          refresh_token=SP_API_REFRESH_TOKEN))
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
