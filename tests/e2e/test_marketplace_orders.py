@@ -99,6 +99,31 @@ def test_an_fba_order_is_recorded_and_invoiced_but_never_touches_shared_stock(sy
         "history"]), what="the cancellation refused")
 
 
+def test_a_vendor_central_csv_purchase_order_is_reserved_one_order_per_po(system, sku):
+    """The semi-automatic flow: Vendor Central's purchase-order CSV download, uploaded; the PO number is the
+    external order id and the fulfilment centre's code becomes the ship-to address."""
+    first, second = sku(), sku()
+    for item in (first, second):
+        system.receive_stock(item, MAIN, 50)
+    po = f"C{random.randrange(10**6, 10**7)}"
+    header = ("PO,Vendor,Ordered On,Ship to location,ASIN,External Id,External Id Type,Model Number,Title,"
+              "Availability,Window Type,Window start,Window end,Expected date,Quantity Requested,Accepted quantity,"
+              "Quantity received,Quantity Outstanding,Unit Cost,Total cost")
+    rows = [f'{po},RTLZ1,11/21/2026,"BLR4 - BENGALURU, KARNATAKA",B0E2EA{n:04d},,,{item},"Item {n}",'
+            f'AC - Accepted: In stock,Delivery window (Prepaid),11/22/2026,12/1/2026,11/28/2026,{quantity},'
+            f'{quantity},0,{quantity},499.00,"{quantity * 499:,}.00"'
+            for n, (item, quantity) in enumerate(((first, 12), (second, 3)), start=1)]
+    uploaded = system.http.post(system.url("channel-gateway", "/v1/channels/amazon-vendor/files"),
+                                params={"filename": f"{po}.csv"}, content="\n".join([header, *rows]).encode(),
+                                headers={"X-Api-Key": VENDOR_KEY, "Content-Type": "text/csv"})
+    assert uploaded.status_code == 202, uploaded.text
+    [order] = uploaded.json()["orders"]
+    state = system.wait_for_status(order["order_id"], "shipment_created")["state"]
+    assert state["external_order_id"] == po and state["ship_to"]["postal_code"].startswith("56")
+    assert state["payment"]["collection"] == "terms"
+    assert (system.stock(first, MAIN)["reserved"], system.stock(second, MAIN)["reserved"]) == (12, 3)
+
+
 def purchase_order_850(po_number: str, skus: list[str]) -> bytes:
     """Amazon's 850 with our own SKUs as vendor item numbers (VN), counts kept right."""
     text = (FIXTURES / "amazon_vendor_850_plain.edi").read_text()
