@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from oms_platform.consumer import GATHERED
+import httpx
+
+from oms_platform.consumer import GATHERED, MessageConsumer
 from oms_platform.http import create_http_app
 from oms_platform.projection import ProjectionPositions
 from oms_platform.service_runtime import ServiceProcess, assemble_service, ensure_database
@@ -19,7 +21,16 @@ from .adapters.file_api import file_routes
 from .adapters.file_drop import DropFolder, WatchedFolder, outbound_documents_projection
 from .adapters.http_api import OrderGate, document_canonical_order, gateway_routes
 from .adapters.publications import capture_publications
-from .adapters.subscriptions import acknowledgement_handlers
+from .adapters.stock_feed import (
+    AmazonListingsSender,
+    JsonStockSender,
+    PostgresStockFeed,
+    StockFeedPusher,
+    StockSender,
+    stock_feed_routes,
+    stock_feeds,
+)
+from .adapters.subscriptions import acknowledgement_handlers, stock_feed_handlers
 from .adapters.vendor_files import draw_up_acknowledgement, file_taker
 from .application.file_intake import FileIntake
 from .application.order_capture import OrderCapture
@@ -63,9 +74,31 @@ def bootstrap(settings: ServiceSettings | None = None, *, file_drop: Path | None
         handlers = acknowledgement_handlers(acknowledgements, acknowledging)
         workers.append(outbound_documents_projection(capture, drop_root, ProjectionPositions(files_view.pool)))
 
-    def stop() -> None:
+    feeds = stock_feeds(channels.channels)
+    stock_feed = PostgresStockFeed(settings.dsn(), feeds)
+    feed_http = httpx.AsyncClient(timeout=10)
+    if feeds:
+        sp_api = sp_api_clients or SellingPartnerClients()
+        senders: dict[str, StockSender] = {}
+        for feed in feeds:
+            if feed.format == "amazon-listings":
+                owner = channels.channel(feed.channel)
+                senders[feed.channel] = AmazonListingsSender(feed, lambda owner=owner: sp_api.for_channel(owner))
+            else:
+                senders[feed.channel] = JsonStockSender(feed, feed_http)
+        # the ledger's stock levels, off the order's critical path (gathered fetches; debounced pushes)
+        workers.append(MessageConsumer(
+            SERVICE, settings.kafka_bootstrap, f"{SERVICE}-stock-feed{settings.consumer_group_suffix}",
+            stock_feed_handlers(stock_feed), already_processed=None, namespace=settings.topic_namespace,
+            fetch=GATHERED))
+        workers.append(StockFeedPusher(stock_feed, senders))
+    http_app.include_router(stock_feed_routes(gate, stock_feed))
+
+    async def stop() -> None:
         capture.close()
         files_view.close()
+        await stock_feed.close()
+        await feed_http.aclose()
 
     process = assemble_service(settings, http_app, app=capture, publications=capture_publications,
                                handlers=handlers, extra_workers=workers, on_stop=stop,

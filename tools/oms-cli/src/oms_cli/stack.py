@@ -178,6 +178,9 @@ class LocalStack:
                 env[name] = os.environ.get(name) or demo
             # channels' drop folders (Vendor Central files in, X12 855s out), the stack's own unless given
             env["OMS_GATEWAY_FILE_DROP"] = os.environ.get("OMS_GATEWAY_FILE_DROP") or str(self.profile.run_dir / "file-drop")
+            # the webstore's stock feed goes to the stack's simulated webstore unless given a real endpoint
+            env["OMS_WEBSTORE_STOCK_FEED_URL"] = (os.environ.get("OMS_WEBSTORE_STOCK_FEED_URL")
+                                                  or self.profile.simulators_url + "/webstore/stock")
             # the SP-API channel pulls orders from the stack's simulator unless given a real endpoint
             if not os.environ.get("OMS_AMAZON_SP_API_ENDPOINT"):
                 env.update({"OMS_AMAZON_SP_API_ENDPOINT": self.profile.sp_api_url,

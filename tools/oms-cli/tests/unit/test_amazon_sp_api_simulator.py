@@ -12,6 +12,7 @@ from channel_gateway.adapters.amazon_sp_api import (
     LoginWithAmazonRefused,
     LwaCredentials,
     SellingPartnerClient,
+    SellingPartnerError,
     SellingPartnerUnavailable,
 )
 from channel_gateway.adapters.channel_formats import FormatError
@@ -308,3 +309,16 @@ async def test_seeding_replaces_an_order_and_refuses_what_is_not_one(simulator, 
         ):
             answer = await http.post("/simulator/orders", json=bad)
             assert answer.status_code == 422 and answer.json()["errors"][0]["code"] == "InvalidInput"
+
+
+async def test_a_listings_quantity_is_patched_through_the_listings_items_api(simulator, clock):
+    async with client_for(simulator, clock) as client:
+        answer = await client.set_listing_quantity("A2SELLER", "TSHIRT-RED-M", ["A21TJRUUN4KGV"], 7)
+        assert answer["status"] == "ACCEPTED" and answer["submissionId"]
+        await client.set_listing_quantity("A2SELLER", "TSHIRT-RED-M", ["A21TJRUUN4KGV"], 0)
+        with pytest.raises(SellingPartnerError, match="INVALID"):
+            await client.set_listing_quantity("A2SELLER", "TSHIRT-RED-M", ["A21TJRUUN4KGV"], -1)
+    async with raw_http(simulator) as http:
+        shown = (await http.get("/simulator/listings")).json()
+    assert [u["quantity"] for u in shown["A2SELLER/TSHIRT-RED-M"]] == [7, 0]
+    assert shown["A2SELLER/TSHIRT-RED-M"][0]["marketplace_ids"] == ["A21TJRUUN4KGV"]

@@ -187,11 +187,33 @@ class SellingPartnerClient:
             raise AmazonOrderNotFound(f"Amazon has no order {order_id} (getOrder answered no order)")
         return answer
 
+    async def set_listing_quantity(self, seller_id: str, sku: str, marketplace_ids: Sequence[str],
+                                   quantity: int) -> dict[str, Any]:
+        """Listings Items API 2021-08-01 patchListingsItem: the seller-fulfilled quantity Amazon may sell of
+        ``sku`` (``fulfillment_availability`` with fulfillment_channel_code DEFAULT). Amazon answers
+        ACCEPTED with a submission id, or INVALID with issues (raised as a refusal)."""
+        answer = await self._call(
+            "PATCH", f"/listings/2021-08-01/items/{quote(seller_id, safe='')}/{quote(sku, safe='')}",
+            params={"marketplaceIds": ",".join(marketplace_ids), "issueLocale": "en_US"},
+            json={"productType": "PRODUCT", "patches": [{
+                "op": "replace", "path": "/attributes/fulfillment_availability",
+                "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": int(quantity)}]}]},
+            not_found=SellingPartnerError)
+        if answer.get("status") != "ACCEPTED":
+            issues = "; ".join(f"{i.get('code')}: {i.get('message')}" for i in answer.get("issues") or [])
+            raise SellingPartnerError(f"Amazon did not accept the quantity of {sku}: {answer.get('status')} {issues}")
+        return answer
+
     async def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        return await self._call("GET", path, params=params)
+
+    async def _call(self, method: str, path: str, params: dict[str, str] | None = None,
+                    json: dict[str, Any] | None = None,
+                    not_found: type[SellingPartnerError] | None = None) -> dict[str, Any]:
         url = f"{self.endpoint}{path}"
         for fresh_token in (False, True):
             token = await self.access_token()
-            response = await self._send("GET", url, params=params, headers={"x-amz-access-token": token})
+            response = await self._send(method, url, params=params, json=json, headers={"x-amz-access-token": token})
             if response.status_code not in (401, 403):
                 break
             if not fresh_token:
@@ -199,7 +221,7 @@ class SellingPartnerClient:
                 continue
             raise _error(SellingPartnerAccessDenied, "SP-API denied access", response)
         if response.status_code == 404:
-            raise _error(AmazonOrderNotFound, "SP-API found no such order", response)
+            raise _error(not_found or AmazonOrderNotFound, f"SP-API found no {path}", response)
         if response.status_code >= 400:
             raise _error(SellingPartnerError, "SP-API refused the request", response)
         try:

@@ -12,6 +12,10 @@ drop folder; ``acknowledges_orders`` for X12 855s. ``marketplace_api`` (Amazon S
 ``payment_collection``: who collects a prepaid order's money: ``channel`` (the marketplace or storefront
 took it; the default) or ``provider`` (the brand's own webstore: the order carries the checkout's payment
 token and the orchestrator authorises it through the payment provider before reserving stock).
+``stock_feed``: the channel is told how much of each SKU it may sell (``adapters/stock_feed.py``):
+``format`` (amazon-listings | json), ``locations`` (the locations serving it; never a dedicated pool's),
+``buffer`` (units held back; ``buffers`` per SKU), ``debounce_ms``, for json ``endpoint`` or
+``endpoint_env`` and ``token_env``, for amazon-listings ``seller_id`` and ``marketplace_ids``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.channels import Channel, ChannelDirectory
+from .stock_feed import feed_settings
 from .vendor_csv_orders import fulfilment_centre_addresses
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "channels.json"
@@ -71,6 +76,7 @@ def channel_from(entry: dict[str, Any], environ: Mapping[str, str]) -> Channel:
         currency=entry.get("currency"), time_zone=entry.get("time_zone"),
         acknowledges_orders=bool(entry.get("acknowledges_orders")),
         payment_collection=payment_collection(entry.get("payment_collection", "channel")),
+        stock_feed=feed_settings(entry["name"], entry["stock_feed"], environ) if entry.get("stock_feed") else None,
         marketplace_api=marketplace_api(entry.get("marketplace_api"), environ))
 
 

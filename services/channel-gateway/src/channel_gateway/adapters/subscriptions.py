@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from oms_contracts import orchestrator
+from oms_contracts import inventory, orchestrator
 from oms_platform.consumer import Delivery, Handler, run_step
 
 from ..application.purchase_order_acknowledgements import PurchaseOrderAcknowledgements
+from .stock_feed import PostgresStockFeed
 
 
 def acknowledgement_handlers(acknowledgements: PurchaseOrderAcknowledgements,
@@ -40,3 +41,14 @@ def acknowledgement_handlers(acknowledgements: PurchaseOrderAcknowledgements,
 
     return {orchestrator.OrderReserved: reserved, orchestrator.OrderBackordered: backordered,
             orchestrator.OrderCancelled: cancelled}
+
+
+def stock_feed_handlers(feed: PostgresStockFeed) -> dict[type, Handler]:
+    """No tracking records: the feed keeps a figure only when its version is newer, so a repeated or late
+    StockLevelChanged changes nothing."""
+
+    async def stock_level_changed(d: Delivery) -> None:
+        m: inventory.StockLevelChanged = d.message
+        await feed.apply_level(m.sku, m.location_id, m.available, m.version)
+
+    return {inventory.StockLevelChanged: stock_level_changed}

@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .stock_feed_settings import FeedSettings
+
 ChannelKind = Literal["canonical", "shopify", "woocommerce", "amazon-sp-api", "amazon-vendor"]
 
 
@@ -71,6 +73,8 @@ class Channel:
     # who collects a prepaid order's money: "channel" (it took it) or "provider" (we authorise the checkout's
     # payment token through our payment provider)
     payment_collection: str = "channel"
+    # the channel's stock feed: its locations, buffer, format and endpoint (None: the channel gets no feed)
+    stock_feed: FeedSettings | None = None
     # the channel's marketplace API a pushed notification's order is pulled from (Amazon SP-API): endpoint,
     # token endpoint and the names of the environment variables holding the credentials
     marketplace_api: dict[str, str] = field(default_factory=dict, repr=False)

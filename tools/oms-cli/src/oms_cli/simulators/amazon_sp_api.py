@@ -17,6 +17,9 @@ Paths, documents and refusals follow Amazon's published models (amzn/selling-par
   the same AmazonOrderId again replaces it (a status change).
 * ``POST /simulator/throttle``: ``{"count": n, "status": 429, "retry_after_s": null}``: the next n Orders
   API calls are refused with that status (429 ``QuotaExceeded``, or 5xx ``InternalFailure``).
+* ``PATCH /listings/2021-08-01/items/{sellerId}/{sku}?marketplaceIds=...``: patchListingsItem; the
+  seller-fulfilled quantity (``fulfillment_availability``, DEFAULT channel) is kept, ``ACCEPTED`` (a negative
+  quantity is ``INVALID`` with an issue); ``GET /simulator/listings`` shows every quantity given.
 * ``GET /simulator/stats``: token exchanges and Orders API calls served so far.
 
 Orders API refusals use SP-API's error shape ``{"errors": [{"code", "message", "details"}]}``: 401 without
@@ -75,6 +78,7 @@ class SellingPartnerSimulator:
         self.access_tokens: dict[str, float] = {}  # token -> expires at (clock)
         self.token_exchanges = 0
         self.calls: list[str] = []  # the Orders API paths served (refusals included)
+        self.listings: dict[tuple[str, str], list[dict[str, Any]]] = {}  # quantities given per (seller, SKU)
         self.throttled_calls = 0  # the next Orders API calls still to be refused
         self._throttle_status = 429
         self._retry_after_s: float | None = None
@@ -229,6 +233,37 @@ def sp_api_simulator(*, client_id: str = "amzn1.application-oa2-client.simulated
             return _errors(422, "InvalidInput", "Expected {'count': n, 'status': 429, 'retry_after_s': s}.",
                            str(bad))
         return JSONResponse({"throttled_calls": simulator.throttled_calls})
+
+    @app.patch("/listings/2021-08-01/items/{seller_id}/{sku}")
+    async def patch_listings_item(seller_id: str, sku: str, request: Request) -> JSONResponse:
+        """Listings Items API patchListingsItem: only the seller-fulfilled quantity
+        (``/attributes/fulfillment_availability``) is kept; other patches are accepted and ignored."""
+        if (refused := simulator.refusal(request)) is not None:
+            return refused
+        marketplaces = [m for m in request.query_params.get("marketplaceIds", "").split(",") if m]
+        if not marketplaces:
+            return _errors(400, "InvalidInput", "Missing required 'marketplaceIds'.", "")
+        try:
+            body = json.loads(await request.body() or b"{}")
+            patches = body["patches"]
+            quantities = [int(v["quantity"]) for p in patches if p.get("path") == "/attributes/fulfillment_availability"
+                          for v in p.get("value", []) if v.get("fulfillment_channel_code") == "DEFAULT"]
+        except (ValueError, KeyError, TypeError, AttributeError) as bad:
+            return _errors(400, "InvalidInput", "The patch document could not be read.", str(bad))
+        submission = uuid.uuid4().hex
+        if any(q < 0 for q in quantities):
+            return JSONResponse({"sku": sku, "status": "INVALID", "submissionId": submission, "issues": [
+                {"code": "4000001", "message": "quantity must not be negative", "severity": "ERROR",
+                 "attributeNames": ["fulfillment_availability"]}]})
+        for quantity in quantities:
+            simulator.listings.setdefault((seller_id, sku), []).append(
+                {"quantity": quantity, "marketplace_ids": marketplaces, "submission_id": submission})
+        return JSONResponse({"sku": sku, "status": "ACCEPTED", "submissionId": submission, "issues": []})
+
+    @app.get("/simulator/listings")
+    async def listings() -> JSONResponse:
+        """Every quantity each listing was given, in order: ``{"<seller>/<sku>": [{"quantity", ...}, ...]}``."""
+        return JSONResponse({f"{seller}/{sku}": updates for (seller, sku), updates in simulator.listings.items()})
 
     @app.get("/simulator/stats")
     async def stats() -> JSONResponse:

@@ -1,5 +1,6 @@
 """The outside world of a local stack in one process: the payment provider under ``/payments`` and Amazon's
-Selling Partner API (Login with Amazon and the Orders API) under ``/amazon``. ``oms up``, the tests and the
+Selling Partner API (Login with Amazon, the Orders API, Listings Items quantities) under ``/amazon``, and
+the webstore's stock endpoint under ``/webstore``. ``oms up``, the tests and the
 benchmark run it beside the seven services and point the orchestrator (``OMS_PAYMENT_PROVIDER_URL``) and
 the gateway's SP-API channel (``OMS_AMAZON_SP_API_ENDPOINT``, ``OMS_AMAZON_LWA_*``) at it; a deployment points
 them at the real ones.
@@ -9,8 +10,10 @@ Run it on its own with ``uvicorn --factory oms_cli.simulators.stack_simulators:s
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from .amazon_sp_api import sp_api_simulator
 from .payment_provider import payment_provider_simulator
@@ -21,12 +24,39 @@ SP_API_CLIENT_SECRET = "oms-demo-client-secret"
 SP_API_REFRESH_TOKEN = "Atzr|oms-demo-refresh-token"
 
 
+def webstore_stock_simulator() -> FastAPI:
+    """The brand's webstore as the stock feed sees it: ``POST /stock`` ``{"channel", "sku", "quantity",
+    "as_of"}`` is kept; ``GET /simulator/stock`` shows every SKU's figures in the order they came."""
+    app = FastAPI(title="webstore stock endpoint (simulated)", openapi_url=None)
+    received: dict[str, list[dict[str, Any]]] = {}
+
+    @app.post("/stock")
+    async def stock(request: Request) -> JSONResponse:
+        try:
+            update = await request.json()
+            sku, quantity = str(update["sku"]), int(update["quantity"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": "expected {channel, sku, quantity, as_of}"}, status_code=400)
+        if quantity < 0:
+            return JSONResponse({"error": "quantity must not be negative"}, status_code=422)
+        received.setdefault(sku, []).append({"quantity": quantity, "as_of": update.get("as_of")})
+        return JSONResponse({"sku": sku, "quantity": quantity}, status_code=200)
+
+    @app.get("/simulator/stock")
+    async def shown() -> dict[str, list[dict[str, Any]]]:
+        return received
+
+    return app
+
+
 def stack_simulators() -> FastAPI:
     app = FastAPI(title="local stack simulators: payment provider, Amazon SP-API", openapi_url=None)
     app.mount("/payments", payment_provider_simulator(
         api_key=os.environ.get("OMS_PAYMENT_PROVIDER_KEY") or "payments-demo-key"))
     app.mount("/amazon", sp_api_simulator(client_id=SP_API_CLIENT_ID, client_secret=SP_API_CLIENT_SECRET,
                                           refresh_token=SP_API_REFRESH_TOKEN))
+
+    app.mount("/webstore", webstore_stock_simulator())
 
     @app.get("/health")
     async def health() -> dict[str, str]:
