@@ -80,3 +80,14 @@ class ReservationAdjustmentRejected(Message):
     adjustment_id: str
     location_id: str
     reasons: tuple[str, ...]
+
+
+class ChannelBufferChanged(Message):
+    """Units of a SKU now held back from one sales channel's offer (0: none); ``version`` orders the changes of
+    the SKU's buffers. Keyed ``sku@channel:<channel>``."""
+
+    message_type: ClassVar[str] = "ChannelBufferChanged"
+    sku: str
+    channel: str
+    quantity: int
+    version: int

@@ -89,8 +89,9 @@ INVENTORY_RESERVATIONS = Topic(
 )
 INVENTORY_STOCK_LEVELS = Topic(
     "oms.inventory.stock-levels.v1", "inventory-ledger", "sku@location",
-    (inventory.StockLevelChanged,),
-    description="Figures of a SKU at a location after every change (feeds the router's stock view).",
+    (inventory.StockLevelChanged, inventory.ChannelBufferChanged),
+    description="Figures of a SKU at a location after every change (feeds the router's stock view and the "
+                "channels' stock feeds), and the units of a SKU held back from each channel.",
 )
 SHIPMENTS = Topic(
     "oms.shipping.shipments.v1", "shipping", "order_id",

@@ -101,3 +101,19 @@ async def test_two_pushers_never_send_the_same_figure_twice(feed):
     await asyncio.gather(feed.push_due(WEBSTORE, first, limit=10), feed.push_due(WEBSTORE, second, limit=10))
     sent = first.sent + second.sent
     assert sorted(sent) == sorted((f"SKU-{n}", n + 1) for n in range(20))
+
+
+async def test_a_buffer_set_in_the_ledger_replaces_the_feeds_own_for_that_sku(feed):
+    await feed.apply_level("CAP", "WH-A", 10, version=1)
+    sender = RecordingSender()
+    await feed.push_due(MARKETPLACE, sender)
+    assert sender.sent == [("CAP", 8)]  # the feed's own buffer: 2
+    assert await feed.apply_buffer("CAP", "marketplace", 5, version=2)
+    assert not await feed.apply_buffer("CAP", "marketplace", 1, version=1)  # an older buffer: ignored
+    await feed.push_due(MARKETPLACE, sender)
+    assert sender.sent[-1] == ("CAP", 5)
+    await feed.apply_buffer("CAP", "marketplace", 0, version=3)  # cleared in the ledger: none held back
+    await feed.push_due(MARKETPLACE, sender)
+    assert sender.sent[-1] == ("CAP", 10)
+    await feed.apply_buffer("CAP", "webstore", 4, version=4)  # another channel's buffer: this one unchanged
+    assert await feed.push_due(MARKETPLACE, sender) == 0

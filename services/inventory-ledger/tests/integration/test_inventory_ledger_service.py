@@ -1,6 +1,7 @@
 """inventory-ledger through its bootstrap, on the session's real Kafka and PostgreSQL: receipts over
 HTTP, saga commands and return receipts in, reservation outcomes and stock levels out, redelivery,
-reservation adjustments, and concurrent reservations that must never oversell."""
+reservation adjustments, stock adjustments, transfers and safety stock (the stock levels published carry
+available to promise), and concurrent reservations that must never oversell."""
 
 from __future__ import annotations
 
@@ -127,6 +128,64 @@ async def test_adjust_down_then_beyond_stock_over_kafka(settings):
         reservation = ledger.reservation(reservation_id)
         assert reservation["lines"] == [{"sku": sku, "quantity": 1}]
         assert reservation["adjustments"] == [f"{order_id}:mod-1", f"{order_id}:mod-2"]
+
+
+async def test_counts_transfers_and_safety_stock_publish_available_to_promise(settings):
+    kafka = settings.kafka_bootstrap
+    await ensure_topics(kafka, TOPICS)
+    process, ledger = bootstrap(settings)
+    sku, source, destination = f"SKU-{uuid4().hex[:8].upper()}", "WH-BLR-1", "WH-DEL-2"
+    transfer_id = f"STO-{sku}"
+    async with RunningWorkers.of(process):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=process.http_app),
+                                     base_url="http://inventory-ledger") as client:
+            receipt = {"sku": sku, "location_id": source, "quantity": 10, "reference": f"GRN-{sku}"}
+            assert (await client.post("/v1/stock/receipts", json=receipt)).status_code == 202
+            safety = await client.put(f"/v1/stock/{sku}/{source}/safety-stock", json={"quantity": 2})
+            assert safety.status_code == 200 and safety.json()["available_to_promise"] == 8
+            damage = {"sku": sku, "location_id": source, "reason": "damage", "quantity": 1,
+                      "reference": f"DMG-{sku}", "note": "crushed carton"}
+            for expected in (202, 200):  # recorded, then the same report again
+                assert (await client.post("/v1/stock/adjustments", json=damage)).status_code == expected
+            order = {"transfer_id": transfer_id, "sku": sku, "from_location": source, "to_location": destination,
+                     "quantity": 3}
+            refused = await client.post("/v1/stock/transfers", json={**order, "quantity": 8})
+            assert refused.status_code == 409 and refused.json()["errors"][0]["pointer"] == "/quantity"
+            for expected in (202, 200):
+                assert (await client.post("/v1/stock/transfers", json=order)).status_code == expected
+            for expected in (202, 200):
+                assert (await client.post(f"/v1/stock/transfers/{transfer_id}/receipt")).status_code == expected
+
+            # an order holds 3 at the source, then a count finds only 2 there: recorded, short by 1
+            order_id = str(uuid4())
+            reserve = orchestrator.ReserveStock(order_id=order_id, reservation_id=reservation_id_for(order_id),
+                                                location_id=source, lines=[{"sku": sku, "quantity": 3}])
+            await publish(kafka, envelope_of(reserve, order_id, "order-orchestrator"), INVENTORY_COMMANDS)
+            assert [e.event_type for e in await messages_about(kafka, INVENTORY_RESERVATIONS, order_id)] == [
+                "StockReserved"]
+            count = {"sku": sku, "location_id": source, "reason": "cycle_count", "counted": 2,
+                     "reference": f"CC-{sku}"}
+            counted = (await client.post("/v1/stock/adjustments", json=count)).json()
+            assert (counted["on_hand"], counted["reserved"], counted["available_to_promise"], counted["shortfall"]) == (
+                2, 3, 0, 1)
+
+            levels = await messages_about(kafka, INVENTORY_STOCK_LEVELS, f"{sku}@{source}", at_least=8)
+            assert [(e.payload["cause"], e.payload["on_hand"], e.payload["reserved"], e.payload["available"])
+                    for e in levels] == [
+                ("Registered", 0, 0, 0), ("Received", 10, 0, 10), ("SafetyStockSet", 10, 0, 8),
+                ("StockAdjusted", 9, 0, 7), ("TransferredOut", 6, 0, 4), ("TransferDelivered", 6, 0, 4),
+                ("Reserved", 6, 3, 1), ("StockAdjusted", 2, 3, 0)]
+            arrived = await messages_about(kafka, INVENTORY_STOCK_LEVELS, f"{sku}@{destination}", at_least=3)
+            assert [(e.payload["cause"], e.payload["on_hand"], e.payload["available"]) for e in arrived] == [
+                ("Registered", 0, 0), ("TransferExpected", 0, 0), ("TransferredIn", 3, 3)]
+
+            await client.put(f"/v1/stock/{sku}/channel-buffers/amazon-in", json={"quantity": 2})
+            overview = (await client.get(f"/v1/stock/{sku}")).json()
+            assert {k: overview["totals"][k] for k in ("on_hand", "reserved", "available_to_promise", "shortfall",
+                                                         "in_transit_in", "in_transit_out")} == {
+                "on_hand": 5, "reserved": 3, "available_to_promise": 3, "shortfall": 1, "in_transit_in": 0,
+                "in_transit_out": 0}
+            assert overview["channels"] == {"amazon-in": {"buffer": 2, "available_to_promise": 1}}
 
 
 async def test_concurrent_reservations_never_oversell(settings):

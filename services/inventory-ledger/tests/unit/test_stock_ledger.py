@@ -57,7 +57,8 @@ def test_reserve_commit_release_publish_outcomes_and_stock_levels(ledger):
     assert [p.message.message_type for p in out] == ["ReservationCommitted", "StockLevelChanged"]
     assert ledger.stock_item("SHIRT", "WH-A") | {"modified_on": None} == {
         "sku": "SHIRT", "location_id": "WH-A", "on_hand": 3, "reserved": 0, "available": 3, "version": 4,
-        "holds": {}, "modified_on": None}
+        "holds": {}, "modified_on": None, "safety_stock": 0, "available_to_promise": 3, "shortfall": 0,
+        "in_transit_in": 0, "in_transit_out": 0}
     assert all(ledger.is_processed(tracking(n)) for n in (3, 4, 5))
 
 

@@ -70,13 +70,29 @@ async def test_stock_view_feeds_routing_and_decisions_are_published_once(setting
             assert [(e.event_type, e.payload["attempt"]) for e in decisions] == [
                 ("OrderRouted", 1), ("OrderUnroutable", 2)]
             assert decisions[0].payload["location_id"] == "WH-BLR-1"
-            assert decisions[0].payload["rule_version"] == routing.catalogue.rule_version
+            assert decisions[0].payload["rule_version"] == routing.rules_in_force().version
             assert f"{sku}" in decisions[1].payload["reason"]
             decision = (await client.get(f"/v1/routing/{order_id}/1")).json()
             assert decision["location_id"] == "WH-BLR-1" and len(decision["candidates"]) == 3
+            assert decision["ship_to"]["postal_code"] == "560001" and decision["channel"] == "webstore"
             await asyncio.sleep(0.5)
             again = await messages_about(kafka, ROUTING_DECISIONS, order_id, at_least=3, timeout=2)
             assert len(again) == 2  # the redelivered command decided nothing new
+
+            # the decisions taken again, read from the PostgreSQL notification log, under Delhi-first rules
+            rules = routing.rules_in_force().describe()
+            rules["version"] = "delhi-first/1"
+            rules["locations"] = [{**loc, "priority": {"WH-DEL-1": 1, "WH-BLR-1": 2}.get(loc["id"], loc["priority"])}
+                                  for loc in rules["locations"]]
+            replayed, after = [], 0
+            while after is not None:
+                answer = await client.post("/v1/routing-rules/replay", params={"after": after, "limit": 50},
+                                           json=rules)
+                assert answer.status_code == 200, answer.text
+                replayed += [d for d in answer.json()["decisions"] if d["order_id"] == order_id]
+                after = answer.json()["next_after"]
+            assert [(d["attempt"], d["old_location"], d["new_location"], d["changed"]) for d in replayed] == [
+                (1, "WH-BLR-1", "WH-DEL-1", True), (2, None, None, False)]
 
 
 async def _rows_when(seen, count: int) -> list | None:

@@ -85,7 +85,7 @@ def test_route_order_decides_once_per_attempt_and_publishes_the_decision(routing
         (ROUTING_DECISIONS, order_id, "OrderRouted"), (ROUTING_DECISIONS, order_id, "OrderRouted"),
         (ROUTING_DECISIONS, order_id, "OrderUnroutable")]
     first, second, third = (p.message for p in out)
-    assert (first.attempt, first.location_id, first.rule_version) == (1, "WH-BLR-1", routing.catalogue.rule_version)
+    assert (first.attempt, first.location_id, first.rule_version) == (1, "WH-BLR-1", routing.rules_in_force().version)
     assert first.candidates[0].location_id == "WH-BLR-1" and first.candidates[0].available == {"A": 5}
     assert (second.attempt, second.location_id) == (2, "WH-DEL-1")
     assert third.reason.startswith("no location can fill all lines; short: A")
@@ -97,7 +97,7 @@ def test_http_shows_the_stock_view_the_locations_and_decisions(routing):
     asyncio.run(view.apply(StockLevel("A", "WH-BLR-1", 7, 2, 5, 3)))
     order_id = str(uuid4())
     routing.route_order(order_id=order_id, attempt=1, lines=[{"sku": "A", "quantity": 1}],
-                        ship_to_postal_code="560001", exclude_locations=[],
+                        ship_to=SHIP_TO, channel="webstore", exclude_locations=[],
                         stock=[lv.position() for lv in asyncio.run(view.levels_of(["A"]))])
     http_app = create_http_app("router", title="router")
     http_app.include_router(router_routes(routing, view))
@@ -111,5 +111,10 @@ def test_http_shows_the_stock_view_the_locations_and_decisions(routing):
         ("WH-BLR-1", 1), ("WH-DEL-1", 2), ("STORE-MUM-1", 3)]
     decision = client.get(f"/v1/routing/{order_id}/1").json()
     assert decision["location_id"] == "WH-BLR-1" and decision["candidates"]
+    assert decision["rule_version"] == locations["rule_version"] == routing.rules_in_force().version
+    assert decision["candidates"][0]["available"] == {"A": 5}  # the stock seen
+    assert (decision["lines"], decision["channel"], decision["exclude_locations"]) == (
+        [{"sku": "A", "quantity": 1}], "webstore", [])
+    assert decision["ship_to"] == {"postal_code": "560001", "city": "Bengaluru", "region": None, "country": "IN"}
     missing = client.get(f"/v1/routing/{order_id}/2")
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")

@@ -1,6 +1,7 @@
 """The ``oms`` command: ``oms up`` runs everything, ``oms demo`` shows it working,
 ``oms order ID`` tells where an order is and why; ``oms holds | release | cancel | change | rules`` are the
-operator's desk."""
+operator's desk; ``oms stock SKU`` the stock, ``oms routing-replay FILE`` a new routing rule version tried on
+past orders."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import typer
@@ -170,6 +172,30 @@ def rules(reload: bool = typer.Option(False, "--reload", help="re-read the tenan
         console.print_json(data=_desk(url, profile).rules(reload))
     except (DeskRefusal, httpx.HTTPError) as error:
         _refused(error)
+
+
+@app.command()
+def stock(sku: str, profile: str = typer.Option("run"),
+          url: str = typer.Option(None, "--url", envvar="OMS_LEDGER_URL", help="the inventory-ledger's URL")) -> None:
+    """A SKU's stock by location and in total: on hand, reserved, safety stock, available to promise, in transit,
+    and each channel's available to promise after its buffer."""
+    from .stock_figures import StockRefusal, show_stock
+
+    try:
+        show_stock(url or StackProfile.named(profile).url("inventory-ledger"), sku, console)
+    except (StockRefusal, httpx.HTTPError):
+        raise typer.Exit(1) from None
+
+
+@app.command("routing-replay")
+def routing_replay(rules_file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                                     help="a routing rules document (a new version)"),
+                   profile: str = typer.Option("run"),
+                   url: str = typer.Option(None, "--url", envvar="OMS_ROUTER_URL", help="the router's URL")) -> None:
+    """Replay the past routing decisions against new routing rules: which orders would have gone elsewhere."""
+    from .routing_replay import replay_command
+
+    replay_command(url or StackProfile.named(profile).url("router"), rules_file, console)
 
 
 @app.command()

@@ -192,9 +192,10 @@ class LocalStack:
             env["OMS_PAYMENT_PROVIDER_URL"] = os.environ.get("OMS_PAYMENT_PROVIDER_URL") or self.profile.payment_provider_url
             env["OMS_PAYMENT_PROVIDER_KEY"] = os.environ.get("OMS_PAYMENT_PROVIDER_KEY") or DEMO_PAYMENT_PROVIDER_KEY
             env["OMS_OPERATOR_TOKEN"] = os.environ.get("OMS_OPERATOR_TOKEN") or DEMO_OPERATOR_TOKEN
-            for name in ("OMS_TENANT", "OMS_ORDER_RULES_DIR"):
-                if os.environ.get(name):
-                    env[name] = os.environ[name]
+        # the seller's rules as data: the tenant's files (the packages' own demo ones unless given a folder)
+        for name in ("OMS_TENANT", "OMS_ORDER_RULES_DIR", "OMS_ROUTING_RULES_DIR"):
+            if os.environ.get(name):
+                env[name] = os.environ[name]
         env.update(self.extra_env)
         return env
 

@@ -16,6 +16,9 @@ How it holds together:
   row twice at once. Every call is recorded (``stock_feed_pushes``: the quantity, the answer, the error);
   a failed call is tried again with backoff. A crash loses nothing: what was not pushed still differs.
 
+* A channel buffer set in the inventory-ledger for a SKU (ChannelBufferChanged) replaces the feed's own
+  ``buffer`` for that SKU and channel, and the channel's figure is worked out again at once.
+
 Formats: ``amazon-listings`` (SP-API Listings Items patchListingsItem, through the channel's
 ``marketplace_api`` credentials) and ``json`` (``POST <endpoint>`` ``{"channel", "sku", "quantity",
 "as_of"}``, the brand's own webstore; a bearer token from ``token_env`` when set).
@@ -50,6 +53,13 @@ CREATE TABLE IF NOT EXISTS feed_stock_levels (
     version bigint NOT NULL,
     PRIMARY KEY (sku, location_id)
 );
+CREATE TABLE IF NOT EXISTS feed_channel_buffers (
+    sku text NOT NULL,
+    channel text NOT NULL,
+    quantity integer NOT NULL,
+    version bigint NOT NULL,
+    PRIMARY KEY (sku, channel)
+);
 CREATE TABLE IF NOT EXISTS channel_stock (
     channel text NOT NULL,
     sku text NOT NULL,
@@ -74,6 +84,12 @@ CREATE TABLE IF NOT EXISTS stock_feed_pushes (
     pushed_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS stock_feed_pushes_channel_idx ON stock_feed_pushes (channel, sku, push_id DESC);
+"""
+
+UPSERT_BUFFER = """
+INSERT INTO feed_channel_buffers (sku, channel, quantity, version) VALUES ($1, $2, $3, $4)
+ON CONFLICT (sku, channel) DO UPDATE SET quantity = EXCLUDED.quantity, version = EXCLUDED.version
+WHERE feed_channel_buffers.version < EXCLUDED.version
 """
 
 UPSERT_LEVEL = """
@@ -169,30 +185,33 @@ class AmazonListingsSender:
 
 
 class PostgresStockFeed:
-    """The feed's tables in the gateway's own database (asyncpg; the pool opens on first use, on the
-    event loop that serves the consumer and the pusher)."""
+    """The feed's tables in the gateway's own database (asyncpg). An asyncpg pool belongs to the event loop
+    it was opened on: one pool per loop, opened on first use (the service runs one loop; a test client may
+    call the HTTP routes from another)."""
 
     def __init__(self, dsn: str, feeds: Sequence[FeedSettings], pool_size: int = 3):
         self.dsn = dsn
         self.feeds = tuple(feeds)
         self.pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
+        self._pools: dict[asyncio.AbstractEventLoop, asyncpg.Pool] = {}
+        self._opening: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     async def _connected(self) -> asyncpg.Pool:
-        if self._pool is None:
-            async with self._opening:
-                if self._pool is None:
-                    pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size)
-                    async with pool.acquire() as conn:
-                        await conn.execute("SELECT pg_advisory_lock(hashtext('channel-gateway stock feed schema'))")
-                        try:
-                            await conn.execute(SCHEMA)
-                        finally:
-                            await conn.execute(
-                                "SELECT pg_advisory_unlock(hashtext('channel-gateway stock feed schema'))")
-                    self._pool = pool
-        return self._pool
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is not None:
+            return pool
+        async with self._opening.setdefault(loop, asyncio.Lock()):
+            if loop not in self._pools:
+                pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size)
+                async with pool.acquire() as conn:
+                    await conn.execute("SELECT pg_advisory_lock(hashtext('channel-gateway stock feed schema'))")
+                    try:
+                        await conn.execute(SCHEMA)
+                    finally:
+                        await conn.execute("SELECT pg_advisory_unlock(hashtext('channel-gateway stock feed schema'))")
+                self._pools[loop] = pool
+        return self._pools[loop]
 
     async def apply_level(self, sku: str, location_id: str, available: int, version: int) -> bool:
         """Keep a newer figure of ``sku`` at ``location_id`` and what each channel it serves should now show."""
@@ -202,12 +221,30 @@ class PostgresStockFeed:
             status = await conn.execute(UPSERT_LEVEL, sku, location_id, available, version)
             if not status.endswith(" 1"):
                 return False  # older than (or the same as) what the feed holds: nothing changes
-            if serving:
-                rows = await conn.fetch("SELECT location_id, available FROM feed_stock_levels WHERE sku = $1", sku)
-                here = {row["location_id"]: row["available"] for row in rows}
-                for feed in serving:
-                    await conn.execute(SET_WANTED, feed.channel, sku, feed.quantity(sku, here))
+            await self._offer(conn, sku, serving)
         return True
+
+    async def apply_buffer(self, sku: str, channel: str, quantity: int, version: int) -> bool:
+        """Keep a newer ledger buffer of ``sku`` for ``channel`` and what the channel should now show."""
+        pool = await self._connected()
+        async with pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(UPSERT_BUFFER, sku, channel, quantity, version)
+            if not status.endswith(" 1"):
+                return False
+            await self._offer(conn, sku, [feed for feed in self.feeds if feed.channel == channel])
+        return True
+
+    @staticmethod
+    async def _offer(conn: asyncpg.Connection, sku: str, feeds: Sequence[FeedSettings]) -> None:
+        """Set what each of ``feeds`` should show of ``sku`` from the figures and buffers held now."""
+        if not feeds:
+            return
+        rows = await conn.fetch("SELECT location_id, available FROM feed_stock_levels WHERE sku = $1", sku)
+        here = {row["location_id"]: row["available"] for row in rows}
+        buffers = {row["channel"]: row["quantity"] for row in await conn.fetch(
+            "SELECT channel, quantity FROM feed_channel_buffers WHERE sku = $1", sku)}
+        for feed in feeds:
+            await conn.execute(SET_WANTED, feed.channel, sku, feed.quantity(sku, here, buffers.get(feed.channel)))
 
     async def push_due(self, feed: FeedSettings, sender: StockSender, limit: int = 50) -> int:
         """Send the channel every figure that stood still for its debounce; answers how many were sent."""
@@ -252,9 +289,16 @@ class PostgresStockFeed:
         return [_jsonable(dict(row)) for row in rows]
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        loop = asyncio.get_running_loop()
+        pools, self._pools = self._pools, {}
+        for owner, pool in pools.items():
+            if owner is loop:
+                await pool.close()
+            else:  # another loop's pool (closed or not running here): its connections are just dropped
+                try:
+                    pool.terminate()
+                except RuntimeError:  # its loop is closed already: so are its connections' transports
+                    pass
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -51,4 +51,8 @@ def stock_feed_handlers(feed: PostgresStockFeed) -> dict[type, Handler]:
         m: inventory.StockLevelChanged = d.message
         await feed.apply_level(m.sku, m.location_id, m.available, m.version)
 
-    return {inventory.StockLevelChanged: stock_level_changed}
+    async def channel_buffer_changed(d: Delivery) -> None:
+        m: inventory.ChannelBufferChanged = d.message
+        await feed.apply_buffer(m.sku, m.channel, m.quantity, m.version)
+
+    return {inventory.StockLevelChanged: stock_level_changed, inventory.ChannelBufferChanged: channel_buffer_changed}

@@ -24,7 +24,12 @@ class FeedSettings:
     seller_id: str | None = None  # amazon-listings
     marketplace_ids: tuple[str, ...] = ()  # amazon-listings
 
-    def quantity(self, sku: str, available_here: Mapping[str, int]) -> int:
+    def buffer_of(self, sku: str, ledger_buffer: int | None = None) -> int:
+        """Units held back: the ledger's buffer for the SKU and channel when it set one (0 included), else this
+        feed's own (``buffers`` per SKU, else ``buffer``)."""
+        return int(ledger_buffer) if ledger_buffer is not None else int(self.buffers.get(sku, self.buffer))
+
+    def quantity(self, sku: str, available_here: Mapping[str, int], ledger_buffer: int | None = None) -> int:
         """What the channel may sell: available to promise at its locations, less its buffer, never below 0."""
         total = sum(max(0, available_here.get(location, 0)) for location in self.locations)
-        return max(0, total - int(self.buffers.get(sku, self.buffer)))
+        return max(0, total - self.buffer_of(sku, ledger_buffer))

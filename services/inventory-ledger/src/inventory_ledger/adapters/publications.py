@@ -1,5 +1,8 @@
 """What each inventory event becomes on Kafka: reservation outcomes and restocks keyed by order,
-and the figures of a SKU at a location after every stock movement, keyed by ``sku@location``."""
+and the figures of a SKU at a location after every stock movement, keyed by ``sku@location``, whose
+``available`` is what may be promised (never safety stock). Transfers and channel buffers have no
+message of their own (their stock items' levels say what changed); a channel buffer's change is published
+for the channels' stock feeds."""
 
 from __future__ import annotations
 
@@ -10,9 +13,10 @@ from oms_contracts import inventory as c
 from oms_contracts.topics import INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS
 from oms_platform.outbox_relay import Publication
 
+from ..domain.channel_buffer import ChannelBuffers
 from ..domain.reservation import Reservation, UnknownReservationAdjustment
 from ..domain.return_restock import ReturnRestock
-from ..domain.stock_item import StockItem
+from ..domain.stock_item import StockItem, available_to_promise
 
 
 def stock_subject(sku: str, location_id: str) -> str:
@@ -49,12 +53,17 @@ def inventory_publications(event: Any) -> Sequence[Publication]:
             return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReservationAdjustmentRejected(
                 order_id=e["order_id"], reservation_id=e["reservation_id"], adjustment_id=e["adjustment_id"],
                 location_id="", reasons=e["reasons"]))]
+        case ChannelBuffers.BufferSet():
+            return [Publication(INVENTORY_STOCK_LEVELS, f"{e['sku']}@channel:{e['channel']}", c.ChannelBufferChanged(
+                sku=e["sku"], channel=e["channel"], quantity=e["quantity"], version=event.originator_version))]
         case ReturnRestock.Recorded():
             return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReturnRestocked(
                 order_id=e["order_id"], rma_id=e["rma_id"], location_id=e["location_id"], lines=e["lines"]))]
         case StockItem.Event():
-            on_hand, reserved = e.get("on_hand", 0), e.get("reserved", 0)  # a new item starts empty
+            # (a new item starts empty; events stored before safety stock existed kept none back)
+            on_hand, reserved = e.get("on_hand", 0), e.get("reserved", 0)
+            available = available_to_promise(on_hand, reserved, e.get("safety_stock", 0))
             return [Publication(INVENTORY_STOCK_LEVELS, stock_subject(e["sku"], e["location_id"]), c.StockLevelChanged(
                 sku=e["sku"], location_id=e["location_id"], on_hand=on_hand, reserved=reserved,
-                available=on_hand - reserved, version=event.originator_version, cause=type(event).__name__))]
+                available=available, version=event.originator_version, cause=type(event).__name__))]
     return []

@@ -1,6 +1,8 @@
 """Use cases of the inventory-ledger: receive stock, reserve it for orders (all lines or none),
-adjust, release or commit reservations, restock sellable returns. Load the aggregates, call them, save
-every changed one in one transaction with the tracking record of the message that caused it.
+adjust, release or commit reservations, restock sellable returns, record what the warehouse found
+(counts, damage, found goods, the ERP's feed), transfer stock between locations, keep safety stock and
+channel buffers back from what is promised; and the figures of a SKU. Load the aggregates, call them,
+save every changed one in one transaction with the tracking record of the message that caused it.
 No transport types, no rules."""
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from eventsourcing.persistence import Tracking
 from oms_platform.event_store import ServiceApplication, retry_on_conflict
 from oms_platform.telemetry import log
 
+from ..domain.channel_buffer import ChannelBuffers, channel_available_to_promise, channel_buffers_id
 from ..domain.reservation import (
     Reservation,
     adjust_reservation,
@@ -25,6 +28,7 @@ from ..domain.reservation import (
 )
 from ..domain.return_restock import goes_back_on_shelf, restock_return, return_restock_id
 from ..domain.stock_item import SkuLocations, StockItem, sku_locations_id, stock_item_id
+from ..domain.transfer import Transfer, dispatch_transfer, receive_transfer, transfer_uuid
 
 _log = log("stock_ledger")
 
@@ -41,10 +45,27 @@ class ReservationNotFound(LookupError):
     pass
 
 
+class TransferNotFound(LookupError):
+    pass
+
+
 @dataclass(frozen=True)
-class ReceiptResult:
-    recorded: bool  # False when the same receipt reference was already counted
+class StockResult:
+    recorded: bool  # False when the same receipt or adjustment reference was already counted, or nothing changed
     figures: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    recorded: bool  # False when the same transfer was already dispatched (or received)
+    transfer: dict[str, Any]
+    source: dict[str, Any]  # figures at the location the goods left
+    destination: dict[str, Any]  # figures at the location they go to
+
+
+# the figures of a SKU at a location that add up across locations
+TOTALLED = ("on_hand", "reserved", "safety_stock", "available_to_promise", "shortfall", "in_transit_in",
+            "in_transit_out")
 
 
 class StockLedger(ServiceApplication):
@@ -52,14 +73,74 @@ class StockLedger(ServiceApplication):
     service_name = "inventory-ledger"
 
     # ---- goods in (warehouse staff, ERP) ----
-    def receive_stock(self, *, sku: str, location_id: str, quantity: int, reference: str) -> ReceiptResult:
-        def attempt() -> ReceiptResult:
+    def receive_stock(self, *, sku: str, location_id: str, quantity: int, reference: str) -> StockResult:
+        def attempt() -> StockResult:
             item, listing = self._item_or_new(sku, location_id)
             before = item.version
             item.receive(quantity, reference)
             self.record(item, *listing)
-            return ReceiptResult(recorded=item.version != before, figures=item.figures())
+            return StockResult(recorded=item.version != before, figures=item.figures())
         return retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+
+    def adjust_stock(self, *, sku: str, location_id: str, reason: str, reference: str, quantity: int | None = None,
+                     counted: int | None = None, note: str = "") -> StockResult:
+        def attempt() -> StockResult:
+            item, listing = self._item_or_new(sku, location_id)
+            before = item.version
+            item.adjust_stock(reason, reference, quantity=quantity, counted=counted, note=note)
+            self.record(item, *listing)
+            return StockResult(recorded=item.version != before, figures=item.figures())
+        return retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+
+    # ---- transfers between locations ----
+    def transfer_stock(self, *, transfer_id: str, sku: str, from_location: str, to_location: str,
+                       quantity: int) -> TransferResult:
+        def attempt() -> TransferResult:
+            transfer = self._transfer_or_none(transfer_id)
+            if transfer is not None:
+                transfer.confirm_repeat(sku, from_location, to_location, quantity)
+                return self._transfer_result(transfer, recorded=False)
+            source = self._item_or_none(sku, from_location)
+            destination, listing = self._item_or_new(sku, to_location)
+            transfer = dispatch_transfer(transfer_id=transfer_id, sku=sku, from_location=from_location,
+                                         to_location=to_location, quantity=quantity, source=source,
+                                         destination=destination)
+            _log.info("transfer dispatched", transfer_id=transfer_id, sku=sku, from_location=from_location,
+                      to_location=to_location, quantity=quantity)
+            self.record(transfer, source, destination, *listing)
+            return self._transfer_result(transfer, recorded=True)
+        return retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+
+    def receive_transfer(self, *, transfer_id: str) -> TransferResult:
+        def attempt() -> TransferResult:
+            transfer = self._transfer_or_none(transfer_id)
+            if transfer is None:
+                raise TransferNotFound(transfer_id)
+            before = transfer.version
+            source, destination = (self._item(transfer.sku, location)
+                                   for location in (transfer.from_location, transfer.to_location))
+            receive_transfer(transfer=transfer, source=source, destination=destination)
+            self.record(transfer, source, destination)
+            return self._transfer_result(transfer, recorded=transfer.version != before)
+        return retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+
+    # ---- what is kept back from promising ----
+    def set_safety_stock(self, *, sku: str, location_id: str, quantity: int) -> StockResult:
+        def attempt() -> StockResult:
+            item, listing = self._item_or_new(sku, location_id)
+            before = item.version
+            item.set_safety_stock(quantity)
+            self.record(item, *listing)
+            return StockResult(recorded=item.version != before, figures=item.figures())
+        return retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+
+    def set_channel_buffer(self, *, sku: str, channel: str, quantity: int) -> dict[str, Any]:
+        def attempt() -> None:
+            buffers = self._buffers_or_none(sku) or ChannelBuffers(sku=sku)
+            buffers.set_buffer(channel, quantity)
+            self.record(buffers)
+        retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+        return self.channel_atp(sku, channel)
 
     # ---- saga commands from the orchestrator ----
     def reserve(self, *, order_id: str, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
@@ -145,10 +226,7 @@ class StockLedger(ServiceApplication):
 
     # ---- queries ----
     def stock_item(self, sku: str, location_id: str) -> dict[str, Any]:
-        item = self._item_or_none(sku, location_id)
-        if item is None:
-            raise StockItemNotFound(f"{sku} at {location_id}")
-        return item.figures()
+        return self._item(sku, location_id).figures()
 
     def stock_of(self, sku: str) -> list[dict[str, Any]]:
         try:
@@ -156,6 +234,28 @@ class StockLedger(ServiceApplication):
         except AggregateNotFoundError:
             raise StockItemNotFound(sku) from None
         return [self.stock_item(sku, location_id) for location_id in listing.locations]
+
+    def stock_overview(self, sku: str) -> dict[str, Any]:
+        """The SKU's figures at every location that ever stocked it, their totals, and each buffered
+        channel's available to promise."""
+        locations = self.stock_of(sku)
+        totals = {figure: sum(x[figure] for x in locations) for figure in TOTALLED}
+        buffers = self._buffers_or_none(sku)
+        channels = {} if buffers is None else {
+            channel: {"buffer": buffer, "available_to_promise": channel_available_to_promise(
+                totals["available_to_promise"], buffer)} for channel, buffer in sorted(buffers.buffers.items())}
+        return {"sku": sku, "totals": totals, "locations": locations, "channels": channels}
+
+    def channel_atp(self, sku: str, channel: str) -> dict[str, Any]:
+        """What ``channel`` may be offered of the SKU: its total available to promise less the channel's buffer."""
+        try:
+            total = sum(x["available_to_promise"] for x in self.stock_of(sku))
+        except StockItemNotFound:
+            total = 0
+        buffers = self._buffers_or_none(sku)
+        buffer = 0 if buffers is None else buffers.buffer(channel)
+        return {"sku": sku, "channel": channel, "buffer": buffer, "total_available_to_promise": total,
+                "available_to_promise": channel_available_to_promise(total, buffer)}
 
     def reservation(self, reservation_id: str) -> dict[str, Any]:
         try:
@@ -180,6 +280,12 @@ class StockLedger(ServiceApplication):
         except AggregateNotFoundError:
             return None
 
+    def _item(self, sku: str, location_id: str) -> StockItem:
+        item = self._item_or_none(sku, location_id)
+        if item is None:
+            raise StockItemNotFound(f"{sku} at {location_id}")
+        return item
+
     def _item_or_new(self, sku: str, location_id: str) -> tuple[StockItem, list[SkuLocations]]:
         """The stock item, or a new one together with the SKU's listing that now names its location."""
         item = self._item_or_none(sku, location_id)
@@ -191,6 +297,23 @@ class StockLedger(ServiceApplication):
             listing = SkuLocations(sku=sku)
         listing.add(location_id)
         return StockItem(sku=sku, location_id=location_id), [listing]
+
+    def _transfer_or_none(self, transfer_id: str) -> Transfer | None:
+        try:
+            return self.repository.get(transfer_uuid(transfer_id))
+        except AggregateNotFoundError:
+            return None
+
+    def _transfer_result(self, transfer: Transfer, *, recorded: bool) -> TransferResult:
+        return TransferResult(recorded=recorded, transfer=transfer.summary(),
+                              source=self.stock_item(transfer.sku, transfer.from_location),
+                              destination=self.stock_item(transfer.sku, transfer.to_location))
+
+    def _buffers_or_none(self, sku: str) -> ChannelBuffers | None:
+        try:
+            return self.repository.get(channel_buffers_id(sku))
+        except AggregateNotFoundError:
+            return None
 
     def _reservation_or_none(self, reservation_id: str) -> Reservation | None:
         try:

@@ -3,7 +3,9 @@
 ``place_reservation`` is the allocation rule across stock items: when every line can be held
 at the location, each stock item holds its quantity and the reservation is Confirmed; when any
 line falls short, the reservation is Rejected with the reasons and no stock item is touched.
-A confirmed reservation is later Released (compensation) or Committed (the goods left).
+A line is held only out of the location's available to promise: never out of its safety stock, nor
+while a count left it short of what it already holds. A confirmed reservation is later Released
+(compensation) or Committed (the goods left).
 
 ``adjust_reservation`` changes a confirmed reservation to hold exactly new lines (the order changed
 before shipment), all SKUs or none: shrinking always succeeds, growing needs available stock; the

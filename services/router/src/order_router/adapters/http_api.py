@@ -4,7 +4,6 @@ and the decision it took for an order's routing attempt."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Path
@@ -25,8 +24,9 @@ def router_routes(routing: Routing, view: StockView) -> APIRouter:
 
     @routes.get("/locations", tags=["locations"])
     async def locations() -> dict[str, Any]:
-        catalogue = routing.catalogue
-        return {"rule_version": catalogue.rule_version, "locations": [asdict(loc) for loc in catalogue.locations]}
+        """The locations of the routing rules in force (``/v1/routing-rules`` has the whole rules)."""
+        rules = await asyncio.to_thread(routing.rules_in_force)
+        return {"rule_version": rules.version, "locations": [loc.as_dict() for loc in rules.locations]}
 
     @routes.get("/routing/{order_id}/{attempt}", tags=["decisions"], responses={404: {}})
     async def decision(order_id: str, attempt: int = Path(ge=1)) -> dict[str, Any]:

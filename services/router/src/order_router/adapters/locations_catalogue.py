@@ -1,21 +1,16 @@
-"""Loads the locations catalogue from a JSON file (``OMS_ROUTER_LOCATIONS_FILE``)."""
+"""The router's locations now come with the tenant's routing rules (``config/routing-rules/<tenant>.json``,
+see ``routing_rule_book.py``); ``load_locations`` is kept for the callers that build the Routing application
+with it (``Routing(load_locations(), ...)``, as the chaos tooling does): it answers the rule book."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
-from ..domain.routing_policy import Location, LocationsCatalogue
-
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "locations.json"
+from .routing_rule_book import RoutingRuleBook, routing_rule_book_from_env, tenant_from_env
 
 
-def load_locations(path: str | Path | None = None) -> LocationsCatalogue:
-    path = Path(path or os.environ.get("OMS_ROUTER_LOCATIONS_FILE") or DEFAULT_FILE)
-    data = json.loads(path.read_text())
-    return LocationsCatalogue(
-        locations=tuple(Location(id=loc["id"], name=loc["name"], kind=loc["kind"], postal_code=loc["postal_code"],
-                                 priority=int(loc["priority"])) for loc in data["locations"]),
-        rule_version=data["rule_version"],
-    )
+def load_locations(path: str | Path | None = None) -> RoutingRuleBook:
+    """The rule book of ``OMS_TENANT``'s file in ``OMS_ROUTING_RULES_DIR``, or of the rules file ``path``."""
+    if path is not None:
+        return RoutingRuleBook(Path(path), tenant_from_env())
+    return routing_rule_book_from_env()

@@ -27,8 +27,11 @@ def routing_handlers(routing: Routing, view: StockView) -> dict[type, Handler]:
         levels = await view.levels_of(line.sku for line in m.lines)
         await run_step(
             routing.route_order, order_id=m.order_id, attempt=m.attempt,
-            lines=[line.model_dump() for line in m.lines], ship_to_postal_code=m.ship_to.postal_code,
-            exclude_locations=list(m.exclude_locations), stock=[level.position() for level in levels],
+            lines=[line.model_dump() for line in m.lines],
+            ship_to={"postal_code": m.ship_to.postal_code, "city": m.ship_to.city, "region": m.ship_to.region,
+                     "country": m.ship_to.country},
+            channel=m.channel, exclude_locations=list(m.exclude_locations),
+            stock=[level.position() for level in levels],
             tracking=d.tracking)
 
     return {orchestrator.RouteOrder: route_order}

@@ -1,19 +1,23 @@
 """The RoutingDecision aggregate: the router's answer to one routing attempt of one order.
 
 Exactly one decision per (order, attempt): Routed to a location, or Unroutable. Both record the
-rule version and every candidate with its score and reason, so the order's timeline says why.
+rule version and every candidate with its score, reason and the stock seen there, so the order's timeline
+says why; and what was routed (lines, ship-to, channel, locations excluded, stock seen at locations the
+rules did not list), so the decision can be taken again under other rules (``Routing.replay``).
+Decisions recorded before they kept their inputs (class version 1) have ``ship_to`` None.
 
 Imports only the standard library and the event-sourcing domain base classes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from .routing_policy import RoutingOutcome
+from .routing_policy import RoutingOutcome, ShipTo, StockPosition
 
 
 def routing_decision_id(order_id: str, attempt: int) -> UUID:
@@ -28,6 +32,18 @@ class RoutingDecision(Aggregate):
         reason: str
         rule_version: str
         candidates: list[dict[str, Any]]
+        lines: list[dict[str, Any]]
+        ship_to: dict[str, Any] | None
+        channel: str | None
+        exclude_locations: list[str]
+        stock_elsewhere: dict[str, dict[str, int]]
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Decisions of earlier releases did not keep what was routed."""
+            _inputs_not_recorded(state)
 
         def apply(self, decision: RoutingDecision) -> None:
             decision.order_id = self.order_id
@@ -36,6 +52,7 @@ class RoutingDecision(Aggregate):
             decision.reason = self.reason
             decision.rule_version = self.rule_version
             decision.candidates = self.candidates
+            decision.keep_inputs(self)
 
     class Unroutable(Aggregate.Created):
         order_id: str
@@ -43,6 +60,18 @@ class RoutingDecision(Aggregate):
         reason: str
         rule_version: str
         candidates: list[dict[str, Any]]
+        lines: list[dict[str, Any]]
+        ship_to: dict[str, Any] | None
+        channel: str | None
+        exclude_locations: list[str]
+        stock_elsewhere: dict[str, dict[str, int]]
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Decisions of earlier releases did not keep what was routed."""
+            _inputs_not_recorded(state)
 
         def apply(self, decision: RoutingDecision) -> None:
             decision.order_id = self.order_id
@@ -51,20 +80,49 @@ class RoutingDecision(Aggregate):
             decision.reason = self.reason
             decision.rule_version = self.rule_version
             decision.candidates = self.candidates
+            decision.keep_inputs(self)
 
     @classmethod
-    def decide(cls, *, order_id: str, attempt: int, outcome: RoutingOutcome, rule_version: str) -> RoutingDecision:
-        """Record the policy's outcome: Routed when it chose a location, else Unroutable."""
+    def decide(cls, *, order_id: str, attempt: int, outcome: RoutingOutcome, rule_version: str,
+               lines: Iterable[Mapping[str, Any]] = (), ship_to: ShipTo | None = None, channel: str | None = None,
+               exclude_locations: Iterable[str] = (), stock: Iterable[StockPosition] = ()) -> RoutingDecision:
+        """Record the policy's outcome: Routed when it chose a location, else Unroutable; with what it was
+        decided on (``stock``: every position seen; those at candidate locations are in the candidates)."""
         candidates = [c.as_dict() for c in outcome.candidates]
+        listed = {c.location_id for c in outcome.candidates}
+        elsewhere: dict[str, dict[str, int]] = {}
+        for position in stock:
+            if position.location_id not in listed:
+                elsewhere.setdefault(position.location_id, {})[position.sku] = position.available
+        inputs = {"lines": [{"sku": line["sku"], "quantity": int(line["quantity"])} for line in lines],
+                  "ship_to": ship_to.as_dict() if ship_to is not None else None, "channel": channel,
+                  "exclude_locations": sorted(set(exclude_locations)), "stock_elsewhere": elsewhere}
         decision_id = routing_decision_id(order_id, attempt)
         if outcome.location_id is not None:
             return cls._create(cls.Routed, id=decision_id, order_id=order_id, attempt=attempt,
                                location_id=outcome.location_id, reason=outcome.reason, rule_version=rule_version,
-                               candidates=candidates)
+                               candidates=candidates, **inputs)
         return cls._create(cls.Unroutable, id=decision_id, order_id=order_id, attempt=attempt, reason=outcome.reason,
-                           rule_version=rule_version, candidates=candidates)
+                           rule_version=rule_version, candidates=candidates, **inputs)
+
+    def keep_inputs(self, event: Any) -> None:
+        self.lines = list(event.lines or [])
+        self.ship_to = event.ship_to
+        self.channel = event.channel
+        self.exclude_locations = list(event.exclude_locations or [])
+        self.stock_elsewhere = dict(event.stock_elsewhere or {})
 
     def summary(self) -> dict[str, Any]:
         return {"order_id": self.order_id, "attempt": self.attempt, "routed": self.location_id is not None,
                 "location_id": self.location_id, "reason": self.reason, "rule_version": self.rule_version,
-                "candidates": self.candidates, "decided_at": self.created_on.isoformat()}
+                "candidates": self.candidates, "decided_at": self.created_on.isoformat(),
+                "lines": self.lines, "ship_to": self.ship_to, "channel": self.channel,
+                "exclude_locations": self.exclude_locations, "stock_elsewhere": self.stock_elsewhere}
+
+
+def _inputs_not_recorded(state: dict[str, Any]) -> None:
+    state.setdefault("lines", [])
+    state.setdefault("ship_to", None)
+    state.setdefault("channel", None)
+    state.setdefault("exclude_locations", [])
+    state.setdefault("stock_elsewhere", {})

@@ -216,7 +216,8 @@ def check_stock(expected: Mapping[Item, StockExpectation], ledger: Mapping[Item,
             if got["reserved"] != want.reserved:
                 problems.append(f"{sku}@{location}: reserved {got['reserved']} != {want.reserved} held by standing "
                                 f"reservations")
-            if got["available"] != got["on_hand"] - got["reserved"] or got["available"] < 0:
+            promised = max(0, got["on_hand"] - got["reserved"] - got.get("safety_stock", 0))
+            if got["available"] != promised or got["available"] < 0:
                 problems.append(f"{sku}@{location}: available {got['available']} (on hand {got['on_hand']}, "
                                 f"reserved {got['reserved']})")
             holds = {str(k): int(v) for k, v in (got.get("holds") or {}).items()}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-# the router's catalogue (services/router/src/order_router/config/locations.json), by priority
+# the router's demo rules (services/router/src/order_router/config/routing-rules/demo.json), by priority
 LOCATIONS = ("WH-BLR-1", "WH-DEL-1", "STORE-MUM-1")
 # channels and their demo keys (services/channel-gateway/src/channel_gateway/config/channels.json)
 CHANNEL_KEYS = {"webstore": "webstore-demo-key", "amazon-seller": "amazon-demo-key",

@@ -1,0 +1,103 @@
+"""A SKU's stock for people: the inventory-ledger's figures per location (on hand, reserved, safety stock,
+available to promise, in transit, short after a count), their totals, and what each buffered channel may
+be offered. What the ``oms stock`` command draws (``GET /v1/stock/{sku}`` of the inventory-ledger)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+COLUMNS = (("on_hand", "on hand"), ("reserved", "reserved"), ("safety_stock", "safety stock"),
+           ("available_to_promise", "available to promise"), ("in_transit_in", "in transit in"),
+           ("in_transit_out", "in transit out"), ("shortfall", "short"))
+
+
+class StockRefusal(Exception):
+    """The inventory-ledger answered with an error (problem+json): its status, title and detail."""
+
+    def __init__(self, status: int, problem: dict[str, Any]):
+        self.status = status
+        self.problem = problem
+        super().__init__(f"{status} {problem.get('title', '')}: {problem.get('detail', '')}".strip())
+
+
+def stock_of(ledger_url: str, sku: str, transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
+    """The SKU's figures as the inventory-ledger reports them; a StockRefusal when it answers an error."""
+    with httpx.Client(base_url=ledger_url, timeout=15, transport=transport) as client:
+        response = client.get(f"/v1/stock/{quote(sku, safe='')}")
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"title": response.reason_phrase, "detail": response.text[:500]}
+        if not isinstance(problem, dict):
+            problem = {"detail": problem}
+        if response.status_code == 404:
+            problem = {**problem, "title": problem.get("title") or "SKU not stocked",
+                       "detail": f"{sku} has never been stocked at any location (no receipt, count or transfer)"}
+        raise StockRefusal(response.status_code, problem)
+    return response.json()
+
+
+def _cell(value: int, figure: str) -> str:
+    if figure == "shortfall":
+        return f"[bold red]{value}[/bold red]" if value else "-"
+    if figure == "on_hand" and value < 0:
+        return f"[bold red]{value}[/bold red]"
+    if figure == "available_to_promise":
+        return f"[bold green]{value}[/bold green]" if value else "[yellow]0[/yellow]"
+    if not value and figure.startswith(("in_transit", "safety")):
+        return "-"
+    return str(value)
+
+
+def render_stock(figures: dict[str, Any], console: Console) -> None:
+    """One row per location, a totals row, and a table of the channels with a buffer."""
+    table = Table(title=f"stock of {figures['sku']}", header_style="bold", show_footer=False)
+    table.add_column("location")
+    for _, title in COLUMNS:
+        table.add_column(title, justify="right")
+    table.add_column("version", justify="right", style="dim")
+    for location in figures["locations"]:
+        table.add_row(location["location_id"], *(_cell(int(location.get(f, 0)), f) for f, _ in COLUMNS),
+                      str(location.get("version", "")))
+    totals = figures.get("totals") or {}
+    table.add_section()
+    table.add_row("[bold]total[/bold]", *(_cell(int(totals.get(f, 0)), f) for f, _ in COLUMNS), "", style="bold")
+    console.print(table)
+    channels = figures.get("channels") or {}
+    if channels:
+        offered = Table(title="per channel (total less buffer)", header_style="bold")
+        offered.add_column("channel")
+        offered.add_column("buffer", justify="right")
+        offered.add_column("available to promise", justify="right")
+        for channel, figure in channels.items():
+            offered.add_row(channel, str(figure["buffer"]), _cell(int(figure["available_to_promise"]),
+                                                                  "available_to_promise"))
+        console.print(offered)
+    else:
+        console.print(f"[dim]no channel buffers: every channel is offered {totals.get('available_to_promise', 0)}"
+                      "[/dim]")
+    if totals.get("shortfall"):
+        console.print(f"[red]short: {totals['shortfall']} reserved units are not on hand (a count or write-off "
+                      "found fewer); nothing more is promised there until stock comes back or holds are released[/red]")
+
+
+def show_stock(ledger_url: str, sku: str, console: Console, transport: httpx.BaseTransport | None = None) -> None:
+    """Draw the SKU's stock per location with totals and channel ATPs.
+
+    Raises StockRefusal (404: the SKU was never stocked; other problems as the ledger said them) or
+    httpx.HTTPError (the ledger cannot be reached) after printing what went wrong."""
+    try:
+        figures = stock_of(ledger_url, sku, transport)
+    except StockRefusal as refusal:
+        console.print(f"[red]{refusal}[/red]")
+        raise
+    except httpx.HTTPError as error:
+        console.print(f"[red]the inventory-ledger at {ledger_url} cannot be reached: {error}[/red]")
+        raise
+    render_stock(figures, console)
