@@ -146,7 +146,7 @@ def test_a_missing_file_keeps_the_last_good_rules(book: RuleBook, rules_file: Ru
     rules_file.path.unlink()
     clock.tick()
     assert book.current().version == "v1"
-    assert "cannot read the rules file" in book.last_error
+    assert "cannot read the order rules file" in book.last_error
 
 
 # --- forced reloads ------------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def test_reload_of_a_broken_file_raises_and_keeps_the_last_good_rules(book: Rule
 
 
 def test_starting_needs_a_good_file(tmp_path: Path) -> None:
-    with pytest.raises(RuleSetInvalid, match="cannot read the rules file"):
+    with pytest.raises(RuleSetInvalid, match="cannot read the order rules file"):
         RuleBook(tmp_path / "nobody.json", "nobody")
     (tmp_path / "acme.json").write_text(json.dumps(document()))
     with pytest.raises(RuleSetInvalid, match="loaded for tenant 'other'"):

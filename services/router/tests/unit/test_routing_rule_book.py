@@ -114,7 +114,7 @@ def test_a_broken_file_keeps_the_last_good_rules(book, rules_file, clock) -> Non
     rules_file.write("{ not json")
     clock.tick()
     assert book.current().version == "v1"
-    assert book.last_error.startswith("the routing rules are not valid JSON: ")
+    assert book.last_error.startswith("the routing rules document is not valid JSON: ")
 
     rules_file.write(document("v2", 5))  # fixed
     clock.tick()
