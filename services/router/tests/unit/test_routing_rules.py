@@ -190,3 +190,17 @@ def test_not_an_object_and_every_mistake_at_once():
         RoutingRules.from_document(doc)
     assert [p for p, _ in raised.value.errors] == ["/version", "/locations/0/priority", "/scores/distance/weight"]
     assert str(raised.value).startswith("/version: must be a version") and "(and 2 more problems)" in str(raised.value)
+
+
+def test_a_dedicated_pool_must_name_the_channels_its_stock_belongs_to():
+    document = json.loads((DEFAULT_RULES_DIR / "demo.json").read_text())
+    document["locations"].append({"id": "FBA-BLR8", "name": "Amazon BLR8", "kind": "fba", "postal_code": "562149",
+                                  "priority": 3})
+    document["delivery_costs"]["FBA-BLR8"] = {"same_city": 40, "same_region": 60, "national": 90}
+    with pytest.raises(RoutingRulesInvalid) as refused:
+        RoutingRules.from_document(document, tenant="demo")
+    assert any(pointer == "/locations/3/channels" for pointer, _ in refused.value.errors)
+    document["locations"][-1]["channels"] = ["amazon-in"]
+    rules = RoutingRules.from_document(document, tenant="demo")
+    fba = next(loc for loc in rules.locations if loc.id == "FBA-BLR8")
+    assert fba.channel_refusal("webstore") and fba.channel_refusal("amazon-in") is None

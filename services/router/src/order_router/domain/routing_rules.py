@@ -18,7 +18,8 @@ The document::
          "region": "Karnataka",          # optional (default: the state of its pin's postal circle)
          "lat": 12.97, "lon": 77.59,     # optional, both or neither: overrides the pin table for this location
          "priority": 1,                  # required, integer >= 1 (1 = preferred)
-         "channels": ["webstore"],       # optional: ONLY orders of these channels may use it
+         "channels": ["webstore"],       # optional: ONLY orders of these channels may use it (required
+                                         #   for a dedicated pool, kind "fba": its stock is that channel's)
          "excluded_channels": ["amazon-in"]}  # optional: orders of these channels may not use it
       ],
       "filters": ["not_tried", "can_fill", "channel_allowed", "serves_region"],
@@ -81,6 +82,7 @@ FILTERS = ("not_tried", "can_fill", "channel_allowed", "serves_region")
 REQUIRED_FILTERS = ("not_tried", "can_fill")
 SCORES = ("distance", "stock", "cost", "priority")  # the order they are computed and explained in
 KINDS = ("warehouse", "store", "dropship", "fba")
+DEDICATED_KINDS = ("fba",)  # stock that belongs to one channel (its own fulfilment network)
 ZONES = ("same_city", "same_region", "national")
 STOCK_MEASURES = ("units", "days_of_inventory")
 ANYWHERE = "*"
@@ -444,6 +446,9 @@ class _DocumentReader:
             if channels and excluded:
                 for both in sorted(set(channels) & set(excluded or ())):
                     self.problem(pointer + "/excluded_channels", f"{both!r} is both allowed and excluded")
+            if kind in DEDICATED_KINDS and not channels:
+                self.problem(pointer + "/channels", f"a {kind} location is a dedicated pool: name the channels its "
+                                                    "stock belongs to (it is never offered to any other)")
             if None in (location_id, name, postal_code, priority) or kind not in KINDS:
                 continue
             assert location_id is not None and name is not None and postal_code is not None
