@@ -203,3 +203,12 @@ def test_the_rules_in_force_are_shown_and_reloaded(system):
     assert shown["tenant"] == "demo" and shown["version"]
     reloaded = cli(system, "rules", "--reload")
     assert reloaded.exit_code == 0 and shown["version"] in reloaded.output
+
+
+def test_an_order_no_location_can_fill_is_backordered_or_cancelled_by_the_channels_policy(system, order_body, sku):
+    item = sku()  # never stocked anywhere
+    webstore = system.post_order(order_body([(item, 1)])).json()["order_id"]
+    amazon = system.post_order(order_body([(item, 1)]), api_key="amazon-demo-key").json()["order_id"]
+    assert system.wait_for_status(webstore, "backordered")["state"]["payment"]["state"] == "authorised"
+    cancelled = system.wait_for_status(amazon, "cancelled")["state"]
+    assert cancelled["cancellation_reason"].startswith("unfulfillable: ")

@@ -30,6 +30,8 @@ RULES = {
     ],
     "modification_policies": {"amazon-in": {"line_cancel": False, "quantity_change": False,
                                             "quantity_increase": False, "address_change": False}},
+    "fulfilment_policies": {"default": {"max_routing_attempts": 2},
+                            "amazon-in": {"when_unfulfillable": "cancel"}},
 }
 
 
@@ -434,3 +436,25 @@ def test_each_parcel_taken_back_gets_a_replacement_of_its_own(saga):
         parcels.append(_shipment(saga, order_id))
     assert len(set(parcels)) == 3
     assert saga.state(order_id)["status"] == "reserved"
+
+
+# ---------------------------------------------------------------- fulfilment policy: hops, then backorder or cancel
+def test_a_rejected_reservation_hops_up_to_the_policys_limit_then_backorders(saga):
+    order_id = saga.place()
+    for attempt in (1, 2):
+        saga.orders.location_assigned(order_id, attempt, f"WH-{attempt}", "t-1", [])
+        saga.orders.reservation_rejected(order_id, saga.state(order_id)["reservation_id"], ["short"])
+    state = saga.state(order_id)
+    assert state["status"] == "backordered" and state["routing_attempt"] == 2  # the policy allows 2, not 3
+
+
+def test_a_channel_that_wants_unfillable_orders_cancelled_gets_them_cancelled_and_paid_back(saga):
+    order_id = saga.place(channel="amazon-in")
+    saga.orders.unroutable(order_id, 1, "no location can fill all lines")
+    state = saga.state(order_id)
+    assert state["status"] == "cancelled" and state["cancellation_reason"].startswith("unfulfillable: ")
+    saga.messages()
+    paid = saga.place(collection="provider", token="tok_visa")
+    saga.desk.catch_up()
+    saga.orders.unroutable(paid, 1, "none can fill")  # the webstore's default: backorder, the authorisation stays
+    assert saga.state(paid)["status"] == "backordered" and saga.state(paid)["payment"]["state"] == "authorised"

@@ -428,7 +428,7 @@ def test_every_problem_is_listed_and_the_first_is_in_the_message() -> None:
     error = invalid(change)
     assert [p for p, _ in error.errors] == ["/extra", "/version", "/rules/2/when/order_total_above"]
     assert str(error) == "/extra: unknown key (expected one of tenant, version, description, rules, fraud, " \
-                         "modification_policies) (and 2 more problems)"
+                         "modification_policies, fulfilment_policies) (and 2 more problems)"
 
 
 def test_not_an_object() -> None:
@@ -442,3 +442,23 @@ def test_a_valid_document_loads() -> None:
     assert rule_set.version == "v1" and rule_set.rule_ids == ("a", "b", "c")
     assert rule_set.fraud is not None and rule_set.fraud.window_minutes == 60
     assert rule_set.fraud.keys == ("email", "phone", "address")
+
+
+def test_fulfilment_policies_per_channel_inherit_the_default_and_are_validated():
+    from order_orchestrator.domain.order_rules import FulfilmentPolicy
+
+    document = {"tenant": "demo", "version": "f-1", "rules": [],
+                "fulfilment_policies": {"default": {"max_routing_attempts": 2},
+                                        "amazon-in": {"when_unfulfillable": "cancel"}}}
+    rules = RuleSet.from_document(document, tenant="demo")
+    assert rules.fulfilment_policy("amazon-in") == FulfilmentPolicy(2, "cancel")
+    assert rules.fulfilment_policy("webstore") == FulfilmentPolicy(2, "backorder")
+    assert RuleSet.from_document({"tenant": "demo", "version": "f-2", "rules": []},
+                                 tenant="demo").fulfilment_policy("x") == FulfilmentPolicy()
+    bad = dict(document, fulfilment_policies={"amazon-in": {"when_unfulfillable": "shrug", "max_routing_attempts": 0,
+                                                           "hops": 1}})
+    with pytest.raises(RuleSetInvalid) as refused:
+        RuleSet.from_document(bad, tenant="demo")
+    assert {p for p, _ in refused.value.errors} == {"/fulfilment_policies/amazon-in/when_unfulfillable",
+                                                   "/fulfilment_policies/amazon-in/max_routing_attempts",
+                                                   "/fulfilment_policies/amazon-in/hops"}

@@ -23,7 +23,7 @@ from ..domain.order import (
     StaleOutcome,
     order_uuid,
 )
-from ..domain.order_rules import FraudScorer, ModificationPolicy, OrderFacts, RuleSet
+from ..domain.order_rules import FraudScorer, FulfilmentPolicy, ModificationPolicy, OrderFacts, RuleSet
 
 _log = log("orders")
 
@@ -171,7 +171,23 @@ class Orders(ServiceApplication):
         self._step(order_id, tracking, lambda o: o.assign_location(attempt, location_id, rule_version, candidates))
 
     def unroutable(self, order_id: str, attempt: int, reason: str, tracking: Tracking | None = None) -> None:
-        self._step(order_id, tracking, lambda o: o.backorder(reason, attempt))
+        def step(order: Order) -> None:
+            if attempt != order.routing_attempt:
+                raise StaleOutcome(f"routing answer for attempt {attempt} while at attempt {order.routing_attempt}")
+            self._give_up(order, reason)
+        self._step(order_id, tracking, step)
+
+    def _fulfilment_policy(self, order: Order) -> FulfilmentPolicy:
+        return self.rules.current().fulfilment_policy(order.channel) if self.rules else FulfilmentPolicy()
+
+    def _give_up(self, order: Order, reason: str) -> None:
+        """No location can fill the order: backorder it, or cancel it where the channel's policy says so."""
+        if self._fulfilment_policy(order).when_unfulfillable == "cancel":
+            if order.status != OrderStatus.ROUTING:
+                raise StaleOutcome(f"cannot give up on an order that is {order.status}")
+            self._cancel_step(order, f"unfulfillable: {reason}")
+        else:
+            order.backorder(reason)
 
     def shipment_cancelled(self, order_id: str, shipment_id: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
@@ -250,10 +266,11 @@ class Orders(ServiceApplication):
                              tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
             order.reject_reservation(reservation_id, reasons)
-            if order.can_hop:
-                order.request_routing()
+            policy = self._fulfilment_policy(order)
+            if order.may_hop(policy.max_routing_attempts):
+                order.request_routing(policy.max_routing_attempts)
             else:
-                order.backorder(f"no location could reserve the order after {order.routing_attempt} attempts")
+                self._give_up(order, f"no location could reserve the order after {order.routing_attempt} attempts")
         self._step(order_id, tracking, step)
 
     def shipment_created(self, order_id: str, shipment_id: str, carrier: str, tracking_number: str,

@@ -401,12 +401,12 @@ class Order(Aggregate):
     def stock_lines(self) -> list[dict[str, Any]]:
         return [{"sku": line["sku"], "quantity": line["quantity"]} for line in self.lines]
 
-    def request_routing(self) -> None:
+    def request_routing(self, max_attempts: int = MAX_ROUTING_ATTEMPTS) -> None:
         if self.fulfilment_mode == "channel_fulfilled":
             raise OrderRuleViolation("the channel fulfils this order from its own stock: nothing to route")
         if self.status not in (OrderStatus.ROUTING, OrderStatus.RESERVING):
             raise OrderRuleViolation(f"cannot route an order that is {self.status}")
-        if self.routing_attempt >= MAX_ROUTING_ATTEMPTS:
+        if self.routing_attempt >= max_attempts:
             raise OrderRuleViolation("routing attempts exhausted")
         self._routing_requested(attempt=self.routing_attempt + 1, exclude_locations=list(self.locations_tried),
                                 lines=self.stock_lines, ship_to=self.ship_to, channel=self.channel,
@@ -459,7 +459,11 @@ class Order(Aggregate):
 
     @property
     def can_hop(self) -> bool:
-        return self.status == OrderStatus.ROUTING and self.routing_attempt < MAX_ROUTING_ATTEMPTS
+        return self.may_hop(MAX_ROUTING_ATTEMPTS)
+
+    def may_hop(self, max_attempts: int) -> bool:
+        """Whether another location may be tried (the channel's fulfilment policy sets ``max_attempts``)."""
+        return self.status == OrderStatus.ROUTING and self.routing_attempt < max_attempts
 
     def backorder(self, reason: str, attempt: int | None = None) -> None:
         if self.status != OrderStatus.ROUTING or (attempt is not None and attempt != self.routing_attempt):

@@ -25,6 +25,10 @@ The rules document (one JSON file per tenant; ``adapters/order_rule_book.py`` lo
         "trusted_email_domains": ["example.com"] # optional: orders whose customer email is at one of these
                                              #   domains are not scored (the seller's staff/test orders)
       },
+      "fulfilment_policies": {               # optional: how hard to try an order before giving up
+        "default": {"max_routing_attempts": 3, "when_unfulfillable": "backorder"},
+        "amazon-in": {"when_unfulfillable": "cancel"}   # 1..10 routings; backorder | cancel; per channel,
+      },                                     #   left-out keys from "default"
       "modification_policies": {             # optional: what may change on an order after it was taken
         "default": {"line_cancel": true, "quantity_change": true,
                     "quantity_increase": true, "address_change": true},
@@ -80,7 +84,10 @@ FRAUD_SCORERS = ("velocity",)
 DEFAULT_POLICY = "default"
 MAX_WINDOW_MINUTES = 7 * 24 * 60
 
-DOCUMENT_KEYS = ("tenant", "version", "description", "rules", "fraud", "modification_policies")
+DOCUMENT_KEYS = ("tenant", "version", "description", "rules", "fraud", "modification_policies",
+                 "fulfilment_policies")
+FULFILMENT_KEYS = ("max_routing_attempts", "when_unfulfillable")
+UNFULFILLABLE_ACTIONS = ("backorder", "cancel")
 RULE_KEYS = ("id", "description", "action", "enabled", "when")
 FRAUD_SECTION_KEYS = ("scorer", "description", "window_minutes", "orders_per_customer", "keys",
                       "trusted_email_domains")
@@ -208,6 +215,19 @@ class ModificationPolicy:
 
 
 @dataclass(frozen=True)
+class FulfilmentPolicy:
+    """How hard to try before giving up on an order no location can fill: at most ``max_routing_attempts``
+    routings (a hop to the next location after each rejection), then ``when_unfulfillable``: backorder (wait
+    for stock) or cancel (a marketplace that wants unfillable orders cancelled, not left waiting)."""
+
+    max_routing_attempts: int = 3
+    when_unfulfillable: str = "backorder"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"max_routing_attempts": self.max_routing_attempts, "when_unfulfillable": self.when_unfulfillable}
+
+
+@dataclass(frozen=True)
 class FraudSettings:
     scorer: str
     window_minutes: int
@@ -271,13 +291,15 @@ class RuleSet:
     """One tenant's validated order rules (build with ``from_document``)."""
 
     def __init__(self, *, tenant: str, version: str, description: str, rules: Sequence[_Rule],
-                 fraud: FraudSettings | None, policies: Mapping[str, ModificationPolicy]):
+                 fraud: FraudSettings | None, policies: Mapping[str, ModificationPolicy],
+                 fulfilment: Mapping[str, FulfilmentPolicy] | None = None):
         self.tenant = tenant
         self.version = version
         self.description = description
         self._rules = tuple(rules)
         self.fraud = fraud
         self._policies = dict(policies)
+        self._fulfilment = dict(fulfilment or {DEFAULT_POLICY: FulfilmentPolicy()})
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any], *, tenant: str) -> RuleSet:
@@ -306,6 +328,9 @@ class RuleSet:
         policy = self._policies.get(channel) or self._policies[DEFAULT_POLICY]
         return ModificationPolicy(**policy.as_dict(), channel=channel)
 
+    def fulfilment_policy(self, channel: str) -> FulfilmentPolicy:
+        return self._fulfilment.get(channel) or self._fulfilment[DEFAULT_POLICY]
+
     def describe(self) -> dict[str, Any]:
         return {
             "tenant": self.tenant,
@@ -315,6 +340,7 @@ class RuleSet:
                        "when": dict(r.when)} for r in self._rules],
             "fraud": self.fraud.as_dict() if self.fraud else None,
             "modification_policies": {channel: p.as_dict() for channel, p in self._policies.items()},
+            "fulfilment_policies": {channel: p.as_dict() for channel, p in self._fulfilment.items()},
         }
 
     def __repr__(self) -> str:
@@ -362,11 +388,12 @@ class _DocumentReader:
         fraud_configured = fraud is not None or document.get("fraud") is not None
         rules = self.rules(document.get("rules"), fraud_configured=fraud_configured)
         policies = self.policies(document.get("modification_policies", {}))
+        fulfilment = self.fulfilment_policies(document.get("fulfilment_policies", {}))
         if self.errors:
             pointer, detail = self.errors[0]
             raise RuleSetInvalid(pointer, detail, self.errors)
         return RuleSet(tenant=self.tenant, version=version, description=description, rules=rules, fraud=fraud,
-                       policies=policies)
+                       policies=policies, fulfilment=fulfilment)
 
     def unknown_keys(self, mapping: Mapping[str, Any], allowed: Sequence[str], at: tuple[str | int, ...]) -> None:
         for key in mapping:
@@ -623,6 +650,44 @@ class _DocumentReader:
                 else:
                     values[key] = written[key]
         return ModificationPolicy(**values)
+
+
+    # fulfilment policies
+
+    def fulfilment_policies(self, value: Any) -> dict[str, FulfilmentPolicy]:
+        if not isinstance(value, Mapping):
+            self.problem("/fulfilment_policies", "must be an object of channel name -> policy")
+            return {DEFAULT_POLICY: FulfilmentPolicy()}
+        default = self.fulfilment_policy(value.get(DEFAULT_POLICY, {}), DEFAULT_POLICY, FulfilmentPolicy())
+        policies = {DEFAULT_POLICY: default}
+        for channel, written in value.items():
+            if channel == DEFAULT_POLICY:
+                continue
+            if not isinstance(channel, str) or not channel.strip():
+                self.problem(json_pointer("fulfilment_policies", str(channel)), "channel names must not be blank")
+                continue
+            policies[channel] = self.fulfilment_policy(written, channel, default)
+        return policies
+
+    def fulfilment_policy(self, written: Any, channel: str, base: FulfilmentPolicy) -> FulfilmentPolicy:
+        at = ("fulfilment_policies", channel)
+        if not isinstance(written, Mapping):
+            self.problem(json_pointer(*at), f"must be an object of {', '.join(FULFILMENT_KEYS)}")
+            return base
+        self.unknown_keys(written, FULFILMENT_KEYS, at)
+        attempts, action = base.max_routing_attempts, base.when_unfulfillable
+        if "max_routing_attempts" in written:
+            value = written["max_routing_attempts"]
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
+                self.problem(json_pointer(*at, "max_routing_attempts"), "must be a whole number from 1 to 10")
+            else:
+                attempts = value
+        if "when_unfulfillable" in written:
+            if written["when_unfulfillable"] not in UNFULFILLABLE_ACTIONS:
+                self.problem(json_pointer(*at, "when_unfulfillable"), f"must be one of {', '.join(UNFULFILLABLE_ACTIONS)}")
+            else:
+                action = written["when_unfulfillable"]
+        return FulfilmentPolicy(max_routing_attempts=attempts, when_unfulfillable=action)
 
 
 # --- the conditions ------------------------------------------------------------------------------------------

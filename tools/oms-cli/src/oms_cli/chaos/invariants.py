@@ -57,6 +57,11 @@ class PlacedOrder:
         return sum((prices[sku] * quantity for sku, quantity in self.returned), Decimal("0"))
 
 
+# channels whose orders no location can fill are cancelled, not backordered (the demo order rules'
+# fulfilment_policies: Amazon wants an unfillable order cancelled)
+CANCELS_UNFULFILLABLE = frozenset({"amazon-seller", "amazon-in"})
+
+
 def expected_statuses(order: PlacedOrder) -> set[str]:
     if order.returned:
         return {"refunded"}
@@ -64,14 +69,17 @@ def expected_statuses(order: PlacedOrder) -> set[str]:
         return {"cancelled"}
     if order.deliver:
         return {"delivered"}
-    if order.scarce:
-        return {"shipment_created", "backordered"}
+    if order.scarce:  # the last unit: some get it; the others wait, or are cancelled where the channel says so
+        return {"shipment_created", "backordered", "cancelled"} if order.channel in CANCELS_UNFULFILLABLE \
+            else {"shipment_created", "backordered"}
     return {"shipment_created"}
 
 
 def expected_documents(order: PlacedOrder, status: str | None) -> list[str]:
     """The ERP documents an order must have, once each, given where it ended."""
     if status == "backordered" or status is None:
+        return []
+    if status == "cancelled" and not order.cancel:  # cancelled as unfulfillable: never reserved, never sold
         return []
     kinds = ["sale_order"]
     if order.deliver or order.returned:
