@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from .envelope import Message
@@ -30,6 +31,17 @@ class ReservationReleased(Message):
     reservation_id: str
     location_id: str
     reason: str
+
+
+class ReservationExpired(Message):
+    """A reservation that was to be kept only until ``expires_at`` was not kept in time: its stock is free
+    again (recorded by the ledger when it fell due, with the figures of each stock item it held)."""
+
+    message_type: ClassVar[str] = "ReservationExpired"
+    order_id: str
+    reservation_id: str
+    location_id: str
+    expires_at: datetime
 
 
 class ReservationCommitted(Message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Literal
 
@@ -203,6 +204,18 @@ class ReserveStock(Message):
     reservation_id: str
     location_id: str
     lines: tuple[StockLine, ...]
+    # hold only until then unless kept (an order still to be confirmed by its buyer); None: until released
+    # or committed (and on messages of earlier releases)
+    expires_at: datetime | None = None
+
+
+class KeepReservation(Message):
+    """The order was confirmed: its reservation no longer expires."""
+
+    message_kind: ClassVar[str] = "command"
+    message_type: ClassVar[str] = "KeepReservation"
+    order_id: str
+    reservation_id: str
 
 
 class ReleaseReservation(Message):

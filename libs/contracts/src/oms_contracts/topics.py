@@ -70,7 +70,7 @@ ROUTING_COMMANDS = Topic(
 INVENTORY_COMMANDS = Topic(
     "oms.orchestrator.inventory-commands.v1", "order-orchestrator", "order_id",
     (orchestrator.ReserveStock, orchestrator.ReleaseReservation, orchestrator.AdjustReservation,
-     orchestrator.CommitReservation),
+     orchestrator.CommitReservation, orchestrator.KeepReservation),
 )
 SHIPPING_COMMANDS = Topic(
     "oms.orchestrator.shipping-commands.v1", "order-orchestrator", "order_id",
@@ -84,7 +84,7 @@ INVENTORY_RESERVATIONS = Topic(
     "oms.inventory.reservations.v1", "inventory-ledger", "order_id",
     (inventory.StockReserved, inventory.StockReservationRejected, inventory.ReservationReleased,
      inventory.ReservationCommitted, inventory.ReturnRestocked, inventory.ReservationAdjusted,
-     inventory.ReservationAdjustmentRejected),
+     inventory.ReservationAdjustmentRejected, inventory.ReservationExpired),
     description="Stock movements that concern one order.",
 )
 INVENTORY_STOCK_LEVELS = Topic(

@@ -27,6 +27,8 @@ RULES = {
         {"id": "reject-andaman", "action": "reject", "when": {"postal_codes": ["744101"]}},
         {"id": "hold-high-value", "action": "hold", "when": {"order_total_above": "50000"}},
         {"id": "prioritise-express", "action": "prioritise", "when": {"service_levels": ["express"]}},
+        {"id": "confirm-big-cod", "action": "confirm", "confirm_within_minutes": 30,
+         "when": {"payment_methods": ["cod"], "order_total_above": "400"}},
     ],
     "modification_policies": {"amazon-in": {"line_cancel": False, "quantity_change": False,
                                             "quantity_increase": False, "address_change": False}},
@@ -301,6 +303,7 @@ def test_a_change_above_the_authorised_amount_is_refused_and_the_authorisation_s
 
 def test_cash_on_delivery_is_reconciled_against_the_carriers_remittance_once(saga):
     order_id = saga.place(payment_method="cod", collection="cash_on_delivery")
+    saga.orders.confirm(order_id, "ivr", "")  # a COD order this size is confirmed by the buyer first
     saga.reserve_and_ship_request(order_id)
     shipment = _shipment(saga, order_id)
     saga.orders.shipment_created(order_id, shipment, "SIM", "T-3")
@@ -458,3 +461,45 @@ def test_a_channel_that_wants_unfillable_orders_cancelled_gets_them_cancelled_an
     saga.desk.catch_up()
     saga.orders.unroutable(paid, 1, "none can fill")  # the webstore's default: backorder, the authorisation stays
     assert saga.state(paid)["status"] == "backordered" and saga.state(paid)["payment"]["state"] == "authorised"
+
+
+# ---------------------------------------------------------------- buyer confirmation: a reservation that expires
+def test_an_order_to_be_confirmed_holds_its_stock_until_the_window_closes_and_ships_once_confirmed(saga):
+    order_id = saga.place(payment_method="cod", collection="cash_on_delivery")  # 500 COD: confirm within 30 min
+    assert saga.state(order_id)["confirmation"] == {"state": "awaited", "within_minutes": 30,
+                                                    "rules": ["confirm-big-cod"]}
+    saga.messages()
+    saga.orders.location_assigned(order_id, 1, "WH-A", "t-1", [])
+    [reserve] = saga.messages()
+    assert reserve.message_type == "ReserveStock" and reserve.expires_at is not None
+    saga.orders.reservation_confirmed(order_id, saga.state(order_id)["reservation_id"])
+    assert saga.types() == ["OrderReserved"]  # reserved, not shipped: the buyer has not confirmed yet
+    state = saga.orders.confirm(order_id, "ivr", "pressed 1")
+    assert state["confirmation"]["state"] == "confirmed"
+    assert saga.types() == ["KeepReservation", "CreateShipment"]
+    with pytest.raises(StepRefused, match="confirmed"):
+        saga.orders.confirm(order_id, "ivr", "again")
+
+
+def test_an_order_not_confirmed_in_time_is_cancelled_when_its_reservation_expires(saga):
+    order_id = saga.place(payment_method="cod", collection="cash_on_delivery")
+    saga.orders.location_assigned(order_id, 1, "WH-A", "t-1", [])
+    reservation = saga.state(order_id)["reservation_id"]
+    saga.orders.reservation_confirmed(order_id, reservation)
+    saga.messages()
+    saga.orders.reservation_expired(order_id, reservation, "2026-11-23T11:00:00+00:00")
+    state = saga.state(order_id)
+    assert state["status"] == "cancelled" and "within 30 minutes" in state["cancellation_reason"]
+    assert state["confirmation"]["state"] == "lapsed"
+    assert "OrderCancelled" in saga.types()
+    with pytest.raises(StepRefused):
+        saga.orders.confirm(order_id, "ivr", "too late")
+
+
+def test_a_confirmation_before_the_reservation_makes_it_a_reservation_that_never_expires(saga):
+    order_id = saga.place(payment_method="cod", collection="cash_on_delivery")
+    saga.orders.confirm(order_id, "sms", "")
+    saga.messages()
+    saga.orders.location_assigned(order_id, 1, "WH-A", "t-1", [])
+    [reserve] = saga.messages()
+    assert reserve.expires_at is None

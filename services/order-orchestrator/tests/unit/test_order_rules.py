@@ -269,7 +269,7 @@ def demo() -> RuleSet:
 @pytest.mark.parametrize("pin", ["560001", "110001", "400001", "600001", "700001"])
 @pytest.mark.parametrize("payment_method", ["prepaid", "cod"])
 def test_demo_rules_let_ordinary_orders_through(pin: str, payment_method: str) -> None:
-    for total in ("299.00", "998.00", "4990.00", "19999.00"):
+    for total in ("299.00", "998.00", "4990.00", "9999.00"):
         verdict = demo().evaluate(facts(ship_to={"postal_code": pin}, payment_method=payment_method,
                                         order_total=Decimal(total)), FraudAssessment(0.0, ()))
         assert verdict.findings == ()
@@ -284,7 +284,11 @@ def test_demo_rules() -> None:
         return [f.rule_id for f in rule_set.evaluate(facts(**changes), fraud).findings]
 
     assert ids(order_total=Decimal("50000.01")) == ["hold-high-value"]
-    assert ids(order_total=Decimal("20000.01"), payment_method="cod") == ["reject-cod-above-20000"]
+    assert ids(order_total=Decimal("20000.01"), payment_method="cod") == ["reject-cod-above-20000",
+                                                                          "confirm-large-cod"]
+    assert ids(order_total=Decimal("10000.01"), payment_method="cod") == ["confirm-large-cod"]
+    assert [f.confirm_within_minutes for f in rule_set.evaluate(
+        facts(order_total=Decimal("15000"), payment_method="cod"), FraudAssessment(0.0, ())).findings] == [120]
     assert ids(order_total=Decimal("20000.01")) == []
     assert ids(ship_to={"postal_code": "744101"}) == ["reject-unserviceable-pins"]
     assert ids(ship_to={"postal_code": "400099"}) == ["hold-risky-pins"]

@@ -130,6 +130,18 @@ def release(order_id: str, note: str = typer.Option(..., help="why the order may
 
 
 @app.command()
+def confirm(order_id: str, through: str = typer.Option("call", help="how the buyer confirmed: ivr, sms, call, ..."),
+            note: str = typer.Option(""), profile: str = typer.Option("run"), url: str = URL_OPTION) -> None:
+    """Record the buyer's confirmation of an order a rule asked them to confirm: it is kept and shipped."""
+    from .order_desk import DeskRefusal, render_outcome
+
+    try:
+        render_outcome(_desk(url, profile).confirm(order_id, through, note), console)
+    except (DeskRefusal, httpx.HTTPError) as error:
+        _refused(error)
+
+
+@app.command()
 def cancel(order_id: str, reason: str = typer.Option(..., help="why (kept on the order)"),
            profile: str = typer.Option("run"), url: str = URL_OPTION) -> None:
     """Cancel a whole order not yet shipped (a held one too): stock released, parcel cancelled, payment voided."""

@@ -52,6 +52,10 @@ class OrderDesk:
     def release(self, order_id: str, note: str) -> dict[str, Any]:
         return self._request("POST", f"/v1/orders/{order_id}/hold-release", json={"note": note})
 
+    def confirm(self, order_id: str, through: str, note: str = "") -> dict[str, Any]:
+        return self._request("POST", f"/v1/orders/{order_id}/confirmation",
+                             json={"confirmed_through": through, "note": note})
+
     def cancel(self, order_id: str, reason: str) -> dict[str, Any]:
         return self._request("POST", f"/v1/orders/{order_id}/cancellation", json={"reason": reason})
 

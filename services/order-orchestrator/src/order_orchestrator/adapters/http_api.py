@@ -25,6 +25,13 @@ class HoldRelease(BaseModel):
     note: str = Field(min_length=1, max_length=500, description="why the order may go ahead (kept on the order)")
 
 
+class BuyerConfirmation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirmed_through: str = Field(min_length=1, max_length=50, description="how the buyer confirmed: ivr, sms, "
+                                                                           "whatsapp, call, ...")
+    note: str = Field(default="", max_length=500)
+
+
 class OperatorCancellation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=500)
@@ -105,6 +112,18 @@ def order_routes(orders: Orders, held: HeldOrdersView | None = None, operator_to
             raise _missing(missing) from None
         except StepRefused as refusal:
             raise _refused(refusal, "Not on hold") from None
+
+    @routes.post("/{order_id}/confirmation")
+    async def confirm(order_id: str, body: BuyerConfirmation, by: str = Depends(operator)) -> dict[str, Any]:
+        """The buyer confirmed an order a rule asked them to confirm (e.g. a large COD order): its stock is
+        kept past the confirmation window and it goes on to be shipped."""
+        try:
+            return await asyncio.to_thread(orders.confirm, order_id, f"{body.confirmed_through} (recorded by {by})",
+                                           body.note)
+        except OrderNotFound as missing:
+            raise _missing(missing) from None
+        except StepRefused as refusal:
+            raise _refused(refusal, "Confirmation refused") from None
 
     @routes.post("/{order_id}/cancellation")
     async def cancel(order_id: str, body: OperatorCancellation, by: str = Depends(operator)) -> dict[str, Any]:

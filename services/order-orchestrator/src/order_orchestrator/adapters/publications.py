@@ -84,7 +84,10 @@ def order_publications(event: Any) -> Sequence[Publication]:
         case Order.ReservationRequested():
             return [Publication(INVENTORY_COMMANDS, order_id, c.ReserveStock(
                 order_id=order_id, reservation_id=e["reservation_id"], location_id=e["location_id"],
-                lines=e["lines"]))]
+                lines=e["lines"], expires_at=e.get("expires_at")))]
+        case Order.OrderConfirmed():
+            return [Publication(INVENTORY_COMMANDS, order_id, c.KeepReservation(
+                order_id=order_id, reservation_id=e["reservation_id"]))] if e["reservation_id"] else []
         case Order.StockReserved():
             return [public(c.OrderReserved(order_id=order_id, channel=e["channel"], reservation_id=e["reservation_id"],
                                            location_id=e["location_id"], lines=e["lines"], currency=e["currency"],

@@ -30,6 +30,11 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         await run_step(orders.shipment_cancelled, order_id=m.order_id, shipment_id=m.shipment_id,
                        tracking=d.tracking)
 
+    async def expired(d: Delivery) -> None:
+        m: inventory.ReservationExpired = d.message
+        await run_step(orders.reservation_expired, order_id=m.order_id, reservation_id=m.reservation_id,
+                       expires_at=m.expires_at.isoformat(), tracking=d.tracking)
+
     async def adjusted(d: Delivery) -> None:
         m: inventory.ReservationAdjusted = d.message
         await run_step(orders.reservation_adjusted, order_id=m.order_id, adjustment_id=m.adjustment_id,
@@ -105,6 +110,7 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         gateway.OrderModificationRequested: change,
         shipping.ShipmentCancelled: shipment_cancelled,
         inventory.ReservationAdjusted: adjusted,
+        inventory.ReservationExpired: expired,
         inventory.ReservationAdjustmentRejected: adjustment_rejected,
         router.OrderRouted: routed,
         router.OrderUnroutable: unroutable,

@@ -90,6 +90,22 @@ class Orders(ServiceApplication):
                 order.close_unpaid()
         return self._asked(order_id, step)
 
+    def confirm(self, order_id: str, confirmed_by: str, note: str) -> dict[str, Any]:
+        """The buyer confirmed: the reservation is kept, and a reserved order goes on to be shipped."""
+        def step(order: Order) -> None:
+            order.confirm(confirmed_by, note)
+            if order.needs_shipment:
+                order.request_shipment()
+        return self._asked(order_id, step)
+
+    def reservation_expired(self, order_id: str, reservation_id: str, expires_at: str,
+                            tracking: Tracking | None = None) -> None:
+        def step(order: Order) -> None:
+            order.record_reservation_expiry(reservation_id, expires_at)
+            self._cancel_step(order, f"not confirmed by the buyer within {order.confirmation['within_minutes']} "
+                                     "minutes")
+        self._step(order_id, tracking, step)
+
     def cancel(self, order_id: str, reason: str, requested_by: str) -> dict[str, Any]:
         """An operator's cancellation: done (with its compensation), or refused with the reason on the order."""
         return self._asked(order_id, lambda o: self._cancel_step(o, f"{reason} (by {requested_by})"))
@@ -259,7 +275,8 @@ class Orders(ServiceApplication):
     def reservation_confirmed(self, order_id: str, reservation_id: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
             order.confirm_reservation(reservation_id)
-            order.request_shipment()
+            if not order.awaits_confirmation:  # else shipped once the buyer confirms
+                order.request_shipment()
         self._step(order_id, tracking, step)
 
     def reservation_rejected(self, order_id: str, reservation_id: str, reasons: list[str],

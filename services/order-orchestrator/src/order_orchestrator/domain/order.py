@@ -7,6 +7,7 @@ Imports only the standard library and the event-sourcing domain base classes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
@@ -124,6 +125,7 @@ class Order(Aggregate):
             "collection": payment_collection_for(payment_method, payment_collection), "state": "none",
             "authorised_amount": None, "authorisation": None, "captured_amount": "0.00", "capture": None,
             "refunded_amount": "0.00", "refunds": {}, "pending": None, "cash_remittances": {}}
+        self.confirmation: dict[str, Any] | None = None  # the buyer's confirmation, when a rule asks for one
         self.shipment_request_id: str | None = None
         self.pending_change: dict[str, Any] | None = None
         self.changes: list[str] = []
@@ -152,13 +154,19 @@ class Order(Aggregate):
         findings = [dict(f) for f in findings]
         rejections = [f for f in findings if f["action"] == "reject"]
         holds = [f for f in findings if f["action"] == "hold"]
+        confirmations = [f for f in findings if f["action"] == "confirm"]
         priority = "high" if any(f["action"] == "prioritise" for f in findings) else "normal"
+        # the buyer's window: the shortest any confirm rule gives
+        within = min((int(f["confirm_within_minutes"]) for f in confirmations), default=None)
         if rejections:
             self._rejected(rule_version=rule_version, rejections=rejections, findings=findings,
                            fraud_score=fraud_score, channel=self.channel)
         elif holds:
             self._held(rule_version=rule_version, holds=holds, findings=findings, fraud_score=fraud_score,
-                       priority=priority, channel=self.channel)
+                       priority=priority, channel=self.channel, confirm_within_minutes=within)
+        elif confirmations:
+            self._confirmation_awaited(rule_version=rule_version, confirmations=confirmations, findings=findings,
+                                       fraud_score=fraud_score, priority=priority, within_minutes=within)
         elif priority != "normal":
             self._prioritised(rule_version=rule_version, priority=priority, findings=findings,
                               fraud_score=fraud_score)
@@ -173,12 +181,57 @@ class Order(Aggregate):
 
     @event("Held")
     def _held(self, rule_version: str, holds: list[dict[str, Any]], findings: list[dict[str, Any]],
-              fraud_score: float | None, priority: str, channel: str) -> None:
+              fraud_score: float | None, priority: str, channel: str,
+              confirm_within_minutes: int | None = None) -> None:
         self.status = OrderStatus.ON_HOLD
         self.rule_version = rule_version
         self.holds = holds
         self.fraud_score = fraud_score
         self.priority = priority
+        if confirm_within_minutes is not None:
+            self.confirmation = {"state": "awaited", "within_minutes": confirm_within_minutes,
+                                 "rules": [f["rule_id"] for f in findings if f["action"] == "confirm"]}
+
+    @event("ConfirmationAwaited")
+    def _confirmation_awaited(self, rule_version: str, confirmations: list[dict[str, Any]],
+                              findings: list[dict[str, Any]], fraud_score: float | None, priority: str,
+                              within_minutes: int) -> None:
+        self.rule_version = rule_version
+        self.fraud_score = fraud_score
+        self.priority = priority
+        self.confirmation = {"state": "awaited", "within_minutes": within_minutes,
+                             "rules": [f["rule_id"] for f in confirmations]}
+
+    @property
+    def awaits_confirmation(self) -> bool:
+        return bool(self.confirmation and self.confirmation["state"] == "awaited")
+
+    def confirm(self, confirmed_by: str, note: str) -> None:
+        """The buyer confirmed the order (an IVR call, an SMS reply, support on the phone): its stock is kept
+        and it goes on to be shipped."""
+        if not self.awaits_confirmation:
+            raise OrderRuleViolation("the order does not wait for a confirmation" if not self.confirmation
+                                     else f"the order's confirmation is {self.confirmation['state']}")
+        if self.status not in CANCELLABLE:
+            raise OrderRuleViolation(f"an order that is {self.status} cannot be confirmed")
+        self._order_confirmed(confirmed_by=confirmed_by, note=note, reservation_id=self.reservation_id if self.status
+                              in (OrderStatus.RESERVING, OrderStatus.RESERVED) else None)
+
+    @event("OrderConfirmed")
+    def _order_confirmed(self, confirmed_by: str, note: str, reservation_id: str | None) -> None:
+        self.confirmation = {**self.confirmation, "state": "confirmed", "by": confirmed_by}
+
+    def record_reservation_expiry(self, reservation_id: str, expires_at: str) -> None:
+        """The ledger let the reservation lapse: the buyer did not confirm in time."""
+        if reservation_id != self.reservation_id or not self.awaits_confirmation \
+                or self.status != OrderStatus.RESERVED:
+            raise StaleOutcome(f"expiry of reservation {reservation_id} while the order is {self.status}")
+        self._confirmation_lapsed(reservation_id=reservation_id, expires_at=expires_at)
+
+    @event("ConfirmationLapsed")
+    def _confirmation_lapsed(self, reservation_id: str, expires_at: str) -> None:
+        self.confirmation = {**self.confirmation, "state": "lapsed"}
+        self.reservation_held = False
 
     @event("Prioritised")
     def _prioritised(self, rule_version: str, priority: str, findings: list[dict[str, Any]],
@@ -423,12 +476,16 @@ class Order(Aggregate):
         if self.status != OrderStatus.ROUTING or attempt != self.routing_attempt:
             raise StaleOutcome(f"routing answer for attempt {attempt} while order is {self.status}")
         reservation_id = str(uuid5(NAMESPACE_URL, f"oms:reservation:{self.order_id}:{attempt}"))
+        expires_at = (datetime.now(UTC) + timedelta(minutes=self.confirmation["within_minutes"])).isoformat() \
+            if self.awaits_confirmation else None
         self._reservation_requested(attempt=attempt, location_id=location_id, reservation_id=reservation_id,
-                                    rule_version=rule_version, candidates=candidates, lines=self.stock_lines)
+                                    rule_version=rule_version, candidates=candidates, lines=self.stock_lines,
+                                    expires_at=expires_at)
 
     @event("ReservationRequested")
     def _reservation_requested(self, attempt: int, location_id: str, reservation_id: str, rule_version: str,
-                               candidates: list[dict[str, Any]], lines: list[dict[str, Any]]) -> None:
+                               candidates: list[dict[str, Any]], lines: list[dict[str, Any]],
+                               expires_at: str | None = None) -> None:
         self.status = OrderStatus.RESERVING
         self.location_id = location_id
         self.reservation_id = reservation_id
@@ -801,5 +858,6 @@ class Order(Aggregate):
             "rejections": self.rejections, "fraud_score": self.fraud_score, "hold_released_by": self.hold_released_by,
             "payment": self.payment, "pending_change": self.pending_change, "changes": self.changes,
             "cancelled_lines": self.cancelled_lines, "customer_email": self.customer_email,
+            "confirmation": self.confirmation,
             "created_on": self.created_on.isoformat(), "modified_on": self.modified_on.isoformat(),
         }

@@ -11,7 +11,10 @@ The rules document (one JSON file per tenant; ``adapters/order_rule_book.py`` lo
       "rules": [                             # required (may be empty); evaluated in file order
         {"id": "hold-high-value",            # required, unique: [A-Za-z0-9][A-Za-z0-9._-]{0,63}
          "description": "...",               # optional
-         "action": "hold",                   # required: "hold" | "reject" | "prioritise"
+         "action": "hold",                   # required: "hold" | "reject" | "prioritise" | "confirm" (the
+                                             #   buyer must confirm the order within "confirm_within_minutes"
+                                             #   (1..10080, required with it): its stock is reserved until
+                                             #   then, and released and the order cancelled if not confirmed)
          "enabled": true,                    # optional (default true): a disabled rule is validated, not run
          "when": {<conditions>}}             # required, at least one condition; ALL must hold
       ],
@@ -75,7 +78,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-ACTIONS = ("hold", "reject", "prioritise")
+ACTIONS = ("hold", "reject", "prioritise", "confirm")
 PAYMENT_METHODS = ("prepaid", "cod", "invoice")
 SERVICE_LEVELS = ("standard", "express")
 POLICY_KEYS = ("line_cancel", "quantity_change", "quantity_increase", "address_change")
@@ -88,7 +91,7 @@ DOCUMENT_KEYS = ("tenant", "version", "description", "rules", "fraud", "modifica
                  "fulfilment_policies")
 FULFILMENT_KEYS = ("max_routing_attempts", "when_unfulfillable")
 UNFULFILLABLE_ACTIONS = ("backorder", "cancel")
-RULE_KEYS = ("id", "description", "action", "enabled", "when")
+RULE_KEYS = ("id", "description", "action", "enabled", "when", "confirm_within_minutes")
 FRAUD_SECTION_KEYS = ("scorer", "description", "window_minutes", "orders_per_customer", "keys",
                       "trusted_email_domains")
 # the order conditions are checked (and explained) in, whatever order the file writes them in
@@ -138,11 +141,15 @@ class FraudScorer(Protocol):
 @dataclass(frozen=True)
 class Finding:
     rule_id: str
-    action: str  # "hold" | "reject" | "prioritise"
+    action: str  # "hold" | "reject" | "prioritise" | "confirm"
     reason: str  # names the values that matched and the rule
+    confirm_within_minutes: int | None = None  # "confirm": how long the buyer has
 
-    def as_dict(self) -> dict[str, str]:
-        return {"rule_id": self.rule_id, "action": self.action, "reason": self.reason}
+    def as_dict(self) -> dict[str, Any]:
+        written: dict[str, Any] = {"rule_id": self.rule_id, "action": self.action, "reason": self.reason}
+        if self.confirm_within_minutes is not None:
+            written["confirm_within_minutes"] = self.confirm_within_minutes
+        return written
 
 
 @dataclass(frozen=True)
@@ -276,6 +283,7 @@ class _Rule:
     when: dict[str, Any]  # as written (decimals as strings), for describe()
     checks: tuple[Check, ...] = field(repr=False)
     uses_fraud: bool = False
+    confirm_within_minutes: int | None = None
 
     def finding(self, facts: OrderFacts, fraud: FraudAssessment | None) -> Finding | None:
         parts = []
@@ -284,7 +292,8 @@ class _Rule:
             if part is None:
                 return None
             parts.append(part)
-        return Finding(self.rule_id, self.action, f"{' and '.join(parts)} ({self.rule_id})")
+        return Finding(self.rule_id, self.action, f"{' and '.join(parts)} ({self.rule_id})",
+                       self.confirm_within_minutes)
 
 
 class RuleSet:
@@ -337,7 +346,9 @@ class RuleSet:
             "version": self.version,
             "description": self.description,
             "rules": [{"id": r.rule_id, "description": r.description, "action": r.action, "enabled": r.enabled,
-                       "when": dict(r.when)} for r in self._rules],
+                       "when": dict(r.when), **({"confirm_within_minutes": r.confirm_within_minutes}
+                                                if r.confirm_within_minutes is not None else {})}
+                      for r in self._rules],
             "fraud": self.fraud.as_dict() if self.fraud else None,
             "modification_policies": {channel: p.as_dict() for channel, p in self._policies.items()},
             "fulfilment_policies": {channel: p.as_dict() for channel, p in self._fulfilment.items()},
@@ -451,10 +462,18 @@ class _DocumentReader:
             self.problem(json_pointer(*at, "when"), "required: an object of conditions (all must hold)")
         else:
             checks, written = self.conditions(when, (*at, "when"), fraud_configured=fraud_configured)
+        within = item.get("confirm_within_minutes")
+        if action == "confirm" and (isinstance(within, bool) or not isinstance(within, int)
+                                    or not 1 <= within <= 10080):
+            self.problem(json_pointer(*at, "confirm_within_minutes"),
+                         "required with action confirm: whole minutes from 1 to 10080")
+        elif action != "confirm" and "confirm_within_minutes" in item:
+            self.problem(json_pointer(*at, "confirm_within_minutes"), "only a confirm rule has a confirmation window")
         if len(self.errors) > errors_before:
             return None
         return _Rule(rule_id=rule_id, description=description, action=action, enabled=enabled, when=written,
-                     checks=tuple(checks), uses_fraud="fraud_score_at_least" in written)
+                     checks=tuple(checks), uses_fraud="fraud_score_at_least" in written,
+                     confirm_within_minutes=within if action == "confirm" else None)
 
     def conditions(self, when: Mapping[str, Any], at: tuple[str | int, ...], *,
                    fraud_configured: bool) -> tuple[list[Check], dict[str, Any]]:
