@@ -212,3 +212,25 @@ def test_an_order_no_location_can_fill_is_backordered_or_cancelled_by_the_channe
     assert system.wait_for_status(webstore, "backordered")["state"]["payment"]["state"] == "authorised"
     cancelled = system.wait_for_status(amazon, "cancelled")["state"]
     assert cancelled["cancellation_reason"].startswith("unfulfillable: ")
+
+
+def test_a_large_cod_order_is_reserved_until_its_buyer_confirms_then_shipped(system, order_body, sku):
+    item = sku()
+    stocked(system, item)
+    body = order_body([(item, 1)], payment_method="cod")
+    body["lines"][0]["unit_price"] = "15000.00"  # COD above 10000 INR: the demo rules ask the buyer to confirm
+    order_id = system.post_order(body).json()["order_id"]
+    state = system.wait_for_status(order_id, "reserved")["state"]
+    assert state["confirmation"]["state"] == "awaited" and state["confirmation"]["within_minutes"] == 120
+    assert system.stock(item, MAIN)["reserved"] == 1
+    reservation = system.http.get(system.url("inventory-ledger", f"/v1/reservations/{state['reservation_id']}"))
+    assert reservation.status_code == 200 and reservation.json()["expires_at"]  # it lapses then unless kept
+    confirmed = cli(system, "confirm", order_id, "--through", "ivr")
+    assert confirmed.exit_code == 0, confirmed.output
+    shipped = system.wait_for_status(order_id, "shipment_created")["state"]
+    assert shipped["confirmation"]["state"] == "confirmed"
+    events = history_of(system, order_id)
+    assert events.index("ConfirmationAwaited") < events.index("OrderConfirmed") < events.index("ShipmentRequested")
+    system.wait_until(lambda: system.http.get(system.url(
+        "inventory-ledger", f"/v1/reservations/{state['reservation_id']}")).json()["expires_at"] is None,
+        what="the reservation kept (no expiry any more)")

@@ -503,3 +503,16 @@ def test_a_confirmation_before_the_reservation_makes_it_a_reservation_that_never
     saga.orders.location_assigned(order_id, 1, "WH-A", "t-1", [])
     [reserve] = saga.messages()
     assert reserve.expires_at is None
+
+
+def test_an_order_awaiting_its_buyers_confirmation_is_changed_on_its_reservation_alone(saga):
+    order_id = saga.place(payment_method="cod", collection="cash_on_delivery")
+    saga.orders.location_assigned(order_id, 1, "WH-A", "t-1", [])
+    saga.orders.reservation_confirmed(order_id, saga.state(order_id)["reservation_id"])
+    saga.messages()
+    saga.orders.request_change(order_id, "chg-c", {"2": 0}, None, "buyer asked", "support")
+    assert saga.types() == ["AdjustReservation"]  # no parcel to take back
+    saga.orders.reservation_adjusted(order_id, "chg-c")
+    assert saga.types() == ["OrderModified"]  # and none booked: the buyer has still to confirm
+    saga.orders.confirm(order_id, "ivr", "")
+    assert saga.types() == ["KeepReservation", "CreateShipment"]

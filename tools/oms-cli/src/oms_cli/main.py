@@ -199,6 +199,40 @@ def stock(sku: str, profile: str = typer.Option("run"),
         raise typer.Exit(1) from None
 
 
+@app.command("erp-snapshot")
+def erp_snapshot(file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                             help="CSV (sku,location_id,on_hand|delta[,erp_reference]) or JSON"),
+                 snapshot_id: str = typer.Option(None, help="default: the file's name"),
+                 source: str = typer.Option("erp", help="the ERP: tally, sap, ..."),
+                 zero_missing: bool = typer.Option(False, help="a full snapshot's missing SKUs are set to 0"),
+                 profile: str = typer.Option("run"),
+                 url: str = typer.Option(None, "--url", envvar="OMS_LEDGER_URL", help="the inventory-ledger's URL")
+                 ) -> None:
+    """Reconcile an ERP stock snapshot (full) or deltas with the ledger: adjustments with their reason, and the
+    reconciliation report."""
+    from .erp_snapshots import SnapshotFileError, post_snapshot
+
+    options = {"snapshot_id": snapshot_id} if snapshot_id else {}
+    try:
+        post_snapshot(url or StackProfile.named(profile).url("inventory-ledger"), file, console, source=source,
+                      zero_missing=zero_missing, **options)
+    except SnapshotFileError as error:
+        _refused(error)
+
+
+@app.command("stock-rebuild")
+def stock_rebuild(replace: bool = typer.Option(False, help="swap the rebuilt read model in"),
+                  profile: str = typer.Option("run"),
+                  url: str = typer.Option(None, "--url", envvar="OMS_LEDGER_URL", help="the inventory-ledger's URL")
+                  ) -> None:
+    """Rebuild the stock read model from the ledger's events from zero and compare it with the live one."""
+    from .stock_rebuild import rebuild_stock
+
+    drift = rebuild_stock(url or StackProfile.named(profile).url("inventory-ledger"), console, replace=replace)
+    if drift and not replace:
+        raise typer.Exit(1)
+
+
 @app.command("routing-replay")
 def routing_replay(rules_file: Path = typer.Argument(..., exists=True, dir_okay=False,
                                                      help="a routing rules document (a new version)"),

@@ -38,6 +38,10 @@ def inventory_publications(event: Any) -> Sequence[Publication]:
             return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReservationReleased(
                 order_id=e["order_id"], reservation_id=str(event.originator_id), location_id=e["location_id"],
                 reason=e["reason"]))]
+        case Reservation.Expired():
+            return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReservationExpired(
+                order_id=e["order_id"], reservation_id=str(event.originator_id), location_id=e["location_id"],
+                expires_at=e["expires_at"]))]
         case Reservation.Committed():
             return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReservationCommitted(
                 order_id=e["order_id"], reservation_id=str(event.originator_id), location_id=e["location_id"]))]

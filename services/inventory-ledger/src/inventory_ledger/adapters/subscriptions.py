@@ -23,7 +23,13 @@ def inventory_handlers(ledger: StockLedger) -> dict[type, Handler]:
     async def reserve(d: Delivery) -> None:
         m: orchestrator.ReserveStock = d.message
         await run_step(ledger.reserve, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
-                   location_id=m.location_id, lines=[line.model_dump() for line in m.lines], tracking=d.tracking)
+                   location_id=m.location_id, lines=[line.model_dump() for line in m.lines],
+                   expires_at=m.expires_at.isoformat() if m.expires_at else None, tracking=d.tracking)
+
+    async def keep(d: Delivery) -> None:
+        m: orchestrator.KeepReservation = d.message
+        await run_step(ledger.keep, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
+                       tracking=d.tracking)
 
     async def release(d: Delivery) -> None:
         m: orchestrator.ReleaseReservation = d.message
@@ -51,5 +57,6 @@ def inventory_handlers(ledger: StockLedger) -> dict[type, Handler]:
         orchestrator.ReleaseReservation: release,
         orchestrator.AdjustReservation: adjust,
         orchestrator.CommitReservation: commit,
+        orchestrator.KeepReservation: keep,
         returns.ReturnReceived: return_received,
     }

@@ -8,6 +8,7 @@ No transport types, no rules."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
@@ -20,6 +21,7 @@ from ..domain.channel_buffer import ChannelBuffers, channel_available_to_promise
 from ..domain.reservation import (
     Reservation,
     adjust_reservation,
+    expire_reservation,
     place_reservation,
     quantities_by_sku,
     refuse_adjustment_of_unknown_reservation,
@@ -144,18 +146,47 @@ class StockLedger(ServiceApplication):
 
     # ---- saga commands from the orchestrator ----
     def reserve(self, *, order_id: str, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
-                tracking: Tracking | None = None) -> None:
+                expires_at: str | None = None, tracking: Tracking | None = None) -> None:
         def attempt() -> None:
             if self._reservation_or_none(reservation_id) is not None:
                 self.record(tracking=tracking)  # already decided: only note the message
                 return
             stock = {sku: self._item_or_none(sku, location_id) for sku in quantities_by_sku(lines)}
             reservation = place_reservation(reservation_id=reservation_id, order_id=order_id,
-                                            location_id=location_id, lines=lines, stock=stock)
+                                            location_id=location_id, lines=lines, stock=stock,
+                                            expires_at=expires_at)
             _log.info("reservation decided", order_id=order_id, reservation_id=reservation_id,
                       location_id=location_id, status=str(reservation.status))
             self.record(reservation, *[item for item in stock.values() if item is not None], tracking=tracking)
         retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+
+    def keep(self, *, order_id: str, reservation_id: str, tracking: Tracking | None = None) -> None:
+        """The order was confirmed: its reservation no longer expires."""
+        def attempt() -> None:
+            reservation = self._reservation_or_none(reservation_id)
+            if reservation is None:
+                _log.info("keep of an unknown reservation", order_id=order_id, reservation_id=reservation_id)
+                self.record(tracking=tracking)
+                return
+            reservation.keep()
+            self.record(reservation, tracking=tracking)
+        retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+
+    def expire(self, *, reservation_id: str, now: datetime | None = None) -> bool:
+        """Let the reservation lapse if it is due (recorded as its Expired event, the stock released by its
+        items' events); False when it is not due, was kept or is settled."""
+        moment = now or datetime.now(UTC)
+
+        def attempt() -> bool:
+            reservation = self._reservation_or_none(reservation_id)
+            if reservation is None or not reservation.due(moment):
+                return False
+            items = [self._item_or_none(line["sku"], reservation.location_id) for line in reservation.lines]
+            expire_reservation(reservation, items, moment)
+            self.record(reservation, *[item for item in items if item is not None])
+            _log.info("reservation expired", order_id=reservation.order_id, reservation_id=reservation_id)
+            return True
+        return bool(retry_on_conflict(attempt, CONFLICT_ATTEMPTS))
 
     def release(self, *, order_id: str, reservation_id: str, reason: str, tracking: Tracking | None = None) -> None:
         def attempt() -> None:

@@ -19,6 +19,7 @@ Imports only the standard library and the event-sourcing domain base classes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -33,6 +34,7 @@ class ReservationStatus(StrEnum):
     REJECTED = "rejected"
     RELEASED = "released"
     COMMITTED = "committed"
+    EXPIRED = "expired"
 
 
 class ReservationRuleViolation(Exception):
@@ -60,11 +62,14 @@ class Reservation(Aggregate):
         order_id: str
         location_id: str
         lines: list[dict[str, Any]]
+        # held only until then unless kept (an order its buyer has yet to confirm); None: until released
+        expires_at: str | None = None
 
         def apply(self, reservation: Reservation) -> None:
             reservation.order_id = self.order_id
             reservation.location_id = self.location_id
             reservation.lines = self.lines
+            reservation.expires_at = getattr(self, "expires_at", None)
             reservation.reasons = []
             reservation.adjustments = []  # adjustment ids decided (applied or rejected)
             reservation.status = ReservationStatus.CONFIRMED
@@ -84,9 +89,9 @@ class Reservation(Aggregate):
 
     @classmethod
     def confirm(cls, reservation_id: str, order_id: str, location_id: str,
-                lines: list[dict[str, Any]]) -> Reservation:
+                lines: list[dict[str, Any]], expires_at: str | None = None) -> Reservation:
         return cls._create(cls.Confirmed, id=reservation_uuid(reservation_id), order_id=order_id,
-                           location_id=location_id, lines=lines)
+                           location_id=location_id, lines=lines, expires_at=expires_at)
 
     @classmethod
     def reject(cls, reservation_id: str, order_id: str, location_id: str, reasons: list[str]) -> Reservation:
@@ -101,6 +106,33 @@ class Reservation(Aggregate):
     @event("Released")
     def _released(self, reason: str, order_id: str, location_id: str, lines: list[dict[str, Any]]) -> None:
         self.status = ReservationStatus.RELEASED
+
+    def keep(self) -> None:
+        """The order was confirmed: the reservation no longer expires."""
+        if self.status != ReservationStatus.CONFIRMED or getattr(self, "expires_at", None) is None:
+            return  # nothing to keep: it never expired, or it is settled already
+        self._kept(order_id=self.order_id, expires_at=self.expires_at)
+
+    @event("Kept")
+    def _kept(self, order_id: str, expires_at: str) -> None:
+        self.expires_at = None
+
+    def due(self, now: datetime) -> bool:
+        expires_at = getattr(self, "expires_at", None)
+        return (self.status == ReservationStatus.CONFIRMED and expires_at is not None
+                and datetime.fromisoformat(expires_at) <= now)
+
+    def expire(self, now: datetime) -> None:
+        """The reservation fell due before its order was confirmed: its stock is free again (the stock items'
+        holds are released by ``expire_reservation``)."""
+        if not self.due(now):
+            return  # kept, settled, or not due yet
+        self._expired(order_id=self.order_id, location_id=self.location_id, lines=self.lines,
+                      expires_at=self.expires_at)
+
+    @event("Expired")
+    def _expired(self, order_id: str, location_id: str, lines: list[dict[str, Any]], expires_at: str) -> None:
+        self.status = ReservationStatus.EXPIRED
 
     def adjustment_refusal(self) -> str | None:
         """Why this reservation cannot be adjusted at all, or None when it can."""
@@ -146,7 +178,8 @@ class Reservation(Aggregate):
     def summary(self) -> dict[str, Any]:
         return {"reservation_id": str(self.id), "order_id": self.order_id, "location_id": self.location_id,
                 "status": str(self.status), "lines": self.lines, "reasons": self.reasons,
-                "adjustments": list(self.adjustments), "version": self.version}
+                "adjustments": list(self.adjustments), "expires_at": getattr(self, "expires_at", None),
+                "version": self.version}
 
 
 class UnknownReservationAdjustment(Aggregate):
@@ -171,8 +204,23 @@ def refuse_adjustment_of_unknown_reservation(*, reservation_id: str, order_id: s
         reasons=[f"reservation {reservation_id} is unknown: only a confirmed reservation can be adjusted"])
 
 
+def expire_reservation(reservation: Reservation, stock: Iterable[StockItem | None], now: datetime) -> bool:
+    """Let a due reservation lapse and give its stock back; False when it is not due (or kept, or settled)."""
+    if not reservation.due(now):
+        return False
+    reservation.expire(now)
+    for item in stock:
+        if item is not None:
+            item.release(str(reservation.id), f"reservation expired at {reservation_expiry(reservation)}")
+    return True
+
+
+def reservation_expiry(reservation: Reservation) -> str | None:
+    return getattr(reservation, "expires_at", None)
+
+
 def place_reservation(*, reservation_id: str, order_id: str, location_id: str, lines: list[dict[str, Any]],
-                      stock: Mapping[str, StockItem | None]) -> Reservation:
+                      stock: Mapping[str, StockItem | None], expires_at: str | None = None) -> Reservation:
     """Hold every line on the stock item of its SKU at the location, or hold nothing.
 
     ``stock`` maps each SKU of the lines to its stock item at the location (None: never stocked there).
@@ -190,7 +238,7 @@ def place_reservation(*, reservation_id: str, order_id: str, location_id: str, l
     for sku, quantity in wanted.items():
         stock[sku].reserve(reservation_id, order_id, quantity)  # type: ignore[union-attr]
     return Reservation.confirm(reservation_id, order_id, location_id,
-                               [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items()])
+                               [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items()], expires_at)
 
 
 def adjust_reservation(*, reservation: Reservation, adjustment_id: str, lines: list[dict[str, Any]],

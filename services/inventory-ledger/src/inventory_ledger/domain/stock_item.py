@@ -92,6 +92,7 @@ class StockItem(Aggregate):
         self.in_transit_in = 0  # dispatched to here, not yet received
         self.in_transit_out = 0  # dispatched from here, not yet received at the destination
         self.stock_adjustments: dict[str, dict[str, Any]] = {}  # adjustment reference -> what it asked
+        self.adjustment_effects: dict[str, tuple[int, int]] = {}  # adjustment reference -> on hand before, after
         self.transfers_out: dict[str, int] = {}  # transfer id -> quantity dispatched from here
         self.transfers_in: dict[str, int] = {}  # transfer id -> quantity dispatched to here
         self.transfers_settled: set[str] = set()  # transfer ids received (here, or at their destination)
@@ -313,7 +314,12 @@ class StockItem(Aggregate):
                         delta: int, shortfall: int, sku: str, location_id: str, on_hand: int, reserved: int,
                         safety_stock: int = 0, in_transit_in: int = 0, in_transit_out: int = 0) -> None:
         self.stock_adjustments[reference] = {"reason": reason, "quantity": quantity, "counted": counted}
+        self.adjustment_effects[reference] = (on_hand - delta, on_hand)
         self._set(on_hand, reserved, safety_stock, in_transit_in, in_transit_out)
+
+    def adjustment_effect(self, reference: str) -> tuple[int, int] | None:
+        """On hand before and after the adjustment recorded under ``reference`` (None: none was)."""
+        return self.adjustment_effects.get(reference)
 
     # ---- what is kept back ----
     def set_safety_stock(self, quantity: int) -> None:

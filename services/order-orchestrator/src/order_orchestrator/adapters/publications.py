@@ -65,7 +65,8 @@ def order_publications(event: Any) -> Sequence[Publication]:
                 lines=e["lines"]))]
         case Order.ChangeRequested():
             return [Publication(SHIPPING_COMMANDS, order_id, c.CancelShipment(
-                order_id=order_id, shipment_id=e["shipment_id"], reason=f"order changed: {e['reason']}"))]
+                order_id=order_id, shipment_id=e["shipment_id"], reason=f"order changed: {e['reason']}"))] \
+                if e["shipment_id"] else []
         case Order.Modified():
             return [public(c.OrderModified(order_id=order_id, channel=e["channel"], modification_id=e["change_id"],
                                            changes=e["changes"], lines=e["lines"], ship_to=e["ship_to"],

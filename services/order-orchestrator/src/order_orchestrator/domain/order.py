@@ -670,8 +670,11 @@ class Order(Aggregate):
         if self.status in CHANGEABLE_AT_ONCE:
             self._modified(**change, channel=self.channel, currency=self.currency,
                            route_again=self.status == OrderStatus.BACKORDERED, rebook_shipment=False)
-        else:
+        elif self.shipment_requested:
             self._change_requested(**change, shipment_id=self.shipment_request_id)
+        else:  # reserved, no parcel booked (the buyer has yet to confirm): straight to the stock
+            self._change_requested(**change, shipment_id=None)
+            self.shipment_taken_back(None)
 
     @staticmethod
     def _too_late(status: str) -> str:
@@ -688,7 +691,7 @@ class Order(Aggregate):
                                "requested_by": requested_by, "stock_changes": stock_changes,
                                "stage": "taking_back_shipment", "shipment_id": shipment_id}
 
-    def shipment_taken_back(self, shipment_id: str) -> None:
+    def shipment_taken_back(self, shipment_id: str | None) -> None:
         """The carrier's booking of the parcel was cancelled: adjust the stock held (or, for an address
         change alone, apply the change at once)."""
         pending = self.pending_change
@@ -754,7 +757,8 @@ class Order(Aggregate):
 
     @property
     def needs_shipment(self) -> bool:
-        return self.status == OrderStatus.RESERVED and not self.shipment_requested and self.pending_change is None
+        return (self.status == OrderStatus.RESERVED and not self.shipment_requested and self.pending_change is None
+                and not self.awaits_confirmation)
 
     def refuse_change(self, change_id: str, reason: str) -> None:
         if change_id in self.changes:
