@@ -1,6 +1,6 @@
-"""The routing rules file as operators edit it: picked up when it changes (checked at most once a second), a
-broken or same-version file kept out with the last good rules in force, forced reloads, the environment, and
-the HTTP routes that show and reload them; routing follows the rules in force."""
+"""The routing rules file as the router uses it: its configuration of the shared versioned rules file (whose
+pick-up, refusal and reload behaviour is tested in libs/platform and with the order rules), the environment,
+the HTTP routes that show and reload it, and routing that follows the rules in force."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from order_router.adapters.locations_catalogue import load_locations
 from order_router.adapters.routing_rule_book import (
     DEFAULT_RULES_DIR,
     RoutingRuleBook,
-    RoutingRulesVersionUnchanged,
     parse_routing_rules,
     routing_rule_book_from_env,
 )
@@ -24,7 +23,6 @@ from order_router.adapters.routing_rules_api import routing_rules_routes
 from order_router.application.routing import Routing
 from order_router.domain.routing_policy import StockPosition
 from order_router.domain.routing_rules import RoutingRulesInvalid
-from structlog.testing import capture_logs
 
 from oms_platform.http import create_http_app
 
@@ -87,81 +85,18 @@ def priority_of_blr(book: RoutingRuleBook) -> int:
 
 # --- following the file --------------------------------------------------------------------------------------
 
-def test_a_changed_file_is_picked_up_at_most_once_a_second(book, rules_file, clock) -> None:
-    assert (book.current().version, priority_of_blr(book)) == ("v1", 1)
-    rules_file.write(document("v2", 3))
-    clock.tick(0.5)
-    assert book.current().version == "v1"  # not looked at yet
-    clock.tick(0.5)
-    assert (book.current().version, priority_of_blr(book)) == ("v2", 3)
-    assert book.last_error is None
 
 
-def test_a_broken_file_keeps_the_last_good_rules(book, rules_file, clock) -> None:
-    loaded_at = book.loaded_at
-    rules_file.write(document("v2", "first"))
-    clock.tick()
-    with capture_logs() as logs:
-        assert book.current().version == "v1"
-        clock.tick()
-        assert book.current().version == "v1"  # the same refused file: not read, not logged again
-    assert book.last_error == "/locations/0/priority: must be an integer >= 1 (1 = preferred)"
-    assert book.last_problem is not None and book.last_problem.pointer == "/locations/0/priority"
-    assert [entry["log_level"] for entry in logs] == ["warning"]
-    assert logs[0]["error"] == book.last_error and logs[0]["version"] == "v1"
-    assert book.loaded_at == loaded_at
-
-    rules_file.write("{ not json")
-    clock.tick()
-    assert book.current().version == "v1"
-    assert book.last_error.startswith("the routing rules document is not valid JSON: ")
-
-    rules_file.write(document("v2", 5))  # fixed
-    clock.tick()
-    assert (book.current().version, priority_of_blr(book), book.last_error) == ("v2", 5, None)
-    assert book.loaded_at > loaded_at
 
 
-def test_a_changed_file_must_carry_a_new_version(book, rules_file, clock) -> None:
-    rules_file.write(document("v1", 7))
-    clock.tick()
-    assert priority_of_blr(book) == 1
-    assert "the rules changed but the version is still 'v1'" in book.last_error
-    with pytest.raises(RoutingRulesVersionUnchanged) as refused:
-        book.reload()
-    assert refused.value.pointer == "/version"
-    assert book.current().version == "v1" and priority_of_blr(book) == 1
 
 
-def test_a_touched_or_reformatted_file_is_not_a_change(book, rules_file, clock) -> None:
-    rules_file.write(json.dumps(document(), indent=2))  # the same bytes, a new modification time
-    clock.tick()
-    assert book.current().version == "v1" and book.last_error is None
-    rules_file.write(json.dumps(document()))  # other bytes, the same rules and version: refused
-    clock.tick()
-    assert book.current().version == "v1" and "version is still 'v1'" in book.last_error
 
 
-def test_a_missing_file_keeps_the_last_good_rules(book, rules_file, clock) -> None:
-    rules_file.path.unlink()
-    clock.tick()
-    assert book.current().version == "v1"
-    assert "cannot read the routing rules file" in book.last_error
 
 
-def test_reload_reads_the_file_now(book, rules_file) -> None:
-    rules_file.write(document("v2", 3))
-    assert book.reload().version == "v2"  # no waiting for the once-a-second check
-    assert book.reload().version == "v2"  # unchanged: not an error
-    assert book.last_error is None
 
 
-def test_reload_of_a_broken_file_raises_and_keeps_the_last_good_rules(book, rules_file) -> None:
-    rules_file.write(document("v2", extra_key=1))
-    with pytest.raises(RoutingRulesInvalid) as broken:
-        book.reload()
-    assert broken.value.pointer == "/extra_key"
-    assert book.current().version == "v1" and book.last_error == str(broken.value)
 
 
 def test_starting_needs_a_good_file(tmp_path: Path) -> None:
