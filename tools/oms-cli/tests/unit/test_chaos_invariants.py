@@ -213,3 +213,20 @@ def test_print_report_draws_faults_checks_and_failures():
     for expected in ("kill -9 the Kafka broker", "stock conserved", "A@BLR: on hand 1 != 2", "orders involved: o1",
                      "FAILED", "delivered"):
         assert expected in text
+
+
+def test_payments_are_checked_once_at_the_order_and_at_the_provider():
+    from oms_cli.chaos.invariants import check_payments
+
+    histories = {"o1": ["Received", "PaymentAuthorised", "PaymentCaptured"],
+                 "o2": ["Received", "PaymentAuthorised", "PaymentAuthorised"]}
+    ledger = {"authorisations": [
+        {"reference": "o1", "amount": "10.00", "captured_total": "10.00"},
+        {"reference": "o2", "amount": "5.00", "captured_total": "0.00"},
+        {"reference": "o2", "amount": "5.00", "captured_total": "0.00"},
+        {"reference": "o3", "amount": "5.00", "captured_total": "6.00"}]}
+    checked = check_payments(histories, ledger, ["o1", "o2", "o3"])
+    assert not checked.passed
+    assert sorted(checked.problems) == ["o2: 2 authorisations at the provider", "o2: 2 x PaymentAuthorised",
+                                        "o3: captured 6.00 above the 5.00 authorised"]
+    assert check_payments({"o1": histories["o1"]}, {"authorisations": ledger["authorisations"][:1]}, ["o1"]).passed

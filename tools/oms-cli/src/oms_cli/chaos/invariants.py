@@ -151,6 +151,38 @@ def check_no_duplicates(name: str, entries: Iterable[tuple[str, str, str]]) -> C
     return result(name, problems, [o for o, _ in doubled], f"{distinct} distinct, none twice")
 
 
+# ---------------------------------------------------------------- payments
+PAYMENT_STEPS = ("PaymentAuthorised", "PaymentDeclined", "PaymentCaptured", "PaymentVoided", "PaymentRefunded")
+
+
+def check_payments(histories: Mapping[str, list[str]], provider_ledger: Mapping[str, Any],
+                   provider_orders: Iterable[str]) -> CheckResult:
+    """Each payment step once: on the order (one event of each kind at most), and at the payment provider
+    (one authorisation per order, whatever was redelivered; captures never above what was authorised)."""
+    problems: list[str] = []
+    ids: set[str] = set()
+    for order_id, events in histories.items():
+        for step in PAYMENT_STEPS:
+            if step != "PaymentRefunded" and events.count(step) > 1:
+                problems.append(f"{order_id}: {events.count(step)} x {step}")
+                ids.add(order_id)
+    authorisations: dict[str, list[dict[str, Any]]] = {}
+    for a in provider_ledger.get("authorisations", []):
+        authorisations.setdefault(a["reference"], []).append(a)
+    for order_id in provider_orders:
+        held = authorisations.get(order_id, [])
+        if len(held) > 1:
+            problems.append(f"{order_id}: {len(held)} authorisations at the provider")
+            ids.add(order_id)
+        for a in held:
+            if Decimal(a["captured_total"]) > Decimal(a["amount"]):
+                problems.append(f"{order_id}: captured {a['captured_total']} above the {a['amount']} authorised")
+                ids.add(order_id)
+    authorised = sum(1 for held in authorisations.values() if held)
+    return result("each payment step once, at the order and at the provider", problems, ids,
+                  f"{authorised} orders authorised once each; no payment event twice")
+
+
 # ---------------------------------------------------------------- stock
 Item = tuple[str, str]  # (sku, location id)
 HELD = {"reserved", "shipment_created", "shipped"}

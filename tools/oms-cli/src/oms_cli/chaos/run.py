@@ -659,6 +659,7 @@ class ChaosRun:
         self.progress.advance(task)
 
         checks += self.duplicate_checks(orders, views, envelopes, documents)
+        checks.append(self.payment_check(orders, views, deadline))
         checks.append(inv.check_documents(orders, states, documents))
         checks.append(self.stock_check(orders, states, envelopes))
         self.progress.advance(task)
@@ -706,6 +707,21 @@ class ChaosRun:
                 inv.check_no_duplicates("zero duplicate shipments", shipments),
                 inv.check_no_duplicates("zero duplicate refunds", refunds),
                 inv.check_no_duplicates("zero duplicate ERP documents", erp)]
+
+    def payment_check(self, orders: list[PlacedOrder], views: dict[str, Any], deadline: float) -> inv.CheckResult:
+        histories = {oid: [h["event"] for h in view["history"]] for oid, view in views.items() if view}
+        try:
+            answer = httpx.get(self.stack.profile.payment_provider_url + "/simulator/ledger",
+                               timeout=max(1.0, deadline - time.monotonic()))
+            provider = answer.json() if answer.status_code == 200 else {}
+        except httpx.HTTPError:
+            provider = {}
+        if not provider:
+            failed = inv.result("each payment step once, at the order and at the provider",
+                                ["the payment provider's ledger could not be read"], [], "")
+            return failed
+        webstore = [o.order_id for o in orders if o.channel == "webstore"]
+        return inv.check_payments(histories, provider, webstore)
 
     def stock_check(self, orders: list[PlacedOrder], states: dict[str, Any], envelopes: dict[str, list]
                     ) -> inv.CheckResult:
