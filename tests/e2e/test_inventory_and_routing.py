@@ -93,3 +93,35 @@ def test_a_new_routing_rule_version_is_replayed_against_past_orders(system, orde
                                   env={"COLUMNS": "200"})
     assert replayed.exit_code == 0, replayed.output
     assert order_id in replayed.output and DEL in replayed.output  # to Delhi it would now ship from Delhi
+
+
+def test_buy_online_pick_up_in_store_from_reservation_to_collection(system, order_body, sku):
+    store = "STORE-MUM-1"
+    item = sku()
+    system.receive_stock(item, BLR, 10)  # more at the warehouse: a pickup is still reserved at the buyer's store
+    system.receive_stock(item, store, 2)
+    body = order_body([(item, 1)], postal_code="400001", fulfilment_mode="store_pickup", pickup_location_id=store)
+    posted = system.post_order(body)
+    assert posted.status_code == 202, posted.text
+    order_id = posted.json()["order_id"]
+    state = system.wait_for_status(order_id, "reserved")["state"]
+    assert state["location_id"] == store and state["shipment_id"] is None
+    assert system.stock(item, store)["reserved"] == 1 and system.stock(item, BLR)["reserved"] == 0
+
+    operator = {"Authorization": "Bearer operator-demo-token", "X-Operator": "store-mum"}
+    ready = system.http.post(system.url("order-orchestrator", f"/v1/orders/{order_id}/ready-for-pickup"),
+                             json={"collect_within_hours": 48}, headers=operator)
+    assert ready.status_code == 200 and ready.json()["status"] == "ready_for_pickup", ready.text
+    reservation = ready.json()["reservation_id"]
+    system.wait_until(lambda: system.http.get(system.url("inventory-ledger", f"/v1/reservations/{reservation}"))
+                      .json()["expires_at"], what="the counter's window on the reservation")
+    collected = system.http.post(system.url("order-orchestrator", f"/v1/orders/{order_id}/pickup"),
+                                 json={"collected_by": "Asha Rao"}, headers=operator)
+    assert collected.status_code == 200 and collected.json()["status"] == "delivered", collected.text
+    system.wait_until(lambda: system.stock(item, store)["on_hand"] == 1 and system.stock(item, store)["reserved"] == 0,
+                      what="the collected unit committed at the store")
+    kinds = system.wait_until(lambda: sorted(d["kind"] for d in system.erp_documents(order_id)) == [
+        "invoice", "sale_order"] and True, what="sale order and invoice in the ERP")
+    assert kinds
+    mistaken = system.post_order(order_body([(item, 1)], fulfilment_mode="store_pickup"))
+    assert mistaken.status_code == 422 and mistaken.json()["errors"][0]["pointer"] == "/pickup_location_id"

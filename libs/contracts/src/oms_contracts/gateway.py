@@ -33,6 +33,8 @@ class OrderAccepted(Message):
     # absent on messages of earlier releases: then derived from payment_method (cod -> cash_on_delivery,
     # invoice -> terms, prepaid -> channel)
     payment_collection: PaymentCollection | None = None
+    # store_pickup: the store the buyer collects it at (our location id)
+    pickup_location_id: str | None = Field(default=None, max_length=64)
     payment_token: str | None = Field(default=None, max_length=200,
                                       description="the payment provider's token for the buyer's instrument, "
                                                   "taken at checkout (payment_collection provider)")

@@ -77,6 +77,17 @@ class OrderDelivered(Message):
     lines: tuple[OrderLine, ...]
     currency: str
     cash_collected: Decimal | None = None  # COD: what the carrier collected (reconciled on its remittance)
+    collected_in_store: bool = False  # a store pickup: the buyer took it at the counter (no carrier, no shipment)
+
+
+class OrderReadyForPickup(Message):
+    """The store has the order packed at its counter: the buyer may collect it until ``collect_by``."""
+
+    message_type: ClassVar[str] = "OrderReadyForPickup"
+    order_id: str
+    channel: str
+    location_id: str
+    collect_by: datetime
 
 
 class OrderCancelled(Message):
@@ -207,6 +218,16 @@ class ReserveStock(Message):
     # hold only until then unless kept (an order still to be confirmed by its buyer); None: until released
     # or committed (and on messages of earlier releases)
     expires_at: datetime | None = None
+
+
+class HoldReservationUntil(Message):
+    """Keep the reservation only until ``expires_at`` (an order waiting at a store counter for its buyer)."""
+
+    message_kind: ClassVar[str] = "command"
+    message_type: ClassVar[str] = "HoldReservationUntil"
+    order_id: str
+    reservation_id: str
+    expires_at: datetime
 
 
 class KeepReservation(Message):

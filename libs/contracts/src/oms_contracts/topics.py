@@ -60,7 +60,8 @@ ORCHESTRATOR_ORDERS = Topic(
      orchestrator.OrderShipped, orchestrator.OrderDelivered, orchestrator.OrderCancelled,
      orchestrator.OrderCancellationRefused, orchestrator.OrderRefunded, orchestrator.OrderHeld,
      orchestrator.OrderHoldReleased, orchestrator.OrderRejected, orchestrator.OrderPrioritised,
-     orchestrator.OrderModified, orchestrator.OrderModificationRefused, orchestrator.OrderPaymentRecorded),
+     orchestrator.OrderModified, orchestrator.OrderModificationRefused, orchestrator.OrderPaymentRecorded,
+     orchestrator.OrderReadyForPickup),
     description="Public order status changes for downstream subscribers.",
 )
 ROUTING_COMMANDS = Topic(
@@ -70,7 +71,7 @@ ROUTING_COMMANDS = Topic(
 INVENTORY_COMMANDS = Topic(
     "oms.orchestrator.inventory-commands.v1", "order-orchestrator", "order_id",
     (orchestrator.ReserveStock, orchestrator.ReleaseReservation, orchestrator.AdjustReservation,
-     orchestrator.CommitReservation, orchestrator.KeepReservation),
+     orchestrator.CommitReservation, orchestrator.KeepReservation, orchestrator.HoldReservationUntil),
 )
 SHIPPING_COMMANDS = Topic(
     "oms.orchestrator.shipping-commands.v1", "order-orchestrator", "order_id",

@@ -47,7 +47,8 @@ ServiceLevel = Literal["standard", "express"]
 PaymentMethod = Literal["prepaid", "cod", "invoice"]  # invoice: a business buyer (a vendor PO) pays on terms
 # seller: we ship it (our carrier); channel_pickup: we pack, the channel's logistics collects (Amazon Easy
 # Ship); channel_fulfilled: the channel ships from its own stock (FBA) - recorded, never reserves ours
-FulfilmentMode = Literal["seller", "channel_pickup", "channel_fulfilled"]
+# store_pickup: the buyer collects it at the store they chose (BOPIS): reserved there, never shipped
+FulfilmentMode = Literal["seller", "channel_pickup", "channel_fulfilled", "store_pickup"]
 # who collects the money: channel (the marketplace or storefront took it), provider (we authorise through our
 # payment provider before reserving and capture at shipment), cash_on_delivery (the carrier collects it),
 # terms (a business buyer pays an invoice later)

@@ -78,3 +78,17 @@ def test_the_expirer_finds_due_reservations_through_its_projection(ledger):
         pass
     assert expiries.rows == {}
     assert ledger.stock_item("KURTA", "WH-A")["reserved"] == 2  # the kept one
+
+
+def test_a_reservation_held_until_a_time_lapses_then_through_the_expirer(ledger):
+    expiries = InMemoryReservationExpiries()
+    projection = reservation_expiries_projection(ledger, expiries)
+    waiting = reserve(ledger, minutes=None)  # an order packed at a store counter, waiting for its buyer
+    ledger.hold_until(order_id="O-1", reservation_id=waiting, expires_at=(NOW + timedelta(hours=72)).isoformat())
+    while projection.catch_up():
+        pass
+    expirer = ReservationExpirer(ledger, expiries)
+    assert expirer.expire_due(NOW + timedelta(hours=71)) == 0
+    assert expirer.expire_due(NOW + timedelta(hours=72)) == 1
+    assert ledger.reservation(waiting)["status"] == "expired"
+    assert ledger.stock_item("KURTA", "WH-A")["reserved"] == 0

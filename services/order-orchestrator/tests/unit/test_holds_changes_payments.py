@@ -90,7 +90,7 @@ class Saga:
         self.seen = 0
 
     def place(self, *, lines=None, channel="webstore", collection="channel", token=None, postal_code="411001",
-              service_level="standard", payment_method="prepaid") -> str:
+              service_level="standard", payment_method="prepaid", pickup_at=None) -> str:
         order_id = str(uuid4())
         lines = lines or [{"line_id": "1", "sku": "SKU-1", "quantity": 2, "unit_price": Decimal("100.00")},
                           {"line_id": "2", "sku": "SKU-2", "quantity": 1, "unit_price": Decimal("300.00")}]
@@ -99,7 +99,8 @@ class Saga:
                             ship_to=dict(SHIP_TO, postal_code=postal_code), currency="INR", order_total=total,
                             service_level=service_level, payment_method=payment_method,
                             ordered_at="2026-11-23T10:00:00+05:30", customer_email="b@shop.test",
-                            payment_collection=collection, payment_token=token)
+                            payment_collection=collection, payment_token=token,
+                            fulfilment_mode="store_pickup" if pickup_at else "seller", pickup_location_id=pickup_at)
         return order_id
 
     def messages(self) -> list[Any]:
@@ -516,3 +517,44 @@ def test_an_order_awaiting_its_buyers_confirmation_is_changed_on_its_reservation
     assert saga.types() == ["OrderModified"]  # and none booked: the buyer has still to confirm
     saga.orders.confirm(order_id, "ivr", "")
     assert saga.types() == ["KeepReservation", "CreateShipment"]
+
+
+# ---------------------------------------------------------------- store pickup (BOPIS)
+def test_a_store_pickup_is_reserved_at_the_buyers_store_made_ready_collected_and_captured(saga):
+    order_id = saga.place(collection="provider", token="tok_visa", pickup_at="STORE-MUM-1")
+    saga.desk.catch_up()
+    published = saga.messages()
+    reserve = [m for m in published if m.message_type == "ReserveStock"]
+    assert [m.location_id for m in reserve] == ["STORE-MUM-1"]
+    assert "RouteOrder" not in [m.message_type for m in published]  # the buyer chose: nothing to route
+    saga.orders.reservation_confirmed(order_id, saga.state(order_id)["reservation_id"])
+    assert saga.types() == ["OrderReserved"]  # no parcel: the store packs it at the counter
+    state = saga.orders.ready_for_pickup(order_id, 48)
+    assert state["status"] == "ready_for_pickup" and state["collect_by"]
+    assert saga.types() == ["OrderReadyForPickup", "HoldReservationUntil"]
+    state = saga.orders.collected(order_id, "Asha (ID checked)")
+    assert state["status"] == "delivered"
+    delivered, commit = saga.messages()[:2]
+    assert delivered.collected_in_store and delivered.shipment_id == "pickup:STORE-MUM-1"
+    assert commit.message_type == "CommitReservation"
+    saga.desk.catch_up()
+    assert saga.state(order_id)["payment"]["state"] == "captured"
+
+
+def test_an_uncollected_store_pickup_is_cancelled_when_its_reservation_lapses(saga):
+    order_id = saga.place(pickup_at="STORE-MUM-1")
+    saga.orders.reservation_confirmed(order_id, saga.state(order_id)["reservation_id"])
+    saga.orders.ready_for_pickup(order_id, 1)
+    saga.orders.reservation_expired(order_id, saga.state(order_id)["reservation_id"], "2026-11-25T10:00:00+00:00")
+    state = saga.state(order_id)
+    assert state["status"] == "cancelled" and state["cancellation_reason"].startswith("not collected from STORE-MUM-1")
+    with pytest.raises(StepRefused):
+        saga.orders.collected(order_id, "too late")
+
+
+def test_a_store_that_cannot_fill_a_pickup_is_not_hopped_from(saga):
+    order_id = saga.place(pickup_at="STORE-MUM-1")
+    saga.orders.reservation_rejected(order_id, saga.state(order_id)["reservation_id"], ["short"])
+    assert saga.state(order_id)["status"] == "backordered"
+    with pytest.raises(StepRefused, match="not a store pickup"):
+        saga.orders.ready_for_pickup(saga.place(), 24)

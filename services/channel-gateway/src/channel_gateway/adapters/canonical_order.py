@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 
 from oms_contracts.values import Address, FulfilmentMode, OrderLine, PaymentMethod, ServiceLevel
 
@@ -32,6 +32,9 @@ class CanonicalOrder(BaseModel):
     service_level: ServiceLevel = "standard"
     payment_method: PaymentMethod = "prepaid"
     fulfilment_mode: FulfilmentMode = "seller"
+    pickup_location_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$", validate_default=True,
+        description="fulfilment_mode store_pickup: the store (our location id) the buyer collects it at")
     payment_token: str | None = Field(
         default=None, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
         description="the payment provider's token for the buyer's instrument, from checkout: required for prepaid "
@@ -51,6 +54,16 @@ class CanonicalOrder(BaseModel):
         if len(ids) != len(set(ids)):
             raise ValueError("line_id values must be unique")
         return lines
+
+    @field_validator("pickup_location_id")
+    @classmethod
+    def _pickup_for_store_pickup(cls, value: str | None, info: ValidationInfo) -> str | None:
+        mode = info.data.get("fulfilment_mode")
+        if mode == "store_pickup" and not value:
+            raise ValueError("a store pickup names the store it is collected at")
+        if value and mode != "store_pickup":
+            raise ValueError("only a store_pickup order names a pickup location")
+        return value
 
 
 class Cancellation(BaseModel):

@@ -23,7 +23,7 @@ def capture_publications(event: Any) -> Sequence[Publication]:
                 ship_to=e["ship_to"], lines=e["lines"], service_level=e["service_level"],
                 payment_method=e["payment_method"], order_total=e["order_total"],
                 fulfilment_mode=e.get("fulfilment_mode", "seller"), payment_collection=e.get("payment_collection"),
-                payment_token=e.get("payment_token")))]
+                payment_token=e.get("payment_token"), pickup_location_id=e.get("pickup_location_id")))]
         case CapturedOrder.CancellationRequested():
             return [Publication(GATEWAY_ORDERS, order_id, c.OrderCancellationRequested(
                 order_id=order_id, channel=e["channel"], reason=e["reason"]))]

@@ -80,7 +80,7 @@ class OrderCapture(ServiceApplication):
                 ship_to=order["ship_to"], lines=lines, service_level=order["service_level"],
                 payment_method=order["payment_method"], order_total=total,
                 fulfilment_mode=order.get("fulfilment_mode", "seller"), payment_collection=payment_collection,
-                payment_token=order.get("payment_token"))
+                payment_token=order.get("payment_token"), pickup_location_id=order.get("pickup_location_id"))
             aggregates: list[Any] = [captured]
             if key_id is not None:
                 aggregates.append(IdempotencyKey(channel=channel, key=idempotency_key, order_id=order_id,

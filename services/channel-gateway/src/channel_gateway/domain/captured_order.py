@@ -47,7 +47,8 @@ class CapturedOrder(Aggregate):
     def __init__(self, channel: str, external_order_id: str, fingerprint: str, ordered_at: str, currency: str,
                  customer_email: str | None, ship_to: dict[str, Any], lines: list[dict[str, Any]],
                  service_level: str, payment_method: str, order_total: Decimal, fulfilment_mode: str = "seller",
-                 payment_collection: str | None = None, payment_token: str | None = None):
+                 payment_collection: str | None = None, payment_token: str | None = None,
+                 pickup_location_id: str | None = None):
         self.channel = channel
         self.external_order_id = external_order_id
         self.fingerprint = fingerprint

@@ -32,6 +32,16 @@ def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
                    total=m.order_total, currency=m.currency, source_event_id=str(d.envelope.event_id),
                    tracking=d.tracking)
 
+    async def collected(d: Delivery) -> None:
+        """A store pickup collected at the counter: there was no shipment, so the sale completes here."""
+        m: orchestrator.OrderDelivered = d.message
+        if not m.collected_in_store:
+            return  # a shipped order: invoiced when it shipped
+        total = sum((line.unit_price * line.quantity for line in m.lines), 0)
+        await run_step(documents.record_document, kind="invoice", order_id=m.order_id, lines=priced(m.lines),
+                   total=total, currency=m.currency, source_event_id=str(d.envelope.event_id),
+                   tracking=d.tracking)
+
     async def refunded(d: Delivery) -> None:
         m: orchestrator.OrderRefunded = d.message
         await run_step(documents.record_document, kind="credit_note", order_id=m.order_id, rma_id=m.rma_id,
@@ -42,5 +52,6 @@ def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
         orchestrator.OrderReserved: reserved,
         orchestrator.OrderShipped: shipped,
         orchestrator.OrderFulfilledByChannel: fulfilled_by_channel,
+        orchestrator.OrderDelivered: collected,
         orchestrator.OrderRefunded: refunded,
     }

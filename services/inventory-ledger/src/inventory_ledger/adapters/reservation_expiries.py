@@ -38,7 +38,7 @@ CREATE INDEX IF NOT EXISTS reservation_expiries_due_idx ON reservation_expiries 
 def expiry_change(event: Any, _notification_id: int) -> dict[str, Any] | None:
     reservation_id = str(event.originator_id)
     match event:
-        case Reservation.Confirmed() if getattr(event, "expires_at", None):
+        case Reservation.Confirmed() | Reservation.HeldUntil() if getattr(event, "expires_at", None):
             return {"kind": "due", "reservation_id": reservation_id,
                     "expires_at": datetime.fromisoformat(event.expires_at)}
         case Reservation.Kept() | Reservation.Released() | Reservation.Committed() | Reservation.Expired():
@@ -69,7 +69,8 @@ class PostgresReservationExpiries:
             for item in items:
                 if item["kind"] == "due":
                     conn.execute("INSERT INTO reservation_expiries (reservation_id, expires_at) VALUES (%s, %s) "
-                                 "ON CONFLICT (reservation_id) DO NOTHING", (item["reservation_id"], item["expires_at"]))
+                                 "ON CONFLICT (reservation_id) DO UPDATE SET expires_at = EXCLUDED.expires_at",
+                                 (item["reservation_id"], item["expires_at"]))
                 else:
                     conn.execute("DELETE FROM reservation_expiries WHERE reservation_id = %s", (item["reservation_id"],))
             save_position(conn, PROJECTION, up_to)
@@ -95,7 +96,7 @@ class InMemoryReservationExpiries:
     def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None:
         for item in items:
             if item["kind"] == "due":
-                self.rows.setdefault(item["reservation_id"], item["expires_at"])
+                self.rows[item["reservation_id"]] = item["expires_at"]
             else:
                 self.rows.pop(item["reservation_id"], None)
         self.up_to = max(self.up_to, up_to)

@@ -26,6 +26,11 @@ def inventory_handlers(ledger: StockLedger) -> dict[type, Handler]:
                    location_id=m.location_id, lines=[line.model_dump() for line in m.lines],
                    expires_at=m.expires_at.isoformat() if m.expires_at else None, tracking=d.tracking)
 
+    async def hold_until(d: Delivery) -> None:
+        m: orchestrator.HoldReservationUntil = d.message
+        await run_step(ledger.hold_until, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
+                       expires_at=m.expires_at.isoformat(), tracking=d.tracking)
+
     async def keep(d: Delivery) -> None:
         m: orchestrator.KeepReservation = d.message
         await run_step(ledger.keep, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
@@ -58,5 +63,6 @@ def inventory_handlers(ledger: StockLedger) -> dict[type, Handler]:
         orchestrator.AdjustReservation: adjust,
         orchestrator.CommitReservation: commit,
         orchestrator.KeepReservation: keep,
+        orchestrator.HoldReservationUntil: hold_until,
         returns.ReturnReceived: return_received,
     }

@@ -172,6 +172,18 @@ class StockLedger(ServiceApplication):
             self.record(reservation, tracking=tracking)
         retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
 
+    def hold_until(self, *, order_id: str, reservation_id: str, expires_at: str,
+                   tracking: Tracking | None = None) -> None:
+        def attempt() -> None:
+            reservation = self._reservation_or_none(reservation_id)
+            if reservation is None:
+                _log.info("hold of an unknown reservation", order_id=order_id, reservation_id=reservation_id)
+                self.record(tracking=tracking)
+                return
+            reservation.hold_until(expires_at)
+            self.record(reservation, tracking=tracking)
+        retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+
     def expire(self, *, reservation_id: str, now: datetime | None = None) -> bool:
         """Let the reservation lapse if it is due (recorded as its Expired event, the stock released by its
         items' events); False when it is not due, was kept or is settled."""

@@ -117,6 +117,16 @@ class Reservation(Aggregate):
     def _kept(self, order_id: str, expires_at: str) -> None:
         self.expires_at = None
 
+    def hold_until(self, expires_at: str) -> None:
+        """Keep the reservation only until ``expires_at`` (an order waiting at a store counter)."""
+        if self.status != ReservationStatus.CONFIRMED or getattr(self, "expires_at", None) == expires_at:
+            return  # settled, or already so
+        self._held_until(order_id=self.order_id, expires_at=expires_at)
+
+    @event("HeldUntil")
+    def _held_until(self, order_id: str, expires_at: str) -> None:
+        self.expires_at = expires_at
+
     def due(self, now: datetime) -> bool:
         expires_at = getattr(self, "expires_at", None)
         return (self.status == ReservationStatus.CONFIRMED and expires_at is not None

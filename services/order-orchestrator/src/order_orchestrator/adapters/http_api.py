@@ -32,6 +32,16 @@ class BuyerConfirmation(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
+class ReadyForPickup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    collect_within_hours: int = Field(default=72, ge=1, le=720, description="how long the counter keeps it")
+
+
+class Collection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    collected_by: str = Field(min_length=1, max_length=200, description="who took it (the buyer, or their proxy)")
+
+
 class OperatorCancellation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=500)
@@ -124,6 +134,27 @@ def order_routes(orders: Orders, held: HeldOrdersView | None = None, operator_to
             raise _missing(missing) from None
         except StepRefused as refusal:
             raise _refused(refusal, "Confirmation refused") from None
+
+    @routes.post("/{order_id}/ready-for-pickup")
+    async def ready_for_pickup(order_id: str, body: ReadyForPickup, _by: str = Depends(operator)) -> dict[str, Any]:
+        """The store packed a store-pickup order at its counter: the buyer is told, and the reservation is kept
+        until the collection window closes (then released and the order cancelled)."""
+        try:
+            return await asyncio.to_thread(orders.ready_for_pickup, order_id, body.collect_within_hours)
+        except OrderNotFound as missing:
+            raise _missing(missing) from None
+        except StepRefused as refusal:
+            raise _refused(refusal, "Not ready for pickup") from None
+
+    @routes.post("/{order_id}/pickup")
+    async def collected(order_id: str, body: Collection, by: str = Depends(operator)) -> dict[str, Any]:
+        """The buyer collected the order at the counter: stock committed, payment captured, invoice due."""
+        try:
+            return await asyncio.to_thread(orders.collected, order_id, f"{body.collected_by} (handed over by {by})")
+        except OrderNotFound as missing:
+            raise _missing(missing) from None
+        except StepRefused as refusal:
+            raise _refused(refusal, "Not collectable") from None
 
     @routes.post("/{order_id}/cancellation")
     async def cancel(order_id: str, body: OperatorCancellation, by: str = Depends(operator)) -> dict[str, Any]:

@@ -78,6 +78,8 @@ def order_publications(event: Any) -> Sequence[Publication]:
             return [public(c.OrderFulfilledByChannel(
                 order_id=order_id, channel=e["channel"], external_order_id=e["external_order_id"], lines=e["lines"],
                 currency=e["currency"], order_total=e["order_total"]))]
+        case Order.RoutingRequested() if e.get("pickup_location_id"):
+            return []  # a store pickup: the buyer chose the store, nothing for the router to decide
         case Order.RoutingRequested():
             return [Publication(ROUTING_COMMANDS, order_id, c.RouteOrder(
                 order_id=order_id, attempt=e["attempt"], lines=e["lines"], ship_to=e["ship_to"],
@@ -86,6 +88,17 @@ def order_publications(event: Any) -> Sequence[Publication]:
             return [Publication(INVENTORY_COMMANDS, order_id, c.ReserveStock(
                 order_id=order_id, reservation_id=e["reservation_id"], location_id=e["location_id"],
                 lines=e["lines"], expires_at=e.get("expires_at")))]
+        case Order.ReadyForPickup():
+            return [public(c.OrderReadyForPickup(order_id=order_id, channel=e["channel"], location_id=e["location_id"],
+                                                 collect_by=e["collect_by"])),
+                    Publication(INVENTORY_COMMANDS, order_id, c.HoldReservationUntil(
+                        order_id=order_id, reservation_id=e["reservation_id"], expires_at=e["collect_by"]))]
+        case Order.Collected():
+            return [public(c.OrderDelivered(order_id=order_id, shipment_id=f"pickup:{e['location_id']}",
+                                            location_id=e["location_id"], lines=e["lines"], currency=e["currency"],
+                                            cash_collected=e["cash_collected"], collected_in_store=True)),
+                    Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(
+                        order_id=order_id, reservation_id=e["reservation_id"]))]
         case Order.OrderConfirmed():
             return [Publication(INVENTORY_COMMANDS, order_id, c.KeepReservation(
                 order_id=order_id, reservation_id=e["reservation_id"]))] if e["reservation_id"] else []

@@ -16,7 +16,8 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
                    currency=m.currency, order_total=m.order_total, service_level=m.service_level,
                    payment_method=m.payment_method, ordered_at=m.ordered_at.isoformat(),
                    fulfilment_mode=m.fulfilment_mode, customer_email=m.customer_email,
-                   payment_collection=m.payment_collection, payment_token=m.payment_token, tracking=d.tracking)
+                   payment_collection=m.payment_collection, payment_token=m.payment_token,
+                   pickup_location_id=m.pickup_location_id, tracking=d.tracking)
 
     async def change(d: Delivery) -> None:
         m: gateway.OrderModificationRequested = d.message

@@ -55,7 +55,8 @@ class Orders(ServiceApplication):
                 ship_to: dict[str, Any], currency: str, order_total: Decimal, service_level: str,
                 payment_method: str, ordered_at: str, fulfilment_mode: str = "seller",
                 customer_email: str | None = None, payment_collection: str | None = None,
-                payment_token: str | None = None, tracking: Tracking | None = None) -> None:
+                payment_token: str | None = None, pickup_location_id: str | None = None,
+                tracking: Tracking | None = None) -> None:
         try:
             self.repository.get(order_uuid(order_id))
             self.record(tracking=tracking)  # already received (e.g. re-published): only note the message
@@ -66,7 +67,7 @@ class Orders(ServiceApplication):
                       ship_to=ship_to, currency=currency, order_total=order_total, service_level=service_level,
                       payment_method=payment_method, ordered_at=ordered_at, fulfilment_mode=fulfilment_mode,
                       customer_email=customer_email, payment_collection=payment_collection,
-                      payment_token=payment_token)
+                      payment_token=payment_token, pickup_location_id=pickup_location_id)
         if self.rules is not None and fulfilment_mode != "channel_fulfilled":
             rule_set = self.rules.current()
             facts = OrderFacts(order_id=order_id, channel=channel, lines=tuple(lines), ship_to=ship_to,
@@ -101,10 +102,18 @@ class Orders(ServiceApplication):
     def reservation_expired(self, order_id: str, reservation_id: str, expires_at: str,
                             tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
-            order.record_reservation_expiry(reservation_id, expires_at)
-            self._cancel_step(order, f"not confirmed by the buyer within {order.confirmation['within_minutes']} "
-                                     "minutes")
+            why = order.record_reservation_expiry(reservation_id, expires_at)
+            self._cancel_step(order, why)
         self._step(order_id, tracking, step)
+
+    def ready_for_pickup(self, order_id: str, collect_within_hours: int) -> dict[str, Any]:
+        return self._asked(order_id, lambda o: o.ready_for_pickup(collect_within_hours))
+
+    def collected(self, order_id: str, collected_by: str) -> dict[str, Any]:
+        def step(order: Order) -> None:
+            order.collect(collected_by)
+            self._capture_if_due(order)
+        return self._asked(order_id, step)
 
     def cancel(self, order_id: str, reason: str, requested_by: str) -> dict[str, Any]:
         """An operator's cancellation: done (with its compensation), or refused with the reason on the order."""
@@ -275,7 +284,7 @@ class Orders(ServiceApplication):
     def reservation_confirmed(self, order_id: str, reservation_id: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
             order.confirm_reservation(reservation_id)
-            if not order.awaits_confirmation:  # else shipped once the buyer confirms
+            if order.ships and not order.awaits_confirmation:  # else shipped once the buyer confirms
                 order.request_shipment()
         self._step(order_id, tracking, step)
 

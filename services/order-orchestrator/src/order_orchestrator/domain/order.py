@@ -26,6 +26,7 @@ class OrderStatus(StrEnum):
     RESERVING = "reserving"
     RESERVED = "reserved"
     SHIPMENT_CREATED = "shipment_created"
+    READY_FOR_PICKUP = "ready_for_pickup"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     BACKORDERED = "backordered"
@@ -36,7 +37,9 @@ class OrderStatus(StrEnum):
 
 
 CANCELLABLE = {OrderStatus.ON_HOLD, OrderStatus.AWAITING_PAYMENT, OrderStatus.ROUTING, OrderStatus.RESERVING,
-               OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED, OrderStatus.BACKORDERED}
+               OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED, OrderStatus.BACKORDERED,
+               OrderStatus.READY_FOR_PICKUP}
+STORE_PICKUP_HOURS = 72  # how long a store keeps an order at its counter, unless told otherwise
 # states where the order waits for another service's answer about its stock: a change waits until it has it
 BETWEEN_STEPS = {OrderStatus.ROUTING, OrderStatus.RESERVING, OrderStatus.AWAITING_PAYMENT}
 # states where a change applies at once (nothing held, nothing booked)
@@ -100,7 +103,7 @@ class Order(Aggregate):
                  ship_to: dict[str, Any], currency: str, order_total: Decimal, service_level: str,
                  payment_method: str, ordered_at: str, fulfilment_mode: str = "seller",
                  customer_email: str | None = None, payment_collection: str | None = None,
-                 payment_token: str | None = None):
+                 payment_token: str | None = None, pickup_location_id: str | None = None):
         self.order_id = order_id
         self.channel = channel
         self.external_order_id = external_order_id
@@ -114,6 +117,8 @@ class Order(Aggregate):
         self.fulfilment_mode = fulfilment_mode
         self.customer_email = customer_email
         self.payment_token = payment_token
+        self.pickup_location_id = pickup_location_id
+        self.collect_by: str | None = None
         self.status = OrderStatus.ROUTING
         self.priority = "normal"
         self.rule_version: str | None = None
@@ -221,12 +226,22 @@ class Order(Aggregate):
     def _order_confirmed(self, confirmed_by: str, note: str, reservation_id: str | None) -> None:
         self.confirmation = {**self.confirmation, "state": "confirmed", "by": confirmed_by}
 
-    def record_reservation_expiry(self, reservation_id: str, expires_at: str) -> None:
-        """The ledger let the reservation lapse: the buyer did not confirm in time."""
-        if reservation_id != self.reservation_id or not self.awaits_confirmation \
-                or self.status != OrderStatus.RESERVED:
+    def record_reservation_expiry(self, reservation_id: str, expires_at: str) -> str:
+        """The ledger let the reservation lapse: the buyer did not confirm in time, or did not collect the
+        order from the store's counter. Answers why, for the cancellation."""
+        if reservation_id != self.reservation_id:
+            raise StaleOutcome(f"expiry of reservation {reservation_id} while the order holds {self.reservation_id}")
+        if self.status == OrderStatus.READY_FOR_PICKUP:
+            self._pickup_lapsed(reservation_id=reservation_id, expires_at=expires_at, location_id=self.location_id)
+            return f"not collected from {self.location_id} by {self.collect_by}"
+        if not self.awaits_confirmation or self.status != OrderStatus.RESERVED:
             raise StaleOutcome(f"expiry of reservation {reservation_id} while the order is {self.status}")
         self._confirmation_lapsed(reservation_id=reservation_id, expires_at=expires_at)
+        return f"not confirmed by the buyer within {self.confirmation['within_minutes']} minutes"
+
+    @event("PickupLapsed")
+    def _pickup_lapsed(self, reservation_id: str, expires_at: str, location_id: str) -> None:
+        self.reservation_held = False
 
     @event("ConfirmationLapsed")
     def _confirmation_lapsed(self, reservation_id: str, expires_at: str) -> None:
@@ -459,6 +474,16 @@ class Order(Aggregate):
             raise OrderRuleViolation("the channel fulfils this order from its own stock: nothing to route")
         if self.status not in (OrderStatus.ROUTING, OrderStatus.RESERVING):
             raise OrderRuleViolation(f"cannot route an order that is {self.status}")
+        if self.fulfilment_mode == "store_pickup":  # the buyer chose the store: reserve there, no routing
+            if self.routing_attempt:
+                raise OrderRuleViolation("a store pickup is reserved at the buyer's store only")
+            self._routing_requested(attempt=1, exclude_locations=[], lines=self.stock_lines, ship_to=self.ship_to,
+                                    channel=self.channel, priority=self.priority,
+                                    pickup_location_id=self.pickup_location_id)
+            self.assign_location(1, self.pickup_location_id, "buyer's choice: store pickup",
+                                 [{"location_id": self.pickup_location_id, "score": 1.0, "available": {},
+                                   "can_fill": True, "reason": "the store the buyer chose to collect at"}])
+            return
         if self.routing_attempt >= max_attempts:
             raise OrderRuleViolation("routing attempts exhausted")
         self._routing_requested(attempt=self.routing_attempt + 1, exclude_locations=list(self.locations_tried),
@@ -467,7 +492,8 @@ class Order(Aggregate):
 
     @event("RoutingRequested")
     def _routing_requested(self, attempt: int, exclude_locations: list[str], lines: list[dict[str, Any]],
-                           ship_to: dict[str, Any], channel: str, priority: str = "normal") -> None:
+                           ship_to: dict[str, Any], channel: str, priority: str = "normal",
+                           pickup_location_id: str | None = None) -> None:
         self.routing_attempt = attempt
         self.status = OrderStatus.ROUTING
 
@@ -519,8 +545,47 @@ class Order(Aggregate):
         return self.may_hop(MAX_ROUTING_ATTEMPTS)
 
     def may_hop(self, max_attempts: int) -> bool:
-        """Whether another location may be tried (the channel's fulfilment policy sets ``max_attempts``)."""
-        return self.status == OrderStatus.ROUTING and self.routing_attempt < max_attempts
+        """Whether another location may be tried (the channel's fulfilment policy sets ``max_attempts``); never
+        for a store pickup (the buyer chose the store)."""
+        return (self.status == OrderStatus.ROUTING and self.routing_attempt < max_attempts
+                and self.fulfilment_mode != "store_pickup")
+
+    @property
+    def ships(self) -> bool:
+        """Whether a parcel goes out (not for a store pickup: the buyer collects it at the counter)."""
+        return self.fulfilment_mode != "store_pickup"
+
+    # ---- store pickup ----
+    def ready_for_pickup(self, collect_within_hours: int = STORE_PICKUP_HOURS) -> None:
+        if self.fulfilment_mode != "store_pickup":
+            raise OrderRuleViolation("not a store pickup: it is shipped")
+        if self.status != OrderStatus.RESERVED or self.awaits_confirmation:
+            raise OrderRuleViolation(f"an order that is {self.status} cannot be ready for pickup"
+                                     if not self.awaits_confirmation else "the buyer has yet to confirm the order")
+        collect_by = (datetime.now(UTC) + timedelta(hours=collect_within_hours)).isoformat()
+        self._ready_for_pickup(location_id=self.location_id, collect_by=collect_by, reservation_id=self.reservation_id,
+                               channel=self.channel)
+
+    @event("ReadyForPickup")
+    def _ready_for_pickup(self, location_id: str, collect_by: str, reservation_id: str, channel: str) -> None:
+        self.status = OrderStatus.READY_FOR_PICKUP
+        self.collect_by = collect_by
+
+    def collect(self, collected_by: str) -> None:
+        """The buyer took the order at the store's counter: the sale is complete (stock committed, invoice)."""
+        if self.status != OrderStatus.READY_FOR_PICKUP:
+            raise OrderRuleViolation(f"an order that is {self.status} is not waiting at a counter")
+        self._collected(collected_by=collected_by, location_id=self.location_id, reservation_id=self.reservation_id,
+                        lines=self.lines, currency=self.currency, order_total=self.order_total,
+                        cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None)
+
+    @event("Collected")
+    def _collected(self, collected_by: str, location_id: str, reservation_id: str, lines: list[dict[str, Any]],
+                   currency: str, order_total: Decimal, cash_collected: Decimal | None) -> None:
+        self.status = OrderStatus.DELIVERED
+        self.reservation_held = False
+        if cash_collected is not None:
+            self.payment["state"] = "paid_at_store"
 
     def backorder(self, reason: str, attempt: int | None = None) -> None:
         if self.status != OrderStatus.ROUTING or (attempt is not None and attempt != self.routing_attempt):
@@ -862,6 +927,7 @@ class Order(Aggregate):
             "rejections": self.rejections, "fraud_score": self.fraud_score, "hold_released_by": self.hold_released_by,
             "payment": self.payment, "pending_change": self.pending_change, "changes": self.changes,
             "cancelled_lines": self.cancelled_lines, "customer_email": self.customer_email,
-            "confirmation": self.confirmation,
+            "confirmation": self.confirmation, "pickup_location_id": self.pickup_location_id,
+            "collect_by": self.collect_by,
             "created_on": self.created_on.isoformat(), "modified_on": self.modified_on.isoformat(),
         }
