@@ -103,6 +103,42 @@ class NotificationLogProjection:
             self.app.record_listeners.remove(committed)
 
 
+class ProjectionTable:
+    """A projection's sink that is a read-model table in the service's own database: the rows a batch changes
+    and the position it reached commit in one transaction, so a crash neither loses nor doubles a row.
+    Subclasses say how a batch changes their rows (``apply``); ``schema`` creates their tables."""
+
+    def __init__(self, dsn: str | None, *, projection: str, schema: str, pool_name: str, pool_size: int = 2,
+                 pool: Any = None, create: bool = True, timeout: float = 5.0):
+        from psycopg_pool import ConnectionPool
+
+        from .service_runtime import create_tables
+
+        self.projection = projection
+        self.owns_pool = pool is None
+        self.pool = pool or ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name=pool_name,
+                                           check=ConnectionPool.check_connection, reconnect_timeout=5.0,
+                                           timeout=timeout)
+        if create:
+            create_tables(self.pool, POSITIONS_SCHEMA + schema)
+
+    def position(self) -> int:
+        with self.pool.connection() as conn:
+            return read_position(conn, self.projection)
+
+    def write(self, items: Sequence[Any], up_to: int) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            self.apply(conn, items)
+            save_position(conn, self.projection, up_to)
+
+    def apply(self, conn: Any, items: Sequence[Any]) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self.owns_pool:
+            self.pool.close()
+
+
 class ProjectionPositions:
     """Positions of projections whose sink is not the database (a folder): kept in ``projection_positions``."""
 

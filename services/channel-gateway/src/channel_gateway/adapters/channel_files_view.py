@@ -10,18 +10,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from oms_platform.event_store import ServiceApplication
-from oms_platform.projection import POSITIONS_SCHEMA, NotificationLogProjection, read_position, save_position
-from oms_platform.service_runtime import create_tables
+from oms_platform.projection import NotificationLogProjection, ProjectionTable
 
 from ..domain.channel_file import ChannelFile
 
 PROJECTION = "channel_files"
 LIST_LIMIT = 200
 
-SCHEMA = POSITIONS_SCHEMA + """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS channel_files (
     file_id text PRIMARY KEY,
     channel text NOT NULL,
@@ -85,31 +83,23 @@ class ChannelFilesView(Protocol):
     def file(self, file_id: str) -> dict[str, Any] | None: ...
 
 
-class PostgresChannelFilesView:
+class PostgresChannelFilesView(ProjectionTable):
     def __init__(self, dsn: str, pool_size: int = 3):
-        self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="channel-files",
-                                   check=ConnectionPool.check_connection, reconnect_timeout=5.0, timeout=5.0)
-        create_tables(self.pool, SCHEMA)
+        super().__init__(dsn, projection=PROJECTION, schema=SCHEMA, pool_name="channel-files", pool_size=pool_size)
 
-    def position(self) -> int:
-        with self.pool.connection() as conn:
-            return read_position(conn, PROJECTION)
-
-    def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            for item in items:
-                if item["kind"] == "received":
-                    conn.execute(
-                        f"INSERT INTO channel_files ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
-                        "ON CONFLICT (file_id) DO NOTHING",
-                        tuple(Jsonb(item[c]) if c in ("order_ids", "problem") else item[c] for c in COLUMNS))
-                else:
-                    conn.execute(
-                        "UPDATE channel_files SET status=%s, order_ids=%s, problem=%s, updated_at=%s, version=%s "
-                        "WHERE file_id=%s AND version < %s",
-                        (item["status"], Jsonb(item["order_ids"]), Jsonb(item["problem"]), item["updated_at"],
-                         item["version"], item["file_id"], item["version"]))
-            save_position(conn, PROJECTION, up_to)
+    def apply(self, conn: Any, items: Sequence[dict[str, Any]]) -> None:
+        for item in items:
+            if item["kind"] == "received":
+                conn.execute(
+                    f"INSERT INTO channel_files ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+                    "ON CONFLICT (file_id) DO NOTHING",
+                    tuple(Jsonb(item[c]) if c in ("order_ids", "problem") else item[c] for c in COLUMNS))
+            else:
+                conn.execute(
+                    "UPDATE channel_files SET status=%s, order_ids=%s, problem=%s, updated_at=%s, version=%s "
+                    "WHERE file_id=%s AND version < %s",
+                    (item["status"], Jsonb(item["order_ids"]), Jsonb(item["problem"]), item["updated_at"],
+                     item["version"], item["file_id"], item["version"]))
 
     def files(self, channel: str, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         query = f"SELECT {', '.join(COLUMNS)} FROM channel_files WHERE channel=%s"
@@ -128,8 +118,6 @@ class PostgresChannelFilesView:
                                (file_id,)).fetchone()
         return file_view(dict(zip(COLUMNS, row, strict=True))) if row else None
 
-    def close(self) -> None:
-        self.pool.close()
 
 
 class InMemoryChannelFilesView:

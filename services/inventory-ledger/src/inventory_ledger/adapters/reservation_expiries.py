@@ -13,11 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from psycopg_pool import ConnectionPool
-
 from oms_platform.event_store import ServiceApplication
-from oms_platform.projection import POSITIONS_SCHEMA, NotificationLogProjection, read_position, save_position
-from oms_platform.service_runtime import create_tables
+from oms_platform.projection import NotificationLogProjection, ProjectionTable
 from oms_platform.telemetry import log
 
 from ..application.stock_ledger import StockLedger
@@ -26,7 +23,7 @@ from ..domain.reservation import Reservation
 PROJECTION = "reservation_expiries"
 _log = log("reservation-expiries")
 
-SCHEMA = POSITIONS_SCHEMA + """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS reservation_expiries (
     reservation_id text PRIMARY KEY,
     expires_at timestamptz NOT NULL
@@ -54,26 +51,19 @@ class ReservationExpiries(Protocol):
     def due(self, now: datetime, limit: int = 100) -> list[str]: ...
 
 
-class PostgresReservationExpiries:
+class PostgresReservationExpiries(ProjectionTable):
     def __init__(self, dsn: str, pool_size: int = 2):
-        self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="reservation-expiries",
-                                   check=ConnectionPool.check_connection, reconnect_timeout=5.0, timeout=5.0)
-        create_tables(self.pool, SCHEMA)
+        super().__init__(dsn, projection=PROJECTION, schema=SCHEMA, pool_name="reservation-expiries",
+                         pool_size=pool_size)
 
-    def position(self) -> int:
-        with self.pool.connection() as conn:
-            return read_position(conn, PROJECTION)
-
-    def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            for item in items:
-                if item["kind"] == "due":
-                    conn.execute("INSERT INTO reservation_expiries (reservation_id, expires_at) VALUES (%s, %s) "
-                                 "ON CONFLICT (reservation_id) DO UPDATE SET expires_at = EXCLUDED.expires_at",
-                                 (item["reservation_id"], item["expires_at"]))
-                else:
-                    conn.execute("DELETE FROM reservation_expiries WHERE reservation_id = %s", (item["reservation_id"],))
-            save_position(conn, PROJECTION, up_to)
+    def apply(self, conn: Any, items: Sequence[dict[str, Any]]) -> None:
+        for item in items:
+            if item["kind"] == "due":
+                conn.execute("INSERT INTO reservation_expiries (reservation_id, expires_at) VALUES (%s, %s) "
+                             "ON CONFLICT (reservation_id) DO UPDATE SET expires_at = EXCLUDED.expires_at",
+                             (item["reservation_id"], item["expires_at"]))
+            else:
+                conn.execute("DELETE FROM reservation_expiries WHERE reservation_id = %s", (item["reservation_id"],))
 
     def due(self, now: datetime, limit: int = 100) -> list[str]:
         with self.pool.connection() as conn:
@@ -81,8 +71,6 @@ class PostgresReservationExpiries:
                 "SELECT reservation_id FROM reservation_expiries WHERE expires_at <= %s ORDER BY expires_at LIMIT %s",
                 (now, limit))]
 
-    def close(self) -> None:
-        self.pool.close()
 
 
 class InMemoryReservationExpiries:

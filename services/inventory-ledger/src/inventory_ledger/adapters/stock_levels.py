@@ -19,8 +19,12 @@ from typing import Any, Protocol
 from psycopg_pool import ConnectionPool
 
 from oms_platform.event_store import ServiceApplication
-from oms_platform.projection import POSITIONS_SCHEMA, NotificationLogProjection, read_position, save_position
-from oms_platform.service_runtime import create_tables
+from oms_platform.projection import (
+    POSITIONS_SCHEMA,
+    NotificationLogProjection,
+    ProjectionTable,
+    read_position,
+)
 
 from ..domain.stock_item import StockItem, available_to_promise
 
@@ -119,18 +123,14 @@ class RebuildRunning(RuntimeError):
     """Another rebuild of the stock levels is under way."""
 
 
-class PostgresStockLevels:
+class PostgresStockLevels(ProjectionTable):
     def __init__(self, dsn: str | None = None, *, pool: ConnectionPool | None = None, table: str = PROJECTION,
                  projection: str | None = None, pool_size: int = 6, create: bool = True):
         if not table.isidentifier():
             raise ValueError(f"not a table name: {table!r}")
         self.table = table
-        self.projection = projection or table
-        self.owns_pool = pool is None
-        self.pool = pool or ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="stock-levels",
-                                           check=ConnectionPool.check_connection, reconnect_timeout=5.0, timeout=10.0)
-        if create:
-            create_tables(self.pool, POSITIONS_SCHEMA + table_schema(table))
+        super().__init__(dsn, projection=projection or table, schema=table_schema(table), pool_name="stock-levels",
+                         pool_size=pool_size, pool=pool, create=create, timeout=10.0)
         columns = ", ".join(COLUMNS)
         updates = ", ".join(f"{c}=EXCLUDED.{c}" for c in FIGURES)
         self._upsert = (f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
@@ -142,17 +142,11 @@ class PostgresStockLevels:
         return PostgresStockLevels(pool=self.pool, table=REBUILD, create=False)
 
     # ---- the projection's sink ----
-    def position(self) -> int:
-        with self.pool.connection() as conn:
-            return read_position(conn, self.projection)
-
-    def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            rows = latest_rows(items)
-            if rows:
-                with conn.cursor() as cursor:
-                    cursor.executemany(self._upsert, [tuple(row[c] for c in COLUMNS) for row in rows])
-            save_position(conn, self.projection, up_to)
+    def apply(self, conn: Any, items: Sequence[dict[str, Any]]) -> None:
+        rows = latest_rows(items)
+        if rows:
+            with conn.cursor() as cursor:
+                cursor.executemany(self._upsert, [tuple(row[c] for c in COLUMNS) for row in rows])
 
     # ---- reads ----
     def levels(self, sku: str | None = None, location_id: str | None = None,
@@ -219,9 +213,6 @@ class PostgresStockLevels:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
                 conn.commit()
 
-    def close(self) -> None:
-        if self.owns_pool:
-            self.pool.close()
 
 
 class InMemoryStockLevels:

@@ -10,18 +10,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from oms_platform.event_store import ServiceApplication
-from oms_platform.projection import POSITIONS_SCHEMA, NotificationLogProjection, read_position, save_position
-from oms_platform.service_runtime import create_tables
+from oms_platform.projection import NotificationLogProjection, ProjectionTable
 
 from ..domain.order import Order
 
 PROJECTION = "held_orders"
 LIST_LIMIT = 500
 
-SCHEMA = POSITIONS_SCHEMA + """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS held_orders (
     order_id text PRIMARY KEY,
     channel text NOT NULL,
@@ -65,28 +63,20 @@ class HeldOrdersView(Protocol):
 COLUMNS = ("order_id", "channel", "rule_version", "holds", "fraud_score", "held_at")
 
 
-class PostgresHeldOrdersView:
+class PostgresHeldOrdersView(ProjectionTable):
     def __init__(self, dsn: str, pool_size: int = 2):
-        self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="held-orders",
-                                   check=ConnectionPool.check_connection, reconnect_timeout=5.0, timeout=5.0)
-        create_tables(self.pool, SCHEMA)
+        super().__init__(dsn, projection=PROJECTION, schema=SCHEMA, pool_name="held-orders", pool_size=pool_size)
 
-    def position(self) -> int:
-        with self.pool.connection() as conn:
-            return read_position(conn, PROJECTION)
-
-    def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            for item in items:
-                if item["kind"] == "held":
-                    conn.execute(
-                        f"INSERT INTO held_orders ({', '.join(COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (order_id) DO NOTHING",
-                        (item["order_id"], item["channel"], item["rule_version"], Jsonb(item["holds"]),
-                         item["fraud_score"], item["held_at"]))
-                else:
-                    conn.execute("DELETE FROM held_orders WHERE order_id=%s", (item["order_id"],))
-            save_position(conn, PROJECTION, up_to)
+    def apply(self, conn: Any, items: Sequence[dict[str, Any]]) -> None:
+        for item in items:
+            if item["kind"] == "held":
+                conn.execute(
+                    f"INSERT INTO held_orders ({', '.join(COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (order_id) DO NOTHING",
+                    (item["order_id"], item["channel"], item["rule_version"], Jsonb(item["holds"]),
+                     item["fraud_score"], item["held_at"]))
+            else:
+                conn.execute("DELETE FROM held_orders WHERE order_id=%s", (item["order_id"],))
 
     def held(self, channel: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = f"SELECT {', '.join(COLUMNS)} FROM held_orders"
@@ -99,8 +89,6 @@ class PostgresHeldOrdersView:
         with self.pool.connection() as conn:
             return [held_view(dict(zip(COLUMNS, row, strict=True))) for row in conn.execute(query, params)]
 
-    def close(self) -> None:
-        self.pool.close()
 
 
 class InMemoryHeldOrdersView:
