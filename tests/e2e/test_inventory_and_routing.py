@@ -125,3 +125,43 @@ def test_buy_online_pick_up_in_store_from_reservation_to_collection(system, orde
     assert kinds
     mistaken = system.post_order(order_body([(item, 1)], fulfilment_mode="store_pickup"))
     assert mistaken.status_code == 422 and mistaken.json()["errors"][0]["pointer"] == "/pickup_location_id"
+
+
+def test_an_order_no_single_location_can_fill_is_split_across_two_and_each_parcel_ships_and_is_invoiced(
+        system, order_body, sku):
+    shirt, cap = sku(), sku()
+    system.receive_stock(shirt, BLR, 2)
+    system.receive_stock(cap, DEL, 1)
+    system.wait_until(lambda: router_sees(system, shirt, BLR) == 2 and router_sees(system, cap, DEL) == 1,
+                      what="the router sees both locations' stock")
+    order_id = system.post_order(order_body([(shirt, 2), (cap, 1)])).json()["order_id"]
+    state = system.wait_for_status(order_id, "shipment_created")["state"]
+    parts = state["allocations"]
+    assert [(p["location_id"], [(line["sku"], line["quantity"]) for line in p["lines"]]) for p in parts] == [
+        (BLR, [(shirt, 2)]), (DEL, [(cap, 1)])]
+    assert system.stock(shirt, BLR)["reserved"] == 2 and system.stock(cap, DEL)["reserved"] == 1
+    decision = system.http.get(system.url("router", f"/v1/routing/{order_id}/1")).json()
+    assert "split into 2 shipments" in decision["reason"], decision["reason"]
+    assert [a["location_id"] for a in decision["allocations"]] == [BLR, DEL]
+
+    # the parcels leave one by one: the order is partly shipped, then shipped, then delivered
+    assert system.track(parts[1]["carrier"], parts[1]["tracking_number"], "in_transit").status_code == 202
+    system.wait_for_status(order_id, "partially_shipped")
+    assert system.track(parts[0]["carrier"], parts[0]["tracking_number"], "in_transit").status_code == 202
+    system.wait_for_status(order_id, "shipped")
+    for part in parts:
+        assert system.track(part["carrier"], part["tracking_number"], "delivered").status_code == 202
+    state = system.wait_for_status(order_id, "delivered")["state"]
+    # each parcel's value captured as it left, the last capture final: the whole order, once
+    state = system.wait_until(lambda: (s := system.order(order_id).json()["state"])["payment"]["state"] == "captured"
+                              and s, what="both captures recorded")
+    assert state["payment"]["captured_amount"] == "1497.00"
+    figures = system.stock(shirt, BLR), system.stock(cap, DEL)
+    assert [(f["on_hand"], f["reserved"]) for f in figures] == [(0, 0), (0, 0)]
+    # the ERP: one sale order for the whole order, an invoice per parcel (each location invoices what it ships)
+    documents = system.wait_until(lambda: len(d := system.erp_documents(order_id)) == 3 and d,
+                                  what="the sale order and two invoices")
+    assert sorted((d["kind"], d["total"]) for d in documents) == [
+        ("invoice", "499.00"), ("invoice", "998.00"), ("sale_order", "1497.00")]
+    history = [entry["event"] for entry in system.order(order_id).json()["history"]]
+    assert history.count("ReservationRequested") == 2 and history.count("Shipped") == 2

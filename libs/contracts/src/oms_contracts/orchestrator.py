@@ -9,7 +9,16 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from .envelope import Message
-from .values import Address, OrderLine, PaymentCollection, Priority, ServiceLevel, StockLine, _Value
+from .values import (
+    Address,
+    Allocation,
+    OrderLine,
+    PaymentCollection,
+    Priority,
+    ServiceLevel,
+    StockLine,
+    _Value,
+)
 
 
 # ---- public order status events (topic oms.orchestrator.orders.v1) ----
@@ -29,11 +38,13 @@ class OrderReserved(Message):
     message_type: ClassVar[str] = "OrderReserved"
     order_id: str
     channel: str
-    reservation_id: str
+    reservation_id: str  # a split order: the first location's
     location_id: str
     lines: tuple[OrderLine, ...]
     currency: str
     order_total: Decimal
+    # a split order: every location's share, each reserved there (empty: location_id holds the whole order)
+    allocations: tuple[Allocation, ...] = ()
 
 
 class OrderFulfilledByChannel(Message):
@@ -64,9 +75,12 @@ class OrderShipped(Message):
     carrier: str
     tracking_number: str
     location_id: str
-    lines: tuple[OrderLine, ...]
+    lines: tuple[OrderLine, ...]  # a split order: this parcel's lines
     currency: str
     order_total: Decimal
+    # a split order's parcel: what its lines are worth (the last parcel also carries what the order total has
+    # beyond its lines); absent: the whole order left in this parcel
+    shipment_total: Decimal | None = None
 
 
 class OrderDelivered(Message):
@@ -287,3 +301,4 @@ class CancelShipment(Message):
     order_id: str
     reason: str
     shipment_id: str | None = None  # absent: the order's one shipment (earlier releases)
+

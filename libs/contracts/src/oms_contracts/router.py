@@ -5,18 +5,21 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .envelope import Message
-from .values import LocationCandidate
+from .values import Allocation, LocationCandidate
 
 
 class OrderRouted(Message):
-    """A fulfilment location was chosen; candidates and rule version say why."""
+    """A fulfilment location was chosen (or, for a split, several); candidates and rule version say why."""
 
     message_type: ClassVar[str] = "OrderRouted"
     order_id: str
     attempt: int
-    location_id: str
+    location_id: str  # a split: the first allocation's location
     rule_version: str
     candidates: tuple[LocationCandidate, ...]
+    # a split order (no single location could fill it): each location's share, two or more; empty: location_id
+    # fills the whole order (and on messages of earlier releases)
+    allocations: tuple[Allocation, ...] = ()
 
 
 class OrderUnroutable(Message):

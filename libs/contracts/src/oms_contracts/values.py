@@ -35,6 +35,14 @@ class StockLine(_Value):
     quantity: int = Field(gt=0)
 
 
+class Allocation(_Value):
+    """One location's share of a split order: the stock it reserves and ships (by SKU)."""
+
+    location_id: str = Field(min_length=1, max_length=64)
+    lines: tuple[StockLine, ...] = Field(min_length=1)
+    reservation_id: str | None = None  # once the order reserves the share there (OrderReserved)
+
+
 class LocationCandidate(_Value):
     location_id: str
     score: float

@@ -104,3 +104,26 @@ def test_order_events_become_documents_once_and_reach_the_erp_outbox():
     assert listed[2]["lines"] == [{"sku": "TSHIRT", "quantity": 1}] and listed[2]["rma_id"] == "rma-1"
     assert TestClient(http_app).get("/v1/documents", params={"order_id": str(uuid4())}).json() == []
     assert TestClient(http_app).get("/v1/documents").status_code == 422
+
+
+def test_each_parcel_of_a_split_order_gets_an_invoice_of_its_own_once():
+    documents = ErpDocuments(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    handlers = erp_handlers(documents)
+    order_id = str(uuid4())
+    lines = [{"line_id": "1", "sku": "TSHIRT", "quantity": 1, "unit_price": Decimal("499.00")}]
+    parcels = [orchestrator.OrderShipped(order_id=order_id, shipment_id=f"S{n}", carrier="SIMEX", tracking_number="T",
+                                         location_id=location, lines=lines, currency="INR", order_total="1048.00",
+                                         shipment_total=total)
+               for n, (location, total) in enumerate([("WH-A", "499.00"), ("WH-B", "549.00")], start=1)]
+
+    async def consume() -> None:
+        await handlers[orchestrator.OrderShipped](delivery(parcels[0], 1))
+        await handlers[orchestrator.OrderShipped](delivery(parcels[1], 2))
+        await handlers[orchestrator.OrderShipped](delivery(parcels[1], 3))  # re-published
+    asyncio.run(consume())
+    invoices = [documents.document(erp_document_id_for("invoice", order_id, shipment_id=s)) for s in ("S1", "S2")]
+    assert [(i["shipment_id"], i["total"]) for i in invoices] == [("S1", "499.00"), ("S2", "549.00")]
+    assert invoices[0]["number"] != invoices[1]["number"]
+    assert documents.recorder.max_notification_id() == 2  # the re-published parcel drew up nothing
+    with pytest.raises(ErpDocumentRuleViolation):
+        draw_up("sale_order", shipment_id="S1")

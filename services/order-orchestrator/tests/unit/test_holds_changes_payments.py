@@ -52,6 +52,7 @@ class RecordingProvider:
     decline_tokens: set[str] = field(default_factory=lambda: {"tok_chargeDeclined"})
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     unavailable: int = 0
+    finals: list[bool] = field(default_factory=list)  # each capture's final flag
 
     def _call(self, kind: str, key: str, amount: Any = None) -> None:
         if self.unavailable:
@@ -67,6 +68,7 @@ class RecordingProvider:
 
     def capture(self, *, capture_id, authorisation, amount, final) -> ProviderAnswer:
         self._call("capture", capture_id, amount)
+        self.finals.append(final)
         return ProviderAnswer(True, f"cap-{capture_id[:8]}")
 
     def void(self, *, void_id, authorisation) -> ProviderAnswer:
@@ -558,3 +560,164 @@ def test_a_store_that_cannot_fill_a_pickup_is_not_hopped_from(saga):
     assert saga.state(order_id)["status"] == "backordered"
     with pytest.raises(StepRefused, match="not a store pickup"):
         saga.orders.ready_for_pickup(saga.place(), 24)
+
+
+# ---------------------------------------------------------------- split orders: several locations, several parcels
+SPLIT = [{"location_id": "WH-A", "lines": [{"sku": "SKU-1", "quantity": 2}]},
+         {"location_id": "WH-B", "lines": [{"sku": "SKU-2", "quantity": 1}]}]
+
+
+def _split_and_reserve(saga: Saga, order_id: str, allocations=SPLIT) -> list[dict[str, Any]]:
+    saga.orders.location_assigned(order_id, 1, "WH-A", "t-1", [], allocations=allocations)
+    parts = saga.state(order_id)["allocations"]
+    for part in parts:
+        saga.orders.reservation_confirmed(order_id, part["reservation_id"])
+    return saga.state(order_id)["allocations"]
+
+
+def test_a_split_order_reserves_ships_and_captures_each_parcel_from_its_own_location(saga):
+    order_id = saga.place(collection="provider", token="tok_visa")
+    saga.desk.catch_up()
+    saga.messages()
+    saga.orders.location_assigned(order_id, 1, "WH-A", "t-1", [], allocations=SPLIT)
+    reserve = saga.messages()
+    assert [(m.message_type, m.location_id, [(line.sku, line.quantity) for line in m.lines]) for m in reserve] == [
+        ("ReserveStock", "WH-A", [("SKU-1", 2)]), ("ReserveStock", "WH-B", [("SKU-2", 1)])]
+    assert len({m.reservation_id for m in reserve}) == 2
+    first, second = saga.state(order_id)["allocations"]
+    saga.orders.reservation_confirmed(order_id, first["reservation_id"])
+    assert saga.types() == [] and saga.state(order_id)["status"] == "reserving"  # the other share is awaited
+    saga.orders.reservation_confirmed(order_id, second["reservation_id"])
+    saga.orders.reservation_confirmed(order_id, second["reservation_id"])  # redelivered: nothing twice
+    messages = saga.messages()
+    assert [m.message_type for m in messages] == ["OrderReserved", "CreateShipment", "CreateShipment"]
+    reserved, *parcels = messages
+    assert [(a.location_id, a.lines[0].sku) for a in reserved.allocations] == [("WH-A", "SKU-1"), ("WH-B", "SKU-2")]
+    assert [(p.location_id, p.lines[0].sku, p.lines[0].quantity) for p in parcels] == [
+        ("WH-A", "SKU-1", 2), ("WH-B", "SKU-2", 1)]
+    assert len({p.shipment_id for p in parcels}) == 2 and saga.state(order_id)["status"] == "reserved"
+
+    saga.orders.shipment_created(order_id, parcels[0].shipment_id, "SIM", "T-A")
+    assert saga.state(order_id)["status"] == "reserved"  # one parcel booked of two
+    saga.orders.shipment_created(order_id, parcels[1].shipment_id, "SIM", "T-B")
+    assert saga.state(order_id)["status"] == "shipment_created"
+    saga.orders.tracking_updated(order_id, parcels[1].shipment_id, "in_transit", "2026-11-24T09:00:00+05:30")
+    assert saga.state(order_id)["status"] == "partially_shipped"
+    shipped = [m for m in saga.messages() if m.message_type == "OrderShipped"]
+    assert [(m.location_id, m.shipment_total, m.order_total) for m in shipped] == [
+        ("WH-B", Decimal("300.00"), Decimal("500.00"))]
+    saga.desk.catch_up()
+    saga.orders.tracking_updated(order_id, parcels[0].shipment_id, "in_transit", "2026-11-24T10:00:00+05:30")
+    saga.desk.catch_up()
+    assert [(c[2]) for c in saga.provider.calls if c[0] == "capture"] == [Decimal("300.00"), Decimal("200.00")]
+    assert saga.provider.finals == [False, True]  # the last parcel's capture releases what is left
+    payment = saga.state(order_id)["payment"]
+    assert payment["state"] == "captured" and payment["captured_amount"] == "500.00"
+    assert saga.state(order_id)["status"] == "shipped"
+
+    saga.orders.delivered(order_id, parcels[0].shipment_id, "2026-11-25T10:00:00+05:30")
+    assert saga.state(order_id)["status"] == "shipped"
+    saga.orders.delivered(order_id, parcels[1].shipment_id, "2026-11-25T11:00:00+05:30")
+    saga.orders.delivered(order_id, parcels[1].shipment_id, "2026-11-25T11:00:00+05:30")  # redelivered
+    delivered = [m for m in saga.messages() if m.message_type in ("OrderDelivered", "CommitReservation")]
+    assert [(m.message_type, m.reservation_id if m.message_type == "CommitReservation" else m.location_id)
+            for m in delivered] == [("OrderDelivered", "WH-A"), ("CommitReservation", first["reservation_id"]),
+                                    ("OrderDelivered", "WH-B"), ("CommitReservation", second["reservation_id"])]
+    assert saga.state(order_id)["status"] == "delivered"
+
+    # a return's refund goes back against the capture that still has the most to give back
+    saga.orders.return_authorised(order_id, "rma-1", [{"sku": "SKU-2", "quantity": 1}], "damaged")
+    saga.orders.refund_recorded(order_id, "rma-1", Decimal("300.00"), "INR", [{"sku": "SKU-2", "quantity": 1}])
+    saga.desk.catch_up()
+    payment = saga.state(order_id)["payment"]
+    refunded = payment["refunds"]["rma-1"]
+    assert refunded["state"] == "refunded" and payment["captures"][refunded["capture"]]["amount"] == "300.00"
+
+
+def test_a_split_share_refused_by_its_location_releases_the_others_and_routes_again_without_it(saga):
+    order_id = saga.place()
+    saga.messages()
+    saga.orders.location_assigned(order_id, 1, "WH-A", "t-1", [], allocations=SPLIT)
+    first, second = saga.state(order_id)["allocations"]
+    saga.orders.reservation_confirmed(order_id, first["reservation_id"])
+    saga.messages()
+    saga.orders.reservation_rejected(order_id, second["reservation_id"], ["SKU-2: 0 available"])
+    messages = saga.messages()
+    assert [m.message_type for m in messages] == ["ReleaseReservation", "RouteOrder"]
+    assert messages[0].reservation_id == first["reservation_id"]
+    assert messages[1].exclude_locations == ("WH-B",) and messages[1].attempt == 2  # WH-A may serve it again
+    state = saga.state(order_id)
+    assert state["status"] == "routing" and state["allocations"] == []
+    saga.orders.reservation_confirmed(order_id, second["reservation_id"])  # late: nothing happens
+    assert saga.types() == [] and saga.state(order_id)["status"] == "routing"
+
+
+def test_cancelling_a_split_order_releases_every_share_and_takes_back_every_parcel(saga):
+    order_id = saga.place(collection="provider", token="tok_visa")
+    saga.desk.catch_up()
+    _split_and_reserve(saga, order_id)
+    parcels = [m.shipment_id for m in saga.messages() if m.message_type == "CreateShipment"]
+    saga.orders.shipment_created(order_id, parcels[0], "SIM", "T-A")
+    saga.orders.cancel(order_id, "buyer asked", "ops@seller")
+    messages = saga.messages()
+    assert [m.message_type for m in messages] == ["ReleaseReservation", "CancelShipment", "ReleaseReservation",
+                                                  "CancelShipment", "OrderCancelled"]
+    assert [m.shipment_id for m in messages if m.message_type == "CancelShipment"] == parcels
+    saga.desk.catch_up()
+    assert [c[0] for c in saga.provider.calls] == ["authorise", "void"]
+    assert saga.state(order_id)["payment"]["state"] == "voided"
+
+
+def test_a_partly_shipped_split_order_cannot_be_cancelled_or_changed(saga):
+    order_id = saga.place()
+    _split_and_reserve(saga, order_id)
+    parcels = [m.shipment_id for m in saga.messages() if m.message_type == "CreateShipment"]
+    for n, parcel in enumerate(parcels):
+        saga.orders.shipment_created(order_id, parcel, "SIM", f"T-{n}")
+    with pytest.raises(StepRefused, match="split between WH-A, WH-B"):
+        saga.orders.request_change(order_id, "chg-1", {"2": 0}, None, "buyer", "ops@seller")
+    saga.orders.tracking_updated(order_id, parcels[0], "in_transit", "2026-11-24T09:00:00+05:30")
+    with pytest.raises(StepRefused, match="part of the order has shipped"):
+        saga.orders.cancel(order_id, "too late", "ops@seller")
+
+
+def test_cash_on_delivery_of_a_split_order_is_collected_parcel_by_parcel_and_adds_up(saga):
+    lines = [{"line_id": "1", "sku": "SKU-1", "quantity": 3, "unit_price": Decimal("100.00")}]
+    order_id = saga.place(lines=lines, collection="cash_on_delivery", payment_method="cod")
+    # one line split by quantity: two from WH-A, one from WH-B
+    parts = _split_and_reserve(saga, order_id, [{"location_id": "WH-A", "lines": [{"sku": "SKU-1", "quantity": 2}]},
+                                                {"location_id": "WH-B", "lines": [{"sku": "SKU-1", "quantity": 1}]}])
+    assert [(p["location_id"], p["lines"][0]["quantity"]) for p in parts] == [("WH-A", 2), ("WH-B", 1)]
+    parcels = [m for m in saga.messages() if m.message_type == "CreateShipment"]
+    assert [p.cash_to_collect for p in parcels] == [Decimal("200.00"), Decimal("100.00")]
+    for n, parcel in enumerate(parcels):
+        saga.orders.shipment_created(order_id, parcel.shipment_id, "SIM", f"T-{n}")
+        saga.orders.delivered(order_id, parcel.shipment_id, "2026-11-25T10:00:00+05:30")
+    delivered = [m for m in saga.messages() if m.message_type == "OrderDelivered"]
+    assert [(m.lines[0].line_id, m.lines[0].quantity, m.cash_collected) for m in delivered] == [
+        ("1", 2, Decimal("200.00")), ("1", 1, Decimal("100.00"))]
+    assert saga.state(order_id)["payment"]["state"] == "collected_by_carrier"
+    saga.orders.reconcile_cash(order_id, "rem-1", "SIM", Decimal("300.00"))
+    assert saga.state(order_id)["payment"]["state"] == "cash_reconciled"
+
+
+def test_a_split_order_awaiting_its_buyers_confirmation_keeps_every_share_once_confirmed(saga):
+    order_id = saga.place(collection="cash_on_delivery", payment_method="cod")  # 500 COD: confirm-big-cod
+    parts = _split_and_reserve(saga, order_id)
+    assert [m.message_type for m in saga.messages()][-1] == "OrderReserved"  # no parcel until confirmed
+    saga.orders.confirm(order_id, "ivr", "pressed 1")
+    messages = saga.messages()
+    kept = [m.reservation_id for m in messages if m.message_type == "KeepReservation"]
+    assert sorted(kept) == sorted(p["reservation_id"] for p in parts)
+    assert [m.message_type for m in messages].count("CreateShipment") == 2
+
+
+def test_a_split_order_not_confirmed_in_time_is_cancelled_and_every_share_released(saga):
+    order_id = saga.place(collection="cash_on_delivery", payment_method="cod")
+    parts = _split_and_reserve(saga, order_id)
+    saga.messages()
+    saga.orders.reservation_expired(order_id, parts[1]["reservation_id"], "2026-11-23T11:00:00+05:30")
+    messages = saga.messages()
+    released = [m.reservation_id for m in messages if m.message_type == "ReleaseReservation"]
+    assert sorted(released) == sorted(p["reservation_id"] for p in parts)
+    assert saga.state(order_id)["status"] == "cancelled"

@@ -134,3 +134,18 @@ def test_easy_ship_and_self_ship_orders_are_routed_to_our_stock():
                       payment_method="cod", ordered_at="2026-11-23T00:00:00+00:00", fulfilment_mode=mode)
         order.start_fulfilment()
         assert messages(order) == ["OrderReceived", "RouteOrder"]
+
+
+def test_the_lines_of_a_split_order_are_shared_out_by_sku_quantities_in_line_order():
+    from order_orchestrator.domain.order import share_out_lines
+
+    lines = [{"line_id": "1", "sku": "A", "quantity": 3, "unit_price": Decimal("10.00")},
+             {"line_id": "2", "sku": "B", "quantity": 1, "unit_price": Decimal("5.00")},
+             {"line_id": "3", "sku": "A", "quantity": 1, "unit_price": Decimal("9.00")}]
+    first, second = share_out_lines(lines, [{"A": 2}, {"A": 2, "B": 1}])
+    assert [(line["line_id"], line["quantity"]) for line in first] == [("1", 2)]
+    assert [(line["line_id"], line["quantity"]) for line in second] == [("1", 1), ("3", 1), ("2", 1)]
+    with pytest.raises(ValueError, match="unallocated"):
+        share_out_lines(lines, [{"A": 4}])
+    with pytest.raises(ValueError, match="more of A"):
+        share_out_lines(lines, [{"A": 5, "B": 1}])

@@ -156,3 +156,19 @@ def test_receipt_records_received_and_refund_in_one_step():
     assert [h.event_type for h in app.history(rma_id)] == ["Authorised", "Received", "RefundRecorded"]
     with pytest.raises(ReceiptAlreadyRecorded):
         app.receive(rma_id, "sellable")
+
+
+def test_a_split_orders_parcels_add_up_once_each_to_what_may_be_returned():
+    app, order_id = returns_app(), str(uuid4())
+    first = [{"line_id": "1", "sku": "TSHIRT", "quantity": 1, "unit_price": "499.00"}]
+    second = [{"line_id": "1", "sku": "TSHIRT", "quantity": 1, "unit_price": "499.00"},
+              {"line_id": "2", "sku": "CAP", "quantity": 1, "unit_price": "250.50"}]
+    app.order_delivered(order_id=order_id, location_id="WH-A", lines=first, currency="INR", shipment_id="S1")
+    app.order_delivered(order_id=order_id, location_id="WH-B", lines=second, currency="INR", shipment_id="S2")
+    app.order_delivered(order_id=order_id, location_id="WH-B", lines=second, currency="INR", shipment_id="S2")
+    delivered = app.delivered_orders.find(order_id)
+    assert delivered.delivered_quantity("TSHIRT") == 2 and delivered.delivered_quantity("CAP") == 1
+    assert delivered.shipments == ("S1", "S2") and delivered.location_id == "WH-A"
+    with pytest.raises(ReturnLineInvalid):
+        app.authorise(order_id=order_id, lines=[{"sku": "TSHIRT", "quantity": 3}], reason="x")
+    assert app.authorise(order_id=order_id, lines=[{"sku": "TSHIRT", "quantity": 2}], reason="x").created

@@ -16,7 +16,10 @@ from order_router.domain.routing_rules import RoutingRules
 
 pytestmark = pytest.mark.unit
 
-DEMO = load_locations().current()  # WH-BLR-1 (1, 560001), WH-DEL-1 (2, 110001), STORE-MUM-1 (3, 400001)
+# the demo rules as the former hard-coded policy had them, one location per order (their split section is
+# tested in test_split_routing.py): WH-BLR-1 (1, 560001), WH-DEL-1 (2, 110001), STORE-MUM-1 (3, 400001)
+DEMO = RoutingRules.from_document({key: value for key, value in load_locations().current().describe().items()
+                                   if key != "split"}, tenant="demo")
 
 LOCATIONS = [
     {"id": "WH-BLR-1", "name": "Bengaluru", "kind": "warehouse", "postal_code": "560001", "priority": 1},

@@ -222,7 +222,8 @@ def test_post_replay_answers_the_report(client: TestClient) -> None:
         "nearest/1", DEMO.version, None)
     assert report["totals"]["changed"] == 1 and len(report["decisions"]) == 5
     assert set(report["decisions"][0]) == {"notification_id", "order_id", "attempt", "decided_at", "rule_version",
-                                           "old_location", "new_location", "changed", "skipped", "new_reason"}
+                                           "old_location", "new_location", "changed", "skipped", "new_reason",
+                                           "old_allocations", "new_allocations"}
     page = client.post("/v1/routing-rules/replay", params={"after": 1, "limit": 2, "only_changed": True},
                        json=body).json()
     assert (page["after"], page["next_after"], page["decisions"], page["totals"]["decisions"]) == (1, 3, [], 2)

@@ -84,6 +84,14 @@ def _post(http: httpx.Client, url: str, content: bytes, after: int, page_size: i
     return response.json()
 
 
+def _where(location: str | None, allocations: list[dict[str, Any]] | None) -> str:
+    """Where a decision sends the order: a location, or a split's shares (``WH-A SKU-1×2 + WH-B SKU-2×1``)."""
+    if allocations:
+        return " + ".join(f"{a['location_id']} " + ", ".join(f"{line['sku']}×{line['quantity']}" for line in a["lines"])
+                          for a in allocations)
+    return location or "unroutable"
+
+
 def _print_report(console: Console, first: dict[str, Any], changed: list[dict[str, Any]],
                   totals: dict[str, int], notes: list[str]) -> None:
     console.print(f"rules [bold]{first['rule_version']}[/bold] for tenant {first['tenant']} "
@@ -94,8 +102,9 @@ def _print_report(console: Console, first: dict[str, Any], changed: list[dict[st
             table.add_column(column, overflow="fold")
         for d in changed:
             table.add_row(d["order_id"], str(d["attempt"]), d["decided_at"][:19].replace("T", " "),
-                          f"{d['old_location'] or 'unroutable'} ({d['rule_version']})",
-                          d["new_location"] or "[red]unroutable[/red]", d["new_reason"])
+                          f"{_where(d['old_location'], d.get('old_allocations'))} ({d['rule_version']})",
+                          _where(d["new_location"], d.get("new_allocations")) if d["new_location"]
+                          else "[red]unroutable[/red]", d["new_reason"])
         console.print(table)
     else:
         console.print("[green]no decision would change[/green]")

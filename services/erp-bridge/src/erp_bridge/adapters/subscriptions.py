@@ -20,8 +20,10 @@ def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
 
     async def shipped(d: Delivery) -> None:
         m: orchestrator.OrderShipped = d.message
+        parcel = m.shipment_total is not None  # one parcel of a split order: its location invoices its lines
         await run_step(documents.record_document, kind="invoice", order_id=m.order_id, lines=priced(m.lines),
-                   total=m.order_total, currency=m.currency, source_event_id=str(d.envelope.event_id),
+                   total=m.shipment_total if parcel else m.order_total, currency=m.currency,
+                   source_event_id=str(d.envelope.event_id), shipment_id=m.shipment_id if parcel else None,
                    tracking=d.tracking)
 
     async def fulfilled_by_channel(d: Delivery) -> None:

@@ -27,16 +27,16 @@ class ErpDocuments(ServiceApplication):
     service_name = "erp-bridge"
 
     def record_document(self, *, kind: str, order_id: str, rma_id: str | None = None, lines: list[dict[str, Any]],
-                        total: Decimal, currency: str, source_event_id: str,
+                        total: Decimal, currency: str, source_event_id: str, shipment_id: str | None = None,
                         tracking: Tracking | None = None) -> UUID:
         def attempt() -> UUID:
-            document_id = erp_document_id_for(kind, order_id, rma_id)
+            document_id = erp_document_id_for(kind, order_id, rma_id, shipment_id)
             if document_id in self.repository:
                 _log.info("document already recorded", kind=kind, order_id=order_id, document_id=str(document_id))
                 self.record(tracking=tracking)
                 return document_id
             document = ErpDocument.draw_up(kind=kind, order_id=order_id, rma_id=rma_id, lines=lines, total=total,
-                                           currency=currency, source_event_id=source_event_id)
+                                           currency=currency, source_event_id=source_event_id, shipment_id=shipment_id)
             self.record(document, tracking=tracking)
             return document.id
         return retry_on_conflict(attempt)

@@ -1,7 +1,7 @@
 """The ErpDocument aggregate: one document handed to the ERP (sale order, invoice or credit note).
 
-The id is derived from the kind, the order and (for a credit note) the RMA, so a redelivered
-order event cannot produce a second document.
+The id is derived from the kind, the order and (for a credit note) the RMA, or (for the invoice of one
+parcel of a split order) the shipment, so a redelivered order event cannot produce a second document.
 
 Imports only the standard library and the event-sourcing domain base classes.
 """
@@ -21,8 +21,8 @@ class ErpDocumentRuleViolation(Exception):
     pass
 
 
-def erp_document_id_for(kind: str, order_id: str, rma_id: str | None = None) -> UUID:
-    suffix = f":{rma_id}" if rma_id else ""
+def erp_document_id_for(kind: str, order_id: str, rma_id: str | None = None, shipment_id: str | None = None) -> UUID:
+    suffix = f":{rma_id}" if rma_id else f":parcel:{shipment_id}" if shipment_id else ""
     return uuid5(NAMESPACE_URL, f"oms:erp:{kind}:{order_id}{suffix}")
 
 
@@ -41,26 +41,34 @@ def document_number(kind: str, document_id: UUID) -> str:
 
 class ErpDocument(Aggregate):
     @staticmethod
-    def create_id(kind: str, order_id: str, rma_id: str | None = None, **_: Any) -> UUID:
-        return erp_document_id_for(kind, order_id, rma_id)
+    def create_id(kind: str, order_id: str, rma_id: str | None = None, shipment_id: str | None = None,
+                  **_: Any) -> UUID:
+        return erp_document_id_for(kind, order_id, rma_id, shipment_id)
 
     @classmethod
     def draw_up(cls, *, kind: str, order_id: str, rma_id: str | None, lines: list[dict[str, Any]], total: Decimal,
-                currency: str, source_event_id: str) -> ErpDocument:
+                currency: str, source_event_id: str, shipment_id: str | None = None) -> ErpDocument:
+        """``shipment_id``: the invoice of one parcel of a split order (each location invoices what it ships)."""
         if kind not in NUMBER_PREFIXES:
             raise ErpDocumentRuleViolation(f"unknown document kind {kind!r}")
         if (kind == "credit_note") != (rma_id is not None):
             raise ErpDocumentRuleViolation("a credit note, and only a credit note, refers to a return (RMA)")
+        if shipment_id is not None and kind != "invoice":
+            raise ErpDocumentRuleViolation("only an invoice is drawn up per parcel")
         if total < 0:
             raise ErpDocumentRuleViolation(f"a {kind} cannot total {total}")
-        number = document_number(kind, erp_document_id_for(kind, order_id, rma_id))
+        number = document_number(kind, erp_document_id_for(kind, order_id, rma_id, shipment_id))
+        if shipment_id is None:  # as documents were recorded before parcels had invoices of their own
+            return cls(kind=kind, order_id=order_id, rma_id=rma_id, number=number, lines=lines, total=total,
+                       currency=currency, source_event_id=source_event_id)
         return cls(kind=kind, order_id=order_id, rma_id=rma_id, number=number, lines=lines, total=total,
-                   currency=currency, source_event_id=source_event_id)
+                   currency=currency, source_event_id=source_event_id, shipment_id=shipment_id)
 
     @event("Recorded")
     def __init__(self, kind: str, order_id: str, rma_id: str | None, number: str, lines: list[dict[str, Any]],
-                 total: Decimal, currency: str, source_event_id: str):
+                 total: Decimal, currency: str, source_event_id: str, shipment_id: str | None = None):
         self.kind = kind
+        self.shipment_id = shipment_id
         self.order_id = order_id
         self.rma_id = rma_id
         self.number = number
@@ -71,5 +79,5 @@ class ErpDocument(Aggregate):
 
     def summary(self) -> dict[str, Any]:
         return {"document_id": str(self.id), "kind": self.kind, "order_id": self.order_id, "rma_id": self.rma_id,
-                "number": self.number, "lines": self.lines, "total": str(self.total), "currency": self.currency,
+                "shipment_id": self.shipment_id, "number": self.number, "lines": self.lines, "total": str(self.total), "currency": self.currency,
                 "source_event_id": self.source_event_id, "recorded_at": self.created_on.isoformat()}

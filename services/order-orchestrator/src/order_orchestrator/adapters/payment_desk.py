@@ -94,7 +94,7 @@ class PaymentDesk:
                     self.orders.payment_declined(order_id, e["payment_id"], answer.reason or "declined")
             case Order.PaymentCaptureRequested():
                 answer = self.provider.capture(capture_id=e["capture_id"], authorisation=e["authorisation"],
-                                               amount=e["amount"], final=True)
+                                               amount=e["amount"], final=e.get("final", True))
                 self.orders.capture_answered(order_id, e["capture_id"], answer.approved, answer.reference,
                                              e["amount"], answer.reason)
             case Order.PaymentVoidRequested():

@@ -99,13 +99,23 @@ def order_publications(event: Any) -> Sequence[Publication]:
                                             cash_collected=e["cash_collected"], collected_in_store=True)),
                     Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(
                         order_id=order_id, reservation_id=e["reservation_id"]))]
+        case Order.AllocationKept():
+            return [Publication(INVENTORY_COMMANDS, order_id, c.KeepReservation(
+                order_id=order_id, reservation_id=e["reservation_id"]))]
+        case Order.AllocationReleased():
+            out = [Publication(INVENTORY_COMMANDS, order_id, c.ReleaseReservation(
+                order_id=order_id, reservation_id=e["reservation_id"], reason=e["reason"]))]
+            if e["shipment_id"]:
+                out.append(Publication(SHIPPING_COMMANDS, order_id, c.CancelShipment(
+                    order_id=order_id, shipment_id=e["shipment_id"], reason=e["reason"])))
+            return out
         case Order.OrderConfirmed():
             return [Publication(INVENTORY_COMMANDS, order_id, c.KeepReservation(
                 order_id=order_id, reservation_id=e["reservation_id"]))] if e["reservation_id"] else []
         case Order.StockReserved():
             return [public(c.OrderReserved(order_id=order_id, channel=e["channel"], reservation_id=e["reservation_id"],
                                            location_id=e["location_id"], lines=e["lines"], currency=e["currency"],
-                                           order_total=e["order_total"]))]
+                                           order_total=e["order_total"], allocations=e.get("allocations") or ()))]
         case Order.ShipmentRequested():
             return [Publication(SHIPPING_COMMANDS, order_id, c.CreateShipment(
                 order_id=order_id, reservation_id=e["reservation_id"], location_id=e["location_id"],
@@ -118,7 +128,8 @@ def order_publications(event: Any) -> Sequence[Publication]:
         case Order.Shipped():
             return [public(c.OrderShipped(order_id=order_id, shipment_id=e["shipment_id"], carrier=e["carrier"],
                                           tracking_number=e["tracking_number"], location_id=e["location_id"],
-                                          lines=e["lines"], currency=e["currency"], order_total=e["order_total"]))]
+                                          lines=e["lines"], currency=e["currency"], order_total=e["order_total"],
+                                          shipment_total=e.get("shipment_total")))]
         case Order.Delivered():
             return [
                 public(c.OrderDelivered(order_id=order_id, shipment_id=e["shipment_id"], location_id=e["location_id"],
@@ -134,7 +145,7 @@ def order_publications(event: Any) -> Sequence[Publication]:
                     order_id=order_id, reservation_id=e["reservation_id"], reason=f"order cancelled: {e['reason']}")))
             if e["cancel_shipment"]:
                 out.append(Publication(SHIPPING_COMMANDS, order_id, c.CancelShipment(
-                    order_id=order_id, reason=f"order cancelled: {e['reason']}")))
+                    order_id=order_id, shipment_id=e.get("shipment_id"), reason=f"order cancelled: {e['reason']}")))
             return out
         case Order.CancellationRefused():
             return [public(c.OrderCancellationRefused(order_id=order_id, reason=e["reason"]))]

@@ -54,7 +54,7 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         m: router.OrderRouted = d.message
         await run_step(orders.location_assigned, order_id=m.order_id, attempt=m.attempt, location_id=m.location_id,
                    rule_version=m.rule_version, candidates=[cand.model_dump() for cand in m.candidates],
-                   tracking=d.tracking)
+                   allocations=[a.model_dump() for a in m.allocations], tracking=d.tracking)
 
     async def unroutable(d: Delivery) -> None:
         m: router.OrderUnroutable = d.message

@@ -192,8 +192,10 @@ class Orders(ServiceApplication):
 
     # ---- saga steps ----
     def location_assigned(self, order_id: str, attempt: int, location_id: str, rule_version: str,
-                          candidates: list[dict[str, Any]], tracking: Tracking | None = None) -> None:
-        self._step(order_id, tracking, lambda o: o.assign_location(attempt, location_id, rule_version, candidates))
+                          candidates: list[dict[str, Any]], allocations: list[dict[str, Any]] | None = None,
+                          tracking: Tracking | None = None) -> None:
+        self._step(order_id, tracking, lambda o: o.assign_location(attempt, location_id, rule_version, candidates,
+                                                                   allocations))
 
     def unroutable(self, order_id: str, attempt: int, reason: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
@@ -259,7 +261,10 @@ class Orders(ServiceApplication):
 
     def capture_answered(self, order_id: str, capture_id: str, approved: bool, reference: str | None,
                          amount: Decimal, reason: str | None = None) -> None:
-        self._step(order_id, None, lambda o: o.record_capture(capture_id, reference, amount, approved, reason))
+        def step(order: Order) -> None:
+            order.record_capture(capture_id, reference, amount, approved, reason)
+            self._capture_if_due(order)  # a split order: the next parcel that has left
+        self._step(order_id, None, step)
 
     def void_answered(self, order_id: str, void_id: str, approved: bool, reference: str | None,
                       reason: str | None = None) -> None:
@@ -284,7 +289,8 @@ class Orders(ServiceApplication):
     def reservation_confirmed(self, order_id: str, reservation_id: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
             order.confirm_reservation(reservation_id)
-            if order.ships and not order.awaits_confirmation:  # else shipped once the buyer confirms
+            # not yet for a split order's first share, nor before the buyer confirms, nor for a store pickup
+            if order.ships and order.needs_shipment:
                 order.request_shipment()
         self._step(order_id, tracking, step)
 
@@ -318,7 +324,7 @@ class Orders(ServiceApplication):
 
     @staticmethod
     def _capture_if_due(order: Order) -> None:
-        if order.authorisation_open and order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        if order.capture_due:
             order.request_capture()
 
     def cancellation_requested(self, order_id: str, reason: str, tracking: Tracking | None = None) -> None:

@@ -27,6 +27,7 @@ class OrderStatus(StrEnum):
     RESERVED = "reserved"
     SHIPMENT_CREATED = "shipment_created"
     READY_FOR_PICKUP = "ready_for_pickup"
+    PARTIALLY_SHIPPED = "partially_shipped"  # a split order: some of its parcels have left, not all
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     BACKORDERED = "backordered"
@@ -47,6 +48,9 @@ CHANGEABLE_AT_ONCE = {OrderStatus.ON_HOLD, OrderStatus.BACKORDERED}
 # states where a change first takes the booked parcel back (and adjusts the reservation)
 CHANGEABLE_WITH_SHIPMENT = {OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED}
 NOT_YET_SHIPPED = CHANGEABLE_AT_ONCE | CHANGEABLE_WITH_SHIPMENT | BETWEEN_STEPS
+# states where a split order's parcels are booked, tracked and delivered one by one
+PARCELS_MOVING = {OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED, OrderStatus.PARTIALLY_SHIPPED,
+                  OrderStatus.SHIPPED}
 
 PAYMENT_COLLECTIONS = ("channel", "provider", "cash_on_delivery", "terms")
 
@@ -71,6 +75,33 @@ def money(value: Any) -> Decimal:
 
 def lines_total(lines: list[dict[str, Any]]) -> Decimal:
     return money(sum((Decimal(str(line["unit_price"])) * int(line["quantity"]) for line in lines), Decimal("0")))
+
+
+def share_out_lines(lines: list[dict[str, Any]], shares: list[Mapping[str, int]]) -> list[list[dict[str, Any]]]:
+    """The order lines (ids, prices) each location's share of a split order is made of, from the SKU quantities
+    the router gave each location: a SKU's lines are taken in order, and a line whose quantity is split between
+    locations appears in each share with its part of the quantity."""
+    left = [int(line["quantity"]) for line in lines]
+    result = []
+    for share in shares:
+        part = []
+        for sku, wanted in share.items():
+            wanted = int(wanted)
+            for i, line in enumerate(lines):
+                if wanted == 0:
+                    break
+                if line["sku"] != sku or left[i] == 0:
+                    continue
+                taken = min(left[i], wanted)
+                left[i] -= taken
+                wanted -= taken
+                part.append(dict(line, quantity=taken))
+            if wanted:
+                raise ValueError(f"the allocation asks {wanted} more of {sku} than the order has")
+        result.append(part)
+    if any(left):
+        raise ValueError("the allocations leave part of the order unallocated")
+    return result
 
 
 class OrderRuleViolation(Exception):
@@ -137,6 +168,9 @@ class Order(Aggregate):
         self.cancelled_lines: list[dict[str, Any]] = []
         self.routing_attempt = 0
         self.locations_tried: list[str] = []
+        # a split order: one entry per location's share (location, reservation, lines, value, parcel); empty when
+        # one location fills the order (location_id, reservation_id and shipment_id say where then)
+        self.allocations: list[dict[str, Any]] = []
         self.location_id: str | None = None
         self.reservation_id: str | None = None
         self.reservation_held = False
@@ -219,8 +253,17 @@ class Order(Aggregate):
                                      else f"the order's confirmation is {self.confirmation['state']}")
         if self.status not in CANCELLABLE:
             raise OrderRuleViolation(f"an order that is {self.status} cannot be confirmed")
-        self._order_confirmed(confirmed_by=confirmed_by, note=note, reservation_id=self.reservation_id if self.status
-                              in (OrderStatus.RESERVING, OrderStatus.RESERVED) else None)
+        held = self.status in (OrderStatus.RESERVING, OrderStatus.RESERVED)
+        if self.split and held:  # every location's share is kept (the first with the confirmation itself)
+            for a in self.allocations[1:]:
+                self._allocation_kept(reservation_id=a["reservation_id"], location_id=a["location_id"],
+                                      part=a["part"])
+        self._order_confirmed(confirmed_by=confirmed_by, note=note, reservation_id=(
+            self.allocations[0]["reservation_id"] if self.split else self.reservation_id) if held else None)
+
+    @event("AllocationKept")
+    def _allocation_kept(self, reservation_id: str, location_id: str, part: int) -> None:
+        pass
 
     @event("OrderConfirmed")
     def _order_confirmed(self, confirmed_by: str, note: str, reservation_id: str | None) -> None:
@@ -229,12 +272,14 @@ class Order(Aggregate):
     def record_reservation_expiry(self, reservation_id: str, expires_at: str) -> str:
         """The ledger let the reservation lapse: the buyer did not confirm in time, or did not collect the
         order from the store's counter. Answers why, for the cancellation."""
-        if reservation_id != self.reservation_id:
-            raise StaleOutcome(f"expiry of reservation {reservation_id} while the order holds {self.reservation_id}")
+        held = [a["reservation_id"] for a in self.allocations] if self.split else [self.reservation_id]
+        if reservation_id not in held:
+            raise StaleOutcome(f"expiry of reservation {reservation_id} while the order holds {', '.join(map(str, held))}")
         if self.status == OrderStatus.READY_FOR_PICKUP:
             self._pickup_lapsed(reservation_id=reservation_id, expires_at=expires_at, location_id=self.location_id)
             return f"not collected from {self.location_id} by {self.collect_by}"
-        if not self.awaits_confirmation or self.status != OrderStatus.RESERVED:
+        if not self.awaits_confirmation or self.status not in (
+                (OrderStatus.RESERVED, OrderStatus.RESERVING) if self.split else (OrderStatus.RESERVED,)):
             raise StaleOutcome(f"expiry of reservation {reservation_id} while the order is {self.status}")
         self._confirmation_lapsed(reservation_id=reservation_id, expires_at=expires_at)
         return f"not confirmed by the buyer within {self.confirmation['within_minutes']} minutes"
@@ -342,13 +387,34 @@ class Order(Aggregate):
 
     @property
     def authorisation_open(self) -> bool:
-        return self.payment["state"] == "authorised" and not self.payment["pending"]
+        return self.payment["state"] in ("authorised", "partially_captured") and not self.payment["pending"]
+
+    @property
+    def capture_due(self) -> bool:
+        """Whether a parcel has left whose value is still to be taken from the authorisation."""
+        if not self.authorisation_open:
+            return False
+        if self.split:
+            return any(a["parcel"] in ("shipped", "delivered") and not a["captured"] for a in self.allocations)
+        return self.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 
     def request_capture(self) -> None:
         """At shipment: take what the order is now worth (less than authorised when lines were cancelled: a
-        partial capture that releases the rest)."""
-        if not self.authorisation_open or self.status not in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        partial capture that releases the rest). A split order: each parcel's value as it leaves, the last
+        capture final (what is left of the order total)."""
+        if not self.capture_due:
             raise OrderRuleViolation(f"nothing to capture for an order that is {self.status}")
+        if self.split:
+            allocation = next(a for a in self.allocations if a["parcel"] in ("shipped", "delivered")
+                              and not a["captured"])
+            final = all(a["captured"] for a in self.allocations if a is not allocation)
+            amount = money(self.order_total - Decimal(self.payment["captured_amount"])) if final \
+                else Decimal(allocation["value"])
+            self._capture_requested(
+                capture_id=str(uuid5(NAMESPACE_URL, f"oms:capture:{self.order_id}:{allocation['reservation_id']}")),
+                authorisation=self.payment["authorisation"], amount=amount, currency=self.currency,
+                authorised_amount=Decimal(self.payment["authorised_amount"]), final=final, part=allocation["part"])
+            return
         capture_id = str(uuid5(NAMESPACE_URL, f"oms:capture:{self.order_id}"))
         self._capture_requested(capture_id=capture_id, authorisation=self.payment["authorisation"],
                                 amount=self.order_total, currency=self.currency,
@@ -356,21 +422,30 @@ class Order(Aggregate):
 
     @event("PaymentCaptureRequested")
     def _capture_requested(self, capture_id: str, authorisation: str, amount: Decimal, currency: str,
-                           authorised_amount: Decimal) -> None:
-        self.payment.update(state="capturing", pending={"kind": "capture", "id": capture_id})
+                           authorised_amount: Decimal, final: bool = True, part: int | None = None) -> None:
+        self.payment.update(state="capturing", pending={"kind": "capture", "id": capture_id, "part": part})
 
     def record_capture(self, capture_id: str, reference: str | None, amount: Decimal, approved: bool,
                        reason: str | None = None) -> None:
         self._expect_payment("capture", capture_id)
         if approved:
             self._payment_captured(capture_id=capture_id, reference=reference, amount=money(amount),
-                                   currency=self.currency)
+                                   currency=self.currency, part=self.payment["pending"].get("part"))
         else:
             self._capture_failed(capture_id=capture_id, reason=reason or "refused by the provider")
 
     @event("PaymentCaptured")
-    def _payment_captured(self, capture_id: str, reference: str | None, amount: Decimal, currency: str) -> None:
-        self.payment.update(state="captured", capture=reference, captured_amount=str(amount), pending=None)
+    def _payment_captured(self, capture_id: str, reference: str | None, amount: Decimal, currency: str,
+                          part: int | None = None) -> None:
+        if part is None:
+            self.payment.update(state="captured", capture=reference, captured_amount=str(amount), pending=None)
+            return
+        self.allocations[part - 1]["captured"] = True
+        captures = self.payment.setdefault("captures", {})
+        captures[reference or capture_id] = {"amount": str(amount), "refunded": "0.00", "part": part}
+        self.payment.update(state="captured" if all(a["captured"] for a in self.allocations) else "partially_captured",
+                            capture=reference, pending=None,
+                            captured_amount=str(money(Decimal(self.payment["captured_amount"]) + amount)))
 
     @event("PaymentCaptureFailed")
     def _capture_failed(self, capture_id: str, reason: str) -> None:
@@ -406,12 +481,17 @@ class Order(Aggregate):
         if rma_id in self.payment["refunds"] or self.payment["pending"]:
             raise StaleOutcome(f"refund for return {rma_id} already requested")
         refund_id = str(uuid5(NAMESPACE_URL, f"oms:refund:{self.order_id}:{rma_id}"))
-        self._refund_requested(refund_id=refund_id, rma_id=rma_id, capture=self.payment["capture"],
+        capture = self.payment["capture"]
+        if self.payment.get("captures"):  # a split order's parcels were captured one by one: the most left wins
+            capture = max(self.payment["captures"].items(),
+                          key=lambda item: Decimal(item[1]["amount"]) - Decimal(item[1]["refunded"]))[0]
+        self._refund_requested(refund_id=refund_id, rma_id=rma_id, capture=capture,
                                amount=money(amount), currency=self.currency)
 
     @event("PaymentRefundRequested")
     def _refund_requested(self, refund_id: str, rma_id: str, capture: str, amount: Decimal, currency: str) -> None:
-        self.payment["refunds"][rma_id] = {"refund_id": refund_id, "amount": str(amount), "state": "requested"}
+        self.payment["refunds"][rma_id] = {"refund_id": refund_id, "amount": str(amount), "state": "requested",
+                                           "capture": capture}
         self.payment["pending"] = {"kind": "refund", "id": refund_id, "rma_id": rma_id}
 
     def record_payment_refund(self, refund_id: str, reference: str | None, approved: bool,
@@ -431,6 +511,9 @@ class Order(Aggregate):
         if approved:
             self.payment["state"] = "refunded"
             self.payment["refunded_amount"] = str(money(Decimal(self.payment["refunded_amount"]) + amount))
+            refunded_capture = self.payment.get("captures", {}).get(self.payment["refunds"][rma_id].get("capture"))
+            if refunded_capture is not None:
+                refunded_capture["refunded"] = str(money(Decimal(refunded_capture["refunded"]) + amount))
 
     def reconcile_cash(self, remittance_id: str, carrier: str, remitted: Decimal) -> None:
         """The carrier remitted the cash it collected on delivery: matched against what it had to collect."""
@@ -498,12 +581,32 @@ class Order(Aggregate):
         self.status = OrderStatus.ROUTING
 
     def assign_location(self, attempt: int, location_id: str, rule_version: str,
-                        candidates: list[dict[str, Any]]) -> None:
+                        candidates: list[dict[str, Any]],
+                        allocations: list[Mapping[str, Any]] | None = None) -> None:
+        """The router's answer: reserve the order at the location, or (a split: ``allocations``, each a location
+        and the SKU quantities it fills) each location's share at that location."""
         if self.status != OrderStatus.ROUTING or attempt != self.routing_attempt:
             raise StaleOutcome(f"routing answer for attempt {attempt} while order is {self.status}")
-        reservation_id = str(uuid5(NAMESPACE_URL, f"oms:reservation:{self.order_id}:{attempt}"))
         expires_at = (datetime.now(UTC) + timedelta(minutes=self.confirmation["within_minutes"])).isoformat() \
             if self.awaits_confirmation else None
+        if allocations and len(allocations) > 1:
+            if self.fulfilment_mode == "store_pickup":
+                raise OrderRuleViolation("a store pickup is collected at one store: it is never split")
+            shares = [{line["sku"]: int(line["quantity"]) for line in a["lines"]} for a in allocations]
+            parts = share_out_lines(self.lines, shares)
+            values = [lines_total(part) for part in parts]
+            # the last parcel carries what the lines do not (shipping charges, discounts): the values add up to
+            # the order total, so captures, cash to collect and invoices do too
+            values[-1] = max(money(self.order_total - sum(values[:-1], Decimal("0"))), Decimal("0.00"))
+            for n, (allocation, part, value) in enumerate(zip(allocations, parts, values, strict=True), start=1):
+                reservation_id = str(uuid5(NAMESPACE_URL, f"oms:reservation:{self.order_id}:{attempt}:{n}"))
+                self._reservation_requested(
+                    attempt=attempt, location_id=allocation["location_id"], reservation_id=reservation_id,
+                    rule_version=rule_version, candidates=candidates if n == 1 else [],
+                    lines=[{"sku": line["sku"], "quantity": line["quantity"]} for line in part],
+                    expires_at=expires_at, part=n, parts=len(allocations), order_lines=part, value=value)
+            return
+        reservation_id = str(uuid5(NAMESPACE_URL, f"oms:reservation:{self.order_id}:{attempt}"))
         self._reservation_requested(attempt=attempt, location_id=location_id, reservation_id=reservation_id,
                                     rule_version=rule_version, candidates=candidates, lines=self.stock_lines,
                                     expires_at=expires_at)
@@ -511,34 +614,107 @@ class Order(Aggregate):
     @event("ReservationRequested")
     def _reservation_requested(self, attempt: int, location_id: str, reservation_id: str, rule_version: str,
                                candidates: list[dict[str, Any]], lines: list[dict[str, Any]],
-                               expires_at: str | None = None) -> None:
+                               expires_at: str | None = None, part: int | None = None, parts: int = 1,
+                               order_lines: list[dict[str, Any]] | None = None,
+                               value: Decimal | None = None) -> None:
         self.status = OrderStatus.RESERVING
-        self.location_id = location_id
-        self.reservation_id = reservation_id
         self.locations_tried.append(location_id)
+        if part is None:
+            self.location_id = location_id
+            self.reservation_id = reservation_id
+            self.allocations = []
+            return
+        if part == 1:
+            self.allocations = []
+            self.location_id = self.reservation_id = None
+        self.allocations.append({
+            "part": part, "parts": parts, "location_id": location_id, "reservation_id": reservation_id,
+            "lines": order_lines, "value": str(value), "state": "reserving", "shipment_request_id": None,
+            "shipment_id": None, "carrier": None, "tracking_number": None, "tracking_status": None,
+            "parcel": "none", "captured": False})
+
+    @property
+    def split(self) -> bool:
+        return bool(self.allocations)
+
+    def _allocation(self, *, reservation_id: str | None = None, shipment_id: str | None = None) -> dict[str, Any] | None:
+        for allocation in self.allocations:
+            if reservation_id is not None and allocation["reservation_id"] == reservation_id:
+                return allocation
+            if shipment_id is not None and shipment_id in (allocation["shipment_request_id"],
+                                                           allocation["shipment_id"]):
+                return allocation
+        return None
+
+    def _split_summary(self) -> list[dict[str, Any]]:
+        return [{"location_id": a["location_id"], "reservation_id": a["reservation_id"],
+                 "lines": [{"sku": line["sku"], "quantity": line["quantity"]} for line in a["lines"]]}
+                for a in self.allocations]
 
     def confirm_reservation(self, reservation_id: str) -> None:
+        if self.split:
+            allocation = self._allocation(reservation_id=reservation_id)
+            if self.status != OrderStatus.RESERVING or allocation is None or allocation["state"] != "reserving":
+                raise StaleOutcome(f"reservation {reservation_id} confirmed while order is {self.status}")
+            self._allocation_reserved(reservation_id=reservation_id, location_id=allocation["location_id"],
+                                      part=allocation["part"])
+            if all(a["state"] == "reserved" for a in self.allocations):
+                first = self.allocations[0]
+                self._reserved(reservation_id=first["reservation_id"], location_id=first["location_id"],
+                               lines=self.lines, channel=self.channel, currency=self.currency,
+                               order_total=self.order_total, allocations=self._split_summary())
+            return
         if self.status != OrderStatus.RESERVING or reservation_id != self.reservation_id:
             raise StaleOutcome(f"reservation {reservation_id} confirmed while order is {self.status}")
         self._reserved(reservation_id=reservation_id, location_id=self.location_id, lines=self.lines,
                        channel=self.channel, currency=self.currency, order_total=self.order_total)
 
+    @event("AllocationReserved")
+    def _allocation_reserved(self, reservation_id: str, location_id: str, part: int) -> None:
+        self._allocation(reservation_id=reservation_id)["state"] = "reserved"
+
     @event("StockReserved")
     def _reserved(self, reservation_id: str, location_id: str, lines: list[dict[str, Any]], channel: str,
-                  currency: str, order_total: Decimal) -> None:
+                  currency: str, order_total: Decimal, allocations: list[dict[str, Any]] | None = None) -> None:
         self.status = OrderStatus.RESERVED
         self.reservation_held = True
 
     def reject_reservation(self, reservation_id: str, reasons: list[str]) -> None:
+        if self.split:
+            allocation = self._allocation(reservation_id=reservation_id)
+            if self.status != OrderStatus.RESERVING or allocation is None or allocation["state"] != "reserving":
+                raise StaleOutcome(f"reservation {reservation_id} rejected while order is {self.status}")
+            # the other locations' shares go back: the order is routed again, without the location that refused
+            for other in self.allocations:
+                if other is not allocation and other["state"] in ("reserving", "reserved"):
+                    self._allocation_released(
+                        reservation_id=other["reservation_id"], location_id=other["location_id"], part=other["part"],
+                        shipment_id=None, reason=f"{allocation['location_id']} could not reserve its share: "
+                                                 + "; ".join(reasons))
+            self._reservation_rejected(reservation_id=reservation_id, location_id=allocation["location_id"],
+                                       reasons=reasons, part=allocation["part"])
+            return
         if self.status != OrderStatus.RESERVING or reservation_id != self.reservation_id:
             raise StaleOutcome(f"reservation {reservation_id} rejected while order is {self.status}")
         self._reservation_rejected(reservation_id=reservation_id, location_id=self.location_id, reasons=reasons)
 
+    @event("AllocationReleased")
+    def _allocation_released(self, reservation_id: str, location_id: str, part: int, shipment_id: str | None,
+                             reason: str) -> None:
+        self._allocation(reservation_id=reservation_id)["state"] = "released"
+
     @event("ReservationRejected")
-    def _reservation_rejected(self, reservation_id: str, location_id: str, reasons: list[str]) -> None:
+    def _reservation_rejected(self, reservation_id: str, location_id: str, reasons: list[str],
+                              part: int | None = None) -> None:
         self.status = OrderStatus.ROUTING
         self.reservation_id = None
         self.location_id = None
+        if part is not None:  # only the location that refused is not tried again; the others' shares went back
+            for other in self.allocations:
+                if other["location_id"] != location_id and other["location_id"] in self.locations_tried:
+                    index = len(self.locations_tried) - 1 - self.locations_tried[::-1].index(other["location_id"])
+                    del self.locations_tried[index]
+            self.allocations = []
 
     @property
     def can_hop(self) -> bool:
@@ -601,6 +777,16 @@ class Order(Aggregate):
     def request_shipment(self, replacing: str | None = None) -> None:
         if self.status != OrderStatus.RESERVED or self.shipment_requested:
             raise OrderRuleViolation(f"cannot request a shipment for an order that is {self.status}")
+        if self.split:  # a parcel from each location, each with its lines (and its part of the cash on delivery)
+            for a in self.allocations:
+                self._shipment_requested(
+                    reservation_id=a["reservation_id"], location_id=a["location_id"],
+                    lines=[{"sku": line["sku"], "quantity": line["quantity"]} for line in a["lines"]],
+                    ship_to=self.ship_to, service_level=self.service_level, payment_method=self.payment_method,
+                    shipment_id=str(uuid5(NAMESPACE_URL, f"oms:shipment:{self.order_id}:{a['reservation_id']}")),
+                    priority=self.priority, part=a["part"],
+                    cash_to_collect=Decimal(a["value"]) if self.payment["collection"] == "cash_on_delivery" else None)
+            return
         # the first parcel's id is the one shipping derives from the order id (as in earlier releases)
         name = f"oms:shipment:{self.order_id}" + (f":{replacing}" if replacing else "")
         self._shipment_requested(reservation_id=self.reservation_id, location_id=self.location_id,
@@ -614,18 +800,55 @@ class Order(Aggregate):
     def _shipment_requested(self, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
                             ship_to: dict[str, Any], service_level: str, payment_method: str,
                             shipment_id: str | None = None, priority: str = "normal",
-                            cash_to_collect: Decimal | None = None) -> None:
+                            cash_to_collect: Decimal | None = None, part: int | None = None) -> None:
         self.shipment_requested = True
+        if part is not None:
+            self.allocations[part - 1]["shipment_request_id"] = shipment_id
+            self.allocations[part - 1]["parcel"] = "requested"
+            return
         self.shipment_request_id = shipment_id or str(uuid5(NAMESPACE_URL, f"oms:shipment:{self.order_id}"))
 
+    def _parcel(self, shipment_id: str, action: str) -> dict[str, Any]:
+        """The share of a split order whose parcel this is (a late or unknown parcel is a stale outcome)."""
+        allocation = self._allocation(shipment_id=shipment_id)
+        if allocation is None or self.status not in PARCELS_MOVING:
+            raise StaleOutcome(f"{action} of {shipment_id} while the order is {self.status}")
+        return allocation
+
+    def _split_progress(self) -> OrderStatus:
+        """A split order's status from its parcels: delivered when all are, shipped when all have left, partly
+        shipped when some have, shipment created when all are booked, else reserved."""
+        parcels = [a["parcel"] for a in self.allocations]
+        if all(p == "delivered" for p in parcels):
+            return OrderStatus.DELIVERED
+        if all(p in ("shipped", "delivered") for p in parcels):
+            return OrderStatus.SHIPPED
+        if any(p in ("shipped", "delivered") for p in parcels):
+            return OrderStatus.PARTIALLY_SHIPPED
+        if all(p == "created" for p in parcels):
+            return OrderStatus.SHIPMENT_CREATED
+        return OrderStatus.RESERVED
+
     def record_shipment(self, shipment_id: str, carrier: str, tracking_number: str) -> None:
+        if self.split:
+            allocation = self._parcel(shipment_id, "booking")
+            if allocation["parcel"] != "requested" or shipment_id != allocation["shipment_request_id"]:
+                raise StaleOutcome(f"shipment {shipment_id} was recorded already")
+            self._shipment_created(shipment_id=shipment_id, carrier=carrier, tracking_number=tracking_number,
+                                   part=allocation["part"])
+            return
         if (self.status != OrderStatus.RESERVED or self.shipment_id is not None
                 or (self.shipment_request_id and shipment_id != self.shipment_request_id)):
             raise StaleOutcome(f"shipment {shipment_id} created while order is {self.status}")
         self._shipment_created(shipment_id=shipment_id, carrier=carrier, tracking_number=tracking_number)
 
     @event("ShipmentCreated")
-    def _shipment_created(self, shipment_id: str, carrier: str, tracking_number: str) -> None:
+    def _shipment_created(self, shipment_id: str, carrier: str, tracking_number: str, part: int | None = None) -> None:
+        if part is not None:
+            self.allocations[part - 1].update(shipment_id=shipment_id, carrier=carrier,
+                                              tracking_number=tracking_number, parcel="created")
+            self.status = self._split_progress()
+            return
         self.status = OrderStatus.SHIPMENT_CREATED
         self.shipment_id = shipment_id
         self.carrier = carrier
@@ -636,6 +859,20 @@ class Order(Aggregate):
         return bool(pending and pending["stage"] == "taking_back_shipment" and shipment_id == self.shipment_id)
 
     def record_tracking(self, shipment_id: str, status: str, carrier_event_at: str) -> None:
+        if self.split:
+            allocation = self._parcel(shipment_id, "tracking")
+            if allocation["parcel"] == "created":
+                self._shipped(shipment_id=shipment_id, status=status, carrier_event_at=carrier_event_at,
+                              carrier=allocation["carrier"], tracking_number=allocation["tracking_number"],
+                              location_id=allocation["location_id"], lines=allocation["lines"],
+                              currency=self.currency, order_total=self.order_total, part=allocation["part"],
+                              shipment_total=Decimal(allocation["value"]))
+            elif allocation["parcel"] == "shipped":
+                self._tracking_updated(shipment_id=shipment_id, status=status, carrier_event_at=carrier_event_at,
+                                       part=allocation["part"])
+            else:
+                raise StaleOutcome(f"tracking of {shipment_id}, a parcel that is {allocation['parcel']}")
+            return
         if shipment_id != self.shipment_id or self.status not in (OrderStatus.SHIPMENT_CREATED, OrderStatus.SHIPPED):
             raise StaleOutcome(f"tracking for {shipment_id} while order is {self.status}")
         if self.parcel_left_before_change(shipment_id):
@@ -651,15 +888,34 @@ class Order(Aggregate):
 
     @event("Shipped")
     def _shipped(self, shipment_id: str, status: str, carrier_event_at: str, carrier: str, tracking_number: str,
-                 location_id: str, lines: list[dict[str, Any]], currency: str, order_total: Decimal) -> None:
+                 location_id: str, lines: list[dict[str, Any]], currency: str, order_total: Decimal,
+                 part: int | None = None, shipment_total: Decimal | None = None) -> None:
+        if part is not None:
+            self.allocations[part - 1].update(parcel="shipped", tracking_status=status)
+            self.status = self._split_progress()
+            return
         self.status = OrderStatus.SHIPPED
         self.tracking_status = status
 
     @event("TrackingUpdated")
-    def _tracking_updated(self, shipment_id: str, status: str, carrier_event_at: str) -> None:
+    def _tracking_updated(self, shipment_id: str, status: str, carrier_event_at: str,
+                          part: int | None = None) -> None:
+        if part is not None:
+            self.allocations[part - 1]["tracking_status"] = status
+            return
         self.tracking_status = status
 
     def mark_delivered(self, shipment_id: str, delivered_at: str) -> None:
+        if self.split:
+            allocation = self._parcel(shipment_id, "delivery")
+            if allocation["parcel"] not in ("created", "shipped"):
+                raise StaleOutcome(f"delivery of {shipment_id}, a parcel that is {allocation['parcel']}")
+            self._delivered(shipment_id=shipment_id, delivered_at=delivered_at,
+                            reservation_id=allocation["reservation_id"], location_id=allocation["location_id"],
+                            lines=allocation["lines"], currency=self.currency, part=allocation["part"],
+                            cash_collected=Decimal(allocation["value"])
+                            if self.payment["collection"] == "cash_on_delivery" else None)
+            return
         if shipment_id != self.shipment_id or self.status not in (OrderStatus.SHIPMENT_CREATED, OrderStatus.SHIPPED):
             raise StaleOutcome(f"delivery of {shipment_id} while order is {self.status}")
         if self.parcel_left_before_change(shipment_id):
@@ -671,7 +927,17 @@ class Order(Aggregate):
 
     @event("Delivered")
     def _delivered(self, shipment_id: str, delivered_at: str, reservation_id: str, location_id: str,
-                   lines: list[dict[str, Any]], currency: str, cash_collected: Decimal | None = None) -> None:
+                   lines: list[dict[str, Any]], currency: str, cash_collected: Decimal | None = None,
+                   part: int | None = None) -> None:
+        if part is not None:
+            self.allocations[part - 1].update(parcel="delivered", tracking_status="delivered")
+            self.status = self._split_progress()
+            if self.status == OrderStatus.DELIVERED:
+                self.reservation_held = False
+                self.tracking_status = "delivered"
+                if cash_collected is not None:
+                    self.payment["state"] = "collected_by_carrier"
+            return
         if cash_collected is not None:
             self.payment["state"] = "collected_by_carrier"
         self.status = OrderStatus.DELIVERED
@@ -694,6 +960,9 @@ class Order(Aggregate):
             raise ChangeMustWait(f"change {self.pending_change['change_id']} is still being applied")
         if self.status in BETWEEN_STEPS:
             raise ChangeMustWait(f"the order is {self.status}: its stock is being allocated")
+        if self.split:
+            raise ChangeRefused(f"the order is split between {', '.join(a['location_id'] for a in self.allocations)}: "
+                                "a split order is not changed line by line; cancel it and order again")
         by_id = {line["line_id"]: line for line in self.lines}
         unknown = sorted(set(line_quantities) - set(by_id))
         if unknown:
@@ -743,6 +1012,8 @@ class Order(Aggregate):
 
     @staticmethod
     def _too_late(status: str) -> str:
+        if status == OrderStatus.PARTIALLY_SHIPPED:
+            return "part of the order has shipped (partially_shipped): a return is the way for what has left"
         if status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.RETURNED, OrderStatus.REFUNDED):
             return f"the order has shipped ({status}): a return is the way"
         return f"an order that is {status} can no longer be changed"
@@ -844,6 +1115,15 @@ class Order(Aggregate):
     def cancel(self, reason: str) -> None:
         if self.status not in CANCELLABLE:
             raise OrderRuleViolation(self._too_late(self.status).replace("changed", "cancelled"))
+        if self.split:  # each location's share goes back, and its parcel (if booked) is taken back
+            for a in self.allocations:
+                if a["state"] in ("reserving", "reserved"):
+                    self._allocation_released(reservation_id=a["reservation_id"], location_id=a["location_id"],
+                                              part=a["part"], shipment_id=a["shipment_request_id"],
+                                              reason=f"order cancelled: {reason}")
+            self._cancelled(reason=reason, reservation_id=None, cancel_shipment=False, channel=self.channel,
+                            shipment_id=None)
+            return
         self._cancelled(reason=reason, reservation_id=self.reservation_id if self.status in (
             OrderStatus.RESERVING, OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED) else None,
             cancel_shipment=self.shipment_requested or bool(self.pending_change), channel=self.channel,
@@ -917,7 +1197,7 @@ class Order(Aggregate):
             "order_id": self.order_id, "channel": self.channel, "external_order_id": self.external_order_id,
             "status": str(self.status), "version": self.version, "lines": self.lines, "ship_to": self.ship_to,
             "currency": self.currency, "order_total": str(self.order_total), "fulfilment_mode": self.fulfilment_mode,
-            "location_id": self.location_id,
+            "location_id": self.location_id, "allocations": self.allocations,
             "reservation_id": self.reservation_id, "locations_tried": self.locations_tried,
             "routing_attempt": self.routing_attempt, "shipment_id": self.shipment_id, "carrier": self.carrier,
             "tracking_number": self.tracking_number, "tracking_status": self.tracking_status,

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS delivered_orders (
     currency text NOT NULL,
     lines jsonb NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT now()
-)
+);
+ALTER TABLE delivered_orders ADD COLUMN IF NOT EXISTS shipments jsonb NOT NULL DEFAULT '[]'::jsonb
 """
 
 
@@ -29,9 +30,11 @@ def _lines_json(order: DeliveredOrder) -> list[dict[str, Any]]:
     return [{**line, "unit_price": str(line["unit_price"])} for line in order.lines]
 
 
-def _order(order_id: str, location_id: str, currency: str, lines: list[dict[str, Any]]) -> DeliveredOrder:
+def _order(order_id: str, location_id: str, currency: str, lines: list[dict[str, Any]],
+           shipments: list[str] | None = None) -> DeliveredOrder:
     return DeliveredOrder(order_id=order_id, location_id=location_id, currency=currency,
-                          lines=tuple({**line, "unit_price": Decimal(line["unit_price"])} for line in lines))
+                          lines=tuple({**line, "unit_price": Decimal(line["unit_price"])} for line in lines),
+                          shipments=tuple(shipments or ()))
 
 
 class PostgresDeliveredOrders:
@@ -46,17 +49,18 @@ class PostgresDeliveredOrders:
 
     def find(self, order_id: str) -> DeliveredOrder | None:
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT order_id, location_id, currency, lines FROM delivered_orders WHERE order_id=%s",
-                               (order_id,)).fetchone()
+            row = conn.execute("SELECT order_id, location_id, currency, lines, shipments FROM delivered_orders "
+                               "WHERE order_id=%s", (order_id,)).fetchone()
         return _order(*row) if row else None
 
     def record(self, order: DeliveredOrder) -> None:
         with self.pool.connection() as conn:
             conn.execute(
-                "INSERT INTO delivered_orders (order_id, location_id, currency, lines) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (order_id) DO UPDATE SET location_id = EXCLUDED.location_id, "
-                "currency = EXCLUDED.currency, lines = EXCLUDED.lines",
-                (order.order_id, order.location_id, order.currency, Jsonb(_lines_json(order))))
+                "INSERT INTO delivered_orders (order_id, location_id, currency, lines, shipments) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (order_id) DO UPDATE SET location_id = EXCLUDED.location_id, "
+                "currency = EXCLUDED.currency, lines = EXCLUDED.lines, shipments = EXCLUDED.shipments",
+                (order.order_id, order.location_id, order.currency, Jsonb(_lines_json(order)),
+                 Jsonb(list(order.shipments))))
 
     def close(self) -> None:
         self.pool.close()
@@ -72,7 +76,8 @@ class InMemoryDeliveredOrders:
 
     def record(self, order: DeliveredOrder) -> None:
         self.rows[order.order_id] = json.dumps({"order_id": order.order_id, "location_id": order.location_id,
-                                                "currency": order.currency, "lines": _lines_json(order)})
+                                                "currency": order.currency, "lines": _lines_json(order),
+                                                "shipments": list(order.shipments)})
 
     def close(self) -> None:
         pass

@@ -12,6 +12,7 @@ def return_handlers(returns: Returns) -> dict[type, Handler]:
     async def delivered(d: Delivery) -> None:
         m: orchestrator.OrderDelivered = d.message
         await run_step(returns.order_delivered, order_id=m.order_id, location_id=m.location_id,
-                   lines=[line.model_dump() for line in m.lines], currency=m.currency, tracking=d.tracking)
+                   lines=[line.model_dump() for line in m.lines], currency=m.currency, shipment_id=m.shipment_id,
+                   tracking=d.tracking)
 
     return {orchestrator.OrderDelivered: delivered}

@@ -45,12 +45,20 @@ class Returns(ServiceApplication):
 
     # ---- from the orchestrator ----
     def order_delivered(self, *, order_id: str, location_id: str, lines: list[dict[str, Any]], currency: str,
-                        tracking: Tracking | None = None) -> None:
-        """Keep what was delivered (an idempotent upsert), then note the message as processed."""
-        self.delivered_orders.record(DeliveredOrder(
-            order_id=order_id, location_id=location_id, currency=currency,
-            lines=tuple({"line_id": line["line_id"], "sku": line["sku"], "quantity": int(line["quantity"]),
-                         "unit_price": Decimal(str(line["unit_price"]))} for line in lines)))
+                        shipment_id: str | None = None, tracking: Tracking | None = None) -> None:
+        """Keep what was delivered, then note the message as processed. Each parcel counts once (a split order's
+        parcels add up; a parcel delivered again changes nothing); an order recorded before parcels were counted
+        is replaced, as it was."""
+        delivered = tuple({"line_id": line["line_id"], "sku": line["sku"], "quantity": int(line["quantity"]),
+                           "unit_price": Decimal(str(line["unit_price"]))} for line in lines)
+        earlier = self.delivered_orders.find(order_id) if shipment_id else None
+        if earlier is not None and earlier.shipments:
+            order = earlier.with_parcel(shipment_id, delivered)
+        else:
+            order = DeliveredOrder(order_id=order_id, location_id=location_id, currency=currency, lines=delivered,
+                                   shipments=(shipment_id,) if shipment_id else ())
+        if order is not earlier:
+            self.delivered_orders.record(order)
         self.record(tracking=tracking)
 
     # ---- from the returns desk ----

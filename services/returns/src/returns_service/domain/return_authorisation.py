@@ -23,15 +23,31 @@ CONDITIONS = ("sellable", "damaged")
 
 @dataclass(frozen=True)
 class DeliveredOrder:
-    """What was delivered: the lines (sku, quantity, unit price) the customer can send back."""
+    """What was delivered: the lines (sku, quantity, unit price) the customer can send back. A split order is
+    delivered parcel by parcel: ``shipments`` lists the parcels counted in its lines (empty: recorded before
+    parcels were counted, one delivery)."""
 
     order_id: str
     location_id: str
     currency: str
     lines: tuple[dict[str, Any], ...]
+    shipments: tuple[str, ...] = ()
 
     def delivered_quantity(self, sku: str) -> int:
         return sum(line["quantity"] for line in self.lines if line["sku"] == sku)
+
+    def with_parcel(self, shipment_id: str, lines: tuple[dict[str, Any], ...]) -> DeliveredOrder:
+        """This delivery and another parcel of the same order (a parcel counted already changes nothing)."""
+        if shipment_id in self.shipments:
+            return self
+        merged = {line["line_id"]: dict(line) for line in self.lines}
+        for line in lines:
+            if line["line_id"] in merged:
+                merged[line["line_id"]]["quantity"] += line["quantity"]
+            else:
+                merged[line["line_id"]] = dict(line)
+        return DeliveredOrder(order_id=self.order_id, location_id=self.location_id, currency=self.currency,
+                              lines=tuple(merged.values()), shipments=(*self.shipments, shipment_id))
 
 
 class ReturnRuleViolation(Exception):

@@ -60,9 +60,12 @@ class ReplayedDecision:
     rule_version: str  # the version the decision was taken under
     old_location: str | None  # None: it was unroutable
     new_location: str | None  # None: unroutable under the rules replayed (or skipped)
-    changed: bool
+    changed: bool  # the location or the allocations differ
     skipped: bool  # recorded before decisions kept their inputs: not replayed
     new_reason: str
+    # a split: each location's share ({"location_id", "lines": [{"sku", "quantity"}]}); empty: not split
+    old_allocations: list[dict[str, Any]] = field(default_factory=list)
+    new_allocations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -111,7 +114,8 @@ class Routing(ServiceApplication):
                                               rule_version=rules.version, lines=lines, ship_to=destination,
                                               channel=channel, exclude_locations=exclude_locations, stock=stock)
             _log.info("order routed" if outcome.routed else "order unroutable", order_id=order_id, attempt=attempt,
-                      location_id=outcome.location_id, reason=outcome.reason, rule_version=rules.version)
+                      location_id=outcome.location_id, reason=outcome.reason, rule_version=rules.version,
+                      **({"allocations": [a.as_dict() for a in outcome.allocations]} if outcome.split else {}))
             self.record(decision, tracking=tracking)
         retry_on_conflict(attempt_once)
 
@@ -159,7 +163,7 @@ class Routing(ServiceApplication):
                 if entry.changed or not only_changed:
                     report.decisions.append(entry)
             if demand is not None and isinstance(event, RoutingDecision.Routed):
-                demand.add(event.timestamp, event.location_id, quantities_by_sku(event.lines))
+                _add_routed(demand, event)
         if unseen:
             report.notes.append(
                 f"no stock was recorded at {', '.join(sorted(unseen))} for some decisions (the location had no "
@@ -185,8 +189,10 @@ class Routing(ServiceApplication):
     def _replayed(notification_id: int, event: Any, rules: RoutingRules,
                   demand: RoutedDemand | None) -> tuple[ReplayedDecision, set[str]]:
         old = event.location_id if isinstance(event, RoutingDecision.Routed) else None
+        old_allocations = list(event.allocations) if isinstance(event, RoutingDecision.Routed) else []
         common = {"notification_id": notification_id, "order_id": event.order_id, "attempt": event.attempt,
-                  "decided_at": event.timestamp.isoformat(), "rule_version": event.rule_version, "old_location": old}
+                  "decided_at": event.timestamp.isoformat(), "rule_version": event.rule_version, "old_location": old,
+                  "old_allocations": old_allocations}
         if event.ship_to is None:
             return ReplayedDecision(**common, new_location=None, changed=False, skipped=True,
                                     new_reason="recorded before decisions kept what was routed"), set()
@@ -198,8 +204,19 @@ class Routing(ServiceApplication):
                                         channel=event.channel, stock=stock, excluded=event.exclude_locations,
                                         demand=demand)
         seen_at = {p.location_id for p in stock}
-        return ReplayedDecision(**common, new_location=outcome.location_id, changed=outcome.location_id != old,
-                                skipped=False, new_reason=outcome.reason), seen_at
+        new_allocations = [a.as_dict() for a in outcome.allocations]
+        changed = outcome.location_id != old or new_allocations != old_allocations
+        return ReplayedDecision(**common, new_location=outcome.location_id, changed=changed, skipped=False,
+                                new_reason=outcome.reason, new_allocations=new_allocations), seen_at
+
+
+def _add_routed(demand: RoutedDemand, event: Any) -> None:
+    """A Routed decision's units to its location, or, split, to each allocation's."""
+    if event.allocations:
+        for allocation in event.allocations:
+            demand.add(event.timestamp, allocation["location_id"], quantities_by_sku(allocation["lines"]))
+    else:
+        demand.add(event.timestamp, event.location_id, quantities_by_sku(event.lines))
 
 
 def _count(totals: dict[str, int], entry: ReplayedDecision) -> None:
@@ -249,7 +266,7 @@ class _DemandFollower:
             end = self.app.recorder.max_notification_id() or 0
             for notification_id, event in self.app._decisions(self._position, end):
                 if isinstance(event, RoutingDecision.Routed) and event.lines:
-                    demand.add(event.timestamp, event.location_id, quantities_by_sku(event.lines))
+                    _add_routed(demand, event)
                 self._position = notification_id
             self._position = max(self._position, end)
             demand.advance(datetime.now(UTC))

@@ -1,10 +1,12 @@
 """The RoutingDecision aggregate: the router's answer to one routing attempt of one order.
 
-Exactly one decision per (order, attempt): Routed to a location, or Unroutable. Both record the
+Exactly one decision per (order, attempt): Routed to a location (or, split, to several: ``allocations``
+says each one's share), or Unroutable. Both record the
 rule version and every candidate with its score, reason and the stock seen there, so the order's timeline
 says why; and what was routed (lines, ship-to, channel, locations excluded, stock seen at locations the
 rules did not list), so the decision can be taken again under other rules (``Routing.replay``).
-Decisions recorded before they kept their inputs (class version 1) have ``ship_to`` None.
+Decisions recorded before they kept their inputs (class version 1) have ``ship_to`` None; Routed decisions
+recorded before orders were split (class versions 1 and 2) have no allocations.
 
 Imports only the standard library and the event-sourcing domain base classes.
 """
@@ -37,13 +39,21 @@ class RoutingDecision(Aggregate):
         channel: str | None
         exclude_locations: list[str]
         stock_elsewhere: dict[str, dict[str, int]]
+        # a split: each location's share, [{"location_id", "lines": [{"sku", "quantity"}]}], the first being
+        # location_id's; empty: location_id fills the whole order
+        allocations: list[dict[str, Any]]
 
-        class_version = 2
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             """Decisions of earlier releases did not keep what was routed."""
             _inputs_not_recorded(state)
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Decisions of earlier releases were never split: location_id filled the whole order."""
+            state.setdefault("allocations", [])
 
         def apply(self, decision: RoutingDecision) -> None:
             decision.order_id = self.order_id
@@ -52,6 +62,7 @@ class RoutingDecision(Aggregate):
             decision.reason = self.reason
             decision.rule_version = self.rule_version
             decision.candidates = self.candidates
+            decision.allocations = [dict(a) for a in self.allocations]
             decision.keep_inputs(self)
 
     class Unroutable(Aggregate.Created):
@@ -80,14 +91,16 @@ class RoutingDecision(Aggregate):
             decision.reason = self.reason
             decision.rule_version = self.rule_version
             decision.candidates = self.candidates
+            decision.allocations = []
             decision.keep_inputs(self)
 
     @classmethod
     def decide(cls, *, order_id: str, attempt: int, outcome: RoutingOutcome, rule_version: str,
                lines: Iterable[Mapping[str, Any]] = (), ship_to: ShipTo | None = None, channel: str | None = None,
                exclude_locations: Iterable[str] = (), stock: Iterable[StockPosition] = ()) -> RoutingDecision:
-        """Record the policy's outcome: Routed when it chose a location, else Unroutable; with what it was
-        decided on (``stock``: every position seen; those at candidate locations are in the candidates)."""
+        """Record the policy's outcome: Routed when it chose a location (a split: with each location's share),
+        else Unroutable; with what it was decided on (``stock``: every position seen; those at candidate
+        locations are in the candidates)."""
         candidates = [c.as_dict() for c in outcome.candidates]
         listed = {c.location_id for c in outcome.candidates}
         elsewhere: dict[str, dict[str, int]] = {}
@@ -101,7 +114,8 @@ class RoutingDecision(Aggregate):
         if outcome.location_id is not None:
             return cls._create(cls.Routed, id=decision_id, order_id=order_id, attempt=attempt,
                                location_id=outcome.location_id, reason=outcome.reason, rule_version=rule_version,
-                               candidates=candidates, **inputs)
+                               candidates=candidates, allocations=[a.as_dict() for a in outcome.allocations],
+                               **inputs)
         return cls._create(cls.Unroutable, id=decision_id, order_id=order_id, attempt=attempt, reason=outcome.reason,
                            rule_version=rule_version, candidates=candidates, **inputs)
 
@@ -114,8 +128,9 @@ class RoutingDecision(Aggregate):
 
     def summary(self) -> dict[str, Any]:
         return {"order_id": self.order_id, "attempt": self.attempt, "routed": self.location_id is not None,
-                "location_id": self.location_id, "reason": self.reason, "rule_version": self.rule_version,
-                "candidates": self.candidates, "decided_at": self.created_on.isoformat(),
+                "location_id": self.location_id, "allocations": self.allocations, "reason": self.reason,
+                "rule_version": self.rule_version, "candidates": self.candidates,
+                "decided_at": self.created_on.isoformat(),
                 "lines": self.lines, "ship_to": self.ship_to, "channel": self.channel,
                 "exclude_locations": self.exclude_locations, "stock_elsewhere": self.stock_elsewhere}
 

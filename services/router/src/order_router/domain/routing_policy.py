@@ -12,17 +12,35 @@ component and the result::
     distance 0 km (1.00×0.15), stock 10 units (0.00×0.05), cost 40 same city (1.00×0.10),
     priority 1 (1.00×0.70) = 0.95
 
-The eligible candidate with the highest score wins (ties: the better priority, then the location id);
-when none is eligible the order is unroutable and the reason names the SKUs that fall short, or the
-filters that removed the locations that could have filled it.
+The eligible candidate with the highest score wins (ties: the better priority, then the location id).
+
+When none is eligible and the rules allow this order's channel to be split (``routing_rules.SplitRules``), a
+split is planned: a location may ship a part when it passed every filter but can_fill and has some of a
+wanted SKU. These are scored as above, normalised across themselves, and ranked; among the best
+``SPLIT_SEARCH_WIDTH`` of them the fewest locations (2 up to the rules' max_shipments) whose stock together
+covers every line are chosen, among those the highest sum of scores (ties: the better ranked). Each SKU is
+taken from the chosen locations in rank order, as much as each has, so one SKU may ship from two. The first
+allocation's location is the outcome's location; its reason lists each part::
+
+    split into 2 shipments (no single location can fill: short: A, B): WH-BLR-1 A×2 (score 0.93),
+    WH-DEL-1 B×1 (score 0.41)
+
+and a chosen location's candidate reason adds ``split part 1 of 2: A×2`` with its score as a part (its
+candidate keeps score 0 and can_fill false: it could not fill the order alone).
+
+Otherwise the order is unroutable and the reason names the SKUs that fall short, or the filters that removed
+the locations that could have filled it; under rules with a split section, also why no split was planned
+(``split not allowed for channel amazon-in``, ``no 2 locations together can fill it (split allows at most 2
+shipments)``).
 
 A pure rule over the rules, the order and the stock seen; standard library only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any, Protocol
 
 from .pin_geography import PinLocation, haversine_km, locate, normalise_pin, state_of
@@ -74,15 +92,39 @@ class LocationCandidate:
                 "can_fill": self.can_fill, "reason": self.reason}
 
 
+SPLIT_SEARCH_WIDTH = 12  # a split is searched among this many of the best-ranked locations that may ship a part
+
+
+@dataclass(frozen=True)
+class SplitAllocation:
+    """One location's share of a split order: units by SKU."""
+
+    location_id: str
+    quantities: dict[str, int]
+
+    @property
+    def shown(self) -> str:
+        return " + ".join(f"{sku}×{quantity}" for sku, quantity in self.quantities.items())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"location_id": self.location_id,
+                "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in self.quantities.items()]}
+
+
 @dataclass(frozen=True)
 class RoutingOutcome:
-    location_id: str | None  # None: unroutable
+    location_id: str | None  # None: unroutable; a split: the first allocation's location
     reason: str
     candidates: tuple[LocationCandidate, ...]
+    allocations: tuple[SplitAllocation, ...] = ()  # a split: two or more, in rank order; else empty
 
     @property
     def routed(self) -> bool:
         return self.location_id is not None
+
+    @property
+    def split(self) -> bool:
+        return bool(self.allocations)
 
 
 def quantities_by_sku(lines: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -136,15 +178,15 @@ def route(*, rules: RoutingRules, lines: Iterable[Mapping[str, Any]], ship_to: S
         if "serves_region" in rules.filters else None
 
     seen_at: dict[str, dict[str, int]] = {}
-    removed: dict[str, list[str]] = {}
+    removed: dict[str, dict[str, str]] = {}  # location id -> filter name -> why it removed the location
     for loc in rules.locations:
         seen = {sku: available.get((sku, loc.id), 0) for sku in wanted}
         seen_at[loc.id] = seen
-        reasons = []
+        reasons = {}
         for name in rules.filters:
             reason = _filtered_out(name, loc, seen, wanted, excluded, channel, serving)
             if reason is not None:
-                reasons.append(reason)
+                reasons[name] = reason
         if reasons:
             removed[loc.id] = reasons
 
@@ -152,15 +194,126 @@ def route(*, rules: RoutingRules, lines: Iterable[Mapping[str, Any]], ship_to: S
     scored = _scores(rules, eligible, wanted, seen_at, destination, demand)
     candidates = [LocationCandidate(loc.id, scored[loc.id][0], seen_at[loc.id], True, scored[loc.id][1])
                   for loc in eligible]
-    candidates.sort(key=lambda c: (-round(c.score, 6), _priority(rules, c.location_id), c.location_id))
+    candidates.sort(key=lambda c: _rank(rules, c.location_id, c.score))
     others = sorted((loc for loc in rules.locations if loc.id in removed), key=lambda loc: (loc.priority, loc.id))
-    ranked = (*candidates, *(LocationCandidate(loc.id, 0.0, seen_at[loc.id], False, "; ".join(removed[loc.id]))
-                             for loc in others))
+    ranked = (*candidates, *(LocationCandidate(loc.id, 0.0, seen_at[loc.id], False,
+                                               "; ".join(removed[loc.id].values())) for loc in others))
 
     if candidates:
         chosen = candidates[0]
         return RoutingOutcome(chosen.location_id, f"{chosen.location_id}: {chosen.reason}", ranked)
-    return RoutingOutcome(None, _unroutable_reason(rules, wanted, ranked, excluded), ranked)
+    unroutable = _unroutable_reason(rules, wanted, ranked, excluded)
+    if rules.split is None or all(loc.id in excluded for loc in rules.locations):
+        return RoutingOutcome(None, unroutable, ranked)
+    refusal = rules.split_refusal(channel)
+    if refusal is not None:
+        return RoutingOutcome(None, f"{unroutable}; {refusal}", ranked)
+
+    # no single location can fill the order: plan a split among the locations that may ship a part
+    may_ship_part = [loc for loc in rules.locations if set(removed[loc.id]) == {"can_fill"}
+                     and any(seen_at[loc.id][sku] > 0 for sku in wanted)]
+    part_scores = _scores(rules, may_ship_part, wanted, seen_at, destination, demand)
+    parts = sorted(may_ship_part, key=lambda loc: _rank(rules, loc.id, part_scores[loc.id][0]))
+    max_shipments = rules.split.max_shipments
+    chosen_parts = _fewest_parts(parts[:SPLIT_SEARCH_WIDTH], wanted, seen_at, part_scores, max_shipments)
+    if chosen_parts is None:
+        return RoutingOutcome(None, f"{unroutable}; {_no_split(parts, wanted, seen_at, max_shipments)}", ranked)
+
+    why = _why_no_single_location(wanted, ranked, excluded)
+    allocations = _allocate(chosen_parts, wanted, seen_at)
+    count = len(allocations)
+    part_of = {a.location_id: (n, a) for n, a in enumerate(allocations, start=1)}
+    ranked = tuple(c if c.location_id not in part_of else LocationCandidate(
+        c.location_id, c.score, c.available, c.can_fill,
+        f"{c.reason}; split part {part_of[c.location_id][0]} of {count}: {part_of[c.location_id][1].shown} "
+        f"(scored as a part: {part_scores[c.location_id][1]})") for c in ranked)
+    shipments = ", ".join(f"{a.location_id} {a.shown} (score {part_scores[a.location_id][0]:.2f})"
+                          for a in allocations)
+    reason = f"split into {count} shipments (no single location can fill: {why}): {shipments}"
+    return RoutingOutcome(allocations[0].location_id, reason, ranked, allocations)
+
+
+def _rank(rules: RoutingRules, location_id: str, score: float) -> tuple[float, int, str]:
+    """Best first: the higher score, then the better priority, then the location id."""
+    return -round(score, 6), _priority(rules, location_id), location_id
+
+
+def _fewest_parts(parts: Sequence[RoutingLocation], wanted: Mapping[str, int],
+                  seen_at: Mapping[str, Mapping[str, int]], part_scores: Mapping[str, tuple[float, str]],
+                  max_shipments: int) -> tuple[RoutingLocation, ...] | None:
+    """The fewest of ``parts`` (ranked, best first) whose stock together covers every line, 2 up to
+    ``max_shipments`` of them; among as many, the highest sum of scores, then the first in rank order."""
+    for count in range(2, min(max_shipments, len(parts)) + 1):
+        best: tuple[RoutingLocation, ...] | None = None
+        best_total = 0.0
+        for combination in combinations(parts, count):  # in rank order, and each combination in rank order
+            if not _covers(combination, wanted, seen_at):
+                continue
+            total = round(sum(part_scores[loc.id][0] for loc in combination), 6)
+            if best is None or total > best_total:
+                best, best_total = combination, total
+        if best is not None:
+            return best
+    return None
+
+
+def _covers(locations: Iterable[RoutingLocation], wanted: Mapping[str, int],
+            seen_at: Mapping[str, Mapping[str, int]]) -> bool:
+    together = _together(locations, wanted, seen_at)
+    return all(together[sku] >= quantity for sku, quantity in wanted.items())
+
+
+def _together(locations: Iterable[RoutingLocation], wanted: Mapping[str, int],
+              seen_at: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    together = dict.fromkeys(wanted, 0)
+    for loc in locations:
+        for sku in wanted:
+            together[sku] += seen_at[loc.id][sku]
+    return together
+
+
+def _allocate(chosen: Sequence[RoutingLocation], wanted: Mapping[str, int],
+              seen_at: Mapping[str, Mapping[str, int]]) -> tuple[SplitAllocation, ...]:
+    """Each SKU from the chosen locations in rank order, as much as each has, until the line is covered."""
+    quantities: dict[str, dict[str, int]] = {loc.id: {} for loc in chosen}
+    for sku, quantity in wanted.items():
+        remaining = quantity
+        for loc in chosen:
+            taken = min(seen_at[loc.id][sku], remaining)
+            if taken > 0:
+                quantities[loc.id][sku] = taken
+                remaining -= taken
+    # the fewest locations that cover the order each have a part (else fewer would have covered it)
+    return tuple(SplitAllocation(loc.id, quantities[loc.id]) for loc in chosen if quantities[loc.id])
+
+
+def _why_no_single_location(wanted: Mapping[str, int], ranked: tuple[LocationCandidate, ...],
+                            excluded: set[str]) -> str:
+    considered = [c for c in ranked if c.location_id not in excluded]
+    fillable = [c for c in considered if all(c.available[sku] >= qty for sku, qty in wanted.items())]
+    if fillable:
+        reason = "those with every line may not serve it: " + "; ".join(
+            f"{c.location_id} {c.reason}" for c in fillable)
+    else:
+        reason = "short: " + ", ".join(
+            sku for sku, qty in wanted.items() if any(c.available[sku] < qty for c in considered))
+    if excluded:
+        reason += f"; excluded: {', '.join(sorted(excluded))}"
+    return reason
+
+
+def _no_split(parts: Sequence[RoutingLocation], wanted: Mapping[str, int],
+              seen_at: Mapping[str, Mapping[str, int]], max_shipments: int) -> str:
+    """Why no split was planned although the rules allow one."""
+    if not parts:
+        return "no split either: no location that may serve it has any of its SKUs"
+    together = _together(parts, wanted, seen_at)
+    short = [f"{sku} {together[sku]} < {qty}" for sku, qty in wanted.items() if together[sku] < qty]
+    if short:
+        return f"no split either: together the locations that may serve it have {', '.join(short)}"
+    among = f" of the {SPLIT_SEARCH_WIDTH} best ranked" if len(parts) > SPLIT_SEARCH_WIDTH else ""
+    return (f"no {max_shipments} locations{among} together can fill it "
+            f"(split allows at most {max_shipments} shipments)")
 
 
 def _priority(rules: RoutingRules, location_id: str) -> int:

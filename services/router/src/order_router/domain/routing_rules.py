@@ -26,7 +26,8 @@ The document::
                                          # required, applied in this order (each names why it removed a location):
                                          #   not_tried       the order was not routed there before (required)
                                          #   can_fill        it has every line available: SKU 3 < 5 (required;
-                                         #                   an order is fulfilled from one location)
+                                         #                   one location fills the whole order whenever one
+                                         #                   can: a split (below) is only a fallback)
                                          #   channel_allowed the location's channels/excluded_channels
                                          #   serves_region   the regions mapping (below)
       "scores": {                        # required (may be empty); each component is normalised to 0..1 across
@@ -56,8 +57,21 @@ The document::
                                          #   location's; national otherwise
       "pin_geo": {                       # optional: places to add to or correct the built-in pin table
         "562": {"name": "Bengaluru Rural", "state": "Karnataka", "lat": 13.2, "lon": 77.7}
-      }                                  #   (key: 1 to 6 leading pin digits; the longest matching prefix wins)
+      },                                 #   (key: 1 to 6 leading pin digits; the longest matching prefix wins)
+      "split": {                         # optional (absent: an order is never split): whether an order that no
+        "allowed": true,                 #   single location can fill may ship from several. Required: true|false
+        "max_shipments": 2,              #   optional, an integer from 2 to 10 (default 2): at most this many
+                                         #   locations (one shipment each)
+        "channels": ["webstore"],        #   optional: ONLY orders of these channels may be split
+        "excluded_channels": ["amazon-in"]  # optional: orders of these channels are never split
+      }
     }
+
+Splitting is fixed behaviour, not a setting: one parcel beats two, so an order is split only when no location
+passes every filter (none can fill it alone). Then the locations that pass every filter but can_fill and have
+some of the order's SKUs ship a part each: the fewest locations whose stock together covers every line, among
+those the highest sum of scores (scored as parts, across those locations), each SKU taken in rank order (one
+SKU may come from two locations). ``routing_policy.route`` describes it.
 
 Unknown keys are errors everywhere. ``RoutingRules.from_document`` raises ``RoutingRulesInvalid`` naming every
 bad place as a JSON pointer (``/locations/2/priority: must be an integer >= 1``). Mixed ranking needs care:
@@ -90,12 +104,15 @@ DEFAULT_WINDOW_DAYS = 28
 DEFAULT_MAX_DAYS = 365.0
 
 DOCUMENT_KEYS = ("tenant", "version", "description", "locations", "filters", "scores", "regions",
-                 "delivery_costs", "pin_geo")
+                 "delivery_costs", "pin_geo", "split")
 LOCATION_KEYS = ("id", "name", "kind", "postal_code", "city", "region", "lat", "lon", "priority", "channels",
                  "excluded_channels")
 SCORE_KEYS = {"distance": ("weight",), "cost": ("weight",), "priority": ("weight",),
               "stock": ("weight", "measure", "window_days", "max_days")}
 PIN_GEO_KEYS = ("name", "state", "lat", "lon")
+SPLIT_KEYS = ("allowed", "max_shipments", "channels", "excluded_channels")
+FEWEST_SHIPMENTS, MOST_SHIPMENTS = 2, 10  # the bounds of a split's max_shipments
+DEFAULT_MAX_SHIPMENTS = 2
 
 _VERSION = re.compile(r"^[A-Za-z0-9._:+/-]{1,64}$")
 _LOCATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -181,13 +198,42 @@ class DeliveryCosts:
         return {zone: self.for_zone(zone) for zone in ZONES}
 
 
+@dataclass(frozen=True)
+class SplitRules:
+    """Whether (and for which channels) an order that no single location can fill may ship from several."""
+
+    allowed: bool
+    max_shipments: int = DEFAULT_MAX_SHIPMENTS
+    channels: tuple[str, ...] | None = None  # None: every channel
+    excluded_channels: tuple[str, ...] = ()
+
+    def refusal(self, channel: str | None) -> str | None:
+        """Why an order of ``channel`` may not be split (None: it may)."""
+        if not self.allowed:
+            return "split not allowed"
+        if self.channels is not None and channel not in self.channels:
+            return f"split not allowed for channel {channel} (only {', '.join(self.channels)})"
+        if channel in self.excluded_channels:
+            return f"split not allowed for channel {channel}"
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"allowed": self.allowed, "max_shipments": self.max_shipments}
+        if self.channels is not None:
+            entry["channels"] = list(self.channels)
+        if self.excluded_channels:
+            entry["excluded_channels"] = list(self.excluded_channels)
+        return entry
+
+
 class RoutingRules:
     """One tenant's validated routing rules (build with ``from_document``)."""
 
     def __init__(self, *, tenant: str, version: str, description: str | None,
                  locations: tuple[RoutingLocation, ...], filters: tuple[str, ...], weights: Mapping[str, float],
                  stock: StockScoring, regions: Mapping[str, tuple[str, ...]], region_names: Mapping[str, str],
-                 delivery_costs: Mapping[str, DeliveryCosts], pin_places: Mapping[str, Place]):
+                 delivery_costs: Mapping[str, DeliveryCosts], pin_places: Mapping[str, Place],
+                 split: SplitRules | None = None):
         self.tenant = tenant
         self.version = version
         self.description = description
@@ -199,6 +245,7 @@ class RoutingRules:
         self._region_names = dict(region_names)  # name_key -> the name as written
         self.delivery_costs = dict(delivery_costs)  # location id or "*" -> costs
         self.pin_places = dict(pin_places)
+        self.split = split  # None: the document has no split section (never split)
         self._by_id = {loc.id: loc for loc in locations}
 
     @classmethod
@@ -230,6 +277,12 @@ class RoutingRules:
     def delivery_cost(self, location_id: str) -> DeliveryCosts | None:
         return self.delivery_costs.get(location_id) or self.delivery_costs.get(ANYWHERE)
 
+    def split_refusal(self, channel: str | None) -> str | None:
+        """Why an order of ``channel`` that no single location can fill may not be split (None: it may)."""
+        if self.split is None:
+            return "the rules do not split orders"
+        return self.split.refusal(channel)
+
     def describe(self) -> dict[str, Any]:
         """The rules as a document that reads back as the same rules (defaults filled in)."""
         scores: dict[str, Any] = {}
@@ -252,6 +305,8 @@ class RoutingRules:
         if self.pin_places:
             document["pin_geo"] = {prefix: {"name": p.name, **({"state": p.state} if p.state else {}),
                                             "lat": p.lat, "lon": p.lon} for prefix, p in self.pin_places.items()}
+        if self.split is not None:
+            document["split"] = self.split.as_dict()
         return document
 
     def __repr__(self) -> str:
@@ -343,6 +398,7 @@ class _DocumentReader:
         ids = self.declared_ids  # those of locations with other mistakes too: no second error for them
         regions, region_names = self.regions(document.get("regions", {}), ids)
         costs = self.delivery_costs(document.get("delivery_costs", {}), ids)
+        split = self.split(document["split"]) if "split" in document else None
 
         # what the parts ask of each other
         if "filters" in document and filters is not None:
@@ -375,7 +431,7 @@ class _DocumentReader:
         assert tenant is not None and version is not None and filters is not None
         return RoutingRules(tenant=tenant, version=version, description=description, locations=tuple(locations),
                             filters=filters, weights=weights, stock=stock, regions=regions,
-                            region_names=region_names, delivery_costs=costs, pin_places=pin_places)
+                            region_names=region_names, delivery_costs=costs, pin_places=pin_places, split=split)
 
     def pin_geo(self, value: Any) -> dict[str, Place]:
         places: dict[str, Place] = {}
@@ -481,7 +537,8 @@ class _DocumentReader:
         for required in REQUIRED_FILTERS:
             if required not in value:
                 why = ("a location that rejected the order is never tried again" if required == "not_tried"
-                       else "an order is fulfilled from one location, which must have every line")
+                       else "a location that fills the order must have every line (a split is planned only when "
+                            "none has)")
                 self.problem("/filters", f"must include {required}: {why}")
         return tuple(filters)
 
@@ -562,6 +619,32 @@ class _DocumentReader:
             if len(zones) == len(ZONES) and None not in zones.values():
                 costs[location_id] = DeliveryCosts(**zones)  # type: ignore[arg-type]
         return costs
+
+
+    def split(self, value: Any) -> SplitRules | None:
+        if not self.object(value, "/split", SPLIT_KEYS, ("allowed",)):
+            return None
+        allowed = value.get("allowed")
+        if "allowed" in value and not isinstance(allowed, bool):
+            self.problem("/split/allowed", "must be true or false")
+            allowed = None
+        max_shipments = value.get("max_shipments", DEFAULT_MAX_SHIPMENTS)
+        if not isinstance(max_shipments, int) or isinstance(max_shipments, bool) \
+                or not FEWEST_SHIPMENTS <= max_shipments <= MOST_SHIPMENTS:
+            self.problem("/split/max_shipments",
+                         f"must be an integer from {FEWEST_SHIPMENTS} to {MOST_SHIPMENTS}")
+            max_shipments = None
+        channels = self.names(value["channels"], "/split/channels", "channels") if "channels" in value else None
+        excluded = self.names(value["excluded_channels"], "/split/excluded_channels", "channels") \
+            if "excluded_channels" in value else ()
+        if channels and excluded:
+            for both in sorted(set(channels) & set(excluded)):
+                self.problem("/split/excluded_channels", f"{both!r} is both allowed and excluded")
+        if allowed is None or max_shipments is None or ("channels" in value and channels is None) \
+                or excluded is None:
+            return None
+        return SplitRules(allowed=allowed, max_shipments=max_shipments, channels=channels,
+                          excluded_channels=excluded)
 
 
 def json_pointer_join(pointer: str, part: str | int) -> str:
