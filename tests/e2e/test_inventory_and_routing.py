@@ -165,3 +165,68 @@ def test_an_order_no_single_location_can_fill_is_split_across_two_and_each_parce
         ("invoice", "499.00"), ("invoice", "998.00"), ("sale_order", "1497.00")]
     history = [entry["event"] for entry in system.order(order_id).json()["history"]]
     assert history.count("ReservationRequested") == 2 and history.count("Shipped") == 2
+
+
+VENDOR, VENDOR_TOKEN = "VENDOR-ACME", "acme-demo-token"  # the demo's dropship vendor (routing rules, stack)
+
+
+def test_an_order_only_a_dropship_vendor_can_fill_is_a_purchase_order_the_vendor_ships(system, order_body, sku):
+    item = sku()
+    system.receive_stock(item, VENDOR, 5)  # the vendor's stock feed: what it says it can ship
+    system.wait_until(lambda: router_sees(system, item, VENDOR) == 5, what="the router sees the vendor's stock")
+    order_id = system.post_order(order_body([(item, 2)])).json()["order_id"]
+    state = system.wait_for_status(order_id, "sent_to_vendor")["state"]
+    assert state["location_id"] == VENDOR
+    po = state["vendor_order_id"]
+
+    # the purchase order reaches the vendor's portal once, with the order's lines and the buyer's address
+    portal = system.stack.profile.vendor_portal_url
+    received = system.wait_until(
+        lambda: [p for p in system.http.get(f"{portal}/simulator/purchase-orders").json()["purchase_orders"]
+                 if p["vendor_order_id"] == po], what="the purchase order at the vendor's portal")
+    assert len(received) == 1 and received[0]["location_id"] == VENDOR
+    assert [(line["sku"], line["quantity"]) for line in received[0]["purchase_order"]["lines"]] == [(item, 2)]
+    assert system.stock(item, VENDOR)["reserved"] == 0  # nothing of ours is reserved for it
+
+    # the vendor answers on erp-bridge: accepted, shipped with its carrier, delivered
+    vendor = {"Authorization": f"Bearer {VENDOR_TOKEN}"}
+    orders_of_vendor = system.url("erp-bridge", f"/v1/vendor-orders/{po}")
+    stranger = system.http.post(f"{orders_of_vendor}/acknowledgement", json={"accepted": True},
+                                headers={"Authorization": "Bearer someone-else"})
+    assert stranger.status_code == 401, stranger.text
+    accepted = system.http.post(f"{orders_of_vendor}/acknowledgement",
+                                json={"accepted": True, "vendor_reference": "ACME-SO-1"}, headers=vendor)
+    assert accepted.status_code == 202, accepted.text
+    system.wait_for_status(order_id, "accepted_by_vendor")
+    shipped = system.http.post(f"{orders_of_vendor}/shipment",
+                               json={"carrier": "DELHIVERY", "tracking_number": f"DLV{uuid4().hex[:8]}"},
+                               headers=vendor)
+    assert shipped.status_code == 202, shipped.text
+    system.wait_for_status(order_id, "shipped")
+    assert system.http.post(f"{orders_of_vendor}/delivery", json={}, headers=vendor).status_code == 202
+    state = system.wait_for_status(order_id, "delivered")["state"]
+    assert state["carrier"] == "DELHIVERY"
+    state = system.wait_until(lambda: (s := system.order(order_id).json()["state"])["payment"]["state"] == "captured"
+                              and s, what="the payment captured at the vendor's shipment")
+    assert state["payment"]["captured_amount"] == "998.00"
+    documents = system.wait_until(lambda: len(d := system.erp_documents(order_id)) == 2 and d,
+                                  what="the sale order and the invoice")
+    assert sorted(d["kind"] for d in documents) == ["invoice", "sale_order"]
+    history = [entry["event"] for entry in system.order(order_id).json()["history"]]
+    assert "ReservationRequested" not in history and history.count("VendorOrderPlaced") == 1
+
+
+def test_a_vendor_that_rejects_the_purchase_order_sends_the_order_to_our_own_stock(system, order_body, sku):
+    item = sku()
+    system.receive_stock(item, VENDOR, 5)
+    system.wait_until(lambda: router_sees(system, item, VENDOR) == 5, what="the router sees the vendor's stock")
+    order_id = system.post_order(order_body([(item, 1)])).json()["order_id"]
+    po = system.wait_for_status(order_id, "sent_to_vendor")["state"]["vendor_order_id"]
+    system.receive_stock(item, DEL, 3)  # meanwhile our Delhi warehouse receives some
+    system.wait_until(lambda: router_sees(system, item, DEL) == 3, what="the router sees Delhi's stock")
+    rejected = system.http.post(system.url("erp-bridge", f"/v1/vendor-orders/{po}/acknowledgement"),
+                                json={"accepted": False, "reason": "discontinued"},
+                                headers={"Authorization": f"Bearer {VENDOR_TOKEN}"})
+    assert rejected.status_code == 202, rejected.text
+    state = system.wait_for_status(order_id, "shipment_created")["state"]
+    assert state["location_id"] == DEL and state["locations_tried"] == [VENDOR, DEL]

@@ -302,3 +302,31 @@ class CancelShipment(Message):
     reason: str
     shipment_id: str | None = None  # absent: the order's one shipment (earlier releases)
 
+
+# ---- dropship: purchase orders to vendors (topic oms.orchestrator.vendor-commands.v1, to erp-bridge) ----
+class PlaceVendorOrder(Message):
+    """Dropship: the router chose a vendor's location, so instead of reserving stock of ours the order becomes a
+    purchase order to the vendor, who ships it to the buyer. ``vendor_order_id`` is our PO number (one per
+    routing attempt, derived from the order, so a redelivery places nothing twice)."""
+
+    message_kind: ClassVar[str] = "command"
+    message_type: ClassVar[str] = "PlaceVendorOrder"
+    order_id: str
+    vendor_order_id: str
+    location_id: str  # the vendor's location (a routing location of kind dropship)
+    lines: tuple[OrderLine, ...]
+    ship_to: Address
+    service_level: ServiceLevel
+    currency: str
+    channel: str
+    external_order_id: str
+
+
+class CancelVendorOrder(Message):
+    """The order was cancelled before the vendor shipped it: withdraw the purchase order."""
+
+    message_kind: ClassVar[str] = "command"
+    message_type: ClassVar[str] = "CancelVendorOrder"
+    order_id: str
+    vendor_order_id: str
+    reason: str

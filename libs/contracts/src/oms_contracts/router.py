@@ -20,6 +20,9 @@ class OrderRouted(Message):
     # a split order (no single location could fill it): each location's share, two or more; empty: location_id
     # fills the whole order (and on messages of earlier releases)
     allocations: tuple[Allocation, ...] = ()
+    # the chosen location's kind: "dropship" makes the order a purchase order to the vendor instead of a
+    # reservation of our stock (absent on messages of earlier releases)
+    location_kind: str | None = None
 
 
 class OrderUnroutable(Message):

@@ -77,6 +77,11 @@ SHIPPING_COMMANDS = Topic(
     "oms.orchestrator.shipping-commands.v1", "order-orchestrator", "order_id",
     (orchestrator.CreateShipment, orchestrator.CancelShipment),
 )
+VENDOR_COMMANDS = Topic(
+    "oms.orchestrator.vendor-commands.v1", "order-orchestrator", "order_id",
+    (orchestrator.PlaceVendorOrder, orchestrator.CancelVendorOrder),
+    description="Dropship: purchase orders to vendors, and their withdrawal (carried out by erp-bridge).",
+)
 ROUTING_DECISIONS = Topic(
     "oms.router.decisions.v1", "router", "order_id",
     (router.OrderRouted, router.OrderUnroutable),
@@ -108,6 +113,13 @@ ERP_DOCUMENTS = Topic(
     (erp.ErpDocumentRecorded,),
     description="Documents handed to the ERP (sale orders, invoices, credit notes).",
 )
+VENDOR_ORDERS = Topic(
+    "oms.erp.vendor-orders.v1", "erp-bridge", "order_id",
+    (erp.VendorOrderAccepted, erp.VendorOrderRejected, erp.VendorOrderShipped, erp.VendorOrderDelivered,
+     erp.VendorOrderCancelled),
+    description="Dropship: what vendors answered to our purchase orders (accepted, rejected, shipped, delivered, "
+                "cancelled).",
+)
 
 
 def dead_letter_topic(service: str) -> Topic:
@@ -118,6 +130,7 @@ def dead_letter_topic(service: str) -> Topic:
 DATA_TOPICS: tuple[Topic, ...] = (
     GATEWAY_ORDERS, ORCHESTRATOR_ORDERS, ROUTING_COMMANDS, INVENTORY_COMMANDS, SHIPPING_COMMANDS,
     ROUTING_DECISIONS, INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS, SHIPMENTS, RETURNS, ERP_DOCUMENTS,
+    VENDOR_COMMANDS, VENDOR_ORDERS,
 )
 DEAD_LETTER_TOPICS: tuple[Topic, ...] = tuple(dead_letter_topic(s) for s in SERVICES if s != "channel-gateway")
 ALL_TOPICS: tuple[Topic, ...] = DATA_TOPICS + DEAD_LETTER_TOPICS

@@ -4,8 +4,10 @@ fields (as JSON pointers), health probes, correlation ids and tracing."""
 from __future__ import annotations
 
 import email.utils
+import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
@@ -153,3 +155,25 @@ def retry_after_seconds(retry_after: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, moment.timestamp() - time.time())
+
+
+@dataclass(frozen=True)
+class RetryBackoff:
+    """How long a client of another party's API (a marketplace, a payment provider, a vendor's portal) waits
+    before trying a call again: exponential backoff from ``backoff_s`` with equal jitter (half the ceiling plus
+    a random part of the other half), or the answer's Retry-After when it gives one; never more than
+    ``max_wait_s``."""
+
+    backoff_s: float
+    max_wait_s: float
+    jitter: Callable[[], float] = random.random
+
+    def after_failure(self, attempt: int) -> float:
+        """After the ``attempt``-th failed try (1 = the first)."""
+        ceiling = min(self.max_wait_s, self.backoff_s * 2 ** (attempt - 1))
+        return ceiling / 2 + ceiling / 2 * self.jitter()
+
+    def after_answer(self, retry_after: str | None, attempt: int) -> float:
+        """After an answer that asks to come back later (its Retry-After header, if any)."""
+        seconds = retry_after_seconds(retry_after)
+        return min(seconds if seconds is not None else self.after_failure(attempt), self.max_wait_s)

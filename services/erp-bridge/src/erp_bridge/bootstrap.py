@@ -1,40 +1,71 @@
-"""The one place that wires the ERP bridge: settings, event store, ERP outbox table, broker, telemetry."""
+"""The one place that wires the ERP bridge: settings, event store, ERP outbox table, the vendor portal and
+its desk, the vendors' tokens, the two consumers, broker, telemetry."""
 
 from __future__ import annotations
 
-from oms_platform.consumer import GATHERED
+from oms_platform.consumer import GATHERED, PROMPT, MessageConsumer
 from oms_platform.http import create_http_app
+from oms_platform.projection import ProjectionPositions
 from oms_platform.service_runtime import ServiceProcess, assemble_service, ensure_database
 from oms_platform.settings import ServiceSettings
-from oms_platform.telemetry import configure_telemetry
+from oms_platform.telemetry import configure_telemetry, log
 
 from .adapters.erp_outbox import PostgresErpOutbox, erp_outbox_projection
-from .adapters.http_api import erp_routes
+from .adapters.http_api import VendorCredentials, erp_routes, vendor_credentials_from_env, vendor_order_routes
 from .adapters.publications import erp_publications
-from .adapters.subscriptions import erp_handlers
+from .adapters.subscriptions import erp_handlers, vendor_order_handlers
+from .adapters.vendor_portal import (
+    HttpVendorPortal,
+    VendorPortalDesk,
+    vendor_portal_from_env,
+    vendor_portal_projection,
+)
 from .application.erp_documents import ErpDocuments
 
 SERVICE = "erp-bridge"
 
 
-
-def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, ErpDocuments]:
+def bootstrap(settings: ServiceSettings | None = None, *, vendor_portal: HttpVendorPortal | None = None,
+              vendor_credentials: VendorCredentials | None = None) -> tuple[ServiceProcess, ErpDocuments]:
+    """``vendor_portal``: the dropship vendors' portal (default: ``OMS_VENDOR_PORTAL_URL``'s, none when unset);
+    ``vendor_credentials``: the vendors' tokens (default: ``OMS_VENDOR_TOKENS``)."""
     settings = settings or ServiceSettings.for_service(SERVICE, http_port=8007)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
+    logger = log("bootstrap")
+    portal = vendor_portal if vendor_portal is not None else vendor_portal_from_env()
+    credentials = vendor_credentials if vendor_credentials is not None else vendor_credentials_from_env()
+    if portal is None:
+        logger.warning("OMS_VENDOR_PORTAL_URL is not set: purchase orders to dropship vendors are recorded but "
+                       "not sent until it is (they stay placed)")
+    if not credentials:
+        logger.warning("OMS_VENDOR_TOKENS is not set: no vendor can answer a purchase order (every "
+                       "/v1/vendor-orders call is 401)")
     ensure_database(settings)
     documents = ErpDocuments(env=settings.event_store_env())
     outbox = PostgresErpOutbox(settings.dsn(), pool_size=settings.pg_pool_size)
-    http_app = create_http_app(SERVICE, title="erp-bridge: documents for the ERP")
+    http_app = create_http_app(SERVICE, title="erp-bridge: documents for the ERP, purchase orders to vendors")
     http_app.include_router(erp_routes(outbox))
+    http_app.include_router(vendor_order_routes(documents, credentials))
+    desk = VendorPortalDesk(documents, portal, ProjectionPositions(outbox.pool))
+    # Purchase orders are on the order's critical path (the order waits for the vendor's answer), ERP documents
+    # are not: the vendor commands get a consumer of their own that fetches promptly, in a group of its own,
+    # while the documents' consumer keeps gathering its (busier) topic's records into fewer, larger batches.
+    vendor_commands = MessageConsumer(
+        SERVICE, settings.kafka_bootstrap, f"{SERVICE}-vendor-orders{settings.consumer_group_suffix}",
+        vendor_order_handlers(documents), namespace=settings.topic_namespace, batch_store=documents, fetch=PROMPT)
 
     def stop() -> None:
         documents.close()
         outbox.close()
+        if portal is not None:
+            portal.close()
 
     process = assemble_service(settings, http_app, app=documents, publications=erp_publications,
                                handlers=erp_handlers(documents),
-                               extra_workers=[erp_outbox_projection(documents, outbox)], on_stop=stop,
+                               extra_workers=[erp_outbox_projection(documents, outbox),
+                                              vendor_portal_projection(documents, desk), vendor_commands],
+                               on_stop=stop,
                                # ERP documents follow the order; none of its steps waits for them
                                fetch=GATHERED)
     return process, documents

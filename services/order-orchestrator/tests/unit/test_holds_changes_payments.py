@@ -721,3 +721,74 @@ def test_a_split_order_not_confirmed_in_time_is_cancelled_and_every_share_releas
     released = [m.reservation_id for m in messages if m.message_type == "ReleaseReservation"]
     assert sorted(released) == sorted(p["reservation_id"] for p in parts)
     assert saga.state(order_id)["status"] == "cancelled"
+
+
+# ---------------------------------------------------------------- dropship: a purchase order to a vendor
+def test_a_dropship_order_is_a_purchase_order_to_the_vendor_not_a_reservation_of_our_stock(saga):
+    order_id = saga.place(collection="provider", token="tok_visa")
+    saga.desk.catch_up()
+    saga.messages()
+    saga.orders.location_assigned(order_id, 1, "VENDOR-ACME", "t-1", [], location_kind="dropship")
+    [placed] = saga.messages()
+    assert placed.message_type == "PlaceVendorOrder" and placed.location_id == "VENDOR-ACME"
+    assert [(line.sku, line.quantity, line.unit_price) for line in placed.lines] == [
+        ("SKU-1", 2, Decimal("100.00")), ("SKU-2", 1, Decimal("300.00"))]
+    assert placed.ship_to.postal_code == "411001"
+    state = saga.state(order_id)
+    assert state["status"] == "sent_to_vendor" and state["vendor_order_id"] == placed.vendor_order_id
+    po = placed.vendor_order_id
+
+    saga.orders.vendor_order_accepted(order_id, po, "ACME-77")
+    saga.orders.vendor_order_accepted(order_id, po, "ACME-77")  # redelivered: nothing twice
+    [reserved] = saga.messages()
+    assert reserved.message_type == "OrderReserved" and reserved.location_id == "VENDOR-ACME"
+    assert saga.state(order_id)["status"] == "accepted_by_vendor"
+    with pytest.raises(StepRefused):  # nothing of ours to change once the vendor has it
+        saga.orders.request_change(order_id, "chg-1", {"2": 0}, None, "buyer", "ops@seller")
+    saga.messages()
+
+    saga.orders.vendor_order_shipped(order_id, po, "DELHIVERY", "DLV-1", "2026-11-24T09:00:00+05:30")
+    shipped = [m for m in saga.messages() if m.message_type == "OrderShipped"]
+    assert [(m.location_id, m.carrier, m.tracking_number) for m in shipped] == [("VENDOR-ACME", "DELHIVERY", "DLV-1")]
+    saga.desk.catch_up()
+    assert [c[2] for c in saga.provider.calls if c[0] == "capture"] == [Decimal("500.00")]
+    saga.orders.vendor_order_delivered(order_id, po, "2026-11-25T09:00:00+05:30")
+    saga.orders.vendor_order_delivered(order_id, po, "2026-11-25T09:00:00+05:30")
+    assert [m.message_type for m in saga.messages()] == ["OrderPaymentRecorded", "OrderDelivered"]  # no commit
+    state = saga.state(order_id)
+    assert state["status"] == "delivered" and state["payment"]["state"] == "captured"
+
+
+def test_a_vendor_that_rejects_the_purchase_order_is_not_asked_again_the_order_is_routed_elsewhere(saga):
+    order_id = saga.place()
+    saga.messages()
+    saga.orders.location_assigned(order_id, 1, "VENDOR-ACME", "t-1", [], location_kind="dropship")
+    po = saga.state(order_id)["vendor_order_id"]
+    saga.messages()
+    saga.orders.vendor_order_rejected(order_id, po, "SKU-2 discontinued")
+    [route] = saga.messages()
+    assert route.message_type == "RouteOrder" and route.attempt == 2 and route.exclude_locations == ("VENDOR-ACME",)
+    saga.orders.vendor_order_accepted(order_id, po, None)  # too late: the order went elsewhere
+    assert saga.types() == [] and saga.state(order_id)["status"] == "routing"
+    saga.orders.location_assigned(order_id, 2, "WH-A", "t-1", [])
+    assert [m.message_type for m in saga.messages()] == ["ReserveStock"]
+
+
+def test_cancelling_a_dropship_order_withdraws_the_purchase_order_and_voids_the_payment(saga):
+    order_id = saga.place(collection="provider", token="tok_visa")
+    saga.desk.catch_up()
+    saga.orders.location_assigned(order_id, 1, "VENDOR-ACME", "t-1", [], location_kind="dropship")
+    po = saga.state(order_id)["vendor_order_id"]
+    saga.orders.vendor_order_accepted(order_id, po, None)
+    saga.messages()
+    saga.orders.cancel(order_id, "buyer asked", "ops@seller")
+    messages = saga.messages()
+    assert [m.message_type for m in messages] == ["OrderCancelled", "CancelVendorOrder"]
+    assert messages[1].vendor_order_id == po
+    saga.desk.catch_up()
+    assert saga.state(order_id)["payment"]["state"] == "voided"
+    # the vendor had shipped already: its refusal is on the order's timeline for support to follow up
+    saga.orders.vendor_order_cancelled(order_id, po, False, "shipped before the withdrawal arrived")
+    history = [h.event_type for h in saga.orders.order_history(order_id)]
+    assert history.count("VendorCancellationAnswered") == 1
+

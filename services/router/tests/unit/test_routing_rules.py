@@ -74,7 +74,8 @@ def test_the_shipped_demo_rules_are_valid():
         assert rules.locations
     demo = RoutingRules.from_document(json.loads((DEFAULT_RULES_DIR / "demo.json").read_text()), tenant="demo")
     assert [(loc.id, loc.priority) for loc in demo.locations] == [("WH-BLR-1", 1), ("WH-DEL-1", 2),
-                                                                  ("STORE-MUM-1", 3)]
+                                                                  ("STORE-MUM-1", 3), ("VENDOR-ACME", 3)]
+    assert demo.location("VENDOR-ACME").kind == "dropship"
     others = sum(weight for name, weight in demo.weights.items() if name != "priority")
     assert demo.weights["priority"] * 0.5 > others  # priority always decides between two of three priorities
 
@@ -114,7 +115,7 @@ INVALID = [
     ("no location id", _drop("locations/1/id"), "/locations/1/id", "is required"),
     ("location twice", _set("locations/1/id", "WH-BLR-1"), "/locations/1/id", "listed twice"),
     ("bad location id", _set("locations/1/id", "WH DEL"), "/locations/1/id", "location id"),
-    ("bad kind", _set("locations/2/kind", "shop"), "/locations/2/kind", "warehouse, store, dropship, fba"),
+    ("bad kind", _set("locations/2/kind", "shop"), "/locations/2/kind", "warehouse, store, dropship, fba, consignment"),
     ("priority zero", _set("locations/0/priority", 0), "/locations/0/priority", "integer >= 1"),
     ("priority text", _set("locations/0/priority", "1"), "/locations/0/priority", "integer >= 1"),
     ("priority boolean", _set("locations/0/priority", True), "/locations/0/priority", "integer >= 1"),
@@ -211,14 +212,15 @@ def test_not_an_object_and_every_mistake_at_once():
     assert str(raised.value).startswith("/version: must be a version") and "(and 2 more problems)" in str(raised.value)
 
 
-def test_a_dedicated_pool_must_name_the_channels_its_stock_belongs_to():
+@pytest.mark.parametrize("kind", ["fba", "consignment"])
+def test_a_dedicated_pool_must_name_the_channels_its_stock_belongs_to(kind):
     document = json.loads((DEFAULT_RULES_DIR / "demo.json").read_text())
-    document["locations"].append({"id": "FBA-BLR8", "name": "Amazon BLR8", "kind": "fba", "postal_code": "562149",
-                                  "priority": 3})
+    document["locations"].append({"id": "FBA-BLR8", "name": "Amazon BLR8 / a consignor's", "kind": kind,
+                                  "postal_code": "562149", "priority": 3})
     document["delivery_costs"]["FBA-BLR8"] = {"same_city": 40, "same_region": 60, "national": 90}
     with pytest.raises(RoutingRulesInvalid) as refused:
         RoutingRules.from_document(document, tenant="demo")
-    assert any(pointer == "/locations/3/channels" for pointer, _ in refused.value.errors)
+    assert any(pointer == "/locations/4/channels" for pointer, _ in refused.value.errors)
     document["locations"][-1]["channels"] = ["amazon-in"]
     rules = RoutingRules.from_document(document, tenant="demo")
     fba = next(loc for loc in rules.locations if loc.id == "FBA-BLR8")

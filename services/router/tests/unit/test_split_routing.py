@@ -135,9 +135,9 @@ def test_a_split_ships_each_part_from_the_best_locations_and_says_why():
     assert outcome.reason == ("split into 2 shipments (no single location can fill: short: SKU-A, SKU-B): "
                               "WH-BLR-1 SKU-A×2 (score 0.97), WH-DEL-1 SKU-B×1 (score 0.38)")
     # the candidates keep their meaning: none could fill the order alone
-    assert [c.location_id for c in outcome.candidates] == ["WH-BLR-1", "WH-DEL-1", "STORE-MUM-1"]
+    assert [c.location_id for c in outcome.candidates] == ["WH-BLR-1", "WH-DEL-1", "STORE-MUM-1", "VENDOR-ACME"]
     assert not any(c.can_fill for c in outcome.candidates) and {c.score for c in outcome.candidates} == {0.0}
-    blr, dele, mum = outcome.candidates
+    blr, dele, mum, _vendor = outcome.candidates
     assert blr.reason.startswith("short: SKU-B 0 < 1; split part 1 of 2: SKU-A×2 (scored as a part: distance 0 km")
     assert blr.reason.endswith("priority 1 (1.00×0.70) = 0.97)")
     assert dele.reason.startswith("short: SKU-A 0 < 2; split part 2 of 2: SKU-B×1 (scored as a part: ")
@@ -351,13 +351,14 @@ def test_a_decision_recorded_before_orders_were_split_reads_as_not_split(routing
              "rule_version": "demo/2026-11-23.1", "candidates": [], "lines": [{"sku": "A", "quantity": 1}],
              "ship_to": SHIP_TO, "channel": "webstore", "exclude_locations": [], "stock_elsewhere": {}}
     RoutingDecision.Routed.upcast_v2_v3(state)
-    assert state["allocations"] == []
+    assert state["allocations"] == [] and state["location_kind"] is None
 
     # and as stored by the earlier release: class version 2, no allocations
     route_order(routing, "current", quantity=1)
     [stored] = routing.recorder.select_notifications(1, 1)
     old = routing.mapper.transcoder.decode(stored.state)
     assert old.pop("class_version") == 3 and old.pop("allocations") == []
+    assert old.pop("location_kind") == "warehouse"
     old.update(class_version=2, order_id="v2")
     routing.recorder.insert_events([StoredEvent(originator_id=uuid4(), originator_version=1, topic=stored.topic,
                                                 state=routing.mapper.transcoder.encode(old))])
@@ -422,3 +423,26 @@ def test_days_of_inventory_count_each_share_at_its_own_location():
         "stock 175.0 days (1.00×1.00) = 1.00", "stock 116.7 days (0.00×1.00) = 0.00"]
     assert routing.replay(doi).totals["changed"] == 0  # replay counts the shares the same way
     routing.close()
+
+
+# --- dropship vendors ----------------------------------------------------------------------------------------------
+VENDOR = {"id": "VENDOR-ACME", "name": "Acme (dropship)", "kind": "dropship", "postal_code": "122001", "priority": 5}
+
+
+def test_the_chosen_locations_kind_is_recorded_and_published_so_a_vendor_gets_a_purchase_order():
+    the_rules = rules({"allowed": True}, BY_PRIORITY, locations=[*LOCATIONS, VENDOR])
+    outcome = decide(the_rules, ("A", 2), VENDOR_ACME={"A": 5})
+    assert (outcome.location_id, outcome.location_kind, outcome.allocations) == ("VENDOR-ACME", "dropship", ())
+    decision = RoutingDecision.decide(order_id="o-1", attempt=1, outcome=outcome, rule_version="v1")
+    assert decision.summary()["location_kind"] == "dropship"
+    [published] = [p for e in decision.collect_events() for p in routing_publications(e)]
+    assert published.message.location_kind == "dropship"
+    assert decide(the_rules, ("A", 2), WH_BLR_1={"A": 5}).location_kind == "warehouse"
+
+
+def test_a_dropship_vendor_fills_an_order_whole_or_not_at_all_never_a_split_part():
+    the_rules = rules({"allowed": True}, BY_PRIORITY, locations=[*LOCATIONS, VENDOR])
+    outcome = decide(the_rules, ("A", 2), ("B", 1), WH_BLR_1={"A": 2}, VENDOR_ACME={"B": 1})
+    assert not outcome.routed and "no split either" in outcome.reason
+    outcome = decide(the_rules, ("A", 2), ("B", 1), WH_BLR_1={"A": 2}, WH_DEL_1={"B": 1}, VENDOR_ACME={"B": 1})
+    assert shares(outcome) == [("WH-BLR-1", {"A": 2}), ("WH-DEL-1", {"B": 1})] and outcome.location_kind is None

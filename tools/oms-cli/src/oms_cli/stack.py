@@ -63,6 +63,8 @@ DEMO_PAYMENT_PROVIDER_KEY = "payments-demo-key"
 SIMULATORS = "simulators"
 # operators' actions on orders (hold release, cancel, change) need this bearer token; a deployment sets its own
 DEMO_OPERATOR_TOKEN = "operator-demo-token"
+# the demo dropship vendor's token for answering our purchase orders on the erp-bridge (location VENDOR-ACME)
+DEMO_VENDOR_TOKENS = "VENDOR-ACME=acme-demo-token"
 
 # Kafka, Kafka controller, PostgreSQL, HTTP base port of each named stack (so they can run side by side)
 # bench and chaos listen below 32768, outside Linux's ephemeral port range (32768-60999): a port in that
@@ -123,6 +125,10 @@ class StackProfile:
     @property
     def sp_api_url(self) -> str:
         return self.simulators_url + "/amazon"
+
+    @property
+    def vendor_portal_url(self) -> str:
+        return self.simulators_url + "/vendors"
 
 
 class LocalStack:
@@ -192,6 +198,10 @@ class LocalStack:
             env["OMS_PAYMENT_PROVIDER_URL"] = os.environ.get("OMS_PAYMENT_PROVIDER_URL") or self.profile.payment_provider_url
             env["OMS_PAYMENT_PROVIDER_KEY"] = os.environ.get("OMS_PAYMENT_PROVIDER_KEY") or DEMO_PAYMENT_PROVIDER_KEY
             env["OMS_OPERATOR_TOKEN"] = os.environ.get("OMS_OPERATOR_TOKEN") or DEMO_OPERATOR_TOKEN
+        if spec.name == "erp-bridge":  # dropship purchase orders: the vendors' portal (the stack's simulator unless
+            # given) and the tokens vendors answer with
+            env["OMS_VENDOR_PORTAL_URL"] = os.environ.get("OMS_VENDOR_PORTAL_URL") or self.profile.vendor_portal_url
+            env["OMS_VENDOR_TOKENS"] = os.environ.get("OMS_VENDOR_TOKENS") or DEMO_VENDOR_TOKENS
         # the seller's rules as data: the tenant's files (the packages' own demo ones unless given a folder)
         for name in ("OMS_TENANT", "OMS_ORDER_RULES_DIR", "OMS_ROUTING_RULES_DIR"):
             if os.environ.get(name):

@@ -42,7 +42,7 @@ from urllib.parse import quote
 
 import httpx
 
-from oms_platform.http import retry_after_seconds
+from oms_platform.http import RetryBackoff, retry_after_seconds
 
 from .amazon_orders import INCLUDED_DATA_2026
 
@@ -114,12 +114,11 @@ class SellingPartnerClient:
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout_s,
                                        headers={"user-agent": user_agent, "accept": "application/json"})
         self._attempts = attempts
-        self._backoff_s = backoff_s
+        self._retry = RetryBackoff(backoff_s, max_backoff_s, jitter)
         self._max_backoff_s = max_backoff_s
         self._refresh_margin_s = refresh_margin_s
         self._clock = clock
         self._sleep = sleep
-        self._jitter = jitter
         self._token: str | None = None
         self._token_good_until = 0.0
         self._token_lock = asyncio.Lock()
@@ -269,8 +268,7 @@ class SellingPartnerClient:
         return min(wait, self._max_backoff_s)
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self._max_backoff_s, self._backoff_s * 2 ** (attempt - 1))
-        return ceiling / 2 + ceiling / 2 * self._jitter()
+        return self._retry.after_failure(attempt)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

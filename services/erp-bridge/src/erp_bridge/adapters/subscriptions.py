@@ -1,11 +1,14 @@
-"""Kafka subscribers: which order event makes which ERP document due."""
+"""Kafka subscribers: which order event makes which ERP document due; the orchestrator's purchase-order
+commands to dropship vendors."""
 
 from __future__ import annotations
 
 from oms_contracts import orchestrator
-from oms_platform.consumer import Delivery, Handler, run_step
+from oms_platform.consumer import Delivery, Handler, PoisonMessage, run_step
 
 from ..application.erp_documents import ErpDocuments
+from ..application.vendor_orders import VendorOrderNotFound, VendorOrders
+from ..domain.vendor_order import VendorOrderRuleViolation
 
 
 def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
@@ -56,4 +59,34 @@ def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
         orchestrator.OrderFulfilledByChannel: fulfilled_by_channel,
         orchestrator.OrderDelivered: collected,
         orchestrator.OrderRefunded: refunded,
+    }
+
+
+def vendor_order_handlers(vendor_orders: VendorOrders) -> dict[type, Handler]:
+    """PlaceVendorOrder and CancelVendorOrder (topic VENDOR_COMMANDS): the purchase order is placed (or
+    withdrawn) here; the vendor portal desk carries it out at the vendor."""
+
+    async def place(d: Delivery) -> None:
+        m: orchestrator.PlaceVendorOrder = d.message
+        try:
+            await run_step(vendor_orders.place_vendor_order, order_id=m.order_id, vendor_order_id=m.vendor_order_id,
+                           location_id=m.location_id, lines=[line.model_dump() for line in m.lines],
+                           ship_to=m.ship_to.model_dump(), service_level=m.service_level, currency=m.currency,
+                           channel=m.channel, external_order_id=m.external_order_id, tracking=d.tracking)
+        except VendorOrderRuleViolation as refused:
+            raise PoisonMessage(str(refused)) from refused
+
+    async def cancel(d: Delivery) -> None:
+        m: orchestrator.CancelVendorOrder = d.message
+        try:
+            await run_step(vendor_orders.request_vendor_order_cancellation, order_id=m.order_id,
+                           vendor_order_id=m.vendor_order_id, reason=m.reason, tracking=d.tracking)
+        except VendorOrderNotFound:
+            raise PoisonMessage(f"no purchase order {m.vendor_order_id} was placed: nothing to withdraw") from None
+        except VendorOrderRuleViolation as refused:  # a purchase order of another order
+            raise PoisonMessage(str(refused)) from refused
+
+    return {
+        orchestrator.PlaceVendorOrder: place,
+        orchestrator.CancelVendorOrder: cancel,
     }

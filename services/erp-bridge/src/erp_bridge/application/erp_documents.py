@@ -1,5 +1,6 @@
 """Use cases of the ERP bridge: record each document once. Load, call, save with the tracking
-record of the order event that made the document due."""
+record of the order event that made the document due. The bridge's one application also carries out
+dropship purchase orders to vendors (``VendorOrders``), in the same event store."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from oms_platform.event_store import ServiceApplication, retry_on_conflict
 from oms_platform.telemetry import log
 
 from ..domain.erp_document import ErpDocument, erp_document_id_for
+from .vendor_orders import VendorOrders
 
 _log = log("erp_documents")
 
@@ -22,7 +24,7 @@ class DocumentNotFound(LookupError):
     pass
 
 
-class ErpDocuments(ServiceApplication):
+class ErpDocuments(VendorOrders, ServiceApplication):
     name = "erpdocuments"
     service_name = "erp-bridge"
 

@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 import httpx
 
-from oms_platform.http import retry_after_seconds
+from oms_platform.http import RetryBackoff
 
 REFUSED_FOR_GOOD = frozenset({402, 404, 409, 422})
 CENT = Decimal("0.01")
@@ -84,10 +84,8 @@ class HttpPaymentProvider:
         if not api_key:
             raise PaymentProviderMisconfigured("the payment provider needs an api key")
         self._attempts = attempts
-        self._backoff_s = backoff_s
-        self._max_wait_s = max_wait_s
+        self._retry = RetryBackoff(backoff_s, max_wait_s, jitter)
         self._sleep = sleep
-        self._jitter = jitter
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport,
                                   headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json",
                                            "User-Agent": "oms-order-orchestrator"})
@@ -156,13 +154,10 @@ class HttpPaymentProvider:
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _wait_after(self, response: httpx.Response, attempt: int) -> float:
-        retry_after = retry_after_seconds(response.headers.get("retry-after"))
-        wait = retry_after if retry_after is not None else self._backoff(attempt)
-        return min(wait, self._max_wait_s)
+        return self._retry.after_answer(response.headers.get("retry-after"), attempt)
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self._max_wait_s, self._backoff_s * 2 ** (attempt - 1))
-        return ceiling / 2 + ceiling / 2 * self._jitter()
+        return self._retry.after_failure(attempt)
 
 
 def payment_provider_from_env(environ: Mapping[str, str] = os.environ) -> HttpPaymentProvider | None:

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from oms_contracts import orchestrator as c
-from oms_contracts.topics import INVENTORY_COMMANDS, ORCHESTRATOR_ORDERS, ROUTING_COMMANDS, SHIPPING_COMMANDS
+from oms_contracts.topics import (
+    INVENTORY_COMMANDS,
+    ORCHESTRATOR_ORDERS,
+    ROUTING_COMMANDS,
+    SHIPPING_COMMANDS,
+    VENDOR_COMMANDS,
+)
 from oms_platform.outbox_relay import Publication
 
 from ..domain.order import Order, payment_collection_for
@@ -99,6 +105,15 @@ def order_publications(event: Any) -> Sequence[Publication]:
                                             cash_collected=e["cash_collected"], collected_in_store=True)),
                     Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(
                         order_id=order_id, reservation_id=e["reservation_id"]))]
+        case Order.VendorOrderPlaced():
+            return [Publication(VENDOR_COMMANDS, order_id, c.PlaceVendorOrder(
+                order_id=order_id, vendor_order_id=e["vendor_order_id"], location_id=e["location_id"], lines=e["lines"],
+                ship_to=e["ship_to"], service_level=e["service_level"], currency=e["currency"], channel=e["channel"],
+                external_order_id=e["external_order_id"]))]
+        case Order.VendorOrderAccepted():  # held at the vendor: the sale order and the channel's acknowledgement
+            return [public(c.OrderReserved(order_id=order_id, channel=e["channel"],
+                                           reservation_id=e["vendor_order_id"], location_id=e["location_id"],
+                                           lines=e["lines"], currency=e["currency"], order_total=e["order_total"]))]
         case Order.AllocationKept():
             return [Publication(INVENTORY_COMMANDS, order_id, c.KeepReservation(
                 order_id=order_id, reservation_id=e["reservation_id"]))]
@@ -131,13 +146,13 @@ def order_publications(event: Any) -> Sequence[Publication]:
                                           lines=e["lines"], currency=e["currency"], order_total=e["order_total"],
                                           shipment_total=e.get("shipment_total")))]
         case Order.Delivered():
-            return [
-                public(c.OrderDelivered(order_id=order_id, shipment_id=e["shipment_id"], location_id=e["location_id"],
-                                        lines=e["lines"], currency=e["currency"],
-                                        cash_collected=e.get("cash_collected"))),
-                Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(
-                    order_id=order_id, reservation_id=e["reservation_id"])),
-            ]
+            delivered = public(c.OrderDelivered(order_id=order_id, shipment_id=e["shipment_id"],
+                                                location_id=e["location_id"], lines=e["lines"], currency=e["currency"],
+                                                cash_collected=e.get("cash_collected")))
+            if not e["reservation_id"]:  # dropship: the vendor's stock, nothing of ours to commit
+                return [delivered]
+            return [delivered, Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(
+                order_id=order_id, reservation_id=e["reservation_id"]))]
         case Order.Cancelled():
             out = [public(c.OrderCancelled(order_id=order_id, reason=e["reason"], channel=event_channel()))]
             if e["reservation_id"]:
@@ -146,6 +161,9 @@ def order_publications(event: Any) -> Sequence[Publication]:
             if e["cancel_shipment"]:
                 out.append(Publication(SHIPPING_COMMANDS, order_id, c.CancelShipment(
                     order_id=order_id, shipment_id=e.get("shipment_id"), reason=f"order cancelled: {e['reason']}")))
+            if e.get("vendor_order_id"):
+                out.append(Publication(VENDOR_COMMANDS, order_id, c.CancelVendorOrder(
+                    order_id=order_id, vendor_order_id=e["vendor_order_id"], reason=f"order cancelled: {e['reason']}")))
             return out
         case Order.CancellationRefused():
             return [public(c.OrderCancellationRefused(order_id=order_id, reason=e["reason"]))]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oms_contracts import gateway, inventory, returns, router, shipping
+from oms_contracts import erp, gateway, inventory, returns, router, shipping
 from oms_platform.consumer import Delivery, Handler, run_step
 
 from ..application.orders import Orders
@@ -54,7 +54,8 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         m: router.OrderRouted = d.message
         await run_step(orders.location_assigned, order_id=m.order_id, attempt=m.attempt, location_id=m.location_id,
                    rule_version=m.rule_version, candidates=[cand.model_dump() for cand in m.candidates],
-                   allocations=[a.model_dump() for a in m.allocations], tracking=d.tracking)
+                   allocations=[a.model_dump() for a in m.allocations], location_kind=m.location_kind,
+                   tracking=d.tracking)
 
     async def unroutable(d: Delivery) -> None:
         m: router.OrderUnroutable = d.message
@@ -105,7 +106,38 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         await run_step(orders.refund_recorded, order_id=m.order_id, rma_id=m.rma_id, amount=m.amount,
                    currency=m.currency, lines=[line.model_dump() for line in m.lines], tracking=d.tracking)
 
+    async def vendor_accepted(d: Delivery) -> None:
+        m: erp.VendorOrderAccepted = d.message
+        await run_step(orders.vendor_order_accepted, order_id=m.order_id, vendor_order_id=m.vendor_order_id,
+                       vendor_reference=m.vendor_reference, tracking=d.tracking)
+
+    async def vendor_rejected(d: Delivery) -> None:
+        m: erp.VendorOrderRejected = d.message
+        await run_step(orders.vendor_order_rejected, order_id=m.order_id, vendor_order_id=m.vendor_order_id,
+                       reason=m.reason, tracking=d.tracking)
+
+    async def vendor_shipped(d: Delivery) -> None:
+        m: erp.VendorOrderShipped = d.message
+        await run_step(orders.vendor_order_shipped, order_id=m.order_id, vendor_order_id=m.vendor_order_id,
+                       carrier=m.carrier, tracking_number=m.tracking_number, shipped_at=m.shipped_at.isoformat(),
+                       tracking=d.tracking)
+
+    async def vendor_delivered(d: Delivery) -> None:
+        m: erp.VendorOrderDelivered = d.message
+        await run_step(orders.vendor_order_delivered, order_id=m.order_id, vendor_order_id=m.vendor_order_id,
+                       delivered_at=m.delivered_at.isoformat(), tracking=d.tracking)
+
+    async def vendor_cancelled(d: Delivery) -> None:
+        m: erp.VendorOrderCancelled = d.message
+        await run_step(orders.vendor_order_cancelled, order_id=m.order_id, vendor_order_id=m.vendor_order_id,
+                       cancelled=m.cancelled, reason=m.reason, tracking=d.tracking)
+
     return {
+        erp.VendorOrderAccepted: vendor_accepted,
+        erp.VendorOrderRejected: vendor_rejected,
+        erp.VendorOrderShipped: vendor_shipped,
+        erp.VendorOrderDelivered: vendor_delivered,
+        erp.VendorOrderCancelled: vendor_cancelled,
         gateway.OrderAccepted: accepted,
         gateway.OrderCancellationRequested: cancellation,
         gateway.OrderModificationRequested: change,

@@ -193,9 +193,9 @@ class Orders(ServiceApplication):
     # ---- saga steps ----
     def location_assigned(self, order_id: str, attempt: int, location_id: str, rule_version: str,
                           candidates: list[dict[str, Any]], allocations: list[dict[str, Any]] | None = None,
-                          tracking: Tracking | None = None) -> None:
+                          location_kind: str | None = None, tracking: Tracking | None = None) -> None:
         self._step(order_id, tracking, lambda o: o.assign_location(attempt, location_id, rule_version, candidates,
-                                                                   allocations))
+                                                                   allocations, location_kind))
 
     def unroutable(self, order_id: str, attempt: int, reason: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
@@ -298,12 +298,46 @@ class Orders(ServiceApplication):
                              tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:
             order.reject_reservation(reservation_id, reasons)
-            policy = self._fulfilment_policy(order)
-            if order.may_hop(policy.max_routing_attempts):
-                order.request_routing(policy.max_routing_attempts)
-            else:
-                self._give_up(order, f"no location could reserve the order after {order.routing_attempt} attempts")
+            self._hop(order)
         self._step(order_id, tracking, step)
+
+    def _hop(self, order: Order) -> None:
+        """A location (or vendor) refused the order: the next one, up to the channel's limit; then give up."""
+        policy = self._fulfilment_policy(order)
+        if order.may_hop(policy.max_routing_attempts):
+            order.request_routing(policy.max_routing_attempts)
+        else:
+            self._give_up(order, f"no location could reserve the order after {order.routing_attempt} attempts")
+
+    # ---- dropship: the vendor's answers (through erp-bridge) ----
+    def vendor_order_accepted(self, order_id: str, vendor_order_id: str, vendor_reference: str | None,
+                              tracking: Tracking | None = None) -> None:
+        self._step(order_id, tracking, lambda o: o.vendor_accepted(vendor_order_id, vendor_reference))
+
+    def vendor_order_rejected(self, order_id: str, vendor_order_id: str, reason: str,
+                              tracking: Tracking | None = None) -> None:
+        def step(order: Order) -> None:
+            order.vendor_rejected(vendor_order_id, reason)
+            self._hop(order)
+        self._step(order_id, tracking, step)
+
+    def vendor_order_shipped(self, order_id: str, vendor_order_id: str, carrier: str, tracking_number: str,
+                             shipped_at: str, tracking: Tracking | None = None) -> None:
+        def step(order: Order) -> None:
+            order.vendor_shipped(vendor_order_id, carrier, tracking_number, shipped_at)
+            self._capture_if_due(order)
+        self._step(order_id, tracking, step)
+
+    def vendor_order_delivered(self, order_id: str, vendor_order_id: str, delivered_at: str,
+                               tracking: Tracking | None = None) -> None:
+        def step(order: Order) -> None:
+            order.vendor_delivered(vendor_order_id, delivered_at)
+            self._capture_if_due(order)
+        self._step(order_id, tracking, step)
+
+    def vendor_order_cancelled(self, order_id: str, vendor_order_id: str, cancelled: bool, reason: str | None,
+                               tracking: Tracking | None = None) -> None:
+        self._step(order_id, tracking, lambda o: o.vendor_cancellation_answered(vendor_order_id, cancelled, reason))
 
     def shipment_created(self, order_id: str, shipment_id: str, carrier: str, tracking_number: str,
                          tracking: Tracking | None = None) -> None:

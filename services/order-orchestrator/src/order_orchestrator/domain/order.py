@@ -25,6 +25,8 @@ class OrderStatus(StrEnum):
     ROUTING = "routing"
     RESERVING = "reserving"
     RESERVED = "reserved"
+    SENT_TO_VENDOR = "sent_to_vendor"  # dropship: a purchase order is with the vendor, not yet answered
+    ACCEPTED_BY_VENDOR = "accepted_by_vendor"  # dropship: the vendor will ship it from its own stock
     SHIPMENT_CREATED = "shipment_created"
     READY_FOR_PICKUP = "ready_for_pickup"
     PARTIALLY_SHIPPED = "partially_shipped"  # a split order: some of its parcels have left, not all
@@ -39,7 +41,7 @@ class OrderStatus(StrEnum):
 
 CANCELLABLE = {OrderStatus.ON_HOLD, OrderStatus.AWAITING_PAYMENT, OrderStatus.ROUTING, OrderStatus.RESERVING,
                OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED, OrderStatus.BACKORDERED,
-               OrderStatus.READY_FOR_PICKUP}
+               OrderStatus.READY_FOR_PICKUP, OrderStatus.SENT_TO_VENDOR, OrderStatus.ACCEPTED_BY_VENDOR}
 STORE_PICKUP_HOURS = 72  # how long a store keeps an order at its counter, unless told otherwise
 # states where the order waits for another service's answer about its stock: a change waits until it has it
 BETWEEN_STEPS = {OrderStatus.ROUTING, OrderStatus.RESERVING, OrderStatus.AWAITING_PAYMENT}
@@ -172,6 +174,7 @@ class Order(Aggregate):
         # one location fills the order (location_id, reservation_id and shipment_id say where then)
         self.allocations: list[dict[str, Any]] = []
         self.location_id: str | None = None
+        self.vendor_order_id: str | None = None  # dropship: our purchase order to the vendor at location_id
         self.reservation_id: str | None = None
         self.reservation_held = False
         self.shipment_id: str | None = None
@@ -582,11 +585,21 @@ class Order(Aggregate):
 
     def assign_location(self, attempt: int, location_id: str, rule_version: str,
                         candidates: list[dict[str, Any]],
-                        allocations: list[Mapping[str, Any]] | None = None) -> None:
+                        allocations: list[Mapping[str, Any]] | None = None, location_kind: str | None = None) -> None:
         """The router's answer: reserve the order at the location, or (a split: ``allocations``, each a location
-        and the SKU quantities it fills) each location's share at that location."""
+        and the SKU quantities it fills) each location's share at that location, or (a dropship vendor's
+        location) send the vendor a purchase order instead."""
         if self.status != OrderStatus.ROUTING or attempt != self.routing_attempt:
             raise StaleOutcome(f"routing answer for attempt {attempt} while order is {self.status}")
+        if location_kind == "dropship":
+            if self.fulfilment_mode == "store_pickup":
+                raise OrderRuleViolation("a store pickup is collected at the buyer's store, never dropshipped")
+            self._vendor_order_placed(
+                attempt=attempt, location_id=location_id, rule_version=rule_version, candidates=candidates,
+                vendor_order_id=str(uuid5(NAMESPACE_URL, f"oms:vendor-order:{self.order_id}:{attempt}")),
+                lines=self.lines, ship_to=self.ship_to, service_level=self.service_level, currency=self.currency,
+                channel=self.channel, external_order_id=self.external_order_id)
+            return
         expires_at = (datetime.now(UTC) + timedelta(minutes=self.confirmation["within_minutes"])).isoformat() \
             if self.awaits_confirmation else None
         if allocations and len(allocations) > 1:
@@ -632,6 +645,72 @@ class Order(Aggregate):
             "lines": order_lines, "value": str(value), "state": "reserving", "shipment_request_id": None,
             "shipment_id": None, "carrier": None, "tracking_number": None, "tracking_status": None,
             "parcel": "none", "captured": False})
+
+    @event("VendorOrderPlaced")
+    def _vendor_order_placed(self, attempt: int, location_id: str, rule_version: str, candidates: list[dict[str, Any]],
+                             vendor_order_id: str, lines: list[dict[str, Any]], ship_to: dict[str, Any],
+                             service_level: str, currency: str, channel: str, external_order_id: str) -> None:
+        self.status = OrderStatus.SENT_TO_VENDOR
+        self.location_id = location_id
+        self.vendor_order_id = vendor_order_id
+        self.reservation_id = None
+        self.allocations = []
+        self.locations_tried.append(location_id)
+
+    # ---- dropship: the vendor's answers ----
+    def _expect_vendor(self, vendor_order_id: str, answer: str, *statuses: OrderStatus) -> None:
+        if vendor_order_id != self.vendor_order_id or self.status not in statuses:
+            raise StaleOutcome(f"vendor order {vendor_order_id} {answer} while the order is {self.status}"
+                               + (f" (its purchase order is {self.vendor_order_id})" if self.vendor_order_id else ""))
+
+    def vendor_accepted(self, vendor_order_id: str, vendor_reference: str | None) -> None:
+        self._expect_vendor(vendor_order_id, "accepted", OrderStatus.SENT_TO_VENDOR)
+        self._vendor_order_accepted(vendor_order_id=vendor_order_id, location_id=self.location_id,
+                                    vendor_reference=vendor_reference, lines=self.lines, channel=self.channel,
+                                    currency=self.currency, order_total=self.order_total)
+
+    @event("VendorOrderAccepted")
+    def _vendor_order_accepted(self, vendor_order_id: str, location_id: str, vendor_reference: str | None,
+                               lines: list[dict[str, Any]], channel: str, currency: str, order_total: Decimal) -> None:
+        self.status = OrderStatus.ACCEPTED_BY_VENDOR
+
+    def vendor_rejected(self, vendor_order_id: str, reason: str) -> None:
+        self._expect_vendor(vendor_order_id, "rejected", OrderStatus.SENT_TO_VENDOR)
+        self._vendor_order_rejected(vendor_order_id=vendor_order_id, location_id=self.location_id, reason=reason)
+
+    @event("VendorOrderRejected")
+    def _vendor_order_rejected(self, vendor_order_id: str, location_id: str, reason: str) -> None:
+        self.status = OrderStatus.ROUTING  # routed again, without this vendor
+        self.location_id = None
+        self.vendor_order_id = None
+
+    def vendor_shipped(self, vendor_order_id: str, carrier: str, tracking_number: str, shipped_at: str) -> None:
+        """The vendor's advance ship notice: the order has left, from the vendor (invoiced, and captured)."""
+        self._expect_vendor(vendor_order_id, "shipped", OrderStatus.ACCEPTED_BY_VENDOR, OrderStatus.SENT_TO_VENDOR)
+        shipment_id = f"vendor:{vendor_order_id}"
+        self._shipment_created(shipment_id=shipment_id, carrier=carrier, tracking_number=tracking_number)
+        self._shipped(shipment_id=shipment_id, status="in_transit", carrier_event_at=shipped_at, carrier=carrier,
+                      tracking_number=tracking_number, location_id=self.location_id, lines=self.lines,
+                      currency=self.currency, order_total=self.order_total)
+
+    def vendor_delivered(self, vendor_order_id: str, delivered_at: str) -> None:
+        self._expect_vendor(vendor_order_id, "delivered", OrderStatus.SHIPPED)
+        self._delivered(shipment_id=self.shipment_id, delivered_at=delivered_at, reservation_id=None,
+                        location_id=self.location_id, lines=self.lines, currency=self.currency,
+                        cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None)
+
+    def vendor_cancellation_answered(self, vendor_order_id: str, cancelled: bool, reason: str | None) -> None:
+        """The vendor's answer to the withdrawn purchase order of a cancelled order; refused means it had shipped
+        (the parcel reaches the buyer: a return is the way back)."""
+        if self.status != OrderStatus.CANCELLED or vendor_order_id != self.vendor_order_id:
+            raise StaleOutcome(f"vendor order {vendor_order_id} cancellation answered while the order is {self.status}")
+        self._vendor_cancellation_answered(vendor_order_id=vendor_order_id, location_id=self.location_id,
+                                           cancelled=cancelled, reason=reason)
+
+    @event("VendorCancellationAnswered")
+    def _vendor_cancellation_answered(self, vendor_order_id: str, location_id: str, cancelled: bool,
+                                      reason: str | None) -> None:
+        self.vendor_order_id = None if cancelled else self.vendor_order_id
 
     @property
     def split(self) -> bool:
@@ -1124,6 +1203,10 @@ class Order(Aggregate):
             self._cancelled(reason=reason, reservation_id=None, cancel_shipment=False, channel=self.channel,
                             shipment_id=None)
             return
+        if self.status in (OrderStatus.SENT_TO_VENDOR, OrderStatus.ACCEPTED_BY_VENDOR):  # the PO is withdrawn
+            self._cancelled(reason=reason, reservation_id=None, cancel_shipment=False, channel=self.channel,
+                            shipment_id=None, vendor_order_id=self.vendor_order_id)
+            return
         self._cancelled(reason=reason, reservation_id=self.reservation_id if self.status in (
             OrderStatus.RESERVING, OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED) else None,
             cancel_shipment=self.shipment_requested or bool(self.pending_change), channel=self.channel,
@@ -1131,7 +1214,8 @@ class Order(Aggregate):
 
     @event("Cancelled")
     def _cancelled(self, reason: str, reservation_id: str | None, cancel_shipment: bool,
-                   channel: str | None = None, shipment_id: str | None = None) -> None:
+                   channel: str | None = None, shipment_id: str | None = None,
+                   vendor_order_id: str | None = None) -> None:
         self.status = OrderStatus.CANCELLED
         self.cancellation_reason = reason
         self.reservation_held = False
@@ -1197,7 +1281,7 @@ class Order(Aggregate):
             "order_id": self.order_id, "channel": self.channel, "external_order_id": self.external_order_id,
             "status": str(self.status), "version": self.version, "lines": self.lines, "ship_to": self.ship_to,
             "currency": self.currency, "order_total": str(self.order_total), "fulfilment_mode": self.fulfilment_mode,
-            "location_id": self.location_id, "allocations": self.allocations,
+            "location_id": self.location_id, "allocations": self.allocations, "vendor_order_id": self.vendor_order_id,
             "reservation_id": self.reservation_id, "locations_tried": self.locations_tried,
             "routing_attempt": self.routing_attempt, "shipment_id": self.shipment_id, "carrier": self.carrier,
             "tracking_number": self.tracking_number, "tracking_status": self.tracking_status,

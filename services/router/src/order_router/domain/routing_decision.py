@@ -42,6 +42,7 @@ class RoutingDecision(Aggregate):
         # a split: each location's share, [{"location_id", "lines": [{"sku", "quantity"}]}], the first being
         # location_id's; empty: location_id fills the whole order
         allocations: list[dict[str, Any]]
+        location_kind: str | None  # dropship: the order becomes a purchase order to the vendor
 
         class_version = 3
 
@@ -52,8 +53,10 @@ class RoutingDecision(Aggregate):
 
         @staticmethod
         def upcast_v2_v3(state: dict[str, Any]) -> None:
-            """Decisions of earlier releases were never split: location_id filled the whole order."""
+            """Decisions of earlier releases were never split (location_id filled the whole order) and did not
+            say what kind of location it is."""
             state.setdefault("allocations", [])
+            state.setdefault("location_kind", None)
 
         def apply(self, decision: RoutingDecision) -> None:
             decision.order_id = self.order_id
@@ -63,6 +66,7 @@ class RoutingDecision(Aggregate):
             decision.rule_version = self.rule_version
             decision.candidates = self.candidates
             decision.allocations = [dict(a) for a in self.allocations]
+            decision.location_kind = self.location_kind
             decision.keep_inputs(self)
 
     class Unroutable(Aggregate.Created):
@@ -88,6 +92,7 @@ class RoutingDecision(Aggregate):
             decision.order_id = self.order_id
             decision.attempt = self.attempt
             decision.location_id = None
+            decision.location_kind = None
             decision.reason = self.reason
             decision.rule_version = self.rule_version
             decision.candidates = self.candidates
@@ -115,7 +120,7 @@ class RoutingDecision(Aggregate):
             return cls._create(cls.Routed, id=decision_id, order_id=order_id, attempt=attempt,
                                location_id=outcome.location_id, reason=outcome.reason, rule_version=rule_version,
                                candidates=candidates, allocations=[a.as_dict() for a in outcome.allocations],
-                               **inputs)
+                               location_kind=outcome.location_kind, **inputs)
         return cls._create(cls.Unroutable, id=decision_id, order_id=order_id, attempt=attempt, reason=outcome.reason,
                            rule_version=rule_version, candidates=candidates, **inputs)
 
@@ -128,7 +133,8 @@ class RoutingDecision(Aggregate):
 
     def summary(self) -> dict[str, Any]:
         return {"order_id": self.order_id, "attempt": self.attempt, "routed": self.location_id is not None,
-                "location_id": self.location_id, "allocations": self.allocations, "reason": self.reason,
+                "location_id": self.location_id, "location_kind": self.location_kind,
+                "allocations": self.allocations, "reason": self.reason,
                 "rule_version": self.rule_version, "candidates": self.candidates,
                 "decided_at": self.created_on.isoformat(),
                 "lines": self.lines, "ship_to": self.ship_to, "channel": self.channel,

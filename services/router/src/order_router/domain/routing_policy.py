@@ -16,7 +16,7 @@ The eligible candidate with the highest score wins (ties: the better priority, t
 
 When none is eligible and the rules allow this order's channel to be split (``routing_rules.SplitRules``), a
 split is planned: a location may ship a part when it passed every filter but can_fill and has some of a
-wanted SKU. These are scored as above, normalised across themselves, and ranked; among the best
+wanted SKU (a dropship vendor never ships a part). These are scored as above, normalised across themselves, and ranked; among the best
 ``SPLIT_SEARCH_WIDTH`` of them the fewest locations (2 up to the rules' max_shipments) whose stock together
 covers every line are chosen, among those the highest sum of scores (ties: the better ranked). Each SKU is
 taken from the chosen locations in rank order, as much as each has, so one SKU may ship from two. The first
@@ -117,6 +117,9 @@ class RoutingOutcome:
     reason: str
     candidates: tuple[LocationCandidate, ...]
     allocations: tuple[SplitAllocation, ...] = ()  # a split: two or more, in rank order; else empty
+    # the chosen location's kind (warehouse, store, dropship, fba): a dropship vendor gets a purchase order
+    # instead of a reservation; None when unroutable (and for a split, whose parts are never dropship vendors)
+    location_kind: str | None = None
 
     @property
     def routed(self) -> bool:
@@ -201,7 +204,8 @@ def route(*, rules: RoutingRules, lines: Iterable[Mapping[str, Any]], ship_to: S
 
     if candidates:
         chosen = candidates[0]
-        return RoutingOutcome(chosen.location_id, f"{chosen.location_id}: {chosen.reason}", ranked)
+        return RoutingOutcome(chosen.location_id, f"{chosen.location_id}: {chosen.reason}", ranked,
+                              location_kind=rules.location(chosen.location_id).kind)
     unroutable = _unroutable_reason(rules, wanted, ranked, excluded)
     if rules.split is None or all(loc.id in excluded for loc in rules.locations):
         return RoutingOutcome(None, unroutable, ranked)
@@ -210,8 +214,9 @@ def route(*, rules: RoutingRules, lines: Iterable[Mapping[str, Any]], ship_to: S
         return RoutingOutcome(None, f"{unroutable}; {refusal}", ranked)
 
     # no single location can fill the order: plan a split among the locations that may ship a part
+    # (a dropship vendor fills an order whole, on one purchase order: never a part)
     may_ship_part = [loc for loc in rules.locations if set(removed[loc.id]) == {"can_fill"}
-                     and any(seen_at[loc.id][sku] > 0 for sku in wanted)]
+                     and loc.kind != "dropship" and any(seen_at[loc.id][sku] > 0 for sku in wanted)]
     part_scores = _scores(rules, may_ship_part, wanted, seen_at, destination, demand)
     parts = sorted(may_ship_part, key=lambda loc: _rank(rules, loc.id, part_scores[loc.id][0]))
     max_shipments = rules.split.max_shipments

@@ -12,14 +12,15 @@ The document::
       "locations": [                     # required, at least one: every location is a candidate of every order
         {"id": "WH-BLR-1",               # required, unique: [A-Za-z0-9][A-Za-z0-9._:-]{0,63} (the ledger's id)
          "name": "Bengaluru FC",         # required
-         "kind": "warehouse",            # required: "warehouse" | "store" | "dropship" | "fba"
+         "kind": "warehouse",            # required: "warehouse" | "store" | "dropship" | "fba" | "consignment"
          "postal_code": "560001",        # required: where it is (placed through the pin table, see pin_geo)
          "city": "Bengaluru",            # optional (default: the city of its pin's sorting district, if listed)
          "region": "Karnataka",          # optional (default: the state of its pin's postal circle)
          "lat": 12.97, "lon": 77.59,     # optional, both or neither: overrides the pin table for this location
          "priority": 1,                  # required, integer >= 1 (1 = preferred)
          "channels": ["webstore"],       # optional: ONLY orders of these channels may use it (required
-                                         #   for a dedicated pool, kind "fba": its stock is that channel's)
+                                         #   for a dedicated pool, kind "fba" or "consignment": its stock is
+                                         #   those channels' alone, never offered to any other)
          "excluded_channels": ["amazon-in"]}  # optional: orders of these channels may not use it
       ],
       "filters": ["not_tried", "can_fill", "channel_allowed", "serves_region"],
@@ -95,8 +96,10 @@ from .pin_geography import Place, is_indian_pin, locate, normalise_pin, state_of
 FILTERS = ("not_tried", "can_fill", "channel_allowed", "serves_region")
 REQUIRED_FILTERS = ("not_tried", "can_fill")
 SCORES = ("distance", "stock", "cost", "priority")  # the order they are computed and explained in
-KINDS = ("warehouse", "store", "dropship", "fba")
-DEDICATED_KINDS = ("fba",)  # stock that belongs to one channel (its own fulfilment network)
+KINDS = ("warehouse", "store", "dropship", "fba", "consignment")
+# stock that belongs to some channels only: a channel's own fulfilment network (fba), or stock a consignor placed
+# with us for the channels it sells through (consignment); a dropship vendor ships a whole order (never a part)
+DEDICATED_KINDS = ("fba", "consignment")
 ZONES = ("same_city", "same_region", "national")
 STOCK_MEASURES = ("units", "days_of_inventory")
 ANYWHERE = "*"

@@ -42,7 +42,7 @@ def _topics(handlers: dict) -> tuple[Topic, ...]:
 
 @cache
 def consumer_groups() -> tuple[ConsumerGroup, ...]:
-    from erp_bridge.adapters.subscriptions import erp_handlers
+    from erp_bridge.adapters.subscriptions import erp_handlers, vendor_order_handlers
     from inventory_ledger.adapters.subscriptions import inventory_handlers
     from order_orchestrator.adapters.subscriptions import order_handlers
     from order_router.adapters.subscriptions import routing_handlers, stock_view_handlers
@@ -57,6 +57,7 @@ def consumer_groups() -> tuple[ConsumerGroup, ...]:
         ConsumerGroup("shipping", "shipping", _topics(shipment_handlers(None))),
         ConsumerGroup("returns", "returns", _topics(return_handlers(None))),
         ConsumerGroup("erp-bridge", "erp-bridge", _topics(erp_handlers(None))),
+        ConsumerGroup("erp-bridge-vendor-orders", "erp-bridge", _topics(vendor_order_handlers(None))),
     )
 
 

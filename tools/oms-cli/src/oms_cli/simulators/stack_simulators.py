@@ -1,9 +1,10 @@
 """The outside world of a local stack in one process: the payment provider under ``/payments`` and Amazon's
-Selling Partner API (Login with Amazon, the Orders API, Listings Items quantities) under ``/amazon``, and
-the webstore's stock endpoint under ``/webstore``. ``oms up``, the tests and the
-benchmark run it beside the seven services and point the orchestrator (``OMS_PAYMENT_PROVIDER_URL``) and
-the gateway's SP-API channel (``OMS_AMAZON_SP_API_ENDPOINT``, ``OMS_AMAZON_LWA_*``) at it; a deployment points
-them at the real ones.
+Selling Partner API (Login with Amazon, the Orders API, Listings Items quantities) under ``/amazon``, the
+webstore's stock endpoint under ``/webstore``, and the dropship vendors' portal under ``/vendors``. ``oms up``,
+the tests and the benchmark run it beside the seven services and point the orchestrator
+(``OMS_PAYMENT_PROVIDER_URL``), the gateway's SP-API channel (``OMS_AMAZON_SP_API_ENDPOINT``,
+``OMS_AMAZON_LWA_*``) and the erp-bridge (``OMS_VENDOR_PORTAL_URL``) at it; a deployment points them at the
+real ones.
 
 Run it on its own with ``uvicorn --factory oms_cli.simulators.stack_simulators:stack_simulators``."""
 
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from .amazon_sp_api import sp_api_simulator
 from .payment_provider import payment_provider_simulator
+from .vendor_portal import vendor_portal_simulator
 
 # the local stack's demo credentials of the simulated SP-API application (what the gateway is given)
 SP_API_CLIENT_ID = "amzn1.application-oa2-client.oms-demo"
@@ -50,13 +52,15 @@ def webstore_stock_simulator() -> FastAPI:
 
 
 def stack_simulators() -> FastAPI:
-    app = FastAPI(title="local stack simulators: payment provider, Amazon SP-API", openapi_url=None)
+    app = FastAPI(title="local stack simulators: payment provider, Amazon SP-API, webstore, vendor portal",
+                  openapi_url=None)
     app.mount("/payments", payment_provider_simulator(
         api_key=os.environ.get("OMS_PAYMENT_PROVIDER_KEY") or "payments-demo-key"))
     app.mount("/amazon", sp_api_simulator(client_id=SP_API_CLIENT_ID, client_secret=SP_API_CLIENT_SECRET,
                                           refresh_token=SP_API_REFRESH_TOKEN))
 
     app.mount("/webstore", webstore_stock_simulator())
+    app.mount("/vendors", vendor_portal_simulator())
 
     @app.get("/health")
     async def health() -> dict[str, str]:
