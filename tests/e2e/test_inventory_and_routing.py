@@ -95,6 +95,23 @@ def test_a_new_routing_rule_version_is_replayed_against_past_orders(system, orde
     assert order_id in replayed.output and DEL in replayed.output  # to Delhi it would now ship from Delhi
 
 
+def test_ship_from_store_a_home_delivery_only_a_store_can_fill_is_packed_and_shipped_by_the_store(
+        system, order_body, sku):
+    store = "STORE-MUM-1"
+    item = sku()
+    system.receive_stock(item, store, 3)  # only the Mumbai store has it
+    system.wait_until(lambda: router_sees(system, item, store) == 3, what="the router sees the store's stock")
+    order_id = system.post_order(order_body([(item, 2)], postal_code="400050")).json()["order_id"]
+    state = system.wait_for_status(order_id, "shipment_created")["state"]
+    assert state["location_id"] == store and state["fulfilment_mode"] == "seller"
+    shipments = system.http.get(system.url("shipping", "/v1/shipments"), params={"order_id": order_id}).json()
+    assert [s["location_id"] for s in shipments["shipments"]] == [store]  # the store books and hands over the parcel
+    assert system.stock(item, store)["reserved"] == 2
+    assert system.track(state["carrier"], state["tracking_number"], "delivered").status_code == 202
+    system.wait_for_status(order_id, "delivered")
+    system.wait_until(lambda: system.stock(item, store)["on_hand"] == 1, what="the store's stock committed")
+
+
 def test_buy_online_pick_up_in_store_from_reservation_to_collection(system, order_body, sku):
     store = "STORE-MUM-1"
     item = sku()
