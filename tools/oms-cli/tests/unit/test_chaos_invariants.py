@@ -102,6 +102,26 @@ def test_expected_stock_is_initial_minus_committed_plus_restocked_with_the_stand
     assert (expected[("B", "BLR")].on_hand, expected[("B", "BLR")].reserved) == (2, 0)
 
 
+def test_a_split_orders_shares_each_hold_or_leave_their_own_location():
+    def share(location, reservation, sku, quantity, state="reserved", parcel="created"):
+        return {"location_id": location, "reservation_id": reservation, "lines": [{"sku": sku, "quantity": quantity}],
+                "state": state, "parcel": parcel}
+    state = {"status": "partially_shipped", "location_id": None, "reservation_id": None,
+             "allocations": [share("BLR", "r1", "A", 2, parcel="delivered"), share("DEL", "r2", "B", 1)]}
+    outcomes = inv.order_outcomes("split", state, {"A": 2, "B": 1}, {})
+    assert [(o.status, o.location_id, o.reservation_id, dict(o.quantities)) for o in outcomes] == [
+        ("delivered", "BLR", "r1", {"A": 2}), ("reserved", "DEL", "r2", {"B": 1})]
+    expected = inv.expected_stock({("A", "BLR"): 5, ("B", "DEL"): 4}, outcomes)
+    assert (expected[("A", "BLR")].on_hand, expected[("A", "BLR")].reserved) == (3, 0)
+    assert expected[("B", "DEL")].holds == {"r2": 1}
+    cancelled = {"status": "cancelled", "allocations": [share("BLR", "r1", "A", 2, state="released"),
+                                                        share("DEL", "r2", "B", 1, state="released")]}
+    assert [o.status for o in inv.order_outcomes("c", cancelled, {"A": 2, "B": 1}, {})] == ["cancelled", "cancelled"]
+    single = inv.order_outcomes("one", {"status": "reserved", "location_id": "BLR", "reservation_id": "r9"}, {"A": 1},
+                                {"A": 1})
+    assert [(o.location_id, o.reservation_id, dict(o.restocked)) for o in single] == [("BLR", "r9", {"A": 1})]
+
+
 def figures(on_hand, reserved, version=7, holds=None):
     return {"on_hand": on_hand, "reserved": reserved, "available": on_hand - reserved, "version": version,
             "holds": holds or {}}

@@ -215,6 +215,32 @@ class OrderOutcome:
     restocked: Mapping[str, int] = field(default_factory=dict)
 
 
+def order_outcomes(order_id: str, state: Mapping[str, Any], quantities: Mapping[str, int],
+                   returned: Mapping[str, int]) -> list[OrderOutcome]:
+    """What the order did to the stock, as the orchestrator's state says: one outcome, or for a split order
+    one per location's share (held while its reservation stands, gone once its parcel is delivered; what came
+    back was restocked where the first parcel came from, as the returns service restocks)."""
+    status = state.get("status", "unknown")
+    allocations = state.get("allocations") or []
+    if not allocations:
+        return [OrderOutcome(order_id, status, state.get("location_id"), state.get("reservation_id"), quantities,
+                             dict(returned))]
+    outcomes = []
+    for n, share in enumerate(allocations):
+        if share.get("parcel") == "delivered":
+            share_status = "delivered"
+        elif status in HELD | {"reserving", "partially_shipped"}:
+            share_status = "reserved" if share.get("state") == "reserved" else "released"
+        else:
+            share_status = status
+        share_quantities: dict[str, int] = {}
+        for line in share["lines"]:
+            share_quantities[line["sku"]] = share_quantities.get(line["sku"], 0) + int(line["quantity"])
+        outcomes.append(OrderOutcome(order_id, share_status, share["location_id"], share["reservation_id"],
+                                     share_quantities, dict(returned) if n == 0 else {}))
+    return outcomes
+
+
 def expected_stock(initial: Mapping[Item, int], outcomes: Iterable[OrderOutcome]) -> dict[Item, StockExpectation]:
     """Per SKU and location: the initial stock minus what left with delivered orders plus what came
     back on the shelf, and the holds of the orders whose reservation still stands."""

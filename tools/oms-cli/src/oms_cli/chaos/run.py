@@ -729,13 +729,15 @@ class ChaosRun:
         outcomes, touching, reservation_orders = [], defaultdict(set), {}
         for order in orders:
             state = states.get(order.order_id) or {}
-            outcomes.append(inv.OrderOutcome(order.order_id, state.get("status", "unknown"), state.get("location_id"),
-                                             state.get("reservation_id"), order.quantities(), dict(order.returned)))
-            for location in {state.get("location_id"), *(state.get("locations_tried") or [])} - {None}:
+            shares = inv.order_outcomes(order.order_id, state, order.quantities(), order.returned)
+            outcomes += shares
+            for location in {state.get("location_id"), *(state.get("locations_tried") or []),
+                             *(share.location_id for share in shares)} - {None}:
                 for sku in order.quantities():
                     touching[(sku, location)].add(order.order_id)
-            if state.get("reservation_id"):
-                reservation_orders[state["reservation_id"]] = order.order_id
+            for share in shares:
+                if share.reservation_id:
+                    reservation_orders[share.reservation_id] = order.order_id
         for e in self.on(envelopes, INVENTORY_RESERVATIONS):
             if "reservation_id" in e.payload:
                 reservation_orders.setdefault(e.payload["reservation_id"], e.payload["order_id"])
