@@ -58,11 +58,9 @@ class ErpDocument(Aggregate):
         if total < 0:
             raise ErpDocumentRuleViolation(f"a {kind} cannot total {total}")
         number = document_number(kind, erp_document_id_for(kind, order_id, rma_id, shipment_id))
-        if shipment_id is None:  # as documents were recorded before parcels had invoices of their own
-            return cls(kind=kind, order_id=order_id, rma_id=rma_id, number=number, lines=lines, total=total,
-                       currency=currency, source_event_id=source_event_id)
+        parcel = {"shipment_id": shipment_id} if shipment_id else {}  # recorded as before when there is none
         return cls(kind=kind, order_id=order_id, rma_id=rma_id, number=number, lines=lines, total=total,
-                   currency=currency, source_event_id=source_event_id, shipment_id=shipment_id)
+                   currency=currency, source_event_id=source_event_id, **parcel)
 
     @event("Recorded")
     def __init__(self, kind: str, order_id: str, rma_id: str | None, number: str, lines: list[dict[str, Any]],

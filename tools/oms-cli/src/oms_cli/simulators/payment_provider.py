@@ -47,11 +47,9 @@ Run it on its own with ``uvicorn --factory oms_cli.simulators.payment_provider:p
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
-from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -59,25 +57,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from .idempotent_api import IdempotentApiSimulator, Refusal, error
+
 DECLINING_TOKENS = {"tok_chargeDeclined": "card_declined", "tok_insufficientFunds": "insufficient_funds",
                     "tok_expiredCard": "expired_card"}
-OUTAGE_STATUSES = {429: "rate_limited", 500: "internal_error", 502: "bad_gateway", 503: "service_unavailable",
-                   504: "gateway_timeout"}
 CURRENCY = re.compile(r"[A-Z]{3}")
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("1e15")
-MAX_KEY_LENGTH = 255
-
-
-class Refusal(Exception):
-    """A refusal to answer: status, code and message."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def response(self) -> JSONResponse:
-        return _error(self.status, self.code, self.message)
 
 
 @dataclass
@@ -115,80 +101,27 @@ class Authorisation:
         return sum((capture.amount or Decimal(0) for capture in self.captures), Decimal(0))
 
 
-@dataclass
-class KeptAnswer:
-    """What an idempotency key was first answered, and what it was answered for."""
-
-    route: str
-    body: dict[str, Any]
-    status: int
-    answer: dict[str, Any]
-    replays: int = 0
-
-
-class PaymentProviderSimulator:
+class PaymentProviderSimulator(IdempotentApiSimulator):
     """The simulator's state: the authorisations and their operations, the answers kept by idempotency key,
     the outage planned, the counters."""
 
+    unavailable_message = "The payment provider is unavailable; try again later."
+    unkept_statuses = (400, 401)  # never reached the books: not kept
+
     def __init__(self, *, api_key: str):
+        super().__init__()
         self.api_key = api_key
         self.authorisations: dict[str, Authorisation] = {}
         self.captures: dict[str, tuple[Authorisation, Operation]] = {}
-        self.answers: dict[str, KeptAnswer] = {}
-        self.counters: Counter[str] = Counter()
-        self.outage_calls = 0
-        self._outage_status = 503
-        self._retry_after_s: float | None = None
 
-    def outage(self, count: int, *, status: int = 503, retry_after_s: float | None = None) -> None:
-        """Fails the next ``count`` ``/v1`` calls with ``status`` (and ``Retry-After`` when given)."""
-        if count < 0:
-            raise ValueError("count may not be negative")
-        if status not in OUTAGE_STATUSES:
-            raise ValueError(f"status must be one of {sorted(OUTAGE_STATUSES)}")
-        if retry_after_s is not None and retry_after_s < 0:
-            raise ValueError("retry_after_s may not be negative")
-        self.outage_calls, self._outage_status, self._retry_after_s = count, status, retry_after_s
-
-    def call(self, request: Request, body: bytes, route: str, operation) -> JSONResponse:
-        """One ``/v1`` call: outage, key, idempotency, then ``operation(key, document)`` -> (status, answer)."""
-        self.counters["calls"] += 1
-        if self.outage_calls > 0:
-            self.outage_calls -= 1
-            self.counters["refused_by_outage"] += 1
-            response = _error(self._outage_status, OUTAGE_STATUSES[self._outage_status],
-                              "The payment provider is unavailable; try again later.")
-            if self._retry_after_s is not None:
-                response.headers["Retry-After"] = f"{self._retry_after_s:g}"
-            return response
+    def refuse_caller(self, request: Request) -> JSONResponse | None:
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(presented.strip().encode(),
-                                                                     self.api_key.encode()):
-            self.counters["unauthorised"] += 1
-            response = _error(401, "unauthorised", "A valid 'Authorization: Bearer <key>' is needed.")
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-        try:
-            key = _idempotency_key(request)
-            document = _document(body)
-        except Refusal as refusal:
-            return refusal.response()
-        kept = self.answers.get(key)
-        if kept is not None:
-            if kept.route != route or kept.body != document:
-                return _error(422, "idempotency_key_reused",
-                              f"The Idempotency-Key {key!r} was used for another request.")
-            kept.replays += 1
-            self.counters["replays"] += 1
-            return JSONResponse(kept.answer, status_code=kept.status, headers={"Idempotent-Replayed": "true"})
-        try:
-            status, answer = operation(key, document)
-        except Refusal as refusal:
-            if refusal.status in (400, 401):  # never reached the books: not kept
-                return refusal.response()
-            status, answer = refusal.status, {"error": {"code": refusal.code, "message": refusal.message}}
-        self.answers[key] = KeptAnswer(route=route, body=document, status=status, answer=answer)
-        return JSONResponse(answer, status_code=status)
+        if scheme.lower() == "bearer" and secrets.compare_digest(presented.strip().encode(), self.api_key.encode()):
+            return None
+        self.counters["unauthorised"] += 1
+        response = error(401, "unauthorised", "A valid 'Authorization: Bearer <key>' is needed.")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     def authorise(self, key: str, document: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         token = document.get("token")
@@ -349,7 +282,7 @@ def payment_provider_simulator(api_key: str = os.environ.get("OMS_PAYMENT_PROVID
             simulator.outage(int(plan.get("count", 1)), status=int(plan.get("status", 503)),
                              retry_after_s=retry_after_s)
         except (ValueError, TypeError, AttributeError) as bad:
-            return _error(422, "invalid_outage",
+            return error(422, "invalid_outage",
                           f"Expected {{'count': n, 'status': 503, 'retry_after_s': s or null}}: {bad}")
         return JSONResponse({"outage_calls": simulator.outage_calls})
 
@@ -364,26 +297,8 @@ def payment_provider_simulator(api_key: str = os.environ.get("OMS_PAYMENT_PROVID
     return app
 
 
-def _idempotency_key(request: Request) -> str:
-    key = request.headers.get("idempotency-key", "").strip()
-    if not key:
-        raise Refusal(400, "idempotency_key_missing", "An Idempotency-Key header is needed.")
-    if len(key) > MAX_KEY_LENGTH:
-        raise Refusal(400, "idempotency_key_too_long",
-                      f"An Idempotency-Key has at most {MAX_KEY_LENGTH} characters.")
-    return key
 
 
-def _document(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        document = json.loads(body)
-    except ValueError as bad:
-        raise Refusal(400, "invalid_json", f"The body is not JSON: {bad}") from bad
-    if not isinstance(document, dict):
-        raise Refusal(400, "invalid_json", "The body must be a JSON object.")
-    return document
 
 
 def _amount(value: Any, *, zero_allowed: bool = False) -> Decimal:
@@ -407,5 +322,3 @@ def _money(amount: Decimal) -> str:
     return str(amount.quantize(CENT))
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)

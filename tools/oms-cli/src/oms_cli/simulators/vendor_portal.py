@@ -35,8 +35,6 @@ Run it on its own with ``uvicorn --factory oms_cli.simulators.vendor_portal:vend
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,25 +42,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-OUTAGE_STATUSES = {429: "rate_limited", 500: "internal_error", 502: "bad_gateway", 503: "service_unavailable",
-                   504: "gateway_timeout"}
+from .idempotent_api import IdempotentApiSimulator, Refusal, error
+
 CANCELLATION_ANSWERS = ("cancel", "refuse", "later")
-MAX_KEY_LENGTH = 255
-
-
-class Refusal(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-@dataclass
-class KeptAnswer:
-    route: str
-    body: dict[str, Any]
-    status: int
-    answer: dict[str, Any]
-    replays: int = 0
 
 
 @dataclass
@@ -76,64 +58,21 @@ class ReceivedPurchaseOrder:
     cancellation_key: str | None = None
 
 
-class VendorPortalSimulator:
+class VendorPortalSimulator(IdempotentApiSimulator):
     """The portal's state: the purchase orders received, the answers kept by idempotency key, the outage
     planned, how withdrawals are answered, the counters."""
 
-    def __init__(self) -> None:
-        self.purchase_orders: dict[tuple[str, str], ReceivedPurchaseOrder] = {}
-        self.answers: dict[str, KeptAnswer] = {}
-        self.counters: Counter[str] = Counter()
-        self.outage_calls = 0
-        self.cancellation_answer = "cancel"
-        self._outage_status = 503
-        self._retry_after_s: float | None = None
+    unavailable_message = "The vendor portal is unavailable; try again later."
 
-    def outage(self, count: int, *, status: int = 503, retry_after_s: float | None = None) -> None:
-        if count < 0:
-            raise ValueError("count may not be negative")
-        if status not in OUTAGE_STATUSES:
-            raise ValueError(f"status must be one of {sorted(OUTAGE_STATUSES)}")
-        if retry_after_s is not None and retry_after_s < 0:
-            raise ValueError("retry_after_s may not be negative")
-        self.outage_calls, self._outage_status, self._retry_after_s = count, status, retry_after_s
+    def __init__(self) -> None:
+        super().__init__()
+        self.purchase_orders: dict[tuple[str, str], ReceivedPurchaseOrder] = {}
+        self.cancellation_answer = "cancel"
 
     def answer_cancellations(self, answer: str) -> None:
         if answer not in CANCELLATION_ANSWERS:
             raise ValueError(f"answer must be one of {', '.join(CANCELLATION_ANSWERS)}")
         self.cancellation_answer = answer
-
-    def call(self, request: Request, body: bytes, route: str, operation) -> JSONResponse:
-        """One purchase-order call: outage, key, idempotency, then ``operation(key, document)`` -> (status,
-        answer)."""
-        self.counters["calls"] += 1
-        if self.outage_calls > 0:
-            self.outage_calls -= 1
-            self.counters["refused_by_outage"] += 1
-            response = _error(self._outage_status, OUTAGE_STATUSES[self._outage_status],
-                              "The vendor portal is unavailable; try again later.")
-            if self._retry_after_s is not None:
-                response.headers["Retry-After"] = f"{self._retry_after_s:g}"
-            return response
-        try:
-            key = _idempotency_key(request)
-            document = _document(body)
-        except Refusal as refusal:
-            return _error(refusal.status, refusal.code, refusal.message)
-        kept = self.answers.get(key)
-        if kept is not None:
-            if kept.route != route or kept.body != document:
-                return _error(422, "idempotency_key_reused",
-                              f"The Idempotency-Key {key!r} was used for another request.")
-            kept.replays += 1
-            self.counters["replays"] += 1
-            return JSONResponse(kept.answer, status_code=kept.status, headers={"Idempotent-Replayed": "true"})
-        try:
-            status, answer = operation(key, document)
-        except Refusal as refusal:
-            status, answer = refusal.status, {"error": {"code": refusal.code, "message": refusal.message}}
-        self.answers[key] = KeptAnswer(route=route, body=document, status=status, answer=answer)
-        return JSONResponse(answer, status_code=status)
 
     def receive(self, location_id: str, key: str, document: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         vendor_order_id = document.get("vendor_order_id")
@@ -227,7 +166,7 @@ def vendor_portal_simulator() -> FastAPI:
             simulator.outage(int(plan.get("count", 1)), status=int(plan.get("status", 503)),
                              retry_after_s=retry_after_s)
         except (ValueError, TypeError, AttributeError) as bad:
-            return _error(422, "invalid_outage",
+            return error(422, "invalid_outage",
                           f"Expected {{'count': n, 'status': 503, 'retry_after_s': s or null}}: {bad}")
         return JSONResponse({"outage_calls": simulator.outage_calls})
 
@@ -237,7 +176,7 @@ def vendor_portal_simulator() -> FastAPI:
             plan = await request.json()
             simulator.answer_cancellations(plan.get("answer"))
         except (ValueError, TypeError, AttributeError) as bad:
-            return _error(422, "invalid_cancellation_answer", f"Expected {{'answer': 'cancel'}}: {bad}")
+            return error(422, "invalid_cancellation_answer", f"Expected {{'answer': 'cancel'}}: {bad}")
         return JSONResponse({"answer": simulator.cancellation_answer})
 
     @app.get("/simulator/purchase-orders")
@@ -250,28 +189,3 @@ def vendor_portal_simulator() -> FastAPI:
 
     return app
 
-
-def _idempotency_key(request: Request) -> str:
-    key = request.headers.get("idempotency-key", "").strip()
-    if not key:
-        raise Refusal(400, "idempotency_key_missing", "An Idempotency-Key header is needed.")
-    if len(key) > MAX_KEY_LENGTH:
-        raise Refusal(400, "idempotency_key_too_long",
-                      f"An Idempotency-Key has at most {MAX_KEY_LENGTH} characters.")
-    return key
-
-
-def _document(body: bytes) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        document = json.loads(body)
-    except ValueError as bad:
-        raise Refusal(400, "invalid_json", f"The body is not JSON: {bad}") from bad
-    if not isinstance(document, dict):
-        raise Refusal(400, "invalid_json", "The body must be a JSON object.")
-    return document
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
