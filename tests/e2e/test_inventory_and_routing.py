@@ -144,6 +144,51 @@ def test_buy_online_pick_up_in_store_from_reservation_to_collection(system, orde
     assert mistaken.status_code == 422 and mistaken.json()["errors"][0]["pointer"] == "/pickup_location_id"
 
 
+def test_ship_to_store_a_pickup_its_store_cannot_fill_is_sent_there_held_and_collected(system, order_body, sku):
+    store = "STORE-MUM-1"
+    item = sku()
+    system.receive_stock(item, BLR, 5)  # the buyer's store has none
+    system.wait_until(lambda: router_sees(system, item, BLR) == 5, what="the router sees the warehouse's stock")
+    body = order_body([(item, 2)], postal_code="411001", fulfilment_mode="store_pickup", pickup_location_id=store)
+    order_id = system.post_order(body).json()["order_id"]
+    state = system.wait_for_status(order_id, "shipment_created")["state"]
+    assert state["location_id"] == BLR and state["locations_tried"] == [store, BLR]
+    transfer = state["store_transfer"]
+    assert (transfer["store"], transfer["from_location"], transfer["state"]) == (store, BLR, "sending")
+    assert transfer["address"]["postal_code"] == "400001"  # the parcel goes to the store, not to the buyer in Pune
+    decision = system.http.get(system.url("router", f"/v1/routing/{order_id}/2")).json()
+    assert decision["deliver_to_location"] == store and decision["reason"].startswith(f"ship to store {store}: {BLR}")
+    operator = {"Authorization": "Bearer operator-demo-token", "X-Operator": "store-mum"}
+    orders = system.url("order-orchestrator", f"/v1/orders/{order_id}")
+    early = system.http.post(orders + "/ready-for-pickup", json={"collect_within_hours": 48}, headers=operator)
+    assert early.status_code == 409 and "on its way to STORE-MUM-1" in early.json()["detail"], early.text
+
+    assert system.track(state["carrier"], state["tracking_number"], "in_transit").status_code == 202
+    system.wait_for_status(order_id, "in_transit_to_store")
+    cancel = system.http.post(orders + "/cancellation", json={"reason": "changed my mind"}, headers=operator)
+    assert cancel.status_code == 409 and "once it has arrived" in cancel.json()["detail"], cancel.text
+    assert system.track(state["carrier"], state["tracking_number"], "delivered").status_code == 202
+    state = system.wait_until(lambda: (s := system.order(order_id).json()["state"])["status"] == "reserved"
+                              and s["location_id"] == store and s, what="the goods held for the order at the store")
+    system.wait_until(lambda: system.stock(item, BLR)["on_hand"] == 3 and system.stock(item, BLR)["reserved"] == 0,
+                      what="the warehouse's reservation committed")
+    at_store = system.stock(item, store)
+    assert (at_store["on_hand"], at_store["reserved"], at_store["available_to_promise"]) == (2, 2, 0)
+
+    ready = system.http.post(orders + "/ready-for-pickup", json={"collect_within_hours": 48}, headers=operator)
+    assert ready.status_code == 200 and ready.json()["status"] == "ready_for_pickup", ready.text
+    collected = system.http.post(orders + "/pickup", json={"collected_by": "Asha Rao"}, headers=operator)
+    assert collected.status_code == 200 and collected.json()["status"] == "delivered", collected.text
+    system.wait_until(lambda: system.stock(item, store)["on_hand"] == 0 and system.stock(item, store)["reserved"] == 0,
+                      what="the collected units committed at the store")
+    system.wait_until(lambda: sorted(d["kind"] for d in system.erp_documents(order_id)) == ["invoice", "sale_order"],
+                      what="one sale order and one invoice in the ERP")
+    history = [entry["event"] for entry in system.order(order_id).json()["history"]]
+    assert [e for e in history if e in ("ReservationRejected", "SentToStore", "ArrivedAtStore", "HeldAtStore",
+                                        "ReadyForPickup", "Collected", "Shipped", "Delivered")] == [
+        "ReservationRejected", "SentToStore", "ArrivedAtStore", "HeldAtStore", "ReadyForPickup", "Collected"]
+
+
 def test_an_order_no_single_location_can_fill_is_split_across_two_and_each_parcel_ships_and_is_invoiced(
         system, order_body, sku):
     shirt, cap = sku(), sku()

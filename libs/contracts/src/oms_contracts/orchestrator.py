@@ -94,6 +94,20 @@ class OrderDelivered(Message):
     collected_in_store: bool = False  # a store pickup: the buyer took it at the counter (no carrier, no shipment)
 
 
+class OrderSentToStore(Message):
+    """Ship-to-store: the buyer's store had none of the order, so a parcel is on its way there from another
+    location; it is collected at the counter once it has arrived (OrderReadyForPickup)."""
+
+    message_type: ClassVar[str] = "OrderSentToStore"
+    order_id: str
+    channel: str
+    location_id: str  # where the parcel left from
+    store_id: str  # the store the buyer collects at
+    shipment_id: str
+    carrier: str
+    tracking_number: str
+
+
 class OrderReadyForPickup(Message):
     """The store has the order packed at its counter: the buyer may collect it until ``collect_by``."""
 
@@ -220,6 +234,9 @@ class RouteOrder(Message):
     channel: str
     exclude_locations: tuple[str, ...] = ()
     priority: Priority = "normal"
+    # ship-to-store: the store a store pickup is collected at, which had none of it; route the order to a location
+    # that ships it there (the store's address is the destination; never split, never a dropship vendor)
+    deliver_to_location: str | None = None
 
 
 class ReserveStock(Message):
@@ -277,6 +294,20 @@ class CommitReservation(Message):
     message_type: ClassVar[str] = "CommitReservation"
     order_id: str
     reservation_id: str
+
+
+class ReceiveReservedStock(Message):
+    """Ship-to-store: the parcel sent for an order arrived at the store; receive its units there and hold them
+    for the order at once (one step: they are never available to anyone else)."""
+
+    message_kind: ClassVar[str] = "command"
+    message_type: ClassVar[str] = "ReceiveReservedStock"
+    order_id: str
+    reservation_id: str  # the hold at the store (new)
+    location_id: str  # the store
+    lines: tuple[StockLine, ...]
+    reference: str  # the receipt: the parcel's shipment id
+    from_location_id: str  # where the parcel came from (its reservation there is committed)
 
 
 class CreateShipment(Message):

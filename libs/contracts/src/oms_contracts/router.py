@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .envelope import Message
-from .values import Allocation, LocationCandidate
+from .values import Address, Allocation, LocationCandidate
 
 
 class OrderRouted(Message):
@@ -23,6 +23,8 @@ class OrderRouted(Message):
     # the chosen location's kind: "dropship" makes the order a purchase order to the vendor instead of a
     # reservation of our stock (absent on messages of earlier releases)
     location_kind: str | None = None
+    # ship-to-store: the store's address, where the parcel goes (the order is collected there); None otherwise
+    deliver_to: Address | None = None
 
 
 class OrderUnroutable(Message):

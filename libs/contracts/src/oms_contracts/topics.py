@@ -61,7 +61,7 @@ ORCHESTRATOR_ORDERS = Topic(
      orchestrator.OrderCancellationRefused, orchestrator.OrderRefunded, orchestrator.OrderHeld,
      orchestrator.OrderHoldReleased, orchestrator.OrderRejected, orchestrator.OrderPrioritised,
      orchestrator.OrderModified, orchestrator.OrderModificationRefused, orchestrator.OrderPaymentRecorded,
-     orchestrator.OrderReadyForPickup),
+     orchestrator.OrderReadyForPickup, orchestrator.OrderSentToStore),
     description="Public order status changes for downstream subscribers.",
 )
 ROUTING_COMMANDS = Topic(
@@ -71,7 +71,8 @@ ROUTING_COMMANDS = Topic(
 INVENTORY_COMMANDS = Topic(
     "oms.orchestrator.inventory-commands.v1", "order-orchestrator", "order_id",
     (orchestrator.ReserveStock, orchestrator.ReleaseReservation, orchestrator.AdjustReservation,
-     orchestrator.CommitReservation, orchestrator.KeepReservation, orchestrator.HoldReservationUntil),
+     orchestrator.CommitReservation, orchestrator.KeepReservation, orchestrator.HoldReservationUntil,
+     orchestrator.ReceiveReservedStock),
 )
 SHIPPING_COMMANDS = Topic(
     "oms.orchestrator.shipping-commands.v1", "order-orchestrator", "order_id",

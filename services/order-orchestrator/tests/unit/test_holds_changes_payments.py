@@ -554,10 +554,121 @@ def test_an_uncollected_store_pickup_is_cancelled_when_its_reservation_lapses(sa
         saga.orders.collected(order_id, "too late")
 
 
-def test_a_store_that_cannot_fill_a_pickup_is_not_hopped_from(saga):
+STORE = {"name": "Mumbai flagship store", "line1": "14 Veer Nariman Road", "city": "Mumbai", "region": "Maharashtra",
+         "postal_code": "400001", "country": "IN"}
+
+
+def _store_refuses(saga: Saga, order_id: str) -> None:
+    saga.orders.reservation_rejected(order_id, saga.state(order_id)["reservation_id"], ["SKU-1 at STORE-MUM-1: 0 < 2"])
+
+
+def test_a_store_that_cannot_fill_a_pickup_has_it_sent_from_a_warehouse_then_collected(saga):
+    order_id = saga.place(collection="provider", token="tok_visa", pickup_at="STORE-MUM-1")
+    saga.desk.catch_up()
+    saga.messages()
+    _store_refuses(saga, order_id)
+    [route] = saga.messages()
+    assert route.message_type == "RouteOrder" and route.attempt == 2
+    assert route.deliver_to_location == "STORE-MUM-1" and route.exclude_locations == ("STORE-MUM-1",)
+
+    saga.orders.location_assigned(order_id, 2, "WH-BLR-1", "demo/1", [], location_kind="warehouse", deliver_to=STORE)
+    [reserve] = saga.messages()
+    assert (reserve.message_type, reserve.location_id) == ("ReserveStock", "WH-BLR-1")
+    with pytest.raises(StepRefused, match="on its way to STORE-MUM-1 from WH-BLR-1"):
+        saga.orders.ready_for_pickup(order_id, 48)
+    saga.orders.reservation_confirmed(order_id, reserve.reservation_id)
+    reserved, create = saga.messages()[-2:]
+    assert reserved.message_type == "OrderReserved" and reserved.location_id == "WH-BLR-1"
+    assert create.message_type == "CreateShipment" and create.location_id == "WH-BLR-1"
+    assert create.ship_to.model_dump(exclude_none=True) == STORE  # to the store's counter, not the buyer
+    assert create.payment_method == "prepaid" and create.cash_to_collect is None
+
+    saga.orders.shipment_created(order_id, create.shipment_id, "BLUEDART", "BD-1")
+    saga.orders.tracking_updated(order_id, create.shipment_id, "in_transit", "2026-11-24T09:00:00+05:30")
+    [sent] = saga.messages()[-1:]
+    assert sent.message_type == "OrderSentToStore"
+    assert (sent.location_id, sent.store_id, sent.tracking_number) == ("WH-BLR-1", "STORE-MUM-1", "BD-1")
+    assert saga.state(order_id)["status"] == "in_transit_to_store"
+    with pytest.raises(StepRefused, match="on its way to STORE-MUM-1 .*cancelled once it has arrived"):
+        saga.orders.cancel(order_id, "changed my mind", "support")
+    saga.desk.catch_up()
+    assert saga.state(order_id)["payment"]["state"] == "authorised"  # nothing sold yet: no capture
+
+    saga.orders.delivered(order_id, create.shipment_id, "2026-11-25T11:00:00+05:30")
+    published = saga.messages()
+    assert [m.message_type for m in published] == ["OrderCancellationRefused", "CommitReservation",
+                                                   "ReceiveReservedStock"]  # no OrderDelivered: not the buyer yet
+    commit, receive = published[1:]
+    assert commit.reservation_id == reserve.reservation_id
+    assert (receive.location_id, receive.reference, receive.from_location_id) == (
+        "STORE-MUM-1", create.shipment_id, "WH-BLR-1")
+    assert [(line.sku, line.quantity) for line in receive.lines] == [("SKU-1", 2), ("SKU-2", 1)]
+    state = saga.state(order_id)
+    assert state["status"] == "reserving" and state["location_id"] == "STORE-MUM-1"
+    assert state["reservation_id"] == receive.reservation_id and state["store_transfer"]["state"] == "arrived"
+    saga.orders.delivered(order_id, create.shipment_id, "2026-11-25T11:00:00+05:30")  # redelivered: no effect
+    assert saga.types() == []
+
+    saga.orders.reservation_confirmed(order_id, receive.reservation_id)
+    assert saga.types() == []  # held at the store: no second OrderReserved, no parcel
+    assert saga.state(order_id)["status"] == "reserved"
+    saga.orders.ready_for_pickup(order_id, 48)
+    ready, hold = saga.messages()
+    assert ready.location_id == "STORE-MUM-1" and hold.reservation_id == receive.reservation_id
+    state = saga.orders.collected(order_id, "Asha (ID checked)")
+    assert state["status"] == "delivered"
+    delivered, commit = saga.messages()[:2]
+    assert delivered.collected_in_store and delivered.location_id == "STORE-MUM-1"
+    assert commit.reservation_id == receive.reservation_id
+    saga.desk.catch_up()
+    assert saga.state(order_id)["payment"]["state"] == "captured"
+
+
+def test_a_ship_to_store_order_cancelled_at_the_store_releases_the_goods_held_there(saga):
     order_id = saga.place(pickup_at="STORE-MUM-1")
+    _store_refuses(saga, order_id)
+    saga.orders.location_assigned(order_id, 2, "WH-BLR-1", "demo/1", [], location_kind="warehouse", deliver_to=STORE)
+    saga.orders.reservation_confirmed(order_id, saga.state(order_id)["reservation_id"])
+    shipment = saga.state(order_id)
+    create = [m for m in saga.messages() if m.message_type == "CreateShipment"][0]
+    saga.orders.shipment_created(order_id, create.shipment_id, "BLUEDART", "BD-1")
+    saga.orders.delivered(order_id, create.shipment_id, "2026-11-25T11:00:00+05:30")  # no in-transit scan first
+    held = saga.state(order_id)["reservation_id"]
+    assert held != shipment["reservation_id"]
+    saga.orders.reservation_confirmed(order_id, held)
+    saga.orders.ready_for_pickup(order_id, 48)
+    saga.messages()
+    state = saga.orders.cancel(order_id, "buyer called", "support")
+    assert state["status"] == "cancelled"
+    cancelled, release = saga.messages()
+    assert cancelled.message_type == "OrderCancelled"
+    assert (release.message_type, release.reservation_id) == ("ReleaseReservation", held)  # no parcel to cancel
+
+
+def test_a_ship_to_store_the_router_refuses_or_that_runs_out_of_attempts_is_backordered(saga):
+    order_id = saga.place(pickup_at="STORE-MUM-1")
+    _store_refuses(saga, order_id)
+    saga.orders.unroutable(order_id, 2, "ship-to-store STORE-MUM-1: the rules do not ship to stores")
+    state = saga.state(order_id)
+    assert state["status"] == "backordered" and "do not ship to stores" in state["backorder_reason"]
+
+    order_id = saga.place(pickup_at="STORE-MUM-1")  # the default policy tries 2 locations in all
+    _store_refuses(saga, order_id)
+    saga.orders.location_assigned(order_id, 2, "WH-BLR-1", "demo/1", [], deliver_to=STORE)
     saga.orders.reservation_rejected(order_id, saga.state(order_id)["reservation_id"], ["short"])
-    assert saga.state(order_id)["status"] == "backordered"
+    state = saga.state(order_id)
+    assert state["status"] == "backordered" and state["locations_tried"] == ["STORE-MUM-1", "WH-BLR-1"]
+    assert state["store_transfer"] is None
+
+
+def test_a_ship_to_store_answer_must_name_one_location_of_ours_and_the_stores_address(saga):
+    order_id = saga.place(pickup_at="STORE-MUM-1")
+    _store_refuses(saga, order_id)
+    saga.messages()
+    saga.orders.location_assigned(order_id, 2, "WH-BLR-1", "demo/1", [])  # no address: not taken
+    saga.orders.location_assigned(order_id, 2, "VENDOR-ACME", "demo/1", [], location_kind="dropship",
+                                  deliver_to=STORE)
+    assert saga.state(order_id)["status"] == "routing" and saga.types() == []
     with pytest.raises(StepRefused, match="not a store pickup"):
         saga.orders.ready_for_pickup(saga.place(), 24)
 

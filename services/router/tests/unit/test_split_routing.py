@@ -120,7 +120,7 @@ def test_every_mistake_in_the_split_section_is_named_at_once():
 
 
 def test_the_demo_rules_split_across_at_most_two_locations():
-    assert DEMO.version == "demo/2026-11-24.1"
+    assert DEMO.version == "demo/2026-11-24.2"
     assert DEMO.split == SplitRules(allowed=True, max_shipments=2)
     assert DEMO.description is not None and "split" in DEMO.description
 
@@ -328,7 +328,7 @@ def test_a_split_decision_records_and_publishes_each_share(routing):
 
     events = [routing.mapper.to_domain_event(n) for n in routing.recorder.select_notifications(1, 10)]
     assert [type(e).__name__ for e in events] == ["Routed", "Routed"]
-    assert RoutingDecision.Routed.class_version == 3 and events[0].allocations == SPLIT_SHARES
+    assert RoutingDecision.Routed.class_version == 4 and events[0].allocations == SPLIT_SHARES
     [split], [single] = (routing_publications(e) for e in events)
     assert (split.topic, split.subject) == (ROUTING_DECISIONS, order_id)
     message = split.message
@@ -343,7 +343,7 @@ def test_an_unroutable_decision_has_no_shares(routing):
     decision = route_order(routing, f"short-{uuid4().hex[:8]}", quantity=9)
     assert not decision["routed"] and decision["allocations"] == []
     assert decision["reason"].endswith("; no split either: together the locations that may serve it have A 8 < 9")
-    assert RoutingDecision.Unroutable.class_version == 2
+    assert RoutingDecision.Unroutable.class_version == 3
 
 
 def test_a_decision_recorded_before_orders_were_split_reads_as_not_split(routing):
@@ -357,8 +357,9 @@ def test_a_decision_recorded_before_orders_were_split_reads_as_not_split(routing
     route_order(routing, "current", quantity=1)
     [stored] = routing.recorder.select_notifications(1, 1)
     old = routing.mapper.transcoder.decode(stored.state)
-    assert old.pop("class_version") == 3 and old.pop("allocations") == []
+    assert old.pop("class_version") == 4 and old.pop("allocations") == []
     assert old.pop("location_kind") == "warehouse"
+    assert old.pop("deliver_to_location") is None and old.pop("deliver_to") is None
     old.update(class_version=2, order_id="v2")
     routing.recorder.insert_events([StoredEvent(originator_id=uuid4(), originator_version=1, topic=stored.topic,
                                                 state=routing.mapper.transcoder.encode(old))])

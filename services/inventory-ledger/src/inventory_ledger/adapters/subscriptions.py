@@ -52,6 +52,12 @@ def inventory_handlers(ledger: StockLedger) -> dict[type, Handler]:
         await run_step(ledger.commit, order_id=m.order_id, reservation_id=_reservation_id(m.reservation_id),
                    tracking=d.tracking)
 
+    async def receive_reserved(d: Delivery) -> None:
+        m: orchestrator.ReceiveReservedStock = d.message
+        await run_step(ledger.receive_reserved, order_id=m.order_id,
+                       reservation_id=_reservation_id(m.reservation_id), location_id=m.location_id,
+                       lines=[line.model_dump() for line in m.lines], reference=m.reference, tracking=d.tracking)
+
     async def return_received(d: Delivery) -> None:
         m: returns.ReturnReceived = d.message
         await run_step(ledger.return_received, order_id=m.order_id, rma_id=m.rma_id, location_id=m.location_id,
@@ -64,5 +70,6 @@ def inventory_handlers(ledger: StockLedger) -> dict[type, Handler]:
         orchestrator.CommitReservation: commit,
         orchestrator.KeepReservation: keep,
         orchestrator.HoldReservationUntil: hold_until,
+        orchestrator.ReceiveReservedStock: receive_reserved,
         returns.ReturnReceived: return_received,
     }

@@ -24,6 +24,7 @@ from ..domain.reservation import (
     expire_reservation,
     place_reservation,
     quantities_by_sku,
+    receive_reserved_stock,
     refuse_adjustment_of_unknown_reservation,
     reservation_uuid,
     unknown_reservation_adjustment_id,
@@ -158,6 +159,27 @@ class StockLedger(ServiceApplication):
             _log.info("reservation decided", order_id=order_id, reservation_id=reservation_id,
                       location_id=location_id, status=str(reservation.status))
             self.record(reservation, *[item for item in stock.values() if item is not None], tracking=tracking)
+        retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+
+    def receive_reserved(self, *, order_id: str, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
+                         reference: str, tracking: Tracking | None = None) -> None:
+        """Ship-to-store: the order's parcel arrived at the store; its goods are received there, held for the
+        order (the reservation is confirmed, and the order hears so). Once per reservation id."""
+        def attempt() -> None:
+            if self._reservation_or_none(reservation_id) is not None:
+                self.record(tracking=tracking)  # already received: only note the message
+                return
+            stock: dict[str, StockItem] = {}
+            listings: list[SkuLocations] = []
+            for sku in quantities_by_sku(lines):
+                stock[sku], listing = self._item_or_new(sku, location_id)
+                listings += listing
+            reservation = receive_reserved_stock(reservation_id=reservation_id, order_id=order_id,
+                                                 location_id=location_id, lines=lines, reference=reference,
+                                                 stock=stock)
+            _log.info("goods received for an order", order_id=order_id, reservation_id=reservation_id,
+                      location_id=location_id, reference=reference)
+            self.record(reservation, *stock.values(), *listings, tracking=tracking)
         retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
 
     def keep(self, *, order_id: str, reservation_id: str, tracking: Tracking | None = None) -> None:

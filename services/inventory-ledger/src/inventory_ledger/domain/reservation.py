@@ -7,6 +7,10 @@ A line is held only out of the location's available to promise: never out of its
 while a count left it short of what it already holds. A confirmed reservation is later Released
 (compensation) or Committed (the goods left).
 
+``receive_reserved_stock`` holds goods that arrived at a location for one order (ship-to-store: the parcel
+reached the buyer's store): each stock item receives them already held, and the reservation is Confirmed with
+the receipt's reference; it never falls short, since the goods it holds are the ones that came in.
+
 ``adjust_reservation`` changes a confirmed reservation to hold exactly new lines (the order changed
 before shipment), all SKUs or none: shrinking always succeeds, growing needs available stock; the
 reservation is Adjusted, or records AdjustmentRejected with the reasons and no stock item is touched.
@@ -64,12 +68,15 @@ class Reservation(Aggregate):
         lines: list[dict[str, Any]]
         # held only until then unless kept (an order its buyer has yet to confirm); None: until released
         expires_at: str | None = None
+        # ship-to-store: the receipt (the parcel's shipment id) whose goods it holds; None: held out of stock there
+        receipt: str | None = None
 
         def apply(self, reservation: Reservation) -> None:
             reservation.order_id = self.order_id
             reservation.location_id = self.location_id
             reservation.lines = self.lines
             reservation.expires_at = getattr(self, "expires_at", None)
+            reservation.receipt = getattr(self, "receipt", None)
             reservation.reasons = []
             reservation.adjustments = []  # adjustment ids decided (applied or rejected)
             reservation.status = ReservationStatus.CONFIRMED
@@ -89,9 +96,11 @@ class Reservation(Aggregate):
 
     @classmethod
     def confirm(cls, reservation_id: str, order_id: str, location_id: str,
-                lines: list[dict[str, Any]], expires_at: str | None = None) -> Reservation:
+                lines: list[dict[str, Any]], expires_at: str | None = None,
+                receipt: str | None = None) -> Reservation:
+        extra = {"receipt": receipt} if receipt is not None else {}
         return cls._create(cls.Confirmed, id=reservation_uuid(reservation_id), order_id=order_id,
-                           location_id=location_id, lines=lines, expires_at=expires_at)
+                           location_id=location_id, lines=lines, expires_at=expires_at, **extra)
 
     @classmethod
     def reject(cls, reservation_id: str, order_id: str, location_id: str, reasons: list[str]) -> Reservation:
@@ -189,6 +198,7 @@ class Reservation(Aggregate):
         return {"reservation_id": str(self.id), "order_id": self.order_id, "location_id": self.location_id,
                 "status": str(self.status), "lines": self.lines, "reasons": self.reasons,
                 "adjustments": list(self.adjustments), "expires_at": getattr(self, "expires_at", None),
+                "receipt": getattr(self, "receipt", None),
                 "version": self.version}
 
 
@@ -249,6 +259,21 @@ def place_reservation(*, reservation_id: str, order_id: str, location_id: str, l
         stock[sku].reserve(reservation_id, order_id, quantity)  # type: ignore[union-attr]
     return Reservation.confirm(reservation_id, order_id, location_id,
                                [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items()], expires_at)
+
+
+def receive_reserved_stock(*, reservation_id: str, order_id: str, location_id: str, lines: list[dict[str, Any]],
+                           reference: str, stock: Mapping[str, StockItem]) -> Reservation:
+    """Receive the goods that came in for the order at the location and hold them for it, every line at once.
+
+    ``stock`` maps each SKU of the lines to its stock item at the location (new ones for SKUs never stocked
+    there).
+    """
+    wanted = quantities_by_sku(lines)
+    for sku, quantity in wanted.items():
+        stock[sku].receive_reserved(reservation_id, order_id, quantity, reference)
+    return Reservation.confirm(reservation_id, order_id, location_id,
+                               [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items()],
+                               receipt=reference)
 
 
 def adjust_reservation(*, reservation: Reservation, adjustment_id: str, lines: list[dict[str, Any]],

@@ -179,6 +179,29 @@ class StockItem(Aggregate):
         self.restocked.add(rma_id)
         self._set(on_hand, reserved, safety_stock, in_transit_in, in_transit_out)
 
+    def receive_reserved(self, reservation_id: str, order_id: str, quantity: int, reference: str) -> None:
+        """Goods that arrived for one order (ship-to-store): on hand and held for it in one step, so they are
+        never available to anyone else, whatever the safety stock. Once per reservation."""
+        if reservation_id in self.holds or reservation_id in self.settled:
+            return  # this arrival was already received and held
+        if quantity <= 0:
+            raise StockRuleViolation(f"a receipt must add stock, not {quantity}")
+        if reference in self.receipts:
+            raise ReceiptReferenceReused(
+                f"receipt {reference!r} of {self.sku} at {self.location_id} was counted already "
+                f"({self.receipts[reference]})")
+        self._received_reserved(reservation_id=reservation_id, order_id=order_id, quantity=quantity,
+                                reference=reference,
+                                **self._figures(self.on_hand + quantity, self.reserved + quantity))
+
+    @event("ReceivedReserved")
+    def _received_reserved(self, reservation_id: str, order_id: str, quantity: int, reference: str, sku: str,
+                           location_id: str, on_hand: int, reserved: int, safety_stock: int = 0,
+                           in_transit_in: int = 0, in_transit_out: int = 0) -> None:
+        self.receipts[reference] = quantity
+        self.holds[reservation_id] = quantity
+        self._set(on_hand, reserved, safety_stock, in_transit_in, in_transit_out)
+
     # ---- reservations ----
     def reserve(self, reservation_id: str, order_id: str, quantity: int) -> None:
         if reservation_id in self.holds or reservation_id in self.settled:

@@ -89,11 +89,23 @@ def order_publications(event: Any) -> Sequence[Publication]:
         case Order.RoutingRequested():
             return [Publication(ROUTING_COMMANDS, order_id, c.RouteOrder(
                 order_id=order_id, attempt=e["attempt"], lines=e["lines"], ship_to=e["ship_to"],
-                channel=e["channel"], exclude_locations=e["exclude_locations"], priority=e.get("priority", "normal")))]
+                channel=e["channel"], exclude_locations=e["exclude_locations"], priority=e.get("priority", "normal"),
+                deliver_to_location=e.get("deliver_to_location")))]
         case Order.ReservationRequested():
             return [Publication(INVENTORY_COMMANDS, order_id, c.ReserveStock(
                 order_id=order_id, reservation_id=e["reservation_id"], location_id=e["location_id"],
                 lines=e["lines"], expires_at=e.get("expires_at")))]
+        case Order.SentToStore():
+            return [public(c.OrderSentToStore(order_id=order_id, channel=e["channel"], location_id=e["location_id"],
+                                              store_id=e["store_id"], shipment_id=e["shipment_id"],
+                                              carrier=e["carrier"], tracking_number=e["tracking_number"]))]
+        case Order.ArrivedAtStore():  # the goods left the sending location
+            return [Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(
+                order_id=order_id, reservation_id=e["from_reservation"]))]
+        case Order.StoreReceiptRequested():  # and are held for the order at the store
+            return [Publication(INVENTORY_COMMANDS, order_id, c.ReceiveReservedStock(
+                order_id=order_id, reservation_id=e["reservation_id"], location_id=e["location_id"],
+                lines=e["lines"], reference=e["shipment_id"], from_location_id=e["from_location"]))]
         case Order.ReadyForPickup():
             return [public(c.OrderReadyForPickup(order_id=order_id, channel=e["channel"], location_id=e["location_id"],
                                                  collect_by=e["collect_by"])),

@@ -55,7 +55,7 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         await run_step(orders.location_assigned, order_id=m.order_id, attempt=m.attempt, location_id=m.location_id,
                    rule_version=m.rule_version, candidates=[cand.model_dump() for cand in m.candidates],
                    allocations=[a.model_dump() for a in m.allocations], location_kind=m.location_kind,
-                   tracking=d.tracking)
+                   deliver_to=m.deliver_to.model_dump() if m.deliver_to else None, tracking=d.tracking)
 
     async def unroutable(d: Delivery) -> None:
         m: router.OrderUnroutable = d.message

@@ -193,9 +193,10 @@ class Orders(ServiceApplication):
     # ---- saga steps ----
     def location_assigned(self, order_id: str, attempt: int, location_id: str, rule_version: str,
                           candidates: list[dict[str, Any]], allocations: list[dict[str, Any]] | None = None,
-                          location_kind: str | None = None, tracking: Tracking | None = None) -> None:
+                          location_kind: str | None = None, deliver_to: dict[str, Any] | None = None,
+                          tracking: Tracking | None = None) -> None:
         self._step(order_id, tracking, lambda o: o.assign_location(attempt, location_id, rule_version, candidates,
-                                                                   allocations, location_kind))
+                                                                   allocations, location_kind, deliver_to))
 
     def unroutable(self, order_id: str, attempt: int, reason: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:

@@ -28,6 +28,7 @@ class OrderStatus(StrEnum):
     SENT_TO_VENDOR = "sent_to_vendor"  # dropship: a purchase order is with the vendor, not yet answered
     ACCEPTED_BY_VENDOR = "accepted_by_vendor"  # dropship: the vendor will ship it from its own stock
     SHIPMENT_CREATED = "shipment_created"
+    IN_TRANSIT_TO_STORE = "in_transit_to_store"  # ship-to-store: the parcel has left for the buyer's store
     READY_FOR_PICKUP = "ready_for_pickup"
     PARTIALLY_SHIPPED = "partially_shipped"  # a split order: some of its parcels have left, not all
     SHIPPED = "shipped"
@@ -173,6 +174,9 @@ class Order(Aggregate):
         # a split order: one entry per location's share (location, reservation, lines, value, parcel); empty when
         # one location fills the order (location_id, reservation_id and shipment_id say where then)
         self.allocations: list[dict[str, Any]] = []
+        # ship-to-store: a store pickup its store could not reserve, sent there from another location (the store,
+        # its address, where from, that location's reservation, the parcel, and state: sending, arrived, held)
+        self.store_transfer: dict[str, Any] | None = None
         self.location_id: str | None = None
         self.vendor_order_id: str | None = None  # dropship: our purchase order to the vendor at location_id
         self.reservation_id: str | None = None
@@ -560,9 +564,8 @@ class Order(Aggregate):
             raise OrderRuleViolation("the channel fulfils this order from its own stock: nothing to route")
         if self.status not in (OrderStatus.ROUTING, OrderStatus.RESERVING):
             raise OrderRuleViolation(f"cannot route an order that is {self.status}")
-        if self.fulfilment_mode == "store_pickup":  # the buyer chose the store: reserve there, no routing
-            if self.routing_attempt:
-                raise OrderRuleViolation("a store pickup is reserved at the buyer's store only")
+        if self.fulfilment_mode == "store_pickup" and not self.routing_attempt:
+            # the buyer chose the store: reserve there first, no routing
             self._routing_requested(attempt=1, exclude_locations=[], lines=self.stock_lines, ship_to=self.ship_to,
                                     channel=self.channel, priority=self.priority,
                                     pickup_location_id=self.pickup_location_id)
@@ -572,25 +575,33 @@ class Order(Aggregate):
             return
         if self.routing_attempt >= max_attempts:
             raise OrderRuleViolation("routing attempts exhausted")
+        # a store pickup its store could not reserve: ship-to-store, the router finds a location that sends it there
         self._routing_requested(attempt=self.routing_attempt + 1, exclude_locations=list(self.locations_tried),
                                 lines=self.stock_lines, ship_to=self.ship_to, channel=self.channel,
-                                priority=self.priority)
+                                priority=self.priority, deliver_to_location=self.pickup_location_id
+                                if self.fulfilment_mode == "store_pickup" else None)
 
     @event("RoutingRequested")
     def _routing_requested(self, attempt: int, exclude_locations: list[str], lines: list[dict[str, Any]],
                            ship_to: dict[str, Any], channel: str, priority: str = "normal",
-                           pickup_location_id: str | None = None) -> None:
+                           pickup_location_id: str | None = None, deliver_to_location: str | None = None) -> None:
         self.routing_attempt = attempt
         self.status = OrderStatus.ROUTING
 
     def assign_location(self, attempt: int, location_id: str, rule_version: str,
                         candidates: list[dict[str, Any]],
-                        allocations: list[Mapping[str, Any]] | None = None, location_kind: str | None = None) -> None:
+                        allocations: list[Mapping[str, Any]] | None = None, location_kind: str | None = None,
+                        deliver_to: Mapping[str, Any] | None = None) -> None:
         """The router's answer: reserve the order at the location, or (a split: ``allocations``, each a location
         and the SKU quantities it fills) each location's share at that location, or (a dropship vendor's
-        location) send the vendor a purchase order instead."""
+        location) send the vendor a purchase order instead. Ship-to-store (a store pickup routed after its store
+        could not reserve it): reserve at the location, whose parcel goes to ``deliver_to``, the store."""
         if self.status != OrderStatus.ROUTING or attempt != self.routing_attempt:
             raise StaleOutcome(f"routing answer for attempt {attempt} while order is {self.status}")
+        to_store = self.fulfilment_mode == "store_pickup" and attempt > 1
+        if to_store and (deliver_to is None or location_kind == "dropship" or (allocations and len(allocations) > 1)):
+            raise OrderRuleViolation(f"ship-to-store {self.pickup_location_id}: the router must name one location "
+                                     "of ours and the store's address")
         if location_kind == "dropship":
             if self.fulfilment_mode == "store_pickup":
                 raise OrderRuleViolation("a store pickup is collected at the buyer's store, never dropshipped")
@@ -622,20 +633,23 @@ class Order(Aggregate):
         reservation_id = str(uuid5(NAMESPACE_URL, f"oms:reservation:{self.order_id}:{attempt}"))
         self._reservation_requested(attempt=attempt, location_id=location_id, reservation_id=reservation_id,
                                     rule_version=rule_version, candidates=candidates, lines=self.stock_lines,
-                                    expires_at=expires_at)
+                                    expires_at=expires_at, **({"deliver_to": dict(deliver_to)} if to_store else {}))
 
     @event("ReservationRequested")
     def _reservation_requested(self, attempt: int, location_id: str, reservation_id: str, rule_version: str,
                                candidates: list[dict[str, Any]], lines: list[dict[str, Any]],
                                expires_at: str | None = None, part: int | None = None, parts: int = 1,
                                order_lines: list[dict[str, Any]] | None = None,
-                               value: Decimal | None = None) -> None:
+                               value: Decimal | None = None, deliver_to: dict[str, Any] | None = None) -> None:
         self.status = OrderStatus.RESERVING
         self.locations_tried.append(location_id)
         if part is None:
             self.location_id = location_id
             self.reservation_id = reservation_id
             self.allocations = []
+            self.store_transfer = None if deliver_to is None else {
+                "store": self.pickup_location_id, "address": deliver_to, "from_location": location_id,
+                "from_reservation": reservation_id, "shipment_id": None, "state": "sending"}
             return
         if part == 1:
             self.allocations = []
@@ -745,8 +759,18 @@ class Order(Aggregate):
             return
         if self.status != OrderStatus.RESERVING or reservation_id != self.reservation_id:
             raise StaleOutcome(f"reservation {reservation_id} confirmed while order is {self.status}")
+        if self.store_transfer and self.store_transfer["state"] == "arrived":  # the parcel's goods, held at the store
+            self._held_at_store(reservation_id=reservation_id, location_id=self.location_id,
+                                shipment_id=self.store_transfer["shipment_id"])
+            return
         self._reserved(reservation_id=reservation_id, location_id=self.location_id, lines=self.lines,
                        channel=self.channel, currency=self.currency, order_total=self.order_total)
+
+    @event("HeldAtStore")
+    def _held_at_store(self, reservation_id: str, location_id: str, shipment_id: str) -> None:
+        self.status = OrderStatus.RESERVED
+        self.reservation_held = True
+        self.store_transfer["state"] = "held"
 
     @event("AllocationReserved")
     def _allocation_reserved(self, reservation_id: str, location_id: str, part: int) -> None:
@@ -788,6 +812,7 @@ class Order(Aggregate):
         self.status = OrderStatus.ROUTING
         self.reservation_id = None
         self.location_id = None
+        self.store_transfer = None
         if part is not None:  # only the location that refused is not tried again; the others' shares went back
             for other in self.allocations:
                 if other["location_id"] != location_id and other["location_id"] in self.locations_tried:
@@ -800,20 +825,29 @@ class Order(Aggregate):
         return self.may_hop(MAX_ROUTING_ATTEMPTS)
 
     def may_hop(self, max_attempts: int) -> bool:
-        """Whether another location may be tried (the channel's fulfilment policy sets ``max_attempts``); never
-        for a store pickup (the buyer chose the store)."""
-        return (self.status == OrderStatus.ROUTING and self.routing_attempt < max_attempts
-                and self.fulfilment_mode != "store_pickup")
+        """Whether another location may be tried (the channel's fulfilment policy sets ``max_attempts``); for a
+        store pickup whose store could not reserve it, a location that sends it to the store (ship-to-store)."""
+        return self.status == OrderStatus.ROUTING and self.routing_attempt < max_attempts
+
+    @property
+    def sending_to_store(self) -> bool:
+        """Ship-to-store, before the parcel reached the store."""
+        return bool(self.store_transfer and self.store_transfer["state"] == "sending")
 
     @property
     def ships(self) -> bool:
-        """Whether a parcel goes out (not for a store pickup: the buyer collects it at the counter)."""
-        return self.fulfilment_mode != "store_pickup"
+        """Whether a parcel goes out: not for a store pickup (the buyer collects it at the counter), except the
+        one that takes a ship-to-store order to its store."""
+        return self.fulfilment_mode != "store_pickup" or self.sending_to_store
 
     # ---- store pickup ----
     def ready_for_pickup(self, collect_within_hours: int = STORE_PICKUP_HOURS) -> None:
         if self.fulfilment_mode != "store_pickup":
             raise OrderRuleViolation("not a store pickup: it is shipped")
+        if self.store_transfer and self.store_transfer["state"] != "held":
+            raise OrderRuleViolation(f"the order is on its way to {self.store_transfer['store']} from "
+                                     f"{self.store_transfer['from_location']} ({self.status}): it is ready once "
+                                     "it has arrived and is held there")
         if self.status != OrderStatus.RESERVED or self.awaits_confirmation:
             raise OrderRuleViolation(f"an order that is {self.status} cannot be ready for pickup"
                                      if not self.awaits_confirmation else "the buyer has yet to confirm the order")
@@ -868,6 +902,12 @@ class Order(Aggregate):
             return
         # the first parcel's id is the one shipping derives from the order id (as in earlier releases)
         name = f"oms:shipment:{self.order_id}" + (f":{replacing}" if replacing else "")
+        if self.sending_to_store:  # to the store's counter: the buyer pays there, the carrier collects nothing
+            self._shipment_requested(reservation_id=self.reservation_id, location_id=self.location_id,
+                                     lines=self.stock_lines, ship_to=self.store_transfer["address"],
+                                     service_level=self.service_level, payment_method="prepaid",
+                                     shipment_id=str(uuid5(NAMESPACE_URL, name)), priority=self.priority)
+            return
         self._shipment_requested(reservation_id=self.reservation_id, location_id=self.location_id,
                                  lines=self.stock_lines, ship_to=self.ship_to, service_level=self.service_level,
                                  payment_method=self.payment_method, shipment_id=str(uuid5(NAMESPACE_URL, name)),
@@ -952,8 +992,15 @@ class Order(Aggregate):
             else:
                 raise StaleOutcome(f"tracking of {shipment_id}, a parcel that is {allocation['parcel']}")
             return
-        if shipment_id != self.shipment_id or self.status not in (OrderStatus.SHIPMENT_CREATED, OrderStatus.SHIPPED):
+        if shipment_id != self.shipment_id or self.status not in (
+                OrderStatus.SHIPMENT_CREATED, OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT_TO_STORE):
             raise StaleOutcome(f"tracking for {shipment_id} while order is {self.status}")
+        if self.sending_to_store and self.status == OrderStatus.SHIPMENT_CREATED:
+            self._sent_to_store(shipment_id=shipment_id, status=status, carrier_event_at=carrier_event_at,
+                                carrier=self.carrier, tracking_number=self.tracking_number,
+                                location_id=self.location_id, store_id=self.store_transfer["store"],
+                                channel=self.channel)
+            return
         if self.parcel_left_before_change(shipment_id):
             self._change_refused(change_id=self.pending_change["change_id"], rebook_shipment=False,
                                  reason="the carrier had picked the parcel up before the change reached it: "
@@ -976,6 +1023,13 @@ class Order(Aggregate):
         self.status = OrderStatus.SHIPPED
         self.tracking_status = status
 
+    @event("SentToStore")
+    def _sent_to_store(self, shipment_id: str, status: str, carrier_event_at: str, carrier: str,
+                       tracking_number: str, location_id: str, store_id: str, channel: str) -> None:
+        self.status = OrderStatus.IN_TRANSIT_TO_STORE
+        self.tracking_status = status
+        self.store_transfer["shipment_id"] = shipment_id
+
     @event("TrackingUpdated")
     def _tracking_updated(self, shipment_id: str, status: str, carrier_event_at: str,
                           part: int | None = None) -> None:
@@ -995,14 +1049,44 @@ class Order(Aggregate):
                             cash_collected=Decimal(allocation["value"])
                             if self.payment["collection"] == "cash_on_delivery" else None)
             return
-        if shipment_id != self.shipment_id or self.status not in (OrderStatus.SHIPMENT_CREATED, OrderStatus.SHIPPED):
+        if shipment_id != self.shipment_id or self.status not in (
+                OrderStatus.SHIPMENT_CREATED, OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT_TO_STORE):
             raise StaleOutcome(f"delivery of {shipment_id} while order is {self.status}")
+        if self.sending_to_store:
+            self._arrive_at_store(shipment_id, delivered_at)
+            return
         if self.parcel_left_before_change(shipment_id):
             self._change_refused(change_id=self.pending_change["change_id"], rebook_shipment=False,
                                  reason="the parcel was delivered before the change reached the carrier")
         self._delivered(shipment_id=shipment_id, delivered_at=delivered_at, reservation_id=self.reservation_id,
                         location_id=self.location_id, lines=self.lines, currency=self.currency,
                         cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None)
+
+    def _arrive_at_store(self, shipment_id: str, delivered_at: str) -> None:
+        """The parcel reached the buyer's store: the sending location's reservation is settled (the goods left it),
+        and the store receives them held for the order (then the store makes it ready for pickup)."""
+        transfer = self.store_transfer
+        self._arrived_at_store(shipment_id=shipment_id, delivered_at=delivered_at, store_id=transfer["store"],
+                               from_location=transfer["from_location"],
+                               from_reservation=transfer["from_reservation"], channel=self.channel)
+        self._store_receipt_requested(
+            reservation_id=str(uuid5(NAMESPACE_URL, f"oms:reservation:{self.order_id}:store:{shipment_id}")),
+            location_id=transfer["store"], lines=self.stock_lines, shipment_id=shipment_id,
+            from_location=transfer["from_location"])
+
+    @event("ArrivedAtStore")
+    def _arrived_at_store(self, shipment_id: str, delivered_at: str, store_id: str, from_location: str,
+                          from_reservation: str, channel: str) -> None:
+        self.store_transfer.update(state="arrived", shipment_id=shipment_id)
+        self.tracking_status = "delivered"
+        self.reservation_held = False
+
+    @event("StoreReceiptRequested")
+    def _store_receipt_requested(self, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
+                                 shipment_id: str, from_location: str) -> None:
+        self.status = OrderStatus.RESERVING
+        self.location_id = location_id
+        self.reservation_id = reservation_id
 
     @event("Delivered")
     def _delivered(self, shipment_id: str, delivered_at: str, reservation_id: str, location_id: str,
@@ -1039,6 +1123,10 @@ class Order(Aggregate):
             raise ChangeMustWait(f"change {self.pending_change['change_id']} is still being applied")
         if self.status in BETWEEN_STEPS:
             raise ChangeMustWait(f"the order is {self.status}: its stock is being allocated")
+        if self.store_transfer:
+            raise ChangeRefused(f"the order is sent to {self.store_transfer['store']} from "
+                                f"{self.store_transfer['from_location']} (ship-to-store): it is not changed line by "
+                                "line; cancel it and order again")
         if self.split:
             raise ChangeRefused(f"the order is split between {', '.join(a['location_id'] for a in self.allocations)}: "
                                 "a split order is not changed line by line; cancel it and order again")
@@ -1192,6 +1280,9 @@ class Order(Aggregate):
 
     # ---- cancellation ----
     def cancel(self, reason: str) -> None:
+        if self.status == OrderStatus.IN_TRANSIT_TO_STORE:
+            raise OrderRuleViolation(f"the order is on its way to {self.store_transfer['store']} "
+                                     f"(parcel {self.shipment_id}): it can be cancelled once it has arrived there")
         if self.status not in CANCELLABLE:
             raise OrderRuleViolation(self._too_late(self.status).replace("changed", "cancelled"))
         if self.split:  # each location's share goes back, and its parcel (if booked) is taken back
@@ -1207,10 +1298,11 @@ class Order(Aggregate):
             self._cancelled(reason=reason, reservation_id=None, cancel_shipment=False, channel=self.channel,
                             shipment_id=None, vendor_order_id=self.vendor_order_id)
             return
+        at_store = bool(self.store_transfer and self.store_transfer["state"] != "sending")  # the parcel is there
         self._cancelled(reason=reason, reservation_id=self.reservation_id if self.status in (
-            OrderStatus.RESERVING, OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED) else None,
-            cancel_shipment=self.shipment_requested or bool(self.pending_change), channel=self.channel,
-            shipment_id=self.shipment_request_id)
+            OrderStatus.RESERVING, OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED, OrderStatus.READY_FOR_PICKUP)
+            else None, cancel_shipment=(self.shipment_requested or bool(self.pending_change)) and not at_store,
+            channel=self.channel, shipment_id=self.shipment_request_id)
 
     @event("Cancelled")
     def _cancelled(self, reason: str, reservation_id: str | None, cancel_shipment: bool,
@@ -1292,6 +1384,6 @@ class Order(Aggregate):
             "payment": self.payment, "pending_change": self.pending_change, "changes": self.changes,
             "cancelled_lines": self.cancelled_lines, "customer_email": self.customer_email,
             "confirmation": self.confirmation, "pickup_location_id": self.pickup_location_id,
-            "collect_by": self.collect_by,
+            "collect_by": self.collect_by, "store_transfer": self.store_transfer,
             "created_on": self.created_on.isoformat(), "modified_on": self.modified_on.isoformat(),
         }

@@ -19,7 +19,7 @@ def routing_publications(event: Any) -> Sequence[Publication]:
             return [Publication(ROUTING_DECISIONS, e["order_id"], c.OrderRouted(
                 order_id=e["order_id"], attempt=e["attempt"], location_id=e["location_id"],
                 rule_version=e["rule_version"], candidates=e["candidates"], allocations=e["allocations"],
-                location_kind=e.get("location_kind")))]
+                location_kind=e.get("location_kind"), deliver_to=e.get("deliver_to")))]
         case RoutingDecision.Unroutable():
             return [Publication(ROUTING_DECISIONS, e["order_id"], c.OrderUnroutable(
                 order_id=e["order_id"], attempt=e["attempt"], reason=e["reason"], rule_version=e["rule_version"],

@@ -31,7 +31,7 @@ def routing_handlers(routing: Routing, view: StockView) -> dict[type, Handler]:
             ship_to={"postal_code": m.ship_to.postal_code, "city": m.ship_to.city, "region": m.ship_to.region,
                      "country": m.ship_to.country},
             channel=m.channel, exclude_locations=list(m.exclude_locations),
-            stock=[level.position() for level in levels],
+            stock=[level.position() for level in levels], deliver_to_location=m.deliver_to_location,
             tracking=d.tracking)
 
     return {orchestrator.RouteOrder: route_order}

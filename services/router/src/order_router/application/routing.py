@@ -100,7 +100,7 @@ class Routing(ServiceApplication):
 
     def route_order(self, *, order_id: str, attempt: int, lines: list[dict[str, Any]], ship_to: Mapping[str, Any],
                     channel: str | None, exclude_locations: list[str], stock: list[StockPosition],
-                    tracking: Tracking | None = None) -> None:
+                    deliver_to_location: str | None = None, tracking: Tracking | None = None) -> None:
         def attempt_once() -> None:
             if self._decision_or_none(order_id, attempt) is not None:
                 self.record(tracking=tracking)  # already decided (a redelivered command): only note the message
@@ -109,10 +109,11 @@ class Routing(ServiceApplication):
             destination = ShipTo.of(ship_to)
             demand = self._demand.snapshot(rules, quantities_by_sku(lines))
             outcome = route(rules=rules, lines=lines, ship_to=destination, channel=channel, stock=stock,
-                            excluded=exclude_locations, demand=demand)
+                            excluded=exclude_locations, demand=demand, deliver_to_store=deliver_to_location)
             decision = RoutingDecision.decide(order_id=order_id, attempt=attempt, outcome=outcome,
                                               rule_version=rules.version, lines=lines, ship_to=destination,
-                                              channel=channel, exclude_locations=exclude_locations, stock=stock)
+                                              channel=channel, exclude_locations=exclude_locations, stock=stock,
+                                              deliver_to_location=deliver_to_location)
             _log.info("order routed" if outcome.routed else "order unroutable", order_id=order_id, attempt=attempt,
                       location_id=outcome.location_id, reason=outcome.reason, rule_version=rules.version,
                       **({"allocations": [a.as_dict() for a in outcome.allocations]} if outcome.split else {}))
@@ -202,7 +203,7 @@ class Routing(ServiceApplication):
                   for location_id, skus in event.stock_elsewhere.items() for sku, quantity in skus.items()]
         outcome: RoutingOutcome = route(rules=rules, lines=event.lines, ship_to=ShipTo.of(event.ship_to),
                                         channel=event.channel, stock=stock, excluded=event.exclude_locations,
-                                        demand=demand)
+                                        demand=demand, deliver_to_store=getattr(event, "deliver_to_location", None))
         seen_at = {p.location_id for p in stock}
         new_allocations = [a.as_dict() for a in outcome.allocations]
         changed = outcome.location_id != old or new_allocations != old_allocations

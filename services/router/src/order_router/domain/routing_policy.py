@@ -120,6 +120,8 @@ class RoutingOutcome:
     # the chosen location's kind (warehouse, store, dropship, fba): a dropship vendor gets a purchase order
     # instead of a reservation; None when unroutable (and for a split, whose parts are never dropship vendors)
     location_kind: str | None = None
+    # ship-to-store: the store's address (the Address shape), where the chosen location sends the parcel
+    deliver_to: dict[str, Any] | None = None
 
     @property
     def routed(self) -> bool:
@@ -170,9 +172,21 @@ def zone_of(location: RoutingLocation, destination: _Destination) -> str:
 
 def route(*, rules: RoutingRules, lines: Iterable[Mapping[str, Any]], ship_to: ShipTo, channel: str | None,
           stock: Iterable[StockPosition], excluded: Iterable[str] = (),
-          demand: DailyDemand | None = None) -> RoutingOutcome:
+          demand: DailyDemand | None = None, deliver_to_store: str | None = None) -> RoutingOutcome:
+    """Where the order is fulfilled from. ``deliver_to_store``: ship-to-store, a store pickup its store could
+    not reserve; the store's address is the destination, the store is not a candidate, nor is a dropship vendor,
+    and the order is never split."""
     wanted = quantities_by_sku(lines)
     excluded = set(excluded)
+    store: RoutingLocation | None = None
+    if deliver_to_store is not None:
+        refusal = rules.ship_to_store_refusal(deliver_to_store, channel)
+        if refusal is not None:
+            return RoutingOutcome(None, f"ship-to-store {deliver_to_store}: {refusal}", ())
+        store = rules.location(deliver_to_store)
+        assert store is not None  # (refused above otherwise)
+        ship_to = ShipTo(postal_code=store.postal_code, city=store.city, region=store.region, country="IN")
+        excluded.add(store.id)
     available: dict[tuple[str, str], int] = {}
     for position in stock:
         available[(position.sku, position.location_id)] = max(0, position.available)
@@ -190,6 +204,10 @@ def route(*, rules: RoutingRules, lines: Iterable[Mapping[str, Any]], ship_to: S
             reason = _filtered_out(name, loc, seen, wanted, excluded, channel, serving)
             if reason is not None:
                 reasons[name] = reason
+        if store is not None and loc.id == store.id:
+            reasons = {"not_tried": "the store to ship to (it could not reserve the order)"}
+        elif store is not None and loc.kind == "dropship":
+            reasons["ship_to_store"] = "a dropship vendor does not send to our stores"
         if reasons:
             removed[loc.id] = reasons
 
@@ -204,9 +222,15 @@ def route(*, rules: RoutingRules, lines: Iterable[Mapping[str, Any]], ship_to: S
 
     if candidates:
         chosen = candidates[0]
+        if store is not None:
+            return RoutingOutcome(chosen.location_id, f"ship to store {store.id}: {chosen.location_id}: {chosen.reason}",
+                                  ranked, location_kind=rules.location(chosen.location_id).kind,
+                                  deliver_to=store.delivery_address())
         return RoutingOutcome(chosen.location_id, f"{chosen.location_id}: {chosen.reason}", ranked,
                               location_kind=rules.location(chosen.location_id).kind)
     unroutable = _unroutable_reason(rules, wanted, ranked, excluded)
+    if store is not None:  # one parcel to the store's counter: never split
+        return RoutingOutcome(None, f"ship-to-store {store.id}: {unroutable}", ranked)
     if rules.split is None or all(loc.id in excluded for loc in rules.locations):
         return RoutingOutcome(None, unroutable, ranked)
     refusal = rules.split_refusal(channel)

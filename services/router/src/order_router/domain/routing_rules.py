@@ -18,6 +18,8 @@ The document::
          "region": "Karnataka",          # optional (default: the state of its pin's postal circle)
          "lat": 12.97, "lon": 77.59,     # optional, both or neither: overrides the pin table for this location
          "priority": 1,                  # required, integer >= 1 (1 = preferred)
+         "address": "12 MG Road",        # optional: its street address (a store needs one for ship-to-store:
+                                         #   the parcel goes to name, address, city, region, pin, India)
          "channels": ["webstore"],       # optional: ONLY orders of these channels may use it (required
                                          #   for a dedicated pool, kind "fba" or "consignment": its stock is
                                          #   those channels' alone, never offered to any other)
@@ -65,6 +67,11 @@ The document::
                                          #   locations (one shipment each)
         "channels": ["webstore"],        #   optional: ONLY orders of these channels may be split
         "excluded_channels": ["amazon-in"]  # optional: orders of these channels are never split
+      },
+      "ship_to_store": {                 # optional (absent: never): whether a store pickup whose store has none
+        "allowed": true,                 #   of it is sent there from another location (ship-to-store). Required
+        "channels": ["webstore"],        #   optional: ONLY orders of these channels
+        "excluded_channels": ["pos"]     #   optional: never orders of these channels
       }
     }
 
@@ -73,6 +80,10 @@ passes every filter (none can fill it alone). Then the locations that pass every
 some of the order's SKUs ship a part each: the fewest locations whose stock together covers every line, among
 those the highest sum of scores (scored as parts, across those locations), each SKU taken in rank order (one
 SKU may come from two locations). ``routing_policy.route`` describes it.
+
+Ship-to-store routes a store pickup whose store could not reserve it: the store's address is the destination,
+the store itself is not a candidate, a dropship vendor never is, and the order is never split (one parcel to
+the counter). The rules must give every store an address when ship-to-store is allowed.
 
 Unknown keys are errors everywhere. ``RoutingRules.from_document`` raises ``RoutingRulesInvalid`` naming every
 bad place as a JSON pointer (``/locations/2/priority: must be an integer >= 1``). Mixed ranking needs care:
@@ -107,13 +118,15 @@ DEFAULT_WINDOW_DAYS = 28
 DEFAULT_MAX_DAYS = 365.0
 
 DOCUMENT_KEYS = ("tenant", "version", "description", "locations", "filters", "scores", "regions",
-                 "delivery_costs", "pin_geo", "split")
+                 "delivery_costs", "pin_geo", "split", "ship_to_store")
 LOCATION_KEYS = ("id", "name", "kind", "postal_code", "city", "region", "lat", "lon", "priority", "channels",
-                 "excluded_channels")
+                 "excluded_channels", "address")
 SCORE_KEYS = {"distance": ("weight",), "cost": ("weight",), "priority": ("weight",),
               "stock": ("weight", "measure", "window_days", "max_days")}
 PIN_GEO_KEYS = ("name", "state", "lat", "lon")
 SPLIT_KEYS = ("allowed", "max_shipments", "channels", "excluded_channels")
+SHIP_TO_STORE_KEYS = ("allowed", "channels", "excluded_channels")
+COUNTRY = "IN"  # every location is placed by its Indian pin
 FEWEST_SHIPMENTS, MOST_SHIPMENTS = 2, 10  # the bounds of a split's max_shipments
 DEFAULT_MAX_SHIPMENTS = 2
 
@@ -154,6 +167,7 @@ class RoutingLocation:
     channels: tuple[str, ...] | None = None  # None: every channel
     excluded_channels: tuple[str, ...] = ()
     explicit_point: bool = False  # lat/lon given by the document (not from the pin table)
+    address: str | None = None  # the street address (a store's, for ship-to-store)
 
     def channel_refusal(self, channel: str | None) -> str | None:
         """Why an order of ``channel`` may not use this location (None: it may)."""
@@ -162,6 +176,13 @@ class RoutingLocation:
         if channel in self.excluded_channels:
             return f"channel {channel} excluded"
         return None
+
+    def delivery_address(self) -> dict[str, Any] | None:
+        """Where a parcel to this location goes (the Address shape of the contracts); None without an address."""
+        if self.address is None:
+            return None
+        return {"name": self.name, "line1": self.address, "city": self.city or self.region or self.name,
+                "region": self.region, "postal_code": self.postal_code, "country": COUNTRY}
 
     @property
     def located(self) -> bool:
@@ -174,6 +195,8 @@ class RoutingLocation:
             if getattr(self, key) is not None:
                 entry[key] = getattr(self, key)
         entry["priority"] = self.priority
+        if self.address is not None:
+            entry["address"] = self.address
         if self.channels is not None:
             entry["channels"] = list(self.channels)
         if self.excluded_channels:
@@ -202,31 +225,50 @@ class DeliveryCosts:
 
 
 @dataclass(frozen=True)
-class SplitRules:
-    """Whether (and for which channels) an order that no single location can fill may ship from several."""
+class ChannelPermission:
+    """Whether a way of fulfilling is allowed at all, and for which channels (``what`` names it in refusals)."""
 
     allowed: bool
-    max_shipments: int = DEFAULT_MAX_SHIPMENTS
     channels: tuple[str, ...] | None = None  # None: every channel
     excluded_channels: tuple[str, ...] = ()
+    what = "it"
 
     def refusal(self, channel: str | None) -> str | None:
-        """Why an order of ``channel`` may not be split (None: it may)."""
+        """Why an order of ``channel`` may not be fulfilled this way (None: it may)."""
         if not self.allowed:
-            return "split not allowed"
+            return f"{self.what} not allowed"
         if self.channels is not None and channel not in self.channels:
-            return f"split not allowed for channel {channel} (only {', '.join(self.channels)})"
+            return f"{self.what} not allowed for channel {channel} (only {', '.join(self.channels)})"
         if channel in self.excluded_channels:
-            return f"split not allowed for channel {channel}"
+            return f"{self.what} not allowed for channel {channel}"
         return None
 
     def as_dict(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"allowed": self.allowed, "max_shipments": self.max_shipments}
+        entry: dict[str, Any] = {"allowed": self.allowed}
         if self.channels is not None:
             entry["channels"] = list(self.channels)
         if self.excluded_channels:
             entry["excluded_channels"] = list(self.excluded_channels)
         return entry
+
+
+@dataclass(frozen=True)
+class SplitRules(ChannelPermission):
+    """Whether (and for which channels) an order that no single location can fill may ship from several."""
+
+    max_shipments: int = DEFAULT_MAX_SHIPMENTS
+    what = "split"
+
+    def as_dict(self) -> dict[str, Any]:
+        entry = super().as_dict()
+        return {"allowed": entry.pop("allowed"), "max_shipments": self.max_shipments, **entry}
+
+
+@dataclass(frozen=True)
+class ShipToStoreRules(ChannelPermission):
+    """Whether (and for which channels) a store pickup its store cannot fill is sent there from elsewhere."""
+
+    what = "ship-to-store"
 
 
 class RoutingRules:
@@ -236,7 +278,7 @@ class RoutingRules:
                  locations: tuple[RoutingLocation, ...], filters: tuple[str, ...], weights: Mapping[str, float],
                  stock: StockScoring, regions: Mapping[str, tuple[str, ...]], region_names: Mapping[str, str],
                  delivery_costs: Mapping[str, DeliveryCosts], pin_places: Mapping[str, Place],
-                 split: SplitRules | None = None):
+                 split: SplitRules | None = None, ship_to_store: ShipToStoreRules | None = None):
         self.tenant = tenant
         self.version = version
         self.description = description
@@ -249,6 +291,7 @@ class RoutingRules:
         self.delivery_costs = dict(delivery_costs)  # location id or "*" -> costs
         self.pin_places = dict(pin_places)
         self.split = split  # None: the document has no split section (never split)
+        self.ship_to_store = ship_to_store  # None: no ship_to_store section (a store pickup is never sent on)
         self._by_id = {loc.id: loc for loc in locations}
 
     @classmethod
@@ -286,6 +329,19 @@ class RoutingRules:
             return "the rules do not split orders"
         return self.split.refusal(channel)
 
+    def ship_to_store_refusal(self, store_id: str, channel: str | None) -> str | None:
+        """Why a store pickup of ``channel`` at ``store_id`` may not be sent there from elsewhere (None: it may)."""
+        if self.ship_to_store is None:
+            return "the rules do not ship to stores"
+        store = self.location(store_id)
+        if store is None:
+            return f"{store_id} is not a location of these rules"
+        if store.kind != "store":
+            return f"{store_id} is a {store.kind}, not a store"
+        if store.address is None:  # (validated for documents that allow it; kept for rules built otherwise)
+            return f"{store_id} has no address to ship to"
+        return self.ship_to_store.refusal(channel)
+
     def describe(self) -> dict[str, Any]:
         """The rules as a document that reads back as the same rules (defaults filled in)."""
         scores: dict[str, Any] = {}
@@ -310,6 +366,8 @@ class RoutingRules:
                                             "lat": p.lat, "lon": p.lon} for prefix, p in self.pin_places.items()}
         if self.split is not None:
             document["split"] = self.split.as_dict()
+        if self.ship_to_store is not None:
+            document["ship_to_store"] = self.ship_to_store.as_dict()
         return document
 
     def __repr__(self) -> str:
@@ -402,6 +460,12 @@ class _DocumentReader:
         regions, region_names = self.regions(document.get("regions", {}), ids)
         costs = self.delivery_costs(document.get("delivery_costs", {}), ids)
         split = self.split(document["split"]) if "split" in document else None
+        ship_to_store = self.ship_to_store(document["ship_to_store"]) if "ship_to_store" in document else None
+        if ship_to_store is not None and ship_to_store.allowed:
+            for i, loc in enumerate(locations):
+                if loc.kind == "store" and loc.address is None:
+                    self.problem(json_pointer("locations", i),
+                                 f"store {loc.id} needs an address: /ship_to_store sends parcels to stores")
 
         # what the parts ask of each other
         if "filters" in document and filters is not None:
@@ -434,7 +498,8 @@ class _DocumentReader:
         assert tenant is not None and version is not None and filters is not None
         return RoutingRules(tenant=tenant, version=version, description=description, locations=tuple(locations),
                             filters=filters, weights=weights, stock=stock, regions=regions,
-                            region_names=region_names, delivery_costs=costs, pin_places=pin_places, split=split)
+                            region_names=region_names, delivery_costs=costs, pin_places=pin_places, split=split,
+                            ship_to_store=ship_to_store)
 
     def pin_geo(self, value: Any) -> dict[str, Place]:
         places: dict[str, Place] = {}
@@ -487,6 +552,7 @@ class _DocumentReader:
                 postal_code = normalise_pin(postal_code)
             city = self.text(entry.get("city"), pointer + "/city", optional=True)
             region = self.text(entry.get("region"), pointer + "/region", optional=True)
+            address = self.text(entry.get("address"), pointer + "/address", optional=True)
             priority = entry.get("priority")
             if "priority" in entry and (not isinstance(priority, int) or isinstance(priority, bool) or priority < 1):
                 self.problem(pointer + "/priority", "must be an integer >= 1 (1 = preferred)")
@@ -522,7 +588,7 @@ class _DocumentReader:
             locations.append(RoutingLocation(
                 id=location_id, name=name, kind=kind, postal_code=postal_code, city=city, region=region,
                 lat=lat, lon=lon, priority=int(priority), channels=channels, excluded_channels=excluded or (),
-                explicit_point=explicit))
+                explicit_point=explicit, address=address))
         return tuple(locations)
 
     def filters(self, value: Any) -> tuple[str, ...] | None:
@@ -637,17 +703,35 @@ class _DocumentReader:
             self.problem("/split/max_shipments",
                          f"must be an integer from {FEWEST_SHIPMENTS} to {MOST_SHIPMENTS}")
             max_shipments = None
-        channels = self.names(value["channels"], "/split/channels", "channels") if "channels" in value else None
-        excluded = self.names(value["excluded_channels"], "/split/excluded_channels", "channels") \
+        gate = self.channel_gate(value, "/split")
+        if allowed is None or max_shipments is None or gate is None:
+            return None
+        return SplitRules(allowed=allowed, max_shipments=max_shipments, channels=gate[0], excluded_channels=gate[1])
+
+    def ship_to_store(self, value: Any) -> ShipToStoreRules | None:
+        if not self.object(value, "/ship_to_store", SHIP_TO_STORE_KEYS, ("allowed",)):
+            return None
+        allowed = value.get("allowed")
+        if "allowed" in value and not isinstance(allowed, bool):
+            self.problem("/ship_to_store/allowed", "must be true or false")
+            allowed = None
+        gate = self.channel_gate(value, "/ship_to_store")
+        if allowed is None or gate is None:
+            return None
+        return ShipToStoreRules(allowed=allowed, channels=gate[0], excluded_channels=gate[1])
+
+    def channel_gate(self, value: Mapping[str, Any], pointer: str
+                     ) -> tuple[tuple[str, ...] | None, tuple[str, ...]] | None:
+        """A section's channels and excluded_channels (None when either is wrong)."""
+        channels = self.names(value["channels"], pointer + "/channels", "channels") if "channels" in value else None
+        excluded = self.names(value["excluded_channels"], pointer + "/excluded_channels", "channels") \
             if "excluded_channels" in value else ()
         if channels and excluded:
             for both in sorted(set(channels) & set(excluded)):
-                self.problem("/split/excluded_channels", f"{both!r} is both allowed and excluded")
-        if allowed is None or max_shipments is None or ("channels" in value and channels is None) \
-                or excluded is None:
+                self.problem(pointer + "/excluded_channels", f"{both!r} is both allowed and excluded")
+        if ("channels" in value and channels is None) or excluded is None:
             return None
-        return SplitRules(allowed=allowed, max_shipments=max_shipments, channels=channels,
-                          excluded_channels=excluded)
+        return channels, excluded
 
 
 def json_pointer_join(pointer: str, part: str | int) -> str:
