@@ -885,6 +885,21 @@ def test_a_vendor_that_rejects_the_purchase_order_is_not_asked_again_the_order_i
     assert [m.message_type for m in saga.messages()] == ["ReserveStock"]
 
 
+def test_an_order_awaiting_the_buyers_confirmation_is_not_sent_to_a_dropship_vendor(saga):
+    order_id = saga.place(payment_method="cod")  # the confirm-big-cod rule: the buyer confirms within 30 minutes
+    assert saga.state(order_id)["confirmation"]["state"] == "awaited"
+    saga.messages()
+    saga.orders.location_assigned(order_id, 1, "VENDOR-ACME", "t-1", [], location_kind="dropship")
+    [route] = saga.messages()  # no purchase order: routed again without the vendor
+    assert route.message_type == "RouteOrder" and route.attempt == 2 and route.exclude_locations == ("VENDOR-ACME",)
+    state = saga.state(order_id)
+    assert state["status"] == "routing" and state["vendor_order_id"] is None
+    declined = [h for h in saga.orders.order_history(order_id) if h.event_type == "LocationDeclined"]
+    assert declined[0].data["reason"].startswith("the buyer has yet to confirm the order")
+    saga.orders.location_assigned(order_id, 2, "VENDOR-ACME", "t-1", [], location_kind="dropship")  # declined again
+    assert saga.state(order_id)["status"] == "backordered"  # default policy's 2 attempts are used up
+
+
 def test_cancelling_a_dropship_order_withdraws_the_purchase_order_and_voids_the_payment(saga):
     order_id = saga.place(collection="provider", token="tok_visa")
     saga.desk.catch_up()

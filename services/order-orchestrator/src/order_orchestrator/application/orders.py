@@ -195,8 +195,12 @@ class Orders(ServiceApplication):
                           candidates: list[dict[str, Any]], allocations: list[dict[str, Any]] | None = None,
                           location_kind: str | None = None, deliver_to: dict[str, Any] | None = None,
                           tracking: Tracking | None = None) -> None:
-        self._step(order_id, tracking, lambda o: o.assign_location(attempt, location_id, rule_version, candidates,
-                                                                   allocations, location_kind, deliver_to))
+        def step(order: Order) -> None:
+            order.assign_location(attempt, location_id, rule_version, candidates, allocations, location_kind,
+                                  deliver_to)
+            if order.status == OrderStatus.ROUTING:  # the location was declined: the next one
+                self._hop(order)
+        self._step(order_id, tracking, step)
 
     def unroutable(self, order_id: str, attempt: int, reason: str, tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:

@@ -605,6 +605,12 @@ class Order(Aggregate):
         if location_kind == "dropship":
             if self.fulfilment_mode == "store_pickup":
                 raise OrderRuleViolation("a store pickup is collected at the buyer's store, never dropshipped")
+            if self.awaits_confirmation:  # no reservation of ours would lapse if the buyer never confirmed
+                self._location_declined(attempt=attempt, location_id=location_id, rule_version=rule_version,
+                                        candidates=candidates,
+                                        reason="the buyer has yet to confirm the order: a dropship vendor gets no "
+                                               "purchase order for an unconfirmed order")
+                return
             self._vendor_order_placed(
                 attempt=attempt, location_id=location_id, rule_version=rule_version, candidates=candidates,
                 vendor_order_id=str(uuid5(NAMESPACE_URL, f"oms:vendor-order:{self.order_id}:{attempt}")),
@@ -659,6 +665,11 @@ class Order(Aggregate):
             "lines": order_lines, "value": str(value), "state": "reserving", "shipment_request_id": None,
             "shipment_id": None, "carrier": None, "tracking_number": None, "tracking_status": None,
             "parcel": "none", "captured": False})
+
+    @event("LocationDeclined")
+    def _location_declined(self, attempt: int, location_id: str, rule_version: str, candidates: list[dict[str, Any]],
+                           reason: str) -> None:
+        self.locations_tried.append(location_id)  # routed again without it
 
     @event("VendorOrderPlaced")
     def _vendor_order_placed(self, attempt: int, location_id: str, rule_version: str, candidates: list[dict[str, Any]],
