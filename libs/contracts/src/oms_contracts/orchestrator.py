@@ -32,6 +32,9 @@ class OrderReceived(Message):
     order_total: Decimal
     # who collects the money (channel: the order arrived paid by the channel); absent on earlier releases' messages
     payment_collection: PaymentCollection | None = None
+    # how the buyer is told of the order's progress (the channel gave them, or not; absent on earlier releases)
+    customer_email: str | None = None
+    customer_phone: str | None = None
 
 
 class OrderReserved(Message):

@@ -38,7 +38,8 @@ def order_publications(event: Any) -> Sequence[Publication]:
             return [public(c.OrderReceived(
                 order_id=order_id, channel=e["channel"], external_order_id=e["external_order_id"], lines=e["lines"],
                 currency=e["currency"], order_total=e["order_total"],
-                payment_collection=payment_collection_for(e["payment_method"], e.get("payment_collection"))))]
+                payment_collection=payment_collection_for(e["payment_method"], e.get("payment_collection")),
+                customer_email=e.get("customer_email"), customer_phone=(e.get("ship_to") or {}).get("phone")))]
         case Order.Held():
             return [public(c.OrderHeld(order_id=order_id, channel=e["channel"], rule_version=e["rule_version"],
                                        holds=e["holds"], fraud_score=e["fraud_score"]))]
