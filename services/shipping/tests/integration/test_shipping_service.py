@@ -52,18 +52,18 @@ async def test_booking_tracking_and_delivery_end_to_end_with_redelivery(settings
         await send(settings, command, 101)  # redelivered
         await send(settings, command, 102)  # asked again
         state = await eventually(lambda: _state(shipments, order_id))
-        assert state["carrier"] == "SIMEX"
+        assert state["carrier"] == "POSTL" and state["shipping_cost"] == "50.00"  # the demo's cheapest for 0.6 kg
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=process.http_app),
                                      base_url="http://shipping") as client:
             update = {"tracking_number": state["tracking_number"], "status": "in_transit",
                       "occurred_at": "2026-11-24T12:00:00+05:30"}
-            assert (await client.post("/v1/carriers/SIMEX/tracking", json=update)).status_code == 202
+            assert (await client.post("/v1/carriers/POSTL/tracking", json=update)).status_code == 202
             delivered = {**update, "status": "delivered", "occurred_at": "2026-11-24T18:00:00+05:30"}
-            assert (await client.post("/v1/carriers/SIMEX/tracking", json=delivered)).status_code == 202
-            repeated = await client.post("/v1/carriers/SIMEX/tracking", json=update)
+            assert (await client.post("/v1/carriers/POSTL/tracking", json=delivered)).status_code == 202
+            repeated = await client.post("/v1/carriers/POSTL/tracking", json=update)
             assert repeated.status_code == 202 and repeated.json()["recorded"] is False
             late = {**update, "status": "exception", "occurred_at": "2026-11-25T09:00:00+05:30"}
-            assert (await client.post("/v1/carriers/SIMEX/tracking", json=late)).status_code == 409
+            assert (await client.post("/v1/carriers/POSTL/tracking", json=late)).status_code == 409
             assert (await client.get(f"/v1/shipments/by-order/{order_id}")).json()["status"] == "delivered"
         envelopes = await messages_about(settings.kafka_bootstrap, SHIPMENTS, order_id, at_least=3)
         assert [e.event_type for e in envelopes] == ["ShipmentCreated", "ShipmentTrackingUpdated", "ShipmentDelivered"]

@@ -31,13 +31,13 @@ def test_carrier_posts_tracking_then_delivery(booked):
     client, order_id, number = booked
     update = {"tracking_number": number, "status": "in_transit", "occurred_at": "2026-11-24T09:30:00+05:30",
               "description": "picked up", "carrier_internal_id": 42}
-    answer = client.post("/v1/carriers/simex/tracking", json=update)
+    answer = client.post("/v1/carriers/postl/tracking", json=update)
     assert answer.status_code == 202 and answer.json()["recorded"] is True
-    assert client.post("/v1/carriers/SIMEX/tracking", json=update).json()["recorded"] is False
-    delivered = client.post("/v1/carriers/SIMEX/tracking",
+    assert client.post("/v1/carriers/POSTL/tracking", json=update).json()["recorded"] is False
+    delivered = client.post("/v1/carriers/POSTL/tracking",
                             json={**update, "status": "delivered", "occurred_at": "2026-11-24T15:00:00+05:30"})
     assert delivered.status_code == 202 and delivered.json()["status"] == "delivered"
-    late = client.post("/v1/carriers/SIMEX/tracking",
+    late = client.post("/v1/carriers/POSTL/tracking",
                        json={**update, "status": "exception", "occurred_at": "2026-11-25T10:00:00+05:30"})
     assert late.status_code == 409 and late.json()["type"] == "/problems/shipment-closed"
     state = client.get(f"/v1/shipments/by-order/{order_id}").json()
@@ -46,15 +46,15 @@ def test_carrier_posts_tracking_then_delivery(booked):
 
 def test_unknown_tracking_number_is_404_and_bad_input_is_422(booked):
     client, _, number = booked
-    missing = client.post("/v1/carriers/SIMEX/tracking",
-                          json={"tracking_number": "SIMEX0000000001", "status": "in_transit",
+    missing = client.post("/v1/carriers/POSTL/tracking",
+                          json={"tracking_number": "POSTL0000000001", "status": "in_transit",
                                 "occurred_at": "2026-11-24T09:30:00Z"})
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
-    bad_status = client.post("/v1/carriers/SIMEX/tracking",
+    bad_status = client.post("/v1/carriers/POSTL/tracking",
                              json={"tracking_number": number, "status": "teleported",
                                    "occurred_at": "2026-11-24T09:30:00Z"})
     assert bad_status.status_code == 422 and bad_status.json()["errors"][0]["pointer"] == "/status"
-    naive = client.post("/v1/carriers/SIMEX/tracking",
+    naive = client.post("/v1/carriers/POSTL/tracking",
                         json={"tracking_number": number, "status": "in_transit", "occurred_at": "2026-11-24T09:30:00"})
     assert naive.status_code == 422 and naive.json()["errors"][0]["pointer"] == "/occurred_at"
     assert client.get(f"/v1/shipments/by-order/{uuid4()}").status_code == 404

@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import get_args
@@ -5,10 +6,10 @@ from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent, Tracking
-from shipping.adapters.carrier_catalogue import load_carriers
+from shipping.adapters.carrier_catalogue import DEFAULT_FILE
 from shipping.adapters.publications import shipment_publications
 from shipping.application.shipments import ShipmentNotFound, Shipments, TrackingNumberUnknown
-from shipping.domain.carrier_choice import NoServiceableCarrier
+from shipping.domain.carrier_choice import CarrierCatalogue, NoServiceableCarrier
 from shipping.domain.shipment import (
     CancellationRefused,
     Shipment,
@@ -28,7 +29,10 @@ from oms_platform.event_store import DuplicateMessage
 
 pytestmark = pytest.mark.unit
 
-CARRIERS = load_carriers()
+# the demo's carriers chosen by priority alone (the first that may take a parcel), so these tests are about the
+# shipment's life, not about costs (test_carrier_choice.py is about the choice)
+_DEMO = json.loads(DEFAULT_FILE.read_text())
+CARRIERS = CarrierCatalogue.from_document({**_DEMO, "rules": {**_DEMO["rules"], "scores": {"priority": 1}}})
 SHIP_TO = {"name": "A", "line1": "1 Road", "city": "Bengaluru", "postal_code": "560001", "country": "IN"}
 LINES = [{"sku": "SKU-1", "quantity": 2}]
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -51,7 +55,8 @@ def test_domain_statuses_are_the_contract_statuses():
 def test_booking_picks_the_first_serviceable_carrier_and_says_why():
     shipment = book(payment_method="cod", ship_to={**SHIP_TO, "postal_code": "110001"})
     assert shipment.carrier == "SIMEX"
-    assert shipment.carrier_choice_reason.startswith("SIMEX: serviceable 11xxxx, cod ok, standard ok, priority 1")
+    assert shipment.carrier_choice_reason.startswith("SIMEX: serviceable 11xxxx, cod ok, standard ok, 1.1 kg to zone "
+                                                     "metro, priority 1 (1.00×1) = 1.00")
     assert "FASTR skipped: no cod" in shipment.carrier_choice_reason
 
 

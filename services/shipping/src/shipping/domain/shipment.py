@@ -94,14 +94,26 @@ class Shipment(Aggregate):
         carrier_choice_reason: str
         priority: str = "normal"
         cash_to_collect: Decimal | None = None  # cash on delivery: what the carrier collects, when told
+        # what the choice weighed: the parcel's weight, the chosen carrier's cost, every carrier considered (taken,
+        # eligible with cost and score, or skipped with the reason) and the catalogue's version
+        weight_kg: str | None = None
+        shipping_cost: str | None = None
+        carrier_options: list[dict[str, Any]] | None = None
+        carrier_rules_version: str | None = None
 
-        class_version = 2
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             """Created events of earlier releases: a normal-priority shipment, no amount to collect given."""
             state.setdefault("priority", "normal")
             state.setdefault("cash_to_collect", None)
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Created events of earlier releases kept only the choice's reason."""
+            for key in ("weight_kg", "shipping_cost", "carrier_options", "carrier_rules_version"):
+                state.setdefault(key, None)
 
         def apply(self, shipment: Shipment) -> None:
             shipment.open(order_id=self.order_id, reservation_id=self.reservation_id, location_id=self.location_id,
@@ -110,6 +122,10 @@ class Shipment(Aggregate):
                           status=ShipmentStatus.CREATED)
             shipment.priority = self.priority
             shipment.cash_to_collect = self.cash_to_collect
+            shipment.weight_kg = self.weight_kg
+            shipment.shipping_cost = self.shipping_cost
+            shipment.carrier_options = list(self.carrier_options or [])
+            shipment.carrier_rules_version = self.carrier_rules_version
 
     class CancelledBeforeBooking(Aggregate.Created):
         order_id: str
@@ -135,13 +151,17 @@ class Shipment(Aggregate):
         # cash to collect needs a carrier that collects cash, whatever the order's payment method says
         collected_as = "cod" if cash_to_collect else payment_method
         choice = carriers.choose(country=ship_to["country"], postal_code=ship_to["postal_code"],
-                                 payment_method=collected_as, service_level=service_level)
+                                 payment_method=collected_as, service_level=service_level,
+                                 weight_kg=carriers.weight_of(lines), cash_to_collect=cash_to_collect)
         shipment_id = shipment_id or shipment_id_for(order_id)
         number = tracking_number_for(choice.carrier.code, shipment_id, number_attempt)
         return cls._create(cls.Created, id=shipment_id, order_id=order_id, reservation_id=reservation_id,
                            location_id=location_id, lines=lines, carrier=choice.carrier.code,
                            service_level=service_level, tracking_number=number, carrier_choice_reason=choice.reason,
-                           priority=priority, cash_to_collect=cash_to_collect)
+                           priority=priority, cash_to_collect=cash_to_collect, weight_kg=str(choice.weight_kg),
+                           shipping_cost=str(choice.cost) if choice.cost is not None else None,
+                           carrier_options=[o.as_dict() for o in choice.options],
+                           carrier_rules_version=choice.rule_version)
 
     @classmethod
     def cancel_before_booking(cls, *, order_id: str, reason: str, shipment_id: UUID | None = None) -> Shipment:
@@ -166,6 +186,10 @@ class Shipment(Aggregate):
         self.cancellation_reason: str | None = None
         self.priority = "normal"
         self.cash_to_collect: Decimal | None = None
+        self.weight_kg: str | None = None
+        self.shipping_cost: str | None = None
+        self.carrier_options: list[dict[str, Any]] = []
+        self.carrier_rules_version: str | None = None
 
     def check_order(self, order_id: str) -> None:
         """A command about this shipment must be about its order."""
@@ -237,6 +261,8 @@ class Shipment(Aggregate):
             "tracking_number": self.tracking_number, "carrier_choice_reason": self.carrier_choice_reason,
             "priority": self.priority,
             "cash_to_collect": str(self.cash_to_collect) if self.cash_to_collect is not None else None,
+            "weight_kg": self.weight_kg, "shipping_cost": self.shipping_cost, "carrier_options": self.carrier_options,
+            "carrier_rules_version": self.carrier_rules_version,
             "tracking": [{**t, "carrier_event_at": t["carrier_event_at"].isoformat()} for t in self.tracking],
             "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
             "cancellation_reason": self.cancellation_reason,
