@@ -1,15 +1,25 @@
 """Dropship purchase orders: the VendorOrder rules, the application (placed once, answers, withdrawal), the
 orchestrator's commands, what is published, the vendors' HTTP API and the vendor portal desk (with a
-portal standing in for the HTTP one; the real client is tested against the simulator in tools/oms-cli)."""
+portal standing in for the HTTP one; the real client is tested against the simulator in tools/oms-cli), and
+the acknowledgement window (deadline, lapse, the watch, its settings)."""
 
 import asyncio
+import copy
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from erp_bridge.adapters.acknowledgement_watch import (
+    AcknowledgementSettingsInvalid,
+    AcknowledgementWatch,
+    InMemoryAcknowledgementDeadlines,
+    acknowledgement_check_interval_from_env,
+    acknowledgement_deadlines_projection,
+    acknowledgement_windows_from_env,
+)
 from erp_bridge.adapters.http_api import VendorCredentials, VendorTokensInvalid, vendor_order_routes
 from erp_bridge.adapters.publications import erp_publications
 from erp_bridge.adapters.subscriptions import vendor_order_handlers
@@ -22,14 +32,23 @@ from erp_bridge.adapters.vendor_portal import (
 )
 from erp_bridge.application.erp_documents import ErpDocuments
 from erp_bridge.application.vendor_orders import VendorOrderNotFound
+from erp_bridge.bootstrap import bootstrap
+from erp_bridge.domain.acknowledgement_windows import (
+    AcknowledgementWindowInvalid,
+    AcknowledgementWindows,
+    parse_window,
+    window_text,
+)
 from erp_bridge.domain.vendor_order import (
     AnswerOutOfTurn,
     ConflictingAnswer,
+    PurchaseOrderLapsed,
     VendorOrder,
     VendorOrderRuleViolation,
     vendor_order_id_for,
 )
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.utils import get_topic
 from fastapi.testclient import TestClient
 
 from oms_contracts import erp, orchestrator
@@ -38,6 +57,7 @@ from oms_contracts.topics import VENDOR_COMMANDS, VENDOR_ORDERS
 from oms_platform.consumer import Delivery, PoisonMessage
 from oms_platform.http import create_http_app
 from oms_platform.projection import InMemoryProjectionPositions
+from oms_platform.settings import ServiceSettings
 
 pytestmark = pytest.mark.unit
 
@@ -46,6 +66,7 @@ SHIP_TO = {"name": "Asha Rao", "line1": "4 Residency Road", "line2": None, "city
            "postal_code": "560025", "country": "IN", "phone": None}
 ACME, OTHER = "VENDOR-ACME", "VENDOR-OTHER"
 SHIPPED_AT = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+PLACED_AT = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
 def memory_app() -> ErpDocuments:
@@ -53,16 +74,17 @@ def memory_app() -> ErpDocuments:
 
 
 def placed(app: ErpDocuments, *, order_id: str | None = None, vendor_order_id: str | None = None,
-           location_id: str = ACME, tracking: Tracking | None = None) -> dict[str, Any]:
+           location_id: str = ACME, tracking: Tracking | None = None, now: datetime | None = None) -> dict[str, Any]:
     return app.place_vendor_order(order_id=order_id or str(uuid4()), vendor_order_id=vendor_order_id or str(uuid4()),
                                   location_id=location_id, lines=LINES, ship_to=SHIP_TO, service_level="standard",
-                                  currency="INR", channel="webstore", external_order_id="WEB-1001", tracking=tracking)
+                                  currency="INR", channel="webstore", external_order_id="WEB-1001", tracking=tracking,
+                                  now=now)
 
 
 def purchase_order(**changes) -> VendorOrder:
     args = {"order_id": "order-1", "vendor_order_id": "PO-1", "location_id": ACME, "lines": LINES,
             "ship_to": SHIP_TO, "service_level": "standard", "currency": "INR", "channel": "webstore",
-            "external_order_id": "WEB-1001"}
+            "external_order_id": "WEB-1001", "acknowledge_within": timedelta(hours=4), "placed_at": PLACED_AT}
     return VendorOrder.place(**{**args, **changes})
 
 
@@ -443,6 +465,7 @@ class RecordingPortal:
     down_after: int | None = None  # unavailable once this many calls were answered
     calls: list[tuple[str, str]] = field(default_factory=list)
     documents: list[dict[str, Any]] = field(default_factory=list)
+    withdrawal_reasons: list[str] = field(default_factory=list)
 
     def _call(self) -> None:
         if self.down_after is not None and len(self.calls) >= self.down_after:
@@ -463,6 +486,7 @@ class RecordingPortal:
     def withdraw_purchase_order(self, *, location_id: str, vendor_order_id: str, reason: str) -> PortalAnswer:
         self._call()
         self.calls.append(("cancellation", vendor_order_id))
+        self.withdrawal_reasons.append(reason)
         if self.withdrawal_answer is None:
             return PortalAnswer(taken=True, status=202)
         return PortalAnswer(taken=True, status=200, cancelled=self.withdrawal_answer,
@@ -617,3 +641,361 @@ def test_a_portal_answer_contradicting_the_vendors_own_is_logged_and_the_desk_mo
     desk.run()
     assert desk.app.vendor_order(po)["status"] == "accepted"  # the vendor's answer stands
     assert desk.positions.position(PROJECTION) == desk.app.recorder.max_notification_id()
+
+
+# ---------------------------------------------------------------- the acknowledgement window
+DUE = PLACED_AT + timedelta(hours=4)  # purchase_order()'s deadline
+
+
+def test_windows_are_written_as_durations_and_anything_else_is_refused():
+    assert parse_window("24h") == timedelta(hours=24) and parse_window(" 30m ") == timedelta(minutes=30)
+    assert parse_window("1h30m") == timedelta(minutes=90) and parse_window("2d") == timedelta(days=2)
+    assert parse_window("1d2h3m4s") == timedelta(days=1, hours=2, minutes=3, seconds=4)
+    for bad in ("", "24", "h", "1.5h", "-1h", "+1h", "30m1h", "1h1h", "24H", "1 h", "0s", "0h0m", "soon"):
+        with pytest.raises(AcknowledgementWindowInvalid):
+            parse_window(bad)
+    assert [window_text(parse_window(w)) for w in ("24h", "30m", "1h30m", "2d", "90s")] == [
+        "24h", "30m", "1h30m", "48h", "1m30s"]
+    windows = AcknowledgementWindows(timedelta(hours=24), {ACME: timedelta(hours=4)})
+    assert windows.for_location(ACME) == timedelta(hours=4) and windows.for_location(OTHER) == timedelta(hours=24)
+    with pytest.raises(AcknowledgementWindowInvalid):
+        AcknowledgementWindows(timedelta(hours=24), {ACME: timedelta(0)})
+
+
+def test_the_windows_come_from_the_environment_and_a_bad_one_names_its_variable():
+    assert acknowledgement_windows_from_env({}) == AcknowledgementWindows(timedelta(hours=24), {})
+    assert acknowledgement_windows_from_env({"OMS_VENDOR_ACK_WINDOW": " ", "OMS_VENDOR_ACK_WINDOWS": ""}) == \
+        AcknowledgementWindows(timedelta(hours=24), {})
+    windows = acknowledgement_windows_from_env({"OMS_VENDOR_ACK_WINDOW": "12h",
+                                                "OMS_VENDOR_ACK_WINDOWS": "VENDOR-ACME=4h, VENDOR-X = 30m,"})
+    assert windows == AcknowledgementWindows(timedelta(hours=12), {ACME: timedelta(hours=4),
+                                                                   "VENDOR-X": timedelta(minutes=30)})
+    for bad in ("24", "0s", "a day"):
+        with pytest.raises(AcknowledgementSettingsInvalid, match="^OMS_VENDOR_ACK_WINDOW: "):
+            acknowledgement_windows_from_env({"OMS_VENDOR_ACK_WINDOW": bad})
+    for bad in ("VENDOR-ACME", "VENDOR-ACME=", "=4h", "VENDOR-ACME=4", "VENDOR-ACME=4h,VENDOR-ACME=5h",
+                "VENDOR-ACME=4h;VENDOR-X=1h"):
+        with pytest.raises(AcknowledgementSettingsInvalid, match="^OMS_VENDOR_ACK_WINDOWS"):
+            acknowledgement_windows_from_env({"OMS_VENDOR_ACK_WINDOWS": bad})
+    assert acknowledgement_check_interval_from_env({}) == timedelta(seconds=30)
+    assert acknowledgement_check_interval_from_env({"OMS_VENDOR_ACK_CHECK_INTERVAL": "5s"}) == timedelta(seconds=5)
+    with pytest.raises(AcknowledgementSettingsInvalid, match="^OMS_VENDOR_ACK_CHECK_INTERVAL: "):
+        acknowledgement_check_interval_from_env({"OMS_VENDOR_ACK_CHECK_INTERVAL": "often"})
+
+
+def test_a_bad_window_stops_the_service_at_start_up(monkeypatch):
+    monkeypatch.setenv("OMS_VENDOR_ACK_WINDOWS", "VENDOR-ACME=4 hours")
+    # refused before the service touches its database (there is none at this address)
+    with pytest.raises(AcknowledgementSettingsInvalid, match="OMS_VENDOR_ACK_WINDOWS: VENDOR-ACME: '4 hours'"):
+        bootstrap(ServiceSettings(pg_port=1, kafka_bootstrap="127.0.0.1:1"))
+
+
+def test_a_purchase_order_is_placed_with_its_acknowledgement_deadline():
+    po = purchase_order()
+    assert po.acknowledge_by == DUE and po.acknowledge_within == "4h"
+    summary = po.summary()
+    assert (summary["acknowledge_by"], summary["acknowledge_within"], summary["lapse"]) == (
+        "2026-11-24T12:00:00+00:00", "4h", None)
+    with pytest.raises(VendorOrderRuleViolation, match="time zone"):
+        purchase_order(placed_at=datetime(2026, 11, 24, 8, 0))
+    with pytest.raises(VendorOrderRuleViolation, match="longer than 0s"):
+        purchase_order(acknowledge_within=timedelta(0))
+
+
+def test_an_overdue_purchase_order_lapses_once_and_is_withdrawn_from_the_vendor():
+    po = purchase_order()
+    po.record_sent()
+    assert not po.lapse(DUE - timedelta(seconds=1)) and po.status == "sent"  # not due yet
+    with pytest.raises(VendorOrderRuleViolation, match="time zone"):
+        po.lapse(datetime(2026, 11, 24, 13, 0))
+    lapsed_at = DUE + timedelta(minutes=1)
+    assert po.lapse(lapsed_at) is True
+    assert po.lapse(lapsed_at) is False and po.lapse(lapsed_at + timedelta(hours=1)) is False  # lapsed already
+    events = po.collect_events()
+    assert [type(e).__name__ for e in events] == ["Placed", "Sent", "AcknowledgementLapsed"]
+    reason = "no acknowledgement from VENDOR-ACME within 4h (due 2026-11-24T12:00:00+00:00)"
+    assert events[-1].reason == reason and events[-1].lapsed_at == lapsed_at and events[-1].acknowledge_by == DUE
+    assert po.status == "lapsed" and po.acknowledgement is None
+    summary = po.summary()
+    assert summary["lapse"] == {"lapsed_at": lapsed_at.isoformat(), "reason": reason}
+    # withdrawn as a cancelled one is: the vendor's portal had it, so the vendor is asked
+    assert summary["cancellation"] == {"status": "requested", "reason": reason, "answer": None}
+    assert po.settle_withdrawal_here() is False
+    po.request_cancellation("order cancelled")  # the order's own cancellation later: withdrawn already
+    po.record_cancelled("withdrawn before dispatch")
+    assert new_events(po) == ["Cancelled"] and po.status == "cancelled" and po.summary()["lapse"]["reason"] == reason
+
+
+def test_late_answers_to_a_lapsed_purchase_order_are_refused_saying_when_it_lapsed():
+    po = purchase_order()
+    po.record_sent()
+    po.lapse(DUE)
+    late = [lambda: po.accept("ACME-1"), lambda: po.reject("out of stock"),
+            lambda: po.record_shipment("BLUEDART", "BD1", SHIPPED_AT), lambda: po.record_delivery(SHIPPED_AT)]
+    for answer in late:
+        with pytest.raises(PurchaseOrderLapsed, match="purchase order PO-1 lapsed at 2026-11-24T12:00:00\\+00:00: "
+                                                      "no acknowledgement from VENDOR-ACME within 4h") as refused:
+            answer()
+        assert refused.value.lapsed_at == DUE and refused.value.acknowledge_by == DUE
+        assert isinstance(refused.value, AnswerOutOfTurn)  # a 409 wherever an answer out of turn is
+    po.record_cancellation_refused("already packed")  # the vendor's answer to the withdrawal is still taken
+    with pytest.raises(PurchaseOrderLapsed):
+        po.record_shipment("BLUEDART", "BD1", SHIPPED_AT)
+    assert new_events(po) == ["Placed", "Sent", "AcknowledgementLapsed", "CancellationRefused"]
+
+
+def test_an_answered_or_withdrawn_purchase_order_never_lapses_and_a_late_answer_before_the_lapse_counts():
+    late = DUE + timedelta(days=3)
+    accepted = purchase_order()
+    accepted.accept("ACME-1")
+    rejected = purchase_order()
+    rejected.reject("out of stock")
+    withdrawn = purchase_order()
+    withdrawn.record_sent()
+    withdrawn.request_cancellation("order cancelled")
+    shipped = purchase_order()
+    shipped.accept()
+    shipped.record_shipment("BLUEDART", "BD1", SHIPPED_AT)
+    for po in (accepted, rejected, withdrawn, shipped):
+        assert not po.acknowledgement_overdue(late) and po.lapse(late) is False
+        assert "AcknowledgementLapsed" not in new_events(po)
+    overdue = purchase_order()
+    overdue.record_sent()
+    assert overdue.acknowledgement_overdue(late)
+    overdue.accept("ACME-1")  # past its deadline, but the watch had not come by yet: the vendor's answer stands
+    assert overdue.lapse(late) is False and overdue.status == "accepted"
+
+
+def test_one_that_lapsed_before_its_portal_took_it_is_withdrawn_here_unless_the_portal_took_it_meanwhile():
+    unsent = purchase_order()
+    unsent.lapse(DUE)
+    assert unsent.lapsed_unsent and unsent.settle_withdrawal_here() is True
+    assert unsent.status == "cancelled" and unsent.cancellation_answer == (
+        "nothing to withdraw: it lapsed before the vendor's portal took it")
+    assert new_events(unsent) == ["Placed", "AcknowledgementLapsed", "Cancelled"]
+
+    racing = purchase_order()
+    racing.lapse(DUE)  # while the portal was answering the desk
+    racing.record_sent()  # ... it took it: the vendor has it
+    racing.record_sent()
+    assert new_events(racing) == ["Placed", "AcknowledgementLapsed", "Sent"] and racing.status == "lapsed"
+    assert racing.settle_withdrawal_here() is False  # so the vendor is asked to withdraw it
+
+
+def test_purchase_orders_placed_before_the_window_existed_replay_without_a_deadline_and_never_lapse():
+    app = memory_app()
+    order_id, po = str(uuid4()), "PO-OLD-1"
+    # a Placed event as earlier releases stored it: no deadline, no class_version
+    old_state = {"timestamp": PLACED_AT, "originator_topic": get_topic(VendorOrder), "order_id": order_id,
+                 "vendor_order_id": po, "location_id": ACME, "lines": LINES, "ship_to": SHIP_TO,
+                 "service_level": "standard", "currency": "INR", "channel": "webstore",
+                 "external_order_id": "WEB-1001"}
+    app.recorder.insert_events([StoredEvent(originator_id=vendor_order_id_for(po), originator_version=1,
+                                            topic=get_topic(VendorOrder.Placed),
+                                            state=app.mapper.transcoder.encode(old_state))])
+    [old_placed] = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(1, 10)]
+    assert isinstance(old_placed, VendorOrder.Placed)  # upcast to the current version: no deadline
+    assert (old_placed.__dict__["acknowledge_by"], old_placed.__dict__["acknowledge_within"]) == (None, None)
+    summary = app.vendor_order(po)
+    assert summary["status"] == "placed" and summary["acknowledge_by"] is None and summary["lapse"] is None
+    deadlines = InMemoryAcknowledgementDeadlines()
+    projection = acknowledgement_deadlines_projection(app, deadlines)
+    projection.catch_up()
+    assert deadlines.rows == {} and deadlines.position() == 1  # read, and given no deadline
+    assert app.lapse_vendor_order(po, now=PLACED_AT + timedelta(days=365)) is False
+    app.record_vendor_order_sent(po)
+    assert app.acknowledge_vendor_order(po, accepted=True)["status"] == "accepted"
+    assert [h.event_type for h in app.history(vendor_order_id_for(po))] == ["Placed", "Sent", "Accepted"]
+
+
+class Watch:
+    def __init__(self, windows: AcknowledgementWindows | None = None) -> None:
+        self.app = ErpDocuments(env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+                                acknowledgement_windows=windows or AcknowledgementWindows(
+                                    timedelta(hours=24), {ACME: timedelta(hours=4)}))
+        self.deadlines = InMemoryAcknowledgementDeadlines()
+        self.projection = acknowledgement_deadlines_projection(self.app, self.deadlines)
+        self.watch = AcknowledgementWatch(self.app, self.deadlines, check_seconds=0.01)
+
+    def catch_up(self) -> None:
+        while self.projection.catch_up():
+            pass
+
+
+def test_the_application_gives_each_vendor_its_own_window():
+    watch = Watch()
+    acme, other = placed(watch.app, now=PLACED_AT), placed(watch.app, location_id=OTHER, now=PLACED_AT)
+    assert (acme["acknowledge_by"], acme["acknowledge_within"]) == ("2026-11-24T12:00:00+00:00", "4h")
+    assert (other["acknowledge_by"], other["acknowledge_within"]) == ("2026-11-25T08:00:00+00:00", "24h")
+    before = datetime.now(UTC)
+    mine = placed(watch.app)  # placed now: the clock's time
+    assert before + timedelta(hours=4) <= datetime.fromisoformat(mine["acknowledge_by"]) <= \
+        datetime.now(UTC) + timedelta(hours=4)
+
+
+def test_the_watch_lets_each_overdue_purchase_order_lapse_once():
+    watch = Watch()
+    order_id = str(uuid4())
+    silent = placed(watch.app, order_id=order_id, now=PLACED_AT)["vendor_order_id"]
+    answered = placed(watch.app, order_id=order_id, now=PLACED_AT)["vendor_order_id"]
+    slower = placed(watch.app, order_id=order_id, location_id=OTHER, now=PLACED_AT)["vendor_order_id"]
+    for po in (silent, answered, slower):
+        watch.app.record_vendor_order_sent(po)
+    watch.catch_up()
+    assert set(watch.deadlines.rows) == {silent, answered, slower}
+    watch.app.acknowledge_vendor_order(answered, accepted=True)  # its row goes only once the projection reads it
+
+    assert watch.watch.lapse_due(DUE - timedelta(seconds=1)) == 0
+    assert watch.watch.lapse_due(DUE) == 1
+    assert watch.watch.lapse_due(DUE + timedelta(minutes=5)) == 0  # run again (or a second replica): no effect
+    watch.catch_up()
+    assert set(watch.deadlines.rows) == {slower}
+    assert watch.watch.lapse_due(PLACED_AT + timedelta(hours=24)) == 1
+    watch.catch_up()
+    assert watch.deadlines.rows == {}
+    assert [watch.app.vendor_order(po)["status"] for po in (silent, answered, slower)] == [
+        "lapsed", "accepted", "lapsed"]
+    rejected = [p.message for p in published(watch.app) if isinstance(p.message, erp.VendorOrderRejected)]
+    assert [(m.vendor_order_id, m.reason) for m in rejected] == [
+        (silent, "no acknowledgement from VENDOR-ACME within 4h (due 2026-11-24T12:00:00+00:00)"),
+        (slower, "no acknowledgement from VENDOR-OTHER within 24h (due 2026-11-25T08:00:00+00:00)")]
+    assert all(m.order_id == order_id for m in rejected)
+
+
+def test_a_lapse_racing_another_watch_or_the_vendors_answer_has_one_effect():
+    watch = Watch()
+    po = placed(watch.app, now=PLACED_AT)["vendor_order_id"]
+    app = watch.app
+    stale = copy.deepcopy(app.repository.get(vendor_order_id_for(po)))  # read by a second watch, before ...
+    assert app.lapse_vendor_order(po, now=DUE)  # ... the first one lapsed it
+    load = app._get
+    served_stale: list[str] = []
+
+    def stale_first(vendor_order_id: str):
+        if not served_stale:
+            served_stale.append(vendor_order_id)
+            return copy.deepcopy(stale)
+        return load(vendor_order_id)
+
+    app._get = stale_first
+    assert app.lapse_vendor_order(po, now=DUE) is False  # its save conflicted; tried again, it lapsed already
+    assert served_stale == [po]
+    served_stale.clear()
+    with pytest.raises(PurchaseOrderLapsed):  # the vendor's acceptance read it before the lapse: conflict, then 409
+        app.acknowledge_vendor_order(po, accepted=True)
+    assert served_stale == [po]
+    assert [h.event_type for h in app.history(vendor_order_id_for(po))] == ["Placed", "AcknowledgementLapsed"]
+
+
+def test_one_failing_purchase_order_does_not_hold_the_watch():
+    watch = Watch()
+    broken, silent = (placed(watch.app, now=PLACED_AT)["vendor_order_id"] for _ in range(2))
+    watch.catch_up()
+    lapse = watch.app.lapse_vendor_order
+
+    def failing(vendor_order_id: str, *, now: datetime) -> bool:
+        if vendor_order_id == broken:
+            raise ConnectionError("database gone")
+        return lapse(vendor_order_id, now=now)
+
+    watch.app.lapse_vendor_order = failing
+    assert watch.watch.lapse_due(DUE) == 1 and watch.app.vendor_order(silent)["status"] == "lapsed"
+    watch.app.lapse_vendor_order = lapse
+    assert watch.watch.lapse_due(DUE) == 1 and watch.app.vendor_order(broken)["status"] == "lapsed"
+
+
+def test_the_watch_runs_until_stopped():
+    watch = Watch()
+    po = placed(watch.app, now=datetime.now(UTC) - timedelta(hours=5))["vendor_order_id"]
+    watch.catch_up()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(watch.watch.run(stop))
+        for _ in range(200):
+            if watch.app.vendor_order(po)["status"] == "lapsed":
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, 1)
+    asyncio.run(run())
+    assert watch.app.vendor_order(po)["status"] == "lapsed"
+
+
+def test_the_vendor_is_told_a_lapsed_purchase_order_is_withdrawn_and_late_answers_are_409(api):
+    app, http = api
+    po = placed(app, now=datetime.now(UTC) - timedelta(hours=25))["vendor_order_id"]
+    app.record_vendor_order_sent(po)
+    before = http.get(f"/v1/vendor-orders/{po}", headers=as_vendor()).json()
+    assert before["status"] == "sent" and before["acknowledge_within"] == "24h" and before["lapse"] is None
+    lapsed_at = datetime.now(UTC)
+    assert app.lapse_vendor_order(po, now=lapsed_at)
+
+    shown = http.get(f"/v1/vendor-orders/{po}", headers=as_vendor()).json()
+    assert shown["status"] == "lapsed" and shown["acknowledge_by"] == before["acknowledge_by"]
+    assert shown["lapse"]["lapsed_at"] == lapsed_at.isoformat()
+    assert shown["lapse"]["reason"].startswith("no acknowledgement from VENDOR-ACME within 24h (due ")
+    for answer, body in (("acknowledgement", {"accepted": True, "vendor_reference": "ACME-9"}),
+                         ("acknowledgement", {"accepted": False, "reason": "out of stock"}),
+                         ("shipment", {"carrier": "BLUEDART", "tracking_number": "BD1"})):
+        late = http.post(f"/v1/vendor-orders/{po}/{answer}", json=body, headers=as_vendor())
+        assert late.status_code == 409 and late.headers["content-type"] == "application/problem+json"
+        problem = late.json()
+        assert problem["type"] == "/problems/vendor-order-lapsed" and problem["title"] == "Purchase order lapsed"
+        assert f"lapsed at {lapsed_at.isoformat()}" in problem["detail"]
+        assert (problem["lapsed_at"], problem["acknowledge_by"]) == (lapsed_at.isoformat(), shown["acknowledge_by"])
+    assert app.vendor_order(po)["version"] == shown["version"]  # nothing recorded
+
+
+def test_the_desk_withdraws_a_lapsed_purchase_order_from_the_vendors_portal():
+    desk = Desk(RecordingPortal())
+    order_id = str(uuid4())
+    po = placed(desk.app, order_id=order_id, now=PLACED_AT)["vendor_order_id"]
+    desk.run()
+    assert desk.app.lapse_vendor_order(po, now=PLACED_AT + timedelta(hours=24))
+    desk.run()
+    desk.positions.positions.clear()
+    desk.run()  # run again: nothing is sent or withdrawn twice
+    reason = "no acknowledgement from VENDOR-ACME within 24h (due 2026-11-25T08:00:00+00:00)"
+    assert desk.portal.calls == [("purchase-order", po), ("cancellation", po)]
+    assert desk.portal.withdrawal_reasons == [reason]
+    summary = desk.app.vendor_order(po)
+    assert summary["status"] == "cancelled" and summary["cancellation"] == {
+        "status": "cancelled", "reason": reason, "answer": "withdrawn before dispatch"}
+    messages = [p.message for p in published(desk.app)]
+    assert [type(m).__name__ for m in messages] == ["VendorOrderRejected", "VendorOrderCancelled"]
+    assert messages[0] == erp.VendorOrderRejected(order_id=order_id, vendor_order_id=po, location_id=ACME,
+                                                  reason=reason)
+
+
+def test_a_purchase_order_that_lapsed_unsent_is_never_sent_and_its_withdrawal_needs_no_portal():
+    desk = Desk(RecordingPortal(unavailable=1))
+    po = placed(desk.app, now=PLACED_AT)["vendor_order_id"]
+    with pytest.raises(VendorPortalUnavailable):
+        desk.run()  # the portal is down: it waits unsent ...
+    assert desk.app.lapse_vendor_order(po, now=PLACED_AT + timedelta(hours=24))  # ... until its window ran out
+    desk.run()
+    assert desk.portal.calls == []
+    summary = desk.app.vendor_order(po)
+    assert summary["status"] == "cancelled" and summary["cancellation"]["answer"] == (
+        "nothing to withdraw: it lapsed before the vendor's portal took it")
+    assert [type(p.message).__name__ for p in published(desk.app)] == ["VendorOrderRejected", "VendorOrderCancelled"]
+
+
+def test_a_purchase_order_that_lapsed_while_its_portal_was_taking_it_is_withdrawn_there():
+    desk = Desk(None)
+    po = placed(desk.app, now=PLACED_AT)["vendor_order_id"]
+
+    class SlowPortal(RecordingPortal):
+        def send_purchase_order(self, purchase_order: dict[str, Any]) -> PortalAnswer:
+            desk.app.lapse_vendor_order(purchase_order["vendor_order_id"], now=PLACED_AT + timedelta(hours=24))
+            return super().send_purchase_order(purchase_order)
+
+    portal = SlowPortal(withdrawal_answer=None)
+    desk.projection.sink.portal = portal
+    desk.run()
+    assert portal.calls == [("purchase-order", po), ("cancellation", po)]
+    summary = desk.app.vendor_order(po)
+    assert (summary["status"], summary["cancellation"]["status"]) == ("lapsed", "requested")  # the vendor answers
+    assert [h.event_type for h in desk.app.history(vendor_order_id_for(po))] == [
+        "Placed", "AcknowledgementLapsed", "Sent"]

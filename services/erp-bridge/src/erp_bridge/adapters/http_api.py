@@ -20,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 from oms_platform.http import Problem
 
 from ..application.vendor_orders import VendorOrderNotFound, VendorOrders
-from ..domain.vendor_order import VendorOrderRuleViolation
+from ..domain.vendor_order import PurchaseOrderLapsed, VendorOrderRuleViolation
 from .erp_outbox import ErpOutbox
 
 
@@ -121,8 +121,9 @@ VendorOrderId = Annotated[str, Path(min_length=1, max_length=100)]
 def vendor_order_routes(vendor_orders: VendorOrders, credentials: VendorCredentials) -> APIRouter:
     """Vendors' answers to our purchase orders: 202 with the purchase order as it now stands; 401 without a
     known token, 403 for another vendor's purchase order, 404 for an unknown one, 409 for an answer the
-    purchase order does not wait for or that contradicts an earlier one, 422 naming the bad field. The same
-    answer again is 202 and changes nothing."""
+    purchase order does not wait for or that contradicts an earlier one (``/problems/vendor-order-lapsed``, with
+    ``lapsed_at`` and ``acknowledge_by``, when it lapsed unacknowledged and was withdrawn), 422 naming the bad
+    field. The same answer again is 202 and changes nothing."""
     routes = APIRouter(prefix="/v1/vendor-orders", tags=["vendor orders"])
     vendor = vendor_guard(credentials)
 
@@ -143,6 +144,10 @@ def vendor_order_routes(vendor_orders: VendorOrders, credentials: VendorCredenti
         await owned(vendor_order_id, locations)
         try:
             return await asyncio.to_thread(step, vendor_order_id, **kwargs)
+        except PurchaseOrderLapsed as lapsed:
+            raise Problem(409, "Purchase order lapsed", str(lapsed), type_="/problems/vendor-order-lapsed",
+                          lapsed_at=lapsed.lapsed_at.isoformat(),
+                          acknowledge_by=lapsed.acknowledge_by.isoformat()) from None
         except VendorOrderRuleViolation as refused:
             raise Problem(409, "Answer refused", str(refused), type_="/problems/vendor-answer-refused") from None
 
@@ -156,12 +161,15 @@ def vendor_order_routes(vendor_orders: VendorOrders, credentials: VendorCredenti
     @routes.get("/{vendor_order_id}")
     async def get_vendor_order(vendor_order_id: VendorOrderId,
                                locations: frozenset[str] = Depends(vendor)) -> dict[str, Any]:
+        """The purchase order as it stands, with its deadline (``acknowledge_by``, ``acknowledge_within``) and, once
+        it lapsed unacknowledged, its ``lapse`` (``lapsed_at``, ``reason``)."""
         return await owned(vendor_order_id, locations)
 
     @routes.post("/{vendor_order_id}/acknowledgement", status_code=202)
     async def acknowledge(vendor_order_id: VendorOrderId, body: Acknowledgement,
                           locations: frozenset[str] = Depends(vendor)) -> dict[str, Any]:
-        """Accepted (you will ship it) or rejected, with the reason (the order is routed elsewhere)."""
+        """Accepted (you will ship it) or rejected, with the reason (the order is routed elsewhere), before the
+        purchase order's ``acknowledge_by``: past it, it lapses (withdrawn; a later answer is 409)."""
         if not body.accepted and body.reason is None:
             raise Problem(422, "Request body is invalid", "a rejection needs its reason",
                           type_="/problems/validation",

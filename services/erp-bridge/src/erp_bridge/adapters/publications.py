@@ -1,6 +1,8 @@
 """What each event of the bridge's event store becomes on Kafka, keyed by order id: ErpDocument events on
 ERP_DOCUMENTS; the vendor's answers to a purchase order on VENDOR_ORDERS (placing it, sending it and our
-withdrawal are the bridge's own business: nothing is published for them)."""
+withdrawal are the bridge's own business: nothing is published for them). A purchase order that lapsed
+unacknowledged is published as rejected, with the lapse's reason: for the order it is a vendor that will not
+fill it, and it is routed elsewhere."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ def vendor_order_publications(event: Any) -> Sequence[Publication]:
     match event:
         case VendorOrder.Accepted():
             message: Any = c.VendorOrderAccepted(**subject, vendor_reference=e["vendor_reference"])
-        case VendorOrder.Rejected():
+        case VendorOrder.Rejected() | VendorOrder.AcknowledgementLapsed():
             message = c.VendorOrderRejected(**subject, reason=e["reason"])
         case VendorOrder.Shipped():
             message = c.VendorOrderShipped(**subject, carrier=e["carrier"], tracking_number=e["tracking_number"],

@@ -22,13 +22,16 @@ What the portal answers becomes:
 * anything else (a redirect): ``VendorPortalMisconfigured``.
 
 The desk follows the bridge's own event store (a projection, like the orchestrator's payment desk): each
-purchase order placed is sent, each withdrawal put to the vendor, in the order they were recorded, and what
-the portal answered is recorded on the purchase order before the desk's position moves past it. A crash
+purchase order placed is sent, each withdrawal put to the vendor (ours when the order was cancelled, and the one
+a purchase order's lapse carries when the vendor left it unacknowledged past its deadline; one that lapsed
+before the portal took it is never sent, and its withdrawal is settled here), in the order they were recorded,
+and what the portal answered is recorded on the purchase order before the desk's position moves past it. A crash
 between the portal's answer and that record sends the same request again with the same Idempotency-Key: the
 portal answers as before without a second purchase order, and the purchase order, already sent, records
 nothing twice. While the portal is unreachable (or ``OMS_VENDOR_PORTAL_URL`` is unset) the desk stops where
 it is, says so in the log, and tries again (the service runtime restarts it with backoff); nothing is
-skipped and the purchase orders stay placed-but-unsent.
+skipped and the purchase orders stay placed-but-unsent (until their acknowledgement window runs out: they
+lapse, and the order is routed elsewhere).
 """
 
 from __future__ import annotations
@@ -209,7 +212,9 @@ class Positions(Protocol):
     def save(self, projection: str, notification_id: int) -> None: ...
 
 
-VENDOR_REQUESTS = (VendorOrder.Placed, VendorOrder.CancellationRequested)
+# a lapse withdraws the purchase order from the vendor just as our cancellation does
+WITHDRAWALS = (VendorOrder.CancellationRequested, VendorOrder.AcknowledgementLapsed)
+VENDOR_REQUESTS = (VendorOrder.Placed, *WITHDRAWALS)
 
 
 def vendor_request(event: Any, notification_id: int, provenance: dict[str, Any] | None = None
@@ -225,8 +230,8 @@ def purchase_order_document(vendor_order: dict[str, Any]) -> dict[str, Any]:
 
 
 class VendorPortalDesk:
-    """The projection's sink: one portal call per purchase order placed or withdrawn, what the portal answered
-    recorded, then the position."""
+    """The projection's sink: one portal call per purchase order placed or withdrawn (cancelled, or lapsed), what
+    the portal answered recorded, then the position."""
 
     def __init__(self, vendor_orders: VendorOrders, portal: VendorPortal | None, positions: Positions):
         self.vendor_orders = vendor_orders
@@ -257,7 +262,7 @@ class VendorPortalDesk:
         try:
             if isinstance(request, VendorOrder.Placed):
                 self._send(vendor_order_id)
-            else:
+            else:  # cancelled or lapsed: both carry the withdrawal's reason
                 self._withdraw(vendor_order_id, e["location_id"], e["reason"])
         except VendorOrderRuleViolation as contradicted:
             # the vendor answered on our API in the meantime, and differently: its answer stands
@@ -267,7 +272,7 @@ class VendorPortalDesk:
     def _send(self, vendor_order_id: str) -> None:
         vendor_order = self.vendor_orders.vendor_order(vendor_order_id)
         if vendor_order["status"] != "placed":
-            return  # sent already (a re-run after a crash), or the vendor answered before we asked
+            return  # sent already (a re-run after a crash), the vendor answered before we asked, or it lapsed
         answer = self._portal(vendor_order).send_purchase_order(purchase_order_document(vendor_order))
         if answer.taken:
             self.vendor_orders.record_vendor_order_sent(vendor_order_id)

@@ -14,6 +14,7 @@ from eventsourcing.persistence import Tracking
 from oms_platform.event_store import ServiceApplication, retry_on_conflict
 from oms_platform.telemetry import log
 
+from ..domain.acknowledgement_windows import AcknowledgementWindows
 from ..domain.erp_document import ErpDocument, erp_document_id_for
 from .vendor_orders import VendorOrders
 
@@ -27,6 +28,12 @@ class DocumentNotFound(LookupError):
 class ErpDocuments(VendorOrders, ServiceApplication):
     name = "erpdocuments"
     service_name = "erp-bridge"
+
+    def __init__(self, env: dict[str, str] | None = None, *,
+                 acknowledgement_windows: AcknowledgementWindows | None = None) -> None:
+        super().__init__(env)
+        if acknowledgement_windows is not None:
+            self.acknowledgement_windows = acknowledgement_windows
 
     def record_document(self, *, kind: str, order_id: str, rma_id: str | None = None, lines: list[dict[str, Any]],
                         total: Decimal, currency: str, source_event_id: str, shipment_id: str | None = None,

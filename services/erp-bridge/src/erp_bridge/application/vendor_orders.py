@@ -1,5 +1,6 @@
-"""Use cases of dropship purchase orders: place one (once, whatever is redelivered), withdraw it, record
-what the vendor's portal and the vendor answered, and find them.
+"""Use cases of dropship purchase orders: place one (once, whatever is redelivered) with its acknowledgement
+deadline, withdraw it, let it lapse when the vendor leaves it unacknowledged past that deadline, record what the
+vendor's portal and the vendor answered, and find them.
 
 Mixed into the bridge's one application (``ErpDocuments``): purchase orders share its event store, so its one
 notification log is the outbox of both and its one relay publishes both. Load, call, save; the rules are the
@@ -8,7 +9,7 @@ aggregate's."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
@@ -17,6 +18,7 @@ from eventsourcing.persistence import Tracking
 from oms_platform.event_store import retry_on_conflict
 from oms_platform.telemetry import log
 
+from ..domain.acknowledgement_windows import AcknowledgementWindows
 from ..domain.vendor_order import (
     OrderVendorOrders,
     VendorOrder,
@@ -33,15 +35,21 @@ class VendorOrderNotFound(LookupError):
 
 
 class VendorOrders:
-    """The purchase-order use cases of a ``ServiceApplication`` (``self.repository``, ``self.record``)."""
+    """The purchase-order use cases of a ``ServiceApplication`` (``self.repository``, ``self.record``), with the
+    vendors' ``acknowledgement_windows`` (24 hours for every vendor unless told otherwise)."""
 
     repository: Any
     record: Callable[..., None]
+    acknowledgement_windows: AcknowledgementWindows = AcknowledgementWindows()
 
     # ---- the orchestrator's commands ----
     def place_vendor_order(self, *, order_id: str, vendor_order_id: str, location_id: str,
                            lines: list[dict[str, Any]], ship_to: dict[str, Any], service_level: str, currency: str,
-                           channel: str, external_order_id: str, tracking: Tracking | None = None) -> dict[str, Any]:
+                           channel: str, external_order_id: str, tracking: Tracking | None = None,
+                           now: datetime | None = None) -> dict[str, Any]:
+        """Placed with its deadline: ``now`` (default: the clock) plus the vendor location's window."""
+        placed_at = now or datetime.now(UTC)
+
         def attempt() -> dict[str, Any]:
             existing = self._get(vendor_order_id)
             if existing is not None:
@@ -53,7 +61,9 @@ class VendorOrders:
                 return existing.summary()
             placed = VendorOrder.place(order_id=order_id, vendor_order_id=vendor_order_id, location_id=location_id,
                                        lines=lines, ship_to=ship_to, service_level=service_level,
-                                       currency=currency, channel=channel, external_order_id=external_order_id)
+                                       currency=currency, channel=channel, external_order_id=external_order_id,
+                                       acknowledge_within=self.acknowledgement_windows.for_location(location_id),
+                                       placed_at=placed_at)
             try:
                 listing = self.repository.get(order_vendor_orders_id_for(order_id))
                 listing.add(vendor_order_id)
@@ -71,6 +81,19 @@ class VendorOrders:
                                                f"{vendor_order.order_id}, not of {order_id}")
             vendor_order.request_cancellation(reason)
         return self._change(vendor_order_id, step, tracking=tracking)
+
+    # ---- the acknowledgement watch ----
+    def lapse_vendor_order(self, vendor_order_id: str, *, now: datetime | None = None) -> bool:
+        """Let the purchase order lapse if its acknowledgement is overdue at ``now`` (default: the clock);
+        whether it lapsed now (False: answered, withdrawn, lapsed already or not due). A concurrent answer or
+        watch makes the save conflict: tried again on the purchase order as it then stands, so it lapses once."""
+        moment = now or datetime.now(UTC)
+        lapsed, vendor_order = self._load_call_save(vendor_order_id, lambda po: po.lapse(moment))
+        if lapsed:
+            _log.info("purchase order lapsed unacknowledged: withdrawn, the order routed elsewhere",
+                      vendor_order_id=vendor_order_id, order_id=vendor_order.order_id,
+                      location_id=vendor_order.location_id, acknowledge_by=vendor_order.acknowledge_by.isoformat())
+        return bool(lapsed)
 
     # ---- what the vendor's portal said (the vendor portal desk) ----
     def record_vendor_order_sent(self, vendor_order_id: str) -> dict[str, Any]:
