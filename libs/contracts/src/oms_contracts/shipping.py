@@ -35,6 +35,26 @@ class ShipmentDelivered(Message):
     delivered_at: datetime
 
 
+class ShipmentAcceptedByLocation(Message):
+    """The fulfilment location took the parcel on (its warehouse system or staff will pick and pack it)."""
+
+    message_type: ClassVar[str] = "ShipmentAcceptedByLocation"
+    order_id: str
+    shipment_id: str
+    location_id: str
+
+
+class ShipmentRejectedByLocation(Message):
+    """The fulfilment location declined the parcel before the carrier had it (stock not found on the shelf,
+    capacity, a closed site): the booking is void, and the order goes to another location."""
+
+    message_type: ClassVar[str] = "ShipmentRejectedByLocation"
+    order_id: str
+    shipment_id: str
+    location_id: str
+    reason: str
+
+
 class ShipmentCancelled(Message):
     message_type: ClassVar[str] = "ShipmentCancelled"
     order_id: str

@@ -918,3 +918,53 @@ def test_cancelling_a_dropship_order_withdraws_the_purchase_order_and_voids_the_
     history = [h.event_type for h in saga.orders.order_history(order_id)]
     assert history.count("VendorCancellationAnswered") == 1
 
+
+
+# ---------------------------------------------------------------- the fulfilment location declines the parcel
+def test_a_location_that_rejects_the_parcel_gives_back_its_stock_and_the_order_goes_elsewhere(saga):
+    order_id = saga.place()
+    state = saga.reserve_and_ship_request(order_id)
+    shipment = _shipment(saga, order_id)
+    saga.orders.shipment_created(order_id, shipment, "SIM", "T-1")
+    saga.orders.location_rejected_shipment(order_id, shipment, "WH-A", "bin empty at pick")
+    release, route = saga.messages()
+    assert (release.message_type, release.reservation_id) == ("ReleaseReservation", state["reservation_id"])
+    assert release.reason == "WH-A rejected the parcel: bin empty at pick"
+    assert route.message_type == "RouteOrder" and route.attempt == 2 and route.exclude_locations == ("WH-A",)
+    after = saga.state(order_id)
+    assert after["status"] == "routing" and after["shipment_id"] is None and after["location_id"] is None
+    saga.orders.location_rejected_shipment(order_id, shipment, "WH-A", "again")  # repeated: no effect
+    assert saga.types() == []
+    saga.orders.location_assigned(order_id, 2, "WH-B", "t-1", [])
+    saga.orders.reservation_confirmed(order_id, saga.state(order_id)["reservation_id"])
+    create = [m for m in saga.messages() if m.message_type == "CreateShipment"][0]
+    assert create.location_id == "WH-B" and create.shipment_id != shipment
+
+
+def test_a_split_order_whose_location_rejects_its_parcel_is_routed_again_whole(saga):
+    order_id = saga.place()
+    parts = _split_and_reserve(saga, order_id)
+    saga.messages()
+    rejected = saga.state(order_id)["allocations"][1]["shipment_request_id"]
+    other = saga.state(order_id)["allocations"][0]["shipment_request_id"]
+    saga.orders.location_rejected_shipment(order_id, rejected, "WH-B", "site closed")
+    published = saga.messages()
+    assert [m.message_type for m in published] == ["ReleaseReservation", "CancelShipment", "ReleaseReservation",
+                                                   "RouteOrder"]
+    assert {m.reservation_id for m in published if m.message_type == "ReleaseReservation"} == {
+        p["reservation_id"] for p in parts}
+    assert [m.shipment_id for m in published if m.message_type == "CancelShipment"] == [other]
+    assert published[-1].exclude_locations == ("WH-B",)  # WH-A may serve it again
+
+
+def test_a_rejection_after_another_parcel_left_is_put_before_an_operator(saga):
+    order_id = saga.place()
+    _split_and_reserve(saga, order_id)
+    first, second = saga.state(order_id)["allocations"]
+    saga.orders.shipment_created(order_id, first["shipment_request_id"], "SIM", "T-1")
+    saga.orders.tracking_updated(order_id, first["shipment_request_id"], "in_transit", "2026-11-24T09:00:00+05:30")
+    saga.messages()
+    saga.orders.location_rejected_shipment(order_id, second["shipment_request_id"], "WH-B", "site closed")
+    assert saga.state(order_id)["status"] == "partially_shipped"
+    exception = [h for h in saga.orders.order_history(order_id) if h.event_type == "FulfilmentException"]
+    assert "WH-B rejected its parcel (site closed) after others had left" in exception[0].data["reason"]

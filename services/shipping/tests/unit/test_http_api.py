@@ -83,3 +83,42 @@ def test_an_order_lists_its_shipments_oldest_first_and_by_order_answers_the_late
 
 def booked_app(client: TestClient) -> Shipments:
     return client.app.state.shipments
+
+
+def test_a_booked_parcel_has_a_label_as_zpl_and_pdf_with_its_tracking_number_in_the_barcode():
+    import io
+
+    from pypdf import PdfReader
+    from shipping.domain.label import read_zpl
+
+    shipments = Shipments(load_carriers(), env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    http_app = create_http_app("shipping", title="shipping")
+    http_app.include_router(shipment_routes(shipments))
+    client = TestClient(http_app)
+    order_id = str(uuid4())
+    shipments.create_shipment(order_id=order_id, reservation_id="R1", location_id="WH-BLR-1",
+                              lines=[{"sku": "SKU-1", "quantity": 3}], ship_to={**SHIP_TO, "phone": "+919800000000"},
+                              service_level="standard", payment_method="cod", cash_to_collect=Decimal("1499.00"))
+    state = shipments.shipment_for_order(order_id)
+    assert state["ship_from"]["name"] == "Bengaluru fulfilment centre" and state["ship_to"]["postal_code"] == "560001"
+
+    zpl = client.get(f"/v1/shipments/{state['shipment_id']}/label")
+    assert zpl.status_code == 200 and zpl.headers["content-type"].startswith("text/plain")
+    document = read_zpl(zpl.text)
+    assert [b.data for b in document.barcodes] == [state["tracking_number"]]
+    assert any("COD" in t and "1,499.00" in t for t in document.texts) and order_id in " ".join(document.texts)
+    assert client.get(f"/v1/shipments/{state['shipment_id']}/label").text == zpl.text  # a re-print is the same
+
+    pdf = client.get(f"/v1/shipments/{state['shipment_id']}/label", params={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(pdf.content))
+    assert len(reader.pages) == 1 and state["tracking_number"] in reader.pages[0].extract_text()
+
+    unregistered = str(uuid4())
+    shipments.create_shipment(order_id=unregistered, reservation_id="R2", location_id="WH-A",
+                              lines=[{"sku": "SKU-1", "quantity": 1}], ship_to=SHIP_TO, service_level="standard",
+                              payment_method="prepaid")
+    refused = client.get(f"/v1/shipments/{shipments.shipment_for_order(unregistered)['shipment_id']}/label")
+    assert refused.status_code == 409 and "WH-A has no pickup address" in refused.json()["detail"]
+    assert client.get(f"/v1/shipments/{uuid4()}/label").status_code == 404
+    assert client.get(f"/v1/shipments/{state['shipment_id']}/label", params={"format": "png"}).status_code == 422

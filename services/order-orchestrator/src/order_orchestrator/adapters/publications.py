@@ -166,6 +166,10 @@ def order_publications(event: Any) -> Sequence[Publication]:
                 return [delivered]
             return [delivered, Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(
                 order_id=order_id, reservation_id=e["reservation_id"]))]
+        case Order.ShipmentRejectedByLocation():  # (a split order's shares are released one by one before it)
+            return [Publication(INVENTORY_COMMANDS, order_id, c.ReleaseReservation(
+                order_id=order_id, reservation_id=e["reservation_id"],
+                reason=f"{e['location_id']} rejected the parcel: {e['reason']}"))] if e["reservation_id"] else []
         case Order.Cancelled():
             out = [public(c.OrderCancelled(order_id=order_id, reason=e["reason"], channel=event_channel()))]
             if e["reservation_id"]:

@@ -81,6 +81,11 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         await run_step(orders.shipment_created, order_id=m.order_id, shipment_id=m.shipment_id, carrier=m.carrier,
                    tracking_number=m.tracking_number, tracking=d.tracking)
 
+    async def location_rejected(d: Delivery) -> None:
+        m: shipping.ShipmentRejectedByLocation = d.message
+        await run_step(orders.location_rejected_shipment, order_id=m.order_id, shipment_id=m.shipment_id,
+                       location_id=m.location_id, reason=m.reason, tracking=d.tracking)
+
     async def tracking_updated(d: Delivery) -> None:
         m: shipping.ShipmentTrackingUpdated = d.message
         await run_step(orders.tracking_updated, order_id=m.order_id, shipment_id=m.shipment_id, status=m.status,
@@ -142,6 +147,7 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         gateway.OrderCancellationRequested: cancellation,
         gateway.OrderModificationRequested: change,
         shipping.ShipmentCancelled: shipment_cancelled,
+        shipping.ShipmentRejectedByLocation: location_rejected,
         inventory.ReservationAdjusted: adjusted,
         inventory.ReservationExpired: expired,
         inventory.ReservationAdjustmentRejected: adjustment_rejected,

@@ -344,6 +344,14 @@ class Orders(ServiceApplication):
                                tracking: Tracking | None = None) -> None:
         self._step(order_id, tracking, lambda o: o.vendor_cancellation_answered(vendor_order_id, cancelled, reason))
 
+    def location_rejected_shipment(self, order_id: str, shipment_id: str, location_id: str, reason: str,
+                                   tracking: Tracking | None = None) -> None:
+        def step(order: Order) -> None:
+            order.location_rejected(shipment_id, location_id, reason)
+            if order.status == OrderStatus.ROUTING:
+                self._hop(order)
+        self._step(order_id, tracking, step)
+
     def shipment_created(self, order_id: str, shipment_id: str, carrier: str, tracking_number: str,
                          tracking: Tracking | None = None) -> None:
         self._step(order_id, tracking, lambda o: o.record_shipment(shipment_id, carrier, tracking_number))

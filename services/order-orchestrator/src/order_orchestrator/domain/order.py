@@ -177,6 +177,7 @@ class Order(Aggregate):
         # ship-to-store: a store pickup its store could not reserve, sent there from another location (the store,
         # its address, where from, that location's reservation, the parcel, and state: sending, arrived, held)
         self.store_transfer: dict[str, Any] | None = None
+        self.rejected_shipments: list[str] = []  # parcels a location declined (a new parcel gets a new id)
         self.location_id: str | None = None
         self.vendor_order_id: str | None = None  # dropship: our purchase order to the vendor at location_id
         self.reservation_id: str | None = None
@@ -912,7 +913,8 @@ class Order(Aggregate):
                     cash_to_collect=Decimal(a["value"]) if self.payment["collection"] == "cash_on_delivery" else None)
             return
         # the first parcel's id is the one shipping derives from the order id (as in earlier releases)
-        name = f"oms:shipment:{self.order_id}" + (f":{replacing}" if replacing else "")
+        name = f"oms:shipment:{self.order_id}" + (f":{replacing}" if replacing else "") + (
+            f":after:{self.rejected_shipments[-1]}" if self.rejected_shipments and not replacing else "")
         if self.sending_to_store:  # to the store's counter: the buyer pays there, the carrier collects nothing
             self._shipment_requested(reservation_id=self.reservation_id, location_id=self.location_id,
                                      lines=self.stock_lines, ship_to=self.store_transfer["address"],
@@ -1117,6 +1119,59 @@ class Order(Aggregate):
         self.status = OrderStatus.DELIVERED
         self.tracking_status = "delivered"
         self.reservation_held = False
+
+    # ---- the fulfilment location declines the parcel ----
+    def location_rejected(self, shipment_id: str, location_id: str, reason: str) -> None:
+        """The location that was to pack the parcel declined it before the carrier had it (shelf empty at pick,
+        site closed): what it held goes back and the order is routed again without it (the caller hops). A split
+        order gives back every share; one whose other parcels have left cannot be re-routed and says so on its
+        timeline for an operator."""
+        if self.split:
+            allocation = self._allocation(shipment_id=shipment_id)
+            if allocation is None or self.status not in PARCELS_MOVING or allocation["parcel"] not in (
+                    "requested", "created"):
+                raise StaleOutcome(f"{location_id} rejected parcel {shipment_id} while the order is {self.status}")
+            if self.status != OrderStatus.SHIPMENT_CREATED and self.status != OrderStatus.RESERVED:
+                self._fulfilment_exception(shipment_id=shipment_id, location_id=location_id, reason=(
+                    f"{location_id} rejected its parcel ({reason}) after others had left: the share of "
+                    f"{location_id} needs an operator (cancel it and refund, or send it from elsewhere)"))
+                return
+            for other in self.allocations:
+                if other["state"] in ("reserving", "reserved"):
+                    self._allocation_released(
+                        reservation_id=other["reservation_id"], location_id=other["location_id"], part=other["part"],
+                        shipment_id=None if other is allocation else other["shipment_request_id"],
+                        reason=f"{location_id} rejected its parcel: {reason}")
+            self._shipment_rejected_by_location(shipment_id=shipment_id, location_id=location_id, reason=reason,
+                                                reservation_id=None, part=allocation["part"])
+            return
+        if self.status not in (OrderStatus.RESERVED, OrderStatus.SHIPMENT_CREATED) or shipment_id not in (
+                self.shipment_request_id, self.shipment_id) or self.pending_change is not None:
+            raise StaleOutcome(f"{location_id} rejected parcel {shipment_id} while the order is {self.status}")
+        self._shipment_rejected_by_location(shipment_id=shipment_id, location_id=location_id, reason=reason,
+                                            reservation_id=self.reservation_id)
+
+    @event("ShipmentRejectedByLocation")
+    def _shipment_rejected_by_location(self, shipment_id: str, location_id: str, reason: str,
+                                       reservation_id: str | None, part: int | None = None) -> None:
+        self.status = OrderStatus.ROUTING  # routed again: the location stays among those tried
+        self.rejected_shipments.append(shipment_id)
+        if part is not None:
+            for other in self.allocations:  # the other locations may serve it again
+                if other["location_id"] != location_id and other["location_id"] in self.locations_tried:
+                    index = len(self.locations_tried) - 1 - self.locations_tried[::-1].index(other["location_id"])
+                    del self.locations_tried[index]
+            self.allocations = []
+        self.location_id = self.reservation_id = None
+        self.shipment_requested = False
+        self.shipment_request_id = self.shipment_id = None
+        self.carrier = self.tracking_number = self.tracking_status = None
+        self.reservation_held = False
+        self.store_transfer = None
+
+    @event("FulfilmentException")
+    def _fulfilment_exception(self, shipment_id: str, location_id: str, reason: str) -> None:
+        pass
 
     # ---- changes before shipment ----
     def request_change(self, change_id: str, line_quantities: Mapping[str, int], ship_to: Mapping[str, Any] | None,

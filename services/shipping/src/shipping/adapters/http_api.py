@@ -7,13 +7,15 @@ import asyncio
 from datetime import UTC
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from oms_platform.http import Problem
 
-from ..application.shipments import ShipmentNotFound, Shipments, TrackingNumberUnknown
-from ..domain.shipment import ShipmentClosed, UnknownTrackingStatus
+from ..application.shipments import LabelUnavailable, ShipmentNotFound, Shipments, TrackingNumberUnknown
+from ..domain.label import zpl_label
+from ..domain.shipment import LocationAnswerRefused, ShipmentClosed, UnknownTrackingStatus
+from .label_pdf import pdf_label
 
 CarrierStatus = Literal["in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered"]
 
@@ -29,6 +31,17 @@ class CarrierTrackingUpdate(BaseModel):
     status: CarrierStatus
     occurred_at: AwareDatetime
     description: str | None = Field(default=None, max_length=500)
+
+
+class LocationAnswer(BaseModel):
+    """The fulfilment location's answer to a parcel it is asked to pack (its warehouse system, or its staff)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"location_id": "WH-BLR-1", "accepted": False, "reason": "bin empty at pick: 0 of 2 found"}]})
+
+    location_id: str = Field(min_length=1, max_length=64)
+    accepted: bool
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
 
 
 def shipment_routes(shipments: Shipments) -> APIRouter:
@@ -55,6 +68,25 @@ def shipment_routes(shipments: Shipments) -> APIRouter:
         return {"shipment_id": str(shipment.id), "order_id": shipment.order_id, "status": str(shipment.status),
                 "recorded": changed}
 
+    @routes.post("/shipments/{shipment_id}/location-answer", status_code=202, responses={404: {}, 409: {}, 422: {}})
+    async def location_answer(shipment_id: str, answer: LocationAnswer) -> dict[str, Any]:
+        """The location accepts the parcel, or rejects it before the carrier has it (a reason is required): the
+        order is then sent to another location. Repeating an answer changes nothing."""
+        if not answer.accepted and not answer.reason:
+            raise Problem(422, "Request body is invalid", "a rejection needs a reason", type_="/problems/validation",
+                          errors=[{"pointer": "/reason", "detail": "required when accepted is false"}])
+        try:
+            state, changed = await asyncio.to_thread(
+                shipments.location_answered, shipment_id=shipment_id, location_id=answer.location_id,
+                accepted=answer.accepted, reason=answer.reason)
+        except ShipmentNotFound:
+            raise Problem(404, "Shipment not found", f"no shipment {shipment_id}",
+                          type_="/problems/shipment-not-found") from None
+        except LocationAnswerRefused as refused:
+            raise Problem(409, "Answer refused", str(refused), type_="/problems/location-answer-refused") from None
+        return {"shipment_id": shipment_id, "order_id": state["order_id"], "status": state["status"],
+                "acceptance": state["acceptance"], "recorded": changed}
+
     @routes.get("/shipments", responses={422: {}})
     async def list_for_order(order_id: str = Query(min_length=1)) -> dict[str, Any]:
         """Every shipment of the order, oldest first; the last one is the one that counts."""
@@ -69,5 +101,24 @@ def shipment_routes(shipments: Shipments) -> APIRouter:
         except ShipmentNotFound:
             raise Problem(404, "Shipment not found", f"no shipment for order {order_id}",
                           type_="/problems/shipment-not-found") from None
+
+    @routes.get("/shipments/{shipment_id}/label", responses={
+            200: {"content": {"application/pdf": {}, "text/plain": {}}}, 404: {}, 409: {}, 422: {}})
+    async def label(shipment_id: str, format: Literal["zpl", "pdf"] = Query("zpl")) -> Response:
+        """The parcel's label with the tracking number's barcode: ZPL II for a 4x6 inch 203 dpi thermal printer,
+        or PDF; the same document every time (a re-print)."""
+        try:
+            the_label = await asyncio.to_thread(shipments.shipping_label, shipment_id)
+        except ShipmentNotFound:
+            raise Problem(404, "Shipment not found", f"no shipment {shipment_id}",
+                          type_="/problems/shipment-not-found") from None
+        except LabelUnavailable as unavailable:
+            raise Problem(409, "No label", str(unavailable), type_="/problems/label-unavailable") from None
+        name = f"{the_label.tracking_number}.{format}"
+        headers = {"Content-Disposition": f'inline; filename="{name}"'}
+        if format == "pdf":
+            return Response(await asyncio.to_thread(pdf_label, the_label), media_type="application/pdf",
+                            headers=headers)
+        return Response(zpl_label(the_label), media_type="text/plain; charset=utf-8", headers=headers)
 
     return routes

@@ -31,6 +31,12 @@ def shipment_publications(event: Any) -> Sequence[Publication]:
         case Shipment.Delivered():
             return [on_shipments(c.ShipmentDelivered(order_id=e["order_id"], shipment_id=shipment_id,
                                                      delivered_at=e["delivered_at"]))]
+        case Shipment.AcceptedByLocation():
+            return [on_shipments(c.ShipmentAcceptedByLocation(order_id=e["order_id"], shipment_id=shipment_id,
+                                                              location_id=e["location_id"]))]
+        case Shipment.RejectedByLocation():
+            return [on_shipments(c.ShipmentRejectedByLocation(order_id=e["order_id"], shipment_id=shipment_id,
+                                                              location_id=e["location_id"], reason=e["reason"]))]
         case Shipment.Cancelled() | Shipment.CancelledBeforeBooking():
             return [on_shipments(c.ShipmentCancelled(order_id=e["order_id"], shipment_id=shipment_id,
                                                      reason=e["reason"]))]

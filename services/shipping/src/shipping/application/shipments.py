@@ -21,6 +21,7 @@ from oms_platform.event_store import HistoryEntry, ServiceApplication, retry_on_
 from oms_platform.telemetry import log
 
 from ..domain.carrier_choice import CarrierCatalogue
+from ..domain.label import LabelAddress, ShippingLabel
 from ..domain.shipment import (
     CancellationRefused,
     OrderShipments,
@@ -42,6 +43,10 @@ class ShipmentNotFound(LookupError):
 
 class TrackingNumberUnknown(LookupError):
     pass
+
+
+class LabelUnavailable(Exception):
+    """The shipment has no label to print (cancelled, booked before labels, or its location has no address)."""
 
 
 class Shipments(ServiceApplication):
@@ -104,6 +109,24 @@ class Shipments(ServiceApplication):
             self.record(shipment, tracking=tracking)
         retry_on_conflict(attempt)
 
+    # ---- the fulfilment location's answer ----
+    def location_answered(self, *, shipment_id: str, location_id: str, accepted: bool,
+                          reason: str | None = None) -> tuple[dict[str, Any], bool]:
+        """The location accepted or rejected the parcel; answers the shipment and whether that changed it."""
+        def attempt() -> tuple[dict[str, Any], bool]:
+            try:
+                shipment = self._get(UUID(shipment_id))
+            except ValueError:
+                shipment = None
+            if shipment is None:
+                raise ShipmentNotFound(shipment_id)
+            changed = shipment.accept_at_location(location_id) if accepted \
+                else shipment.reject_at_location(location_id, reason or "no reason given")
+            if changed:
+                self.record(shipment)
+            return shipment.summary(), changed
+        return retry_on_conflict(attempt)
+
     # ---- carriers' tracking updates ----
     def record_tracking(self, *, carrier: str, tracking_number: str, status: str, carrier_event_at: datetime,
                         description: str | None = None) -> tuple[Shipment, bool]:
@@ -119,6 +142,32 @@ class Shipments(ServiceApplication):
         return retry_on_conflict(attempt)
 
     # ---- queries ----
+    def shipping_label(self, shipment_id: str) -> ShippingLabel:
+        """What the shipment's label prints: the same every time it is printed (stamped with the booking time)."""
+        try:
+            shipment = self._get(UUID(shipment_id))
+        except ValueError:
+            shipment = None
+        if shipment is None:
+            raise ShipmentNotFound(shipment_id)
+        if shipment.carrier is None or str(shipment.status) == "cancelled":
+            raise LabelUnavailable(f"shipment {shipment_id} is {shipment.status}: nothing to label")
+        if shipment.ship_to is None or shipment.weight_kg is None:
+            raise LabelUnavailable(f"shipment {shipment_id} was booked before labels were printed: ask "
+                                   f"{shipment.carrier} for its label of {shipment.tracking_number}")
+        if shipment.ship_from is None:
+            raise LabelUnavailable(f"location {shipment.location_id} has no pickup address registered with the "
+                                   "carriers (pickup_locations of the carrier catalogue): no label without a return "
+                                   "address")
+        carrier = self.carriers.carrier(shipment.carrier)
+        return ShippingLabel(
+            shipment_id=str(shipment.id), order_id=shipment.order_id, carrier_code=shipment.carrier,
+            carrier_name=carrier.name if carrier is not None else shipment.carrier,
+            service_level=shipment.service_level, tracking_number=shipment.tracking_number,
+            ship_from=_label_address(shipment.ship_from), ship_to=_label_address(shipment.ship_to), pieces=1,
+            weight_kg=Decimal(shipment.weight_kg), cash_to_collect=shipment.cash_to_collect,
+            printed_at=shipment.created_on)
+
     def shipment_for_order(self, order_id: str) -> dict[str, Any]:
         """The order's latest shipment (a replacement, when the order has one)."""
         ids = self._shipment_ids(order_id)
@@ -179,3 +228,9 @@ class Shipments(ServiceApplication):
         except AggregateNotFoundError:
             raise TrackingNumberUnknown(f"{carrier} {tracking_number}") from None
         return number.shipment_id
+
+
+def _label_address(address: dict[str, Any]) -> LabelAddress:
+    return LabelAddress(**{key: address.get(key) for key in ("name", "line1", "line2", "city", "region",
+                                                             "postal_code", "country", "phone")
+                           if address.get(key) is not None})

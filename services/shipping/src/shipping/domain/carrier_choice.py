@@ -181,17 +181,24 @@ class ParcelWeights:
 class CarrierCatalogue:
     def __init__(self, carriers: list[Carrier], *, version: str | None = None,
                  filters: Sequence[str] = REQUIRED_FILTERS, weights: Mapping[str, float] | None = None,
-                 zones: Mapping[str, Sequence[str]] | None = None, parcel_weights: ParcelWeights | None = None):
+                 zones: Mapping[str, Sequence[str]] | None = None, parcel_weights: ParcelWeights | None = None,
+                 pickup_locations: Mapping[str, Mapping[str, Any]] | None = None):
         self.carriers = sorted(carriers, key=lambda c: (c.priority, c.code))
         self.version = version
         self.filters = tuple(filters)
         self.weights = dict(weights if weights is not None else {"priority": 1.0})
         self.zones = {zone: tuple(prefixes) for zone, prefixes in (zones or {}).items()}
         self.parcel_weights = parcel_weights or ParcelWeights()
+        self.pickup_locations = {key: dict(address) for key, address in (pickup_locations or {}).items()}
 
     @classmethod
     def from_document(cls, document: Any) -> CarrierCatalogue:
         return _CatalogueReader().read(document)
+
+    def pickup_address(self, location_id: str) -> dict[str, Any] | None:
+        """The location's address as registered with the carriers (where they collect, where a return goes)."""
+        address = self.pickup_locations.get(location_id)
+        return dict(address) if address is not None else None
 
     def carrier(self, code: str) -> Carrier | None:
         return next((c for c in self.carriers if c.code == code), None)
@@ -278,7 +285,9 @@ CARRIER_KEYS = ("code", "name", "priority", "countries", "serviceable_prefixes",
                 "cash_on_delivery", "max_cash_on_delivery", "max_weight_kg", "rates", "cod_fee")
 REQUIRED_CARRIER_KEYS = ("code", "name", "priority", "countries", "serviceable_prefixes", "service_levels",
                          "cash_on_delivery")
-DOCUMENT_KEYS = ("version", "description", "zones", "parcel_weights", "rules", "carriers")
+DOCUMENT_KEYS = ("version", "description", "zones", "parcel_weights", "rules", "carriers", "pickup_locations")
+ADDRESS_KEYS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
+REQUIRED_ADDRESS_KEYS = ("name", "line1", "city", "postal_code", "country")
 
 
 def _number(value: Any) -> bool:
@@ -327,10 +336,27 @@ class _CatalogueReader:
         weights = self.parcel_weights(document.get("parcel_weights", {}))
         filters, scores = self.rules(document.get("rules"))
         carriers = self.carriers(document.get("carriers"), scores)
+        pickup_locations = self.pickup_locations(document.get("pickup_locations", {}))
         if self.errors:
             raise CarrierCatalogueInvalid(self.errors)
         return CarrierCatalogue(carriers, version=version, filters=filters, weights=scores, zones=zones,
-                                parcel_weights=weights)
+                                parcel_weights=weights, pickup_locations=pickup_locations)
+
+    def pickup_locations(self, value: Any) -> dict[str, dict[str, str]]:
+        if not isinstance(value, dict):
+            self.problem("/pickup_locations", "must be an object of location id -> address")
+            return {}
+        addresses = {}
+        for location_id, address in value.items():
+            pointer = f"/pickup_locations/{location_id}"
+            if not self.keys(address, pointer, ADDRESS_KEYS, REQUIRED_ADDRESS_KEYS):
+                continue
+            bad = [key for key, text in address.items() if not isinstance(text, str) or not text]
+            for key in bad:
+                self.problem(f"{pointer}/{key}", "must be a non-empty string")
+            if not bad and all(key in address for key in REQUIRED_ADDRESS_KEYS):
+                addresses[location_id] = dict(address)
+        return addresses
 
     def zones(self, value: Any) -> dict[str, tuple[str, ...]]:
         if not self.keys(value, "/zones", [z for z in ZONES if z != "rest"]):

@@ -60,6 +60,10 @@ class UnknownTrackingStatus(ShipmentRuleViolation):
     pass
 
 
+class LocationAnswerRefused(ShipmentRuleViolation):
+    """The fulfilment location's answer does not fit the shipment (another location's, or too late)."""
+
+
 class ShipmentOfAnotherOrder(ShipmentRuleViolation):
     """A command names a shipment id that was recorded for a different order."""
 
@@ -100,6 +104,10 @@ class Shipment(Aggregate):
         shipping_cost: str | None = None
         carrier_options: list[dict[str, Any]] | None = None
         carrier_rules_version: str | None = None
+        # where the parcel goes and where it leaves from (the location's registered pickup address; None when the
+        # location has none): what its label prints
+        ship_to: dict[str, Any] | None = None
+        ship_from: dict[str, Any] | None = None
 
         class_version = 3
 
@@ -112,7 +120,7 @@ class Shipment(Aggregate):
         @staticmethod
         def upcast_v2_v3(state: dict[str, Any]) -> None:
             """Created events of earlier releases kept only the choice's reason."""
-            for key in ("weight_kg", "shipping_cost", "carrier_options", "carrier_rules_version"):
+            for key in ("weight_kg", "shipping_cost", "carrier_options", "carrier_rules_version", "ship_to", "ship_from"):
                 state.setdefault(key, None)
 
         def apply(self, shipment: Shipment) -> None:
@@ -126,6 +134,8 @@ class Shipment(Aggregate):
             shipment.shipping_cost = self.shipping_cost
             shipment.carrier_options = list(self.carrier_options or [])
             shipment.carrier_rules_version = self.carrier_rules_version
+            shipment.ship_to = getattr(self, "ship_to", None)
+            shipment.ship_from = getattr(self, "ship_from", None)
 
     class CancelledBeforeBooking(Aggregate.Created):
         order_id: str
@@ -161,7 +171,8 @@ class Shipment(Aggregate):
                            priority=priority, cash_to_collect=cash_to_collect, weight_kg=str(choice.weight_kg),
                            shipping_cost=str(choice.cost) if choice.cost is not None else None,
                            carrier_options=[o.as_dict() for o in choice.options],
-                           carrier_rules_version=choice.rule_version)
+                           carrier_rules_version=choice.rule_version, ship_to=dict(ship_to),
+                           ship_from=carriers.pickup_address(location_id))
 
     @classmethod
     def cancel_before_booking(cls, *, order_id: str, reason: str, shipment_id: UUID | None = None) -> Shipment:
@@ -190,6 +201,9 @@ class Shipment(Aggregate):
         self.shipping_cost: str | None = None
         self.carrier_options: list[dict[str, Any]] = []
         self.carrier_rules_version: str | None = None
+        self.ship_to: dict[str, Any] | None = None
+        self.ship_from: dict[str, Any] | None = None
+        self.acceptance: str | None = None  # the fulfilment location's answer: accepted, rejected (None: none yet)
 
     def check_order(self, order_id: str) -> None:
         """A command about this shipment must be about its order."""
@@ -239,6 +253,46 @@ class Shipment(Aggregate):
         self.delivered_at = delivered_at
         self.last_carrier_event_at = max(delivered_at, self.last_carrier_event_at or delivered_at)
 
+    # ---- the fulfilment location's answer ----
+    def accept_at_location(self, location_id: str) -> bool:
+        """The location took the parcel on; answers whether that changed anything (a repeat does not)."""
+        self._check_location(location_id)
+        if self.acceptance == "accepted":
+            return False
+        if self.acceptance == "rejected" or self.status == ShipmentStatus.CANCELLED:
+            raise LocationAnswerRefused(f"shipment {self.id} is {self.status}: it was "
+                                        f"{'rejected by its location' if self.acceptance else 'cancelled'}")
+        self._accepted_by_location(order_id=self.order_id, location_id=location_id)
+        return True
+
+    @event("AcceptedByLocation")
+    def _accepted_by_location(self, order_id: str, location_id: str) -> None:
+        self.acceptance = "accepted"
+
+    def reject_at_location(self, location_id: str, reason: str) -> bool:
+        """The location declined the parcel: the booking is void (the carrier collects nothing). Refused once the
+        location accepted it, or the carrier has it; answers whether that changed anything (a repeat does not)."""
+        self._check_location(location_id)
+        if self.acceptance == "rejected":
+            return False
+        if self.acceptance == "accepted":
+            raise LocationAnswerRefused(f"{location_id} accepted shipment {self.id} already: cancel the order, or "
+                                        "ask support, instead")
+        if self.picked_up or self.status in CLOSED:
+            raise LocationAnswerRefused(f"shipment {self.id} is {self.status} with {self.carrier}: too late to reject")
+        self._rejected_by_location(order_id=self.order_id, location_id=location_id, reason=reason)
+        return True
+
+    @event("RejectedByLocation")
+    def _rejected_by_location(self, order_id: str, location_id: str, reason: str) -> None:
+        self.acceptance = "rejected"
+        self.status = ShipmentStatus.CANCELLED
+        self.cancellation_reason = f"rejected by {location_id}: {reason}"
+
+    def _check_location(self, location_id: str) -> None:
+        if location_id != self.location_id:
+            raise LocationAnswerRefused(f"shipment {self.id} is fulfilled by {self.location_id}, not {location_id}")
+
     # ---- cancellation ----
     def cancel(self, reason: str) -> None:
         if self.status == ShipmentStatus.CANCELLED:
@@ -262,7 +316,8 @@ class Shipment(Aggregate):
             "priority": self.priority,
             "cash_to_collect": str(self.cash_to_collect) if self.cash_to_collect is not None else None,
             "weight_kg": self.weight_kg, "shipping_cost": self.shipping_cost, "carrier_options": self.carrier_options,
-            "carrier_rules_version": self.carrier_rules_version,
+            "carrier_rules_version": self.carrier_rules_version, "ship_to": self.ship_to, "ship_from": self.ship_from,
+            "acceptance": self.acceptance,
             "tracking": [{**t, "carrier_event_at": t["carrier_event_at"].isoformat()} for t in self.tracking],
             "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
             "cancellation_reason": self.cancellation_reason,
