@@ -44,6 +44,17 @@ def test_the_carrier_is_chosen_by_rule_and_the_parcel_gets_a_label_with_its_trac
                           params={"format": "pdf"})
     assert pdf.status_code == 200 and state["tracking_number"] in PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
 
+    # the parcel is on the carrier's next pickup at Bengaluru; the manifest lists it, the driver collects it
+    pickup_url = system.url("shipping", f"/v1/pickups/{shipment['pickup_id']}")
+    pickup = system.http.get(pickup_url).json()
+    assert pickup["carrier"] == state["carrier"] and pickup["location_id"] == BLR
+    assert state["tracking_number"] in [p["tracking_number"] for p in pickup["parcels"]]
+    assert system.http.post(pickup_url + "/manifest").json()["status"] == "manifested"
+    assert state["tracking_number"] in system.http.get(pickup_url + "/manifest").text
+    manifest = PdfReader(io.BytesIO(system.http.get(pickup_url + "/manifest", params={"format": "pdf"}).content))
+    assert state["tracking_number"] in "".join(page.extract_text() for page in manifest.pages)
+    assert system.http.post(pickup_url + "/collection").json()["status"] == "picked_up"
+
 
 def test_a_fulfilment_centre_that_rejects_the_parcel_sends_the_order_to_the_next_location(system, order_body, sku):
     item = sku()

@@ -122,3 +122,39 @@ def test_a_booked_parcel_has_a_label_as_zpl_and_pdf_with_its_tracking_number_in_
     assert refused.status_code == 409 and "WH-A has no pickup address" in refused.json()["detail"]
     assert client.get(f"/v1/shipments/{uuid4()}/label").status_code == 404
     assert client.get(f"/v1/shipments/{state['shipment_id']}/label", params={"format": "png"}).status_code == 422
+
+
+def test_booked_parcels_go_on_the_carriers_next_pickup_which_is_manifested_and_collected():
+    shipments = Shipments(load_carriers(), env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    http_app = create_http_app("shipping", title="shipping")
+    http_app.include_router(shipment_routes(shipments))
+    client = TestClient(http_app)
+
+    def book(location: str = "WH-BLR-1") -> dict:
+        order_id = str(uuid4())
+        shipments.create_shipment(order_id=order_id, reservation_id="R1", location_id=location,
+                                  lines=[{"sku": "SKU-1", "quantity": 1}], ship_to=SHIP_TO,
+                                  service_level="standard", payment_method="prepaid")
+        return shipments.shipment_for_order(order_id)
+
+    first, second, cancelled = book(), book(), book()
+    assert first["pickup_id"] and first["pickup_id"] == second["pickup_id"] == cancelled["pickup_id"]
+    assert book("WH-A")["pickup_id"] is None  # not registered for pickups: dropped off at the carrier's counter
+    shipments.cancel_shipment(order_id=cancelled["order_id"], shipment_id=cancelled["shipment_id"], reason="order changed")
+    [pickup] = client.get("/v1/pickups", params={"location_id": "WH-BLR-1"}).json()["pickups"]
+    assert pickup["carrier"] == first["carrier"] and pickup["status"] == "scheduled"
+    assert [p["tracking_number"] for p in pickup["parcels"]] == [first["tracking_number"], second["tracking_number"]]
+    assert [w["shipment_id"] for w in pickup["withdrawn"]] == [cancelled["shipment_id"]]
+
+    manifested = client.post(f"/v1/pickups/{pickup['pickup_id']}/manifest")
+    assert manifested.status_code == 200 and manifested.json()["status"] == "manifested"
+    csv_text = client.get(f"/v1/pickups/{pickup['pickup_id']}/manifest").text
+    assert first["tracking_number"] in csv_text and cancelled["tracking_number"] not in csv_text
+    pdf = client.get(f"/v1/pickups/{pickup['pickup_id']}/manifest", params={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    later = book()  # the manifest is closed: the next slot's pickup
+    assert later["pickup_id"] != pickup["pickup_id"]
+    assert client.post(f"/v1/pickups/{later['pickup_id']}/collection").status_code == 409  # not manifested
+    collected = client.post(f"/v1/pickups/{pickup['pickup_id']}/collection")
+    assert collected.status_code == 200 and collected.json()["status"] == "picked_up"
+    assert client.get(f"/v1/pickups/{uuid4()}").status_code == 404

@@ -12,10 +12,18 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from oms_platform.http import Problem
 
-from ..application.shipments import LabelUnavailable, ShipmentNotFound, Shipments, TrackingNumberUnknown
+from ..application.shipments import (
+    LabelUnavailable,
+    PickupNotFound,
+    ShipmentNotFound,
+    Shipments,
+    TrackingNumberUnknown,
+)
 from ..domain.label import zpl_label
+from ..domain.pickup import EmptyPickup, PickupRuleViolation, manifest_csv
 from ..domain.shipment import LocationAnswerRefused, ShipmentClosed, UnknownTrackingStatus
 from .label_pdf import pdf_label
+from .manifest_pdf import manifest_pdf
 
 CarrierStatus = Literal["in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered"]
 
@@ -120,5 +128,57 @@ def shipment_routes(shipments: Shipments) -> APIRouter:
             return Response(await asyncio.to_thread(pdf_label, the_label), media_type="application/pdf",
                             headers=headers)
         return Response(zpl_label(the_label), media_type="text/plain; charset=utf-8", headers=headers)
+
+    @routes.get("/pickups", responses={422: {}})
+    async def pickups_at(location_id: str = Query(min_length=1)) -> dict[str, Any]:
+        """The carriers' pickups at a location, the latest slot first, each with its parcels and totals."""
+        return {"location_id": location_id, "pickups": await asyncio.to_thread(shipments.pickups_at, location_id)}
+
+    def _pickup_problem(error: Exception) -> Problem:
+        if isinstance(error, PickupNotFound):
+            return Problem(404, "Pickup not found", f"no pickup {error}", type_="/problems/pickup-not-found")
+        return Problem(409, "Pickup step refused", str(error), type_="/problems/pickup-step-refused")
+
+    @routes.get("/pickups/{pickup_id}", responses={404: {}})
+    async def pickup(pickup_id: str) -> dict[str, Any]:
+        try:
+            return (await asyncio.to_thread(shipments.pickup, pickup_id)).summary()
+        except PickupNotFound as missing:
+            raise _pickup_problem(missing) from None
+
+    @routes.post("/pickups/{pickup_id}/manifest", responses={404: {}, 409: {}})
+    async def manifest(pickup_id: str) -> dict[str, Any]:
+        """Close the pickup's parcel list: the manifest the driver signs for (parcels booked later take the next
+        slot). Manifesting again changes nothing; an empty pickup is refused."""
+        try:
+            return await asyncio.to_thread(shipments.manifest_pickup, pickup_id)
+        except (PickupNotFound, EmptyPickup, PickupRuleViolation) as refused:
+            raise _pickup_problem(refused) from None
+
+    @routes.post("/pickups/{pickup_id}/collection", responses={404: {}, 409: {}})
+    async def collected(pickup_id: str) -> dict[str, Any]:
+        """The carrier's driver collected the manifested parcels."""
+        try:
+            return await asyncio.to_thread(shipments.pickup_collected, pickup_id)
+        except (PickupNotFound, PickupRuleViolation) as refused:
+            raise _pickup_problem(refused) from None
+
+    @routes.get("/pickups/{pickup_id}/manifest", responses={
+            200: {"content": {"text/csv": {}, "application/pdf": {}}}, 404: {}, 422: {}})
+    async def manifest_document(pickup_id: str, format: Literal["csv", "pdf"] = Query("csv")) -> Response:
+        """The pickup's manifest as CSV or PDF (a draft until it is manifested)."""
+        try:
+            the_pickup = await asyncio.to_thread(shipments.pickup, pickup_id)
+        except PickupNotFound as missing:
+            raise _pickup_problem(missing) from None
+        headers = {"Content-Disposition": f'inline; filename="manifest-{the_pickup.carrier}-{pickup_id}.{format}"'}
+        if format == "pdf":
+            carrier = shipments.carriers.carrier(the_pickup.carrier)
+            location = shipments.carriers.pickup_address(the_pickup.location_id) or {}
+            document = await asyncio.to_thread(
+                manifest_pdf, the_pickup.summary(), location.get("name", the_pickup.location_id),
+                carrier.name if carrier is not None else the_pickup.carrier)
+            return Response(document, media_type="application/pdf", headers=headers)
+        return Response(manifest_csv(the_pickup), media_type="text/csv; charset=utf-8", headers=headers)
 
     return routes

@@ -9,7 +9,7 @@ transaction; orders of earlier releases have no such list and are found by the d
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -22,6 +22,14 @@ from oms_platform.telemetry import log
 
 from ..domain.carrier_choice import CarrierCatalogue
 from ..domain.label import LabelAddress, ShippingLabel
+from ..domain.pickup import (
+    LocationPickups,
+    Pickup,
+    PickupClosed,
+    PickupStatus,
+    location_pickups_id_for,
+    pickup_id_for,
+)
 from ..domain.shipment import (
     CancellationRefused,
     OrderShipments,
@@ -42,6 +50,10 @@ class ShipmentNotFound(LookupError):
 
 
 class TrackingNumberUnknown(LookupError):
+    pass
+
+
+class PickupNotFound(LookupError):
     pass
 
 
@@ -85,7 +97,8 @@ class Shipments(ServiceApplication):
                 raise RuntimeError(f"no free tracking number for shipment {shipment.id}")
             number = TrackingNumber(carrier=shipment.carrier, tracking_number=shipment.tracking_number,
                                     shipment_id=shipment.id, order_id=order_id)
-            self.record(shipment, number, self._listing(order_id, shipment.id), tracking=tracking)
+            self.record(shipment, number, self._listing(order_id, shipment.id), *self._put_on_pickup(shipment),
+                        tracking=tracking)
         retry_on_conflict(attempt)
 
     def cancel_shipment(self, *, order_id: str, reason: str, shipment_id: str | None = None,
@@ -106,7 +119,7 @@ class Shipments(ServiceApplication):
                              reason=str(refusal))
                 self.record(tracking=tracking)
                 return
-            self.record(shipment, tracking=tracking)
+            self.record(shipment, *self._off_pickup(shipment, f"cancelled: {reason}"), tracking=tracking)
         retry_on_conflict(attempt)
 
     # ---- the fulfilment location's answer ----
@@ -123,7 +136,8 @@ class Shipments(ServiceApplication):
             changed = shipment.accept_at_location(location_id) if accepted \
                 else shipment.reject_at_location(location_id, reason or "no reason given")
             if changed:
-                self.record(shipment)
+                off = [] if accepted else self._off_pickup(shipment, f"rejected by {location_id}: {reason}")
+                self.record(shipment, *off)
             return shipment.summary(), changed
         return retry_on_conflict(attempt)
 
@@ -139,6 +153,94 @@ class Shipments(ServiceApplication):
             if changed:
                 self.record(shipment)
             return shipment, changed
+        return retry_on_conflict(attempt)
+
+    # ---- the carriers' pickups ----
+    def _put_on_pickup(self, shipment: Shipment, ready_at: datetime | None = None) -> list[Any]:
+        """The carrier's next pickup at the shipment's location that is still open, with the parcel on it (and the
+        location's list of pickups when the pickup is new): to record with the booking. None when the carrier
+        has no pickup schedule, or the location is not registered with the carriers for pickups (no pickup
+        address): its parcels are dropped off at the carrier's counter."""
+        carrier = self.carriers.carrier(shipment.carrier)
+        if carrier is None or carrier.pickup is None or shipment.weight_kg is None or shipment.ship_from is None:
+            return []
+        ready_at = ready_at or datetime.now(UTC)
+        for _ in range(60):  # a manifested pickup is closed: the parcel takes the next slot
+            slot = carrier.pickup.next_slot(ready_at)
+            pickup = self._pickup_or_none(pickup_id_for(carrier.code, shipment.location_id, slot.start))
+            listing: list[Any] = []
+            if pickup is None:
+                pickup = Pickup.schedule(carrier=carrier.code, location_id=shipment.location_id, slot=slot)
+                listing = [self._location_pickups(shipment.location_id, str(pickup.id))]
+            if pickup.status == PickupStatus.SCHEDULED:
+                pickup.add_parcel(shipment_id=shipment.id, tracking_number=shipment.tracking_number,
+                                  order_id=shipment.order_id, weight_kg=Decimal(shipment.weight_kg), pieces=1,
+                                  cash_to_collect=shipment.cash_to_collect)
+                shipment.assign_pickup(str(pickup.id), slot.start)
+                return [pickup, *listing]
+            ready_at = slot.cutoff + timedelta(seconds=1)
+        raise RuntimeError(f"no open pickup of {carrier.code} at {shipment.location_id} in 60 slots")  # pragma: no cover
+
+    def _off_pickup(self, shipment: Shipment, reason: str) -> list[Any]:
+        """The parcel taken off its pickup (a manifested one keeps it: the driver is told at the door)."""
+        pickup = self._pickup_or_none(UUID(shipment.pickup_id)) if shipment.pickup_id else None
+        if pickup is None:
+            return []
+        try:
+            pickup.withdraw_parcel(shipment.id, reason)
+        except PickupClosed:
+            _log.warning("cancelled parcel is on a manifest already", shipment_id=str(shipment.id),
+                         pickup_id=shipment.pickup_id)
+            return []
+        return [pickup]
+
+    def _pickup_or_none(self, pickup_id: UUID) -> Pickup | None:
+        try:
+            return self.repository.get(pickup_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _location_pickups(self, location_id: str, pickup_id: str) -> LocationPickups:
+        try:
+            listing: LocationPickups = self.repository.get(location_pickups_id_for(location_id))
+        except AggregateNotFoundError:
+            return LocationPickups(location_id=location_id, pickup_ids=[pickup_id])
+        listing.add(pickup_id)
+        return listing
+
+    def pickup(self, pickup_id: str) -> Pickup:
+        try:
+            pickup = self._pickup_or_none(UUID(pickup_id))
+        except ValueError:
+            pickup = None
+        if pickup is None:
+            raise PickupNotFound(pickup_id)
+        return pickup
+
+    def pickups_at(self, location_id: str) -> list[dict[str, Any]]:
+        """The location's pickups, the latest slot first."""
+        try:
+            listing: LocationPickups = self.repository.get(location_pickups_id_for(location_id))
+        except AggregateNotFoundError:
+            return []
+        found = [self.repository.get(UUID(pickup_id)).summary() for pickup_id in listing.pickup_ids]
+        return sorted(found, key=lambda p: p["slot"]["start"], reverse=True)
+
+    def manifest_pickup(self, pickup_id: str, at: datetime | None = None) -> dict[str, Any]:
+        """Close the pickup's parcel list: the manifest the carrier's driver signs for."""
+        def attempt() -> dict[str, Any]:
+            pickup = self.pickup(pickup_id)
+            if pickup.manifest(at or datetime.now(UTC)):
+                self.record(pickup)
+            return pickup.summary()
+        return retry_on_conflict(attempt)
+
+    def pickup_collected(self, pickup_id: str, at: datetime | None = None) -> dict[str, Any]:
+        def attempt() -> dict[str, Any]:
+            pickup = self.pickup(pickup_id)
+            if pickup.picked_up(at or datetime.now(UTC)):
+                self.record(pickup)
+            return pickup.summary()
         return retry_on_conflict(attempt)
 
     # ---- queries ----

@@ -30,7 +30,10 @@ with cash to collect needs a carrier that collects cash), ``cod_limit`` and ``we
 Every choice lists every carrier: taken, eligible with its cost and score, or skipped with the reason, so the
 shipment's timeline answers "why this carrier" and "what else could have taken it".
 
-Standard library only.
+Each carrier may also give its ``"pickup"`` schedule (days, slots, cutoff, timezone: ``pickup.PickupSchedule``):
+a booked parcel goes on the carrier's next pickup at its location.
+
+Standard library and the other domain modules only.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from .pickup import PickupSchedule, PickupScheduleInvalid
 
 FILTERS = ("serves_pin", "service_level", "cash_on_delivery", "cod_limit", "weight_limit")
 REQUIRED_FILTERS = ("serves_pin", "service_level", "cash_on_delivery")
@@ -95,6 +100,7 @@ class Carrier:
     max_weight_kg: Decimal | None = None
     rates: Mapping[str, Mapping[str, tuple[Decimal, Decimal]]] = field(default_factory=dict)
     cod_fee: tuple[Decimal, Decimal] | None = None  # flat, percent
+    pickup: PickupSchedule | None = None  # when it collects from our locations (None: parcels are dropped off)
 
     def serving_prefix(self, country: str, postal_code: str) -> str | None:
         """The longest serviceable prefix the postal code starts with, or None when not served."""
@@ -282,7 +288,7 @@ class CarrierCatalogue:
 # --- reading the document ------------------------------------------------------------------------------------
 
 CARRIER_KEYS = ("code", "name", "priority", "countries", "serviceable_prefixes", "service_levels",
-                "cash_on_delivery", "max_cash_on_delivery", "max_weight_kg", "rates", "cod_fee")
+                "cash_on_delivery", "max_cash_on_delivery", "max_weight_kg", "rates", "cod_fee", "pickup")
 REQUIRED_CARRIER_KEYS = ("code", "name", "priority", "countries", "serviceable_prefixes", "service_levels",
                          "cash_on_delivery")
 DOCUMENT_KEYS = ("version", "description", "zones", "parcel_weights", "rules", "carriers", "pickup_locations")
@@ -444,12 +450,19 @@ class _CatalogueReader:
                 flat = self.amount(entry["cod_fee"].get("flat"), f"{pointer}/cod_fee/flat")
                 percent = self.amount(entry["cod_fee"].get("percent"), f"{pointer}/cod_fee/percent")
                 cod_fee = (flat, percent) if flat is not None and percent is not None else None
+            pickup = None
+            if "pickup" in entry:
+                try:
+                    pickup = PickupSchedule.from_document(entry["pickup"])
+                except PickupScheduleInvalid as invalid:
+                    for where, detail in invalid.errors:
+                        self.problem(f"{pointer}/pickup{where}", detail)
             if len(self.errors) > before:
                 continue
             carriers.append(Carrier(code=code, name=entry["name"], priority=priority, countries=countries,
                                     serviceable_prefixes=prefixes, cash_on_delivery=entry["cash_on_delivery"],
                                     service_levels=levels, max_cash_on_delivery=max_cod, max_weight_kg=max_weight,
-                                    rates=rates, cod_fee=cod_fee))
+                                    rates=rates, cod_fee=cod_fee, pickup=pickup))
         return carriers
 
     def rates(self, value: Any, pointer: str, levels: Sequence[str]) -> dict[str, dict[str, tuple[Decimal, Decimal]]]:

@@ -544,3 +544,30 @@ def manifest_csv(pickup: Pickup) -> str:
     writer.writerow(["TOTAL", f"{len(pickup.parcels)} parcels", "", "", f"{pickup.cash_parcels} COD",
                      pickup.total_pieces, _kilograms(pickup.total_weight_kg), _money(pickup.cash_total)])
     return out.getvalue()
+
+
+def location_pickups_id_for(location_id: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"oms:location-pickups:{location_id}")
+
+
+class LocationPickups(Aggregate):
+    """The pickups scheduled at one location, oldest first: how the location finds today's pickups. Recorded in
+    the same transaction as each new pickup, so it never misses one."""
+
+    @staticmethod
+    def create_id(location_id: str, **_: Any) -> UUID:
+        return location_pickups_id_for(location_id)
+
+    @event("Opened")
+    def __init__(self, location_id: str, pickup_ids: list[str]):
+        self.location_id = location_id
+        self.pickup_ids = list(pickup_ids)
+
+    def add(self, pickup_id: str) -> None:
+        if pickup_id in self.pickup_ids:
+            return
+        self._pickup_listed(pickup_id=pickup_id)
+
+    @event("PickupListed")
+    def _pickup_listed(self, pickup_id: str) -> None:
+        self.pickup_ids.append(pickup_id)

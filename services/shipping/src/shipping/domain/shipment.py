@@ -204,6 +204,7 @@ class Shipment(Aggregate):
         self.ship_to: dict[str, Any] | None = None
         self.ship_from: dict[str, Any] | None = None
         self.acceptance: str | None = None  # the fulfilment location's answer: accepted, rejected (None: none yet)
+        self.pickup_id: str | None = None  # the carrier's pickup the parcel is on (None: none, or dropped off)
 
     def check_order(self, order_id: str) -> None:
         """A command about this shipment must be about its order."""
@@ -252,6 +253,17 @@ class Shipment(Aggregate):
         self.status = ShipmentStatus.DELIVERED
         self.delivered_at = delivered_at
         self.last_carrier_event_at = max(delivered_at, self.last_carrier_event_at or delivered_at)
+
+    # ---- the carrier's pickup ----
+    def assign_pickup(self, pickup_id: str, slot_start: datetime) -> None:
+        """The parcel goes on this pickup (the carrier's next visit to the location)."""
+        if self.pickup_id == pickup_id:
+            return
+        self._put_on_pickup(order_id=self.order_id, pickup_id=pickup_id, slot_start=slot_start)
+
+    @event("PutOnPickup")
+    def _put_on_pickup(self, order_id: str, pickup_id: str, slot_start: datetime) -> None:
+        self.pickup_id = pickup_id
 
     # ---- the fulfilment location's answer ----
     def accept_at_location(self, location_id: str) -> bool:
@@ -317,7 +329,7 @@ class Shipment(Aggregate):
             "cash_to_collect": str(self.cash_to_collect) if self.cash_to_collect is not None else None,
             "weight_kg": self.weight_kg, "shipping_cost": self.shipping_cost, "carrier_options": self.carrier_options,
             "carrier_rules_version": self.carrier_rules_version, "ship_to": self.ship_to, "ship_from": self.ship_from,
-            "acceptance": self.acceptance,
+            "acceptance": self.acceptance, "pickup_id": self.pickup_id,
             "tracking": [{**t, "carrier_event_at": t["carrier_event_at"].isoformat()} for t in self.tracking],
             "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
             "cancellation_reason": self.cancellation_reason,
