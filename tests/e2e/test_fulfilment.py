@@ -90,3 +90,31 @@ def test_a_fulfilment_centre_that_rejects_the_parcel_sends_the_order_to_the_next
     assert late.status_code == 409
     history = [entry["event"] for entry in system.order(order_id).json()["history"]]
     assert "ShipmentRejectedByLocation" in history
+
+
+def test_an_undeliverable_parcel_comes_back_to_origin_its_stock_is_free_again_and_the_invoice_reversed(
+        system, order_body, sku):
+    item = sku()
+    system.receive_stock(item, BLR, 4)
+    system.wait_until(lambda: router_sees(system, item, BLR) == 4, what="the router sees the stock")
+    order_id = system.post_order(order_body([(item, 1)])).json()["order_id"]
+    state = system.wait_for_status(order_id, "shipment_created")["state"]
+    carrier, number = state["carrier"], state["tracking_number"]
+    easypost = system.url("shipping", f"/v1/carriers/{carrier}/webhooks/easypost")
+
+    def tracker(status: str, at: str, message: str) -> dict:
+        return {"object": "Event", "description": "tracker.updated",
+                "result": {"object": "Tracker", "tracking_code": number, "status": status, "updated_at": at,
+                           "tracking_details": [{"status": status, "datetime": at, "message": message}]}}
+
+    assert system.http.post(easypost, json=tracker("in_transit", "2026-11-24T08:00:00Z", "Picked up")).status_code == 202
+    system.wait_for_status(order_id, "shipped")
+    assert system.http.post(easypost, json=tracker("return_to_sender", "2026-11-26T08:00:00Z",
+                                                   "Refused by the buyer")).json()["status"] == "return_to_origin"
+    assert system.track(carrier, number, "returned_to_origin").status_code == 202
+    state = system.wait_for_status(order_id, "returned_to_origin")["state"]
+    assert state["tracking_status"] == "returned_to_origin"
+    system.wait_until(lambda: system.stock(item, BLR)["reserved"] == 0 and system.stock(item, BLR)["on_hand"] == 4,
+                      what="the parcel's unit back on the shelf at Bengaluru")
+    system.wait_until(lambda: sorted(d["kind"] for d in system.erp_documents(order_id)) == [
+        "credit_note", "invoice", "sale_order"], what="the invoice reversed by a credit note")

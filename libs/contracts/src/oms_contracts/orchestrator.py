@@ -97,6 +97,21 @@ class OrderDelivered(Message):
     collected_in_store: bool = False  # a store pickup: the buyer took it at the counter (no carrier, no shipment)
 
 
+class OrderReturnedToOrigin(Message):
+    """A parcel the carrier could not deliver came back to the location it left (RTO): its stock is back on the
+    shelf there, what was captured for it is refunded, and the invoice gets a credit note."""
+
+    message_type: ClassVar[str] = "OrderReturnedToOrigin"
+    order_id: str
+    channel: str
+    shipment_id: str
+    location_id: str
+    lines: tuple[OrderLine, ...]
+    currency: str
+    amount: Decimal  # the parcel's value (a split order's share; else the order total)
+    reason: str | None = None
+
+
 class OrderSentToStore(Message):
     """Ship-to-store: the buyer's store had none of the order, so a parcel is on its way there from another
     location; it is collected at the counter once it has arrived (OrderReadyForPickup)."""

@@ -35,6 +35,17 @@ class ShipmentDelivered(Message):
     delivered_at: datetime
 
 
+class ShipmentReturnedToOrigin(Message):
+    """The carrier could not deliver the parcel and brought it back to the location it left (RTO)."""
+
+    message_type: ClassVar[str] = "ShipmentReturnedToOrigin"
+    order_id: str
+    shipment_id: str
+    location_id: str
+    returned_at: datetime
+    reason: str | None = None  # the carrier's last word before the return (refused, address not found...)
+
+
 class ShipmentAcceptedByLocation(Message):
     """The fulfilment location took the parcel on (its warehouse system or staff will pick and pack it)."""
 

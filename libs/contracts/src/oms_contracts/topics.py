@@ -61,7 +61,7 @@ ORCHESTRATOR_ORDERS = Topic(
      orchestrator.OrderCancellationRefused, orchestrator.OrderRefunded, orchestrator.OrderHeld,
      orchestrator.OrderHoldReleased, orchestrator.OrderRejected, orchestrator.OrderPrioritised,
      orchestrator.OrderModified, orchestrator.OrderModificationRefused, orchestrator.OrderPaymentRecorded,
-     orchestrator.OrderReadyForPickup, orchestrator.OrderSentToStore),
+     orchestrator.OrderReadyForPickup, orchestrator.OrderSentToStore, orchestrator.OrderReturnedToOrigin),
     description="Public order status changes for downstream subscribers.",
 )
 ROUTING_COMMANDS = Topic(
@@ -103,7 +103,8 @@ INVENTORY_STOCK_LEVELS = Topic(
 SHIPMENTS = Topic(
     "oms.shipping.shipments.v1", "shipping", "order_id",
     (shipping.ShipmentCreated, shipping.ShipmentTrackingUpdated, shipping.ShipmentDelivered,
-     shipping.ShipmentCancelled, shipping.ShipmentAcceptedByLocation, shipping.ShipmentRejectedByLocation),
+     shipping.ShipmentCancelled, shipping.ShipmentAcceptedByLocation, shipping.ShipmentRejectedByLocation,
+     shipping.ShipmentReturnedToOrigin),
 )
 RETURNS = Topic(
     "oms.returns.returns.v1", "returns", "order_id",

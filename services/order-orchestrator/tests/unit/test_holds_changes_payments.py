@@ -968,3 +968,47 @@ def test_a_rejection_after_another_parcel_left_is_put_before_an_operator(saga):
     assert saga.state(order_id)["status"] == "partially_shipped"
     exception = [h for h in saga.orders.order_history(order_id) if h.event_type == "FulfilmentException"]
     assert "WH-B rejected its parcel (site closed) after others had left" in exception[0].data["reason"]
+
+
+# ---------------------------------------------------------------- the carrier brings the parcel back (RTO)
+def test_a_parcel_returned_to_origin_puts_its_stock_back_refunds_the_buyer_and_says_so(saga):
+    order_id = saga.place(collection="provider", token="tok_visa")
+    saga.desk.catch_up()
+    saga.orders.location_assigned(order_id, 1, "WH-A", "t-1", [])
+    reservation = saga.state(order_id)["reservation_id"]
+    saga.orders.reservation_confirmed(order_id, reservation)
+    shipment = _shipment(saga, order_id)
+    saga.orders.shipment_created(order_id, shipment, "SIM", "T-1")
+    saga.orders.tracking_updated(order_id, shipment, "in_transit", "2026-11-24T09:00:00+05:30")
+    saga.desk.catch_up()
+    assert saga.state(order_id)["payment"]["state"] == "captured"
+    saga.orders.tracking_updated(order_id, shipment, "return_to_origin", "2026-11-26T09:00:00+05:30")
+    saga.messages()
+    saga.orders.returned_to_origin(order_id, shipment, "2026-11-28T15:00:00+05:30", "buyer refused the parcel")
+    published = saga.messages()
+    rto = [m for m in published if m.message_type == "OrderReturnedToOrigin"][0]
+    assert (rto.location_id, rto.amount, rto.reason) == ("WH-A", Decimal("500.00"), "buyer refused the parcel")
+    release = [m for m in published if m.message_type == "ReleaseReservation"][0]
+    assert release.reservation_id == reservation and release.reason.startswith("returned to origin by the carrier")
+    assert "CommitReservation" not in [m.message_type for m in published]
+    state = saga.state(order_id)
+    assert state["status"] == "returned_to_origin" and state["payment"]["refunds"]["rto:" + shipment]["amount"] == "500.00"
+    saga.desk.catch_up()
+    assert saga.state(order_id)["payment"]["state"] == "refunded"
+    saga.orders.returned_to_origin(order_id, shipment, "2026-11-28T15:00:00+05:30", None)  # redelivered: no effect
+    assert [m.message_type for m in saga.messages()] == ["OrderPaymentRecorded"]  # (the refund's answer only)
+
+
+def test_one_parcel_of_a_split_order_returned_to_origin(saga):
+    order_id = saga.place()  # paid to the channel: the channel refunds its buyer
+    first, second = _split_and_reserve(saga, order_id)
+    for part, number in ((first, "T-1"), (second, "T-2")):
+        saga.orders.shipment_created(order_id, part["shipment_request_id"], "SIM", number)
+        saga.orders.tracking_updated(order_id, part["shipment_request_id"], "in_transit", "2026-11-24T09:00:00+05:30")
+    saga.orders.delivered(order_id, first["shipment_request_id"], "2026-11-25T09:00:00+05:30")
+    saga.messages()
+    saga.orders.returned_to_origin(order_id, second["shipment_request_id"], "2026-11-28T15:00:00+05:30", None)
+    published = saga.messages()
+    assert [m.message_type for m in published] == ["OrderReturnedToOrigin", "ReleaseReservation"]  # no refund of ours
+    assert published[1].reservation_id == second["reservation_id"]
+    assert saga.state(order_id)["status"] == "delivered"  # what reached the buyer was delivered

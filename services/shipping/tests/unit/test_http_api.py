@@ -158,3 +158,43 @@ def test_booked_parcels_go_on_the_carriers_next_pickup_which_is_manifested_and_c
     collected = client.post(f"/v1/pickups/{pickup['pickup_id']}/collection")
     assert collected.status_code == 200 and collected.json()["status"] == "picked_up"
     assert client.get(f"/v1/pickups/{uuid4()}").status_code == 404
+
+
+def easypost(number: str, status: str, at: str = "2026-11-24T08:00:00Z", message: str | None = "scan",
+             description: str = "tracker.updated") -> dict:
+    return {"object": "Event", "description": description, "id": "evt_1",
+            "result": {"object": "Tracker", "id": "trk_1", "tracking_code": number, "status": status,
+                       "updated_at": at, "carrier": "whatever",
+                       "tracking_details": [{"object": "TrackingDetail", "status": "pre_transit",
+                                             "datetime": "2026-11-23T08:00:00Z", "message": "label printed"},
+                                            {"object": "TrackingDetail", "status": status, "datetime": at,
+                                             "message": message}]}}
+
+
+def test_easypost_tracker_updates_are_read_into_canonical_tracking_and_a_return_to_origin_closes_it(booked):
+    client, order_id, number = booked
+    url = "/v1/carriers/POSTL/webhooks/easypost"
+    assert client.post(url, json=easypost(number, "pre_transit")).json() == {
+        "recorded": False, "ignored": "status pre_transit is not acted on"}
+    assert client.post(url, json=easypost(number, "in_transit", description="batch.created")).json()["ignored"] \
+        == "batch.created is not a tracking update"
+    moving = client.post(url, json=easypost(number, "in_transit", "2026-11-24T08:00:00Z", "Picked up"))
+    assert moving.status_code == 202 and moving.json()["recorded"] is True
+    assert client.post(url, json=easypost(number, "in_transit", "2026-11-24T08:00:00Z")).json()["recorded"] is False
+    held = client.post(url, json=easypost(number, "available_for_pickup", "2026-11-25T10:00:00Z", "Held at hub"))
+    assert held.json()["status"] == "failed_attempt"
+    back = client.post(url, json=easypost(number, "return_to_sender", "2026-11-26T10:00:00Z", "Refused by buyer"))
+    assert back.json()["status"] == "return_to_origin"
+    bad = client.post(url, json=easypost(number, "teleported"))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/result/status"
+    missing = client.post(url, json={"description": "tracker.updated", "result": {"status": "in_transit"}})
+    assert missing.status_code == 422 and missing.json()["errors"][0]["pointer"] == "/result/tracking_code"
+
+    returned = client.post("/v1/carriers/POSTL/tracking", json={
+        "tracking_number": number, "status": "returned_to_origin", "occurred_at": "2026-11-28T15:00:00+05:30"})
+    assert returned.status_code == 202 and returned.json()["status"] == "returned_to_origin"
+    shipments = client.app.state.shipments
+    [entry] = [h for h in shipments.shipment_history(order_id) if h.event_type == "ReturnedToOrigin"]
+    assert entry.data["reason"] == "Refused by buyer"  # the carrier's last word before the return
+    late = client.post(url, json=easypost(number, "delivered", "2026-11-29T10:00:00Z"))
+    assert late.status_code == 409

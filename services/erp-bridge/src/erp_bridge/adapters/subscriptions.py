@@ -53,7 +53,15 @@ def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
                    lines=[line.model_dump() for line in m.lines], total=m.amount, currency=m.currency,
                    source_event_id=str(d.envelope.event_id), tracking=d.tracking)
 
+    async def returned_to_origin(d: Delivery) -> None:
+        """A parcel the carrier brought back (RTO): the invoice raised when it shipped is reversed."""
+        m: orchestrator.OrderReturnedToOrigin = d.message
+        await run_step(documents.record_document, kind="credit_note", order_id=m.order_id,
+                       rma_id=f"rto:{m.shipment_id}", lines=priced(m.lines), total=m.amount, currency=m.currency,
+                       source_event_id=str(d.envelope.event_id), tracking=d.tracking)
+
     return {
+        orchestrator.OrderReturnedToOrigin: returned_to_origin,
         orchestrator.OrderReserved: reserved,
         orchestrator.OrderShipped: shipped,
         orchestrator.OrderFulfilledByChannel: fulfilled_by_channel,

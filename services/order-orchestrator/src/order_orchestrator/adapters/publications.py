@@ -166,6 +166,14 @@ def order_publications(event: Any) -> Sequence[Publication]:
                 return [delivered]
             return [delivered, Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(
                 order_id=order_id, reservation_id=e["reservation_id"]))]
+        case Order.ReturnedToOrigin():  # back on the shelf where it left: the hold goes (it was never committed)
+            return [public(c.OrderReturnedToOrigin(order_id=order_id, channel=e["channel"],
+                                                   shipment_id=e["shipment_id"], location_id=e["location_id"],
+                                                   lines=e["lines"], currency=e["currency"], amount=e["amount"],
+                                                   reason=e["reason"])),
+                    Publication(INVENTORY_COMMANDS, order_id, c.ReleaseReservation(
+                        order_id=order_id, reservation_id=e["reservation_id"],
+                        reason=f"returned to origin by the carrier: {e['reason'] or 'undeliverable'}"))]
         case Order.ShipmentRejectedByLocation():  # (a split order's shares are released one by one before it)
             return [Publication(INVENTORY_COMMANDS, order_id, c.ReleaseReservation(
                 order_id=order_id, reservation_id=e["reservation_id"],

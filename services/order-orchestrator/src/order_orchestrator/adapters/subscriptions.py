@@ -81,6 +81,11 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         await run_step(orders.shipment_created, order_id=m.order_id, shipment_id=m.shipment_id, carrier=m.carrier,
                    tracking_number=m.tracking_number, tracking=d.tracking)
 
+    async def returned_to_origin(d: Delivery) -> None:
+        m: shipping.ShipmentReturnedToOrigin = d.message
+        await run_step(orders.returned_to_origin, order_id=m.order_id, shipment_id=m.shipment_id,
+                       returned_at=m.returned_at.isoformat(), reason=m.reason, tracking=d.tracking)
+
     async def location_rejected(d: Delivery) -> None:
         m: shipping.ShipmentRejectedByLocation = d.message
         await run_step(orders.location_rejected_shipment, order_id=m.order_id, shipment_id=m.shipment_id,
@@ -148,6 +153,7 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         gateway.OrderModificationRequested: change,
         shipping.ShipmentCancelled: shipment_cancelled,
         shipping.ShipmentRejectedByLocation: location_rejected,
+        shipping.ShipmentReturnedToOrigin: returned_to_origin,
         inventory.ReservationAdjusted: adjusted,
         inventory.ReservationExpired: expired,
         inventory.ReservationAdjustmentRejected: adjustment_rejected,

@@ -344,6 +344,14 @@ class Orders(ServiceApplication):
                                tracking: Tracking | None = None) -> None:
         self._step(order_id, tracking, lambda o: o.vendor_cancellation_answered(vendor_order_id, cancelled, reason))
 
+    def returned_to_origin(self, order_id: str, shipment_id: str, returned_at: str, reason: str | None,
+                           tracking: Tracking | None = None) -> None:
+        def step(order: Order) -> None:
+            amount = order.returned_to_origin(shipment_id, returned_at, reason)
+            if order.refund_owed_on_return_to_origin:
+                order.request_refund(f"rto:{shipment_id}", amount)
+        self._step(order_id, tracking, step)
+
     def location_rejected_shipment(self, order_id: str, shipment_id: str, location_id: str, reason: str,
                                    tracking: Tracking | None = None) -> None:
         def step(order: Order) -> None:

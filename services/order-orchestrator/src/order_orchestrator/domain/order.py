@@ -33,6 +33,7 @@ class OrderStatus(StrEnum):
     PARTIALLY_SHIPPED = "partially_shipped"  # a split order: some of its parcels have left, not all
     SHIPPED = "shipped"
     DELIVERED = "delivered"
+    RETURNED_TO_ORIGIN = "returned_to_origin"  # the carrier could not deliver it and brought it back (RTO)
     BACKORDERED = "backordered"
     FULFILLED_BY_CHANNEL = "fulfilled_by_channel"
     CANCELLED = "cancelled"
@@ -951,11 +952,11 @@ class Order(Aggregate):
         """A split order's status from its parcels: delivered when all are, shipped when all have left, partly
         shipped when some have, shipment created when all are booked, else reserved."""
         parcels = [a["parcel"] for a in self.allocations]
-        if all(p == "delivered" for p in parcels):
-            return OrderStatus.DELIVERED
-        if all(p in ("shipped", "delivered") for p in parcels):
+        if all(p in ("delivered", "returned_to_origin") for p in parcels):
+            return OrderStatus.DELIVERED if "delivered" in parcels else OrderStatus.RETURNED_TO_ORIGIN
+        if all(p in ("shipped", "delivered", "returned_to_origin") for p in parcels):
             return OrderStatus.SHIPPED
-        if any(p in ("shipped", "delivered") for p in parcels):
+        if any(p in ("shipped", "delivered", "returned_to_origin") for p in parcels):
             return OrderStatus.PARTIALLY_SHIPPED
         if all(p == "created" for p in parcels):
             return OrderStatus.SHIPMENT_CREATED
@@ -1119,6 +1120,49 @@ class Order(Aggregate):
         self.status = OrderStatus.DELIVERED
         self.tracking_status = "delivered"
         self.reservation_held = False
+
+    # ---- the carrier brings the parcel back (RTO) ----
+    def returned_to_origin(self, shipment_id: str, returned_at: str, reason: str | None) -> Decimal:
+        """The carrier could not deliver the parcel and brought it back to the location it left: its stock goes
+        back on the shelf there (the reservation was never committed: that happens on delivery). Answers the
+        parcel's value (what the buyer is owed back, if it was captured)."""
+        if self.split:
+            allocation = self._parcel(shipment_id, "return to origin")
+            if allocation["parcel"] not in ("created", "shipped"):
+                raise StaleOutcome(f"return of {shipment_id}, a parcel that is {allocation['parcel']}")
+            amount = Decimal(allocation["value"])
+            self._returned_to_origin(shipment_id=shipment_id, location_id=allocation["location_id"],
+                                     reservation_id=allocation["reservation_id"], lines=allocation["lines"],
+                                     channel=self.channel, currency=self.currency, amount=amount,
+                                     returned_at=returned_at, reason=reason, part=allocation["part"])
+            return amount
+        if shipment_id != self.shipment_id or self.status not in (OrderStatus.SHIPMENT_CREATED, OrderStatus.SHIPPED):
+            raise StaleOutcome(f"return to origin of {shipment_id} while the order is {self.status}")
+        self._returned_to_origin(shipment_id=shipment_id, location_id=self.location_id,
+                                 reservation_id=self.reservation_id, lines=self.lines, channel=self.channel,
+                                 currency=self.currency, amount=self.order_total, returned_at=returned_at,
+                                 reason=reason)
+        return self.order_total
+
+    @event("ReturnedToOrigin")
+    def _returned_to_origin(self, shipment_id: str, location_id: str, reservation_id: str,
+                            lines: list[dict[str, Any]], channel: str, currency: str, amount: Decimal,
+                            returned_at: str, reason: str | None, part: int | None = None) -> None:
+        if part is not None:
+            self.allocations[part - 1].update(parcel="returned_to_origin", tracking_status="returned_to_origin",
+                                              state="released")
+            self.status = self._split_progress()
+            return
+        self.status = OrderStatus.RETURNED_TO_ORIGIN
+        self.tracking_status = "returned_to_origin"
+        self.reservation_held = False
+
+    @property
+    def refund_owed_on_return_to_origin(self) -> bool:
+        """Whether what came back was paid through our provider (the buyer gets it back); COD was never collected,
+        and a channel refunds its own buyers."""
+        return self.payment["collection"] == "provider" and self.payment["state"] in (
+            "captured", "partially_captured", "refunded") and not self.payment["pending"]
 
     # ---- the fulfilment location declines the parcel ----
     def location_rejected(self, shipment_id: str, location_id: str, reason: str) -> None:

@@ -22,10 +22,12 @@ from ..application.shipments import (
 from ..domain.label import zpl_label
 from ..domain.pickup import EmptyPickup, PickupRuleViolation, manifest_csv
 from ..domain.shipment import LocationAnswerRefused, ShipmentClosed, UnknownTrackingStatus
+from .easypost_tracking import EasyPostEvent, UnreadableTracker, canonical_update
 from .label_pdf import pdf_label
 from .manifest_pdf import manifest_pdf
 
-CarrierStatus = Literal["in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered"]
+CarrierStatus = Literal["in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered",
+                        "return_to_origin", "returned_to_origin"]
 
 
 class CarrierTrackingUpdate(BaseModel):
@@ -75,6 +77,21 @@ def shipment_routes(shipments: Shipments) -> APIRouter:
                           errors=[{"pointer": "/status", "detail": str(bad)}]) from None
         return {"shipment_id": str(shipment.id), "order_id": shipment.order_id, "status": str(shipment.status),
                 "recorded": changed}
+
+    @routes.post("/carriers/{carrier}/webhooks/easypost", status_code=202, responses={404: {}, 409: {}, 422: {}})
+    async def post_easypost_event(carrier: str, event: EasyPostEvent) -> dict[str, Any]:
+        """A carrier's tracking in EasyPost's webhook shape (``tracker.updated``); other events, and statuses
+        that say nothing we act on, are acknowledged and ignored. Posting the same update again changes nothing."""
+        try:
+            update = canonical_update(event)
+        except UnreadableTracker as unreadable:
+            raise Problem(422, "Request body is invalid", str(unreadable), type_="/problems/validation",
+                          errors=[{"pointer": unreadable.pointer, "detail": str(unreadable)}]) from None
+        if isinstance(update, str):
+            return {"recorded": False, "ignored": update}
+        return await post_tracking(carrier, CarrierTrackingUpdate(
+            tracking_number=update.tracking_number, status=update.status, occurred_at=update.occurred_at,
+            description=update.description))
 
     @routes.post("/shipments/{shipment_id}/location-answer", status_code=202, responses={404: {}, 409: {}, 422: {}})
     async def location_answer(shipment_id: str, answer: LocationAnswer) -> dict[str, Any]:

@@ -31,6 +31,10 @@ def shipment_publications(event: Any) -> Sequence[Publication]:
         case Shipment.Delivered():
             return [on_shipments(c.ShipmentDelivered(order_id=e["order_id"], shipment_id=shipment_id,
                                                      delivered_at=e["delivered_at"]))]
+        case Shipment.ReturnedToOrigin():
+            return [on_shipments(c.ShipmentReturnedToOrigin(order_id=e["order_id"], shipment_id=shipment_id,
+                                                            location_id=e["location_id"], returned_at=e["returned_at"],
+                                                            reason=e["reason"]))]
         case Shipment.AcceptedByLocation():
             return [on_shipments(c.ShipmentAcceptedByLocation(order_id=e["order_id"], shipment_id=shipment_id,
                                                               location_id=e["location_id"]))]

@@ -37,11 +37,14 @@ class ShipmentStatus(StrEnum):
     EXCEPTION = "exception"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
+    RETURN_TO_ORIGIN = "return_to_origin"  # undeliverable: the carrier is taking it back (RTO)
+    RETURNED_TO_ORIGIN = "returned_to_origin"  # back at the location it left
 
 
 TRACKING_STATUSES = frozenset({ShipmentStatus.IN_TRANSIT, ShipmentStatus.OUT_FOR_DELIVERY,
-                               ShipmentStatus.FAILED_ATTEMPT, ShipmentStatus.EXCEPTION, ShipmentStatus.DELIVERED})
-CLOSED = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED})
+                               ShipmentStatus.FAILED_ATTEMPT, ShipmentStatus.EXCEPTION, ShipmentStatus.DELIVERED,
+                               ShipmentStatus.RETURN_TO_ORIGIN, ShipmentStatus.RETURNED_TO_ORIGIN})
+CLOSED = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED, ShipmentStatus.RETURNED_TO_ORIGIN})
 
 
 class ShipmentRuleViolation(Exception):
@@ -232,6 +235,10 @@ class Shipment(Aggregate):
             raise ShipmentClosed(f"shipment {self.id} is {self.status}: no more tracking")
         if status == ShipmentStatus.DELIVERED:
             self._delivered(order_id=self.order_id, delivered_at=carrier_event_at)
+        elif status == ShipmentStatus.RETURNED_TO_ORIGIN:
+            last_word = next((t["description"] for t in reversed(self.tracking) if t.get("description")), None)
+            self._returned_to_origin(order_id=self.order_id, location_id=self.location_id,
+                                     returned_at=carrier_event_at, reason=description or last_word)
         else:
             self._tracking_updated(order_id=self.order_id, status=status, carrier_event_at=carrier_event_at,
                                    description=description)
@@ -245,6 +252,13 @@ class Shipment(Aggregate):
             # a late-arriving older update joins the history but does not turn the status back
             self.status = ShipmentStatus(status)
             self.last_carrier_event_at = carrier_event_at
+
+    @event("ReturnedToOrigin")
+    def _returned_to_origin(self, order_id: str, location_id: str, returned_at: datetime, reason: str | None) -> None:
+        self.tracking.append({"status": ShipmentStatus.RETURNED_TO_ORIGIN.value, "carrier_event_at": returned_at,
+                              "description": reason})
+        self.status = ShipmentStatus.RETURNED_TO_ORIGIN
+        self.last_carrier_event_at = max(returned_at, self.last_carrier_event_at or returned_at)
 
     @event("Delivered")
     def _delivered(self, order_id: str, delivered_at: datetime) -> None:
