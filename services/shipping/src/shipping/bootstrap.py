@@ -1,7 +1,12 @@
-"""The one place that wires shipping: settings, event store, carrier catalogue, broker, telemetry."""
+"""The one place that wires shipping: settings, event store, carrier catalogue, broker, telemetry, and customer
+notifications (their event store, consumer group, schedule table, desk and senders)."""
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from typing import Any
+
+from oms_platform.consumer import GATHERED, MessageConsumer
 from oms_platform.http import create_http_app
 from oms_platform.service_runtime import ServiceProcess, assemble_service, ensure_database
 from oms_platform.settings import ServiceSettings
@@ -9,15 +14,30 @@ from oms_platform.telemetry import configure_telemetry
 
 from .adapters.carrier_catalogue import load_carriers
 from .adapters.http_api import shipment_routes
+from .adapters.notification_api import notification_routes
+from .adapters.notification_desk import (
+    NotificationDesk,
+    PostgresNotificationSchedule,
+    notification_schedule_projection,
+)
+from .adapters.notification_settings import (
+    CustomerNotificationSettings,
+    customer_notification_settings_from_env,
+)
+from .adapters.notification_subscriptions import ConsumerAwaitingTopics, notification_handlers
 from .adapters.publications import shipment_publications
 from .adapters.subscriptions import shipment_handlers
+from .application.notifications import Notifications
 from .application.shipments import Shipments
 
 SERVICE = "shipping"
 
 
 
-def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, Shipments]:
+def bootstrap(settings: ServiceSettings | None = None, *,
+              notification_settings: CustomerNotificationSettings | None = None) -> tuple[ServiceProcess, Shipments]:
+    """``notification_settings``: customer notifications' policy, templates and senders (default: the
+    environment's, see ``adapters/notification_settings.py``)."""
     settings = settings or ServiceSettings.for_service(SERVICE, http_port=8005)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
@@ -25,6 +45,33 @@ def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, 
     shipments = Shipments(load_carriers(), env=settings.event_store_env())
     http_app = create_http_app(SERVICE, title="shipping: carrier booking and tracking")
     http_app.include_router(shipment_routes(shipments))
+
+    # customer notifications: an event store, a consumer group and workers of their own, never in shipping's way
+    notices = notification_settings or customer_notification_settings_from_env()
+    notifications = schedule = None
+    notification_workers: list = []
+    if notices.policy_book is not None and settings.role != "relay":
+        notifications = Notifications(notices.policy_book.current, notices.composer,
+                                      carrier_names={c.code: c.name for c in shipments.carriers.carriers},
+                                      env={**settings.event_store_env(), "POSTGRES_POOL_SIZE": "2"})
+        schedule = PostgresNotificationSchedule(settings.dsn())
+        notification_workers = [
+            ConsumerAwaitingTopics(MessageConsumer(
+                SERVICE, settings.kafka_bootstrap, f"{SERVICE}-notifications{settings.consumer_group_suffix}",
+                notification_handlers(notifications), namespace=settings.topic_namespace, batch_store=notifications,
+                fetch=GATHERED)),
+            notification_schedule_projection(notifications, schedule),
+            NotificationDesk(notifications, schedule, notices.senders)]
+    http_app.include_router(notification_routes(notifications, off_because=notices.off_because))
+
+    def stop() -> Coroutine[Any, Any, None] | None:
+        shipments.close()
+        if notifications is not None and schedule is not None:
+            notifications.close()
+            schedule.close()
+        return notices.senders.closing()  # (the HTTP senders' connections, when open: awaited by the runtime)
+
     process = assemble_service(settings, http_app, app=shipments, publications=shipment_publications,
-                               handlers=shipment_handlers(shipments), on_stop=shipments.close)
+                               handlers=shipment_handlers(shipments), extra_workers=notification_workers,
+                               on_stop=stop)
     return process, shipments

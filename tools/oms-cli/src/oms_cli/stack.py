@@ -15,7 +15,12 @@ from devstack.postgres import PostgresCluster, ensure_postgres_installed
 from devstack.processes import ManagedProcess, Supervisor
 from oms_contracts.topics import ALL_TOPICS
 
-from .simulators.stack_simulators import SP_API_CLIENT_ID, SP_API_CLIENT_SECRET, SP_API_REFRESH_TOKEN
+from .simulators.stack_simulators import (
+    DEMO_STATUS_WEBHOOK_SECRET,
+    SP_API_CLIENT_ID,
+    SP_API_CLIENT_SECRET,
+    SP_API_REFRESH_TOKEN,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,10 @@ DEMO_WEBHOOK_SECRETS = {"OMS_SHOPIFY_WEBHOOK_SECRET": "shopify-demo-secret",
 # from (oms_cli.simulators.stack_simulators; a deployment points OMS_PAYMENT_PROVIDER_URL and the SP-API
 # variables at the real ones)
 SIMULATORS_OFFSET = len(SERVICES) + 1
+# the simulated mail relay's SMTP port, beside the simulators' HTTP port (customer notifications' email)
+MAIL_SIMULATOR_OFFSET = SIMULATORS_OFFSET + 1
+# the address shipping sends customer emails from on the local stack (a deployment sets its own OMS_SMTP_FROM)
+DEMO_SMTP_FROM = "orders@oms-demo.example"
 DEMO_PAYMENT_PROVIDER_KEY = "payments-demo-key"
 SIMULATORS = "simulators"
 # operators' actions on orders (hold release, cancel, change) need this bearer token; a deployment sets its own
@@ -100,7 +109,7 @@ class StackProfile:
     @classmethod
     def for_infrastructure(cls, infrastructure, http_base_port: int | None = None) -> StackProfile:
         """The profile of an already running Kafka and PostgreSQL (the test session's)."""
-        base = http_base_port or free_port_block(SIMULATORS_OFFSET + 1)
+        base = http_base_port or free_port_block(MAIL_SIMULATOR_OFFSET + 1)
         return cls("test", infrastructure.kafka.port, infrastructure.kafka.controller_port,
                    infrastructure.postgres.port, base, infrastructure.run_dir)
 
@@ -129,6 +138,17 @@ class StackProfile:
     @property
     def vendor_portal_url(self) -> str:
         return self.simulators_url + "/vendors"
+
+    @property
+    def mail_simulator_smtp_port(self) -> int:
+        return self.http_base_port + MAIL_SIMULATOR_OFFSET
+
+    @property
+    def sms_gateway_url(self) -> str:
+        return self.simulators_url + "/sms/messages"
+
+    def status_webhook_url(self, sales_channel: str) -> str:
+        return f"{self.simulators_url}/status-webhooks/{sales_channel}"
 
 
 class LocalStack:
@@ -202,6 +222,22 @@ class LocalStack:
             # given) and the tokens vendors answer with
             env["OMS_VENDOR_PORTAL_URL"] = os.environ.get("OMS_VENDOR_PORTAL_URL") or self.profile.vendor_portal_url
             env["OMS_VENDOR_TOKENS"] = os.environ.get("OMS_VENDOR_TOKENS") or DEMO_VENDOR_TOKENS
+        if spec.name == "shipping":  # customer notifications: the mail relay, the SMS gateway and the webstore's status
+            # webhook (the stack's simulators unless given real ones)
+            if not os.environ.get("OMS_SMTP_HOST"):
+                env.update({"OMS_SMTP_HOST": "127.0.0.1", "OMS_SMTP_PORT": str(self.profile.mail_simulator_smtp_port),
+                            "OMS_SMTP_SECURITY": "none"})
+            for name in ("OMS_SMTP_HOST", "OMS_SMTP_PORT", "OMS_SMTP_SECURITY", "OMS_SMTP_USERNAME",
+                         "OMS_SMTP_PASSWORD", "OMS_SMS_GATEWAY_TOKEN", "OMS_NOTIFICATIONS_DIR",
+                         "OMS_NOTIFICATION_TEMPLATES_DIR"):
+                if os.environ.get(name):
+                    env[name] = os.environ[name]
+            env["OMS_SMTP_FROM"] = os.environ.get("OMS_SMTP_FROM") or DEMO_SMTP_FROM
+            env["OMS_SMS_GATEWAY_URL"] = os.environ.get("OMS_SMS_GATEWAY_URL") or self.profile.sms_gateway_url
+            env["OMS_WEBSTORE_STATUS_WEBHOOK_URL"] = (os.environ.get("OMS_WEBSTORE_STATUS_WEBHOOK_URL")
+                                                      or self.profile.status_webhook_url("webstore"))
+            env["OMS_WEBSTORE_STATUS_WEBHOOK_SECRET"] = (os.environ.get("OMS_WEBSTORE_STATUS_WEBHOOK_SECRET")
+                                                         or DEMO_STATUS_WEBHOOK_SECRET)
         # the seller's rules as data: the tenant's files (the packages' own demo ones unless given a folder)
         for name in ("OMS_TENANT", "OMS_ORDER_RULES_DIR", "OMS_ROUTING_RULES_DIR"):
             if os.environ.get(name):
@@ -213,6 +249,10 @@ class LocalStack:
         port = self.profile.http_base_port + SIMULATORS_OFFSET
         env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
         env.update({"OMS_PAYMENT_PROVIDER_KEY": os.environ.get("OMS_PAYMENT_PROVIDER_KEY") or DEMO_PAYMENT_PROVIDER_KEY,
+                    # the mail relay's SMTP server, and the key the webstore's status webhook is checked with
+                    "OMS_MAIL_SIMULATOR_SMTP_PORT": str(self.profile.mail_simulator_smtp_port),
+                    "OMS_WEBSTORE_STATUS_WEBHOOK_SECRET": (os.environ.get("OMS_WEBSTORE_STATUS_WEBHOOK_SECRET")
+                                                           or DEMO_STATUS_WEBHOOK_SECRET),
                     "PYTHONUNBUFFERED": "1"})
         return ManagedProcess(
             name=SIMULATORS, argv=[sys.executable, "-m", "uvicorn", "--factory",
