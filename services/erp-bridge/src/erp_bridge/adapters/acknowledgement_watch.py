@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from oms_platform.due_dates import DueDates, InMemoryDueDates, PostgresDueDates
 from oms_platform.event_store import ServiceApplication
-from oms_platform.projection import NotificationLogProjection, ProjectionTable
+from oms_platform.projection import NotificationLogProjection
 from oms_platform.telemetry import log
 
 from ..application.vendor_orders import VendorOrders
@@ -41,16 +42,6 @@ from ..domain.vendor_order import VendorOrder
 PROJECTION = "vendor_acknowledgement_deadlines"
 DEFAULT_CHECK_INTERVAL = timedelta(seconds=30)
 _log = log("acknowledgement-watch")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS vendor_acknowledgement_deadlines (
-    vendor_order_id text PRIMARY KEY,
-    acknowledge_by timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS vendor_acknowledgement_deadlines_due_idx
-    ON vendor_acknowledgement_deadlines (acknowledge_by);
-"""
-
 
 class AcknowledgementSettingsInvalid(ValueError):
     """An OMS_VENDOR_ACK_* variable that is not what it should be (the message names it)."""
@@ -109,57 +100,18 @@ def deadline_change(event: Any, _notification_id: int) -> dict[str, Any] | None:
     return None
 
 
-class AcknowledgementDeadlines(Protocol):
-    def position(self) -> int: ...
-
-    def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None: ...
-
-    def due(self, now: datetime, limit: int = 100) -> list[str]: ...
+AcknowledgementDeadlines = DueDates
 
 
-class PostgresAcknowledgementDeadlines(ProjectionTable):
+class PostgresAcknowledgementDeadlines(PostgresDueDates):
     def __init__(self, dsn: str | None = None, pool_size: int = 2, *, pool: Any = None):
-        super().__init__(dsn, projection=PROJECTION, schema=SCHEMA, pool_name="acknowledgement-deadlines",
-                         pool_size=pool_size, pool=pool)
-
-    def apply(self, conn: Any, items: Sequence[dict[str, Any]]) -> None:
-        for item in items:
-            if item["kind"] == "due":
-                conn.execute("INSERT INTO vendor_acknowledgement_deadlines (vendor_order_id, acknowledge_by) "
-                             "VALUES (%s, %s) ON CONFLICT (vendor_order_id) DO NOTHING",
-                             (item["vendor_order_id"], item["acknowledge_by"]))
-            else:
-                conn.execute("DELETE FROM vendor_acknowledgement_deadlines WHERE vendor_order_id = %s",
-                             (item["vendor_order_id"],))
-
-    def due(self, now: datetime, limit: int = 100) -> list[str]:
-        with self.pool.connection() as conn:
-            return [row[0] for row in conn.execute(
-                "SELECT vendor_order_id FROM vendor_acknowledgement_deadlines WHERE acknowledge_by <= %s "
-                "ORDER BY acknowledge_by LIMIT %s", (now, limit))]
+        super().__init__(dsn, table=PROJECTION, key="vendor_order_id", due_at="acknowledge_by", pool_size=pool_size,
+                         pool=pool)
 
 
-class InMemoryAcknowledgementDeadlines:
+class InMemoryAcknowledgementDeadlines(InMemoryDueDates):
     def __init__(self) -> None:
-        self.rows: dict[str, datetime] = {}
-        self.up_to = 0
-
-    def position(self) -> int:
-        return self.up_to
-
-    def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None:
-        for item in items:
-            if item["kind"] == "due":
-                self.rows.setdefault(item["vendor_order_id"], item["acknowledge_by"])
-            else:
-                self.rows.pop(item["vendor_order_id"], None)
-        self.up_to = max(self.up_to, up_to)
-
-    def due(self, now: datetime, limit: int = 100) -> list[str]:
-        return sorted((po for po, at in self.rows.items() if at <= now), key=self.rows.__getitem__)[:limit]
-
-    def close(self) -> None:
-        pass
+        super().__init__(key="vendor_order_id", due_at="acknowledge_by")
 
 
 def acknowledgement_deadlines_projection(vendor_orders: ServiceApplication, deadlines: AcknowledgementDeadlines

@@ -9,12 +9,12 @@ meantime is not due any more: nothing happens), so a crash or two replicas never
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from oms_platform.due_dates import DueDates, InMemoryDueDates, PostgresDueDates
 from oms_platform.event_store import ServiceApplication
-from oms_platform.projection import NotificationLogProjection, ProjectionTable
+from oms_platform.projection import NotificationLogProjection
 from oms_platform.telemetry import log
 
 from ..application.stock_ledger import StockLedger
@@ -22,15 +22,6 @@ from ..domain.reservation import Reservation
 
 PROJECTION = "reservation_expiries"
 _log = log("reservation-expiries")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS reservation_expiries (
-    reservation_id text PRIMARY KEY,
-    expires_at timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reservation_expiries_due_idx ON reservation_expiries (expires_at);
-"""
-
 
 def expiry_change(event: Any, _notification_id: int) -> dict[str, Any] | None:
     reservation_id = str(event.originator_id)
@@ -43,57 +34,17 @@ def expiry_change(event: Any, _notification_id: int) -> dict[str, Any] | None:
     return None
 
 
-class ReservationExpiries(Protocol):
-    def position(self) -> int: ...
-
-    def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None: ...
-
-    def due(self, now: datetime, limit: int = 100) -> list[str]: ...
+ReservationExpiries = DueDates
 
 
-class PostgresReservationExpiries(ProjectionTable):
+class PostgresReservationExpiries(PostgresDueDates):
     def __init__(self, dsn: str, pool_size: int = 2):
-        super().__init__(dsn, projection=PROJECTION, schema=SCHEMA, pool_name="reservation-expiries",
-                         pool_size=pool_size)
-
-    def apply(self, conn: Any, items: Sequence[dict[str, Any]]) -> None:
-        for item in items:
-            if item["kind"] == "due":
-                conn.execute("INSERT INTO reservation_expiries (reservation_id, expires_at) VALUES (%s, %s) "
-                             "ON CONFLICT (reservation_id) DO UPDATE SET expires_at = EXCLUDED.expires_at",
-                             (item["reservation_id"], item["expires_at"]))
-            else:
-                conn.execute("DELETE FROM reservation_expiries WHERE reservation_id = %s", (item["reservation_id"],))
-
-    def due(self, now: datetime, limit: int = 100) -> list[str]:
-        with self.pool.connection() as conn:
-            return [row[0] for row in conn.execute(
-                "SELECT reservation_id FROM reservation_expiries WHERE expires_at <= %s ORDER BY expires_at LIMIT %s",
-                (now, limit))]
+        super().__init__(dsn, table=PROJECTION, key="reservation_id", due_at="expires_at", pool_size=pool_size)
 
 
-
-class InMemoryReservationExpiries:
+class InMemoryReservationExpiries(InMemoryDueDates):
     def __init__(self) -> None:
-        self.rows: dict[str, datetime] = {}
-        self.up_to = 0
-
-    def position(self) -> int:
-        return self.up_to
-
-    def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None:
-        for item in items:
-            if item["kind"] == "due":
-                self.rows[item["reservation_id"]] = item["expires_at"]
-            else:
-                self.rows.pop(item["reservation_id"], None)
-        self.up_to = max(self.up_to, up_to)
-
-    def due(self, now: datetime, limit: int = 100) -> list[str]:
-        return sorted((r for r, at in self.rows.items() if at <= now), key=self.rows.__getitem__)[:limit]
-
-    def close(self) -> None:
-        pass
+        super().__init__(key="reservation_id", due_at="expires_at")
 
 
 def reservation_expiries_projection(ledger: ServiceApplication, expiries: ReservationExpiries

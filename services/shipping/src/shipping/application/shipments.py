@@ -8,6 +8,7 @@ transaction; orders of earlier releases have no such list and are found by the d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -228,17 +229,16 @@ class Shipments(ServiceApplication):
 
     def manifest_pickup(self, pickup_id: str, at: datetime | None = None) -> dict[str, Any]:
         """Close the pickup's parcel list: the manifest the carrier's driver signs for."""
-        def attempt() -> dict[str, Any]:
-            pickup = self.pickup(pickup_id)
-            if pickup.manifest(at or datetime.now(UTC)):
-                self.record(pickup)
-            return pickup.summary()
-        return retry_on_conflict(attempt)
+        return self._pickup_step(pickup_id, lambda pickup: pickup.manifest(at or datetime.now(UTC)))
 
     def pickup_collected(self, pickup_id: str, at: datetime | None = None) -> dict[str, Any]:
+        return self._pickup_step(pickup_id, lambda pickup: pickup.picked_up(at or datetime.now(UTC)))
+
+    def _pickup_step(self, pickup_id: str, step: Callable[[Pickup], bool]) -> dict[str, Any]:
+        """Take one step on the pickup (saved when it changed anything) and answer its summary."""
         def attempt() -> dict[str, Any]:
             pickup = self.pickup(pickup_id)
-            if pickup.picked_up(at or datetime.now(UTC)):
+            if step(pickup):
                 self.record(pickup)
             return pickup.summary()
         return retry_on_conflict(attempt)
