@@ -66,6 +66,17 @@ class ShipmentRejectedByLocation(Message):
     reason: str
 
 
+class ShipmentBookingFailed(Message):
+    """Every eligible carrier refused to book the parcel (each one's reason in ``reason``): the goods stay reserved
+    at the location; an operator retries the booking in shipping or cancels the order."""
+
+    message_type: ClassVar[str] = "ShipmentBookingFailed"
+    order_id: str
+    shipment_id: str
+    location_id: str
+    reason: str
+
+
 class ShipmentCancelled(Message):
     message_type: ClassVar[str] = "ShipmentCancelled"
     order_id: str

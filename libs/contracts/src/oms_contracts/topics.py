@@ -103,7 +103,7 @@ INVENTORY_STOCK_LEVELS = Topic(
 SHIPMENTS = Topic(
     "oms.shipping.shipments.v1", "shipping", "order_id",
     (shipping.ShipmentCreated, shipping.ShipmentTrackingUpdated, shipping.ShipmentDelivered,
-     shipping.ShipmentCancelled, shipping.ShipmentAcceptedByLocation, shipping.ShipmentRejectedByLocation,
+     shipping.ShipmentCancelled, shipping.ShipmentBookingFailed, shipping.ShipmentAcceptedByLocation, shipping.ShipmentRejectedByLocation,
      shipping.ShipmentReturnedToOrigin),
 )
 RETURNS = Topic(

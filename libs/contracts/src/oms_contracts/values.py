@@ -62,8 +62,9 @@ FulfilmentMode = Literal["seller", "channel_pickup", "channel_fulfilled", "store
 # terms (a business buyer pays an invoice later)
 PaymentCollection = Literal["channel", "provider", "cash_on_delivery", "terms"]
 Priority = Literal["normal", "high"]
+# booking: asked of the carrier's API, no AWB yet; booking_failed: every eligible carrier refused it;
 # return_to_origin: undeliverable, the carrier is taking it back (RTO); returned_to_origin: back at the location
-ShipmentStatus = Literal["created", "in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered",
+ShipmentStatus = Literal["booking", "booking_failed", "created", "in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered",
                          "cancelled", "return_to_origin", "returned_to_origin"]
 ItemCondition = Literal["sellable", "damaged"]
 ErpDocumentKind = Literal["sale_order", "invoice", "credit_note"]

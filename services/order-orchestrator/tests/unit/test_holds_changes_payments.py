@@ -941,6 +941,23 @@ def test_a_location_that_rejects_the_parcel_gives_back_its_stock_and_the_order_g
     assert create.location_id == "WH-B" and create.shipment_id != shipment
 
 
+def test_a_parcel_no_carrier_would_book_keeps_its_stock_and_waits_for_an_operator_on_the_timeline(saga):
+    order_id = saga.place()
+    state = saga.reserve_and_ship_request(order_id)
+    shipment = _shipment(saga, order_id)
+    saga.orders.carrier_booking_failed(order_id, shipment, "WH-A", "no carrier would book it: SIMEX: capacity")
+    assert saga.types() == []  # nothing released, nothing routed: the goods stay reserved
+    after = saga.state(order_id)
+    assert after["status"] == "reserved" and after["reservation_id"] == state["reservation_id"]
+    exceptions = [h for h in saga.orders.order_history(order_id) if h.event_type == "FulfilmentException"]
+    assert len(exceptions) == 1 and "SIMEX: capacity" in exceptions[0].data["reason"]
+    assert f"/v1/shipments/{shipment}/booking-retry" in exceptions[0].data["reason"]
+    saga.orders.shipment_created(order_id, shipment, "POSTL", "POSTL1")  # an operator's retry booked it
+    assert saga.state(order_id)["status"] == "shipment_created"
+    saga.orders.carrier_booking_failed(order_id, shipment, "WH-A", "late")  # after the booking: stale, ignored
+    assert [h.event_type for h in saga.orders.order_history(order_id)].count("FulfilmentException") == 1
+
+
 def test_a_split_order_whose_location_rejects_its_parcel_is_routed_again_whole(saga):
     order_id = saga.place()
     parts = _split_and_reserve(saga, order_id)

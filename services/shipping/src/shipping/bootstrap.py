@@ -3,7 +3,8 @@ notifications (their event store, consumer group, schedule table, desk and sende
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+import os
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from oms_platform.consumer import GATHERED, MessageConsumer
@@ -13,12 +14,18 @@ from oms_platform.settings import ServiceSettings
 from oms_platform.telemetry import configure_telemetry
 
 from .adapters.carrier_catalogue import load_carriers
+from .adapters.carrier_desk import (
+    CarrierDesk,
+    carrier_apis_from_env,
+    carrier_schedule_projection,
+    postgres_carrier_schedule,
+)
 from .adapters.http_api import shipment_routes
 from .adapters.notification_api import notification_routes
 from .adapters.notification_desk import (
     NotificationDesk,
-    PostgresNotificationSchedule,
     notification_schedule_projection,
+    postgres_notification_schedule,
 )
 from .adapters.notification_settings import (
     CustomerNotificationSettings,
@@ -35,9 +42,11 @@ SERVICE = "shipping"
 
 
 def bootstrap(settings: ServiceSettings | None = None, *,
-              notification_settings: CustomerNotificationSettings | None = None) -> tuple[ServiceProcess, Shipments]:
+              notification_settings: CustomerNotificationSettings | None = None,
+              carrier_env: Mapping[str, str] | None = None) -> tuple[ServiceProcess, Shipments]:
     """``notification_settings``: customer notifications' policy, templates and senders (default: the
-    environment's, see ``adapters/notification_settings.py``)."""
+    environment's, see ``adapters/notification_settings.py``); ``carrier_env``: where the carriers' APIs are
+    (default: the environment, see ``adapters/carrier_desk.py``)."""
     settings = settings or ServiceSettings.for_service(SERVICE, http_port=8005)
     settings.service = SERVICE
     configure_telemetry(SERVICE)
@@ -45,6 +54,15 @@ def bootstrap(settings: ServiceSettings | None = None, *,
     shipments = Shipments(load_carriers(), env=settings.event_store_env())
     http_app = create_http_app(SERVICE, title="shipping: carrier booking and tracking")
     http_app.include_router(shipment_routes(shipments))
+
+    # carriers' APIs: bookings, withdrawals and tracking polls, worked from a schedule table by the carrier desk
+    carrier_workers: list = []
+    carrier_schedule = carrier_desk = None
+    if settings.role != "relay":
+        carrier_schedule = postgres_carrier_schedule(settings.dsn())
+        carrier_desk = CarrierDesk(shipments, carrier_schedule,
+                                   carrier_apis_from_env(shipments.carriers, carrier_env or os.environ))
+        carrier_workers = [carrier_schedule_projection(shipments, carrier_schedule), carrier_desk]
 
     # customer notifications: an event store, a consumer group and workers of their own, never in shipping's way
     notices = notification_settings or customer_notification_settings_from_env()
@@ -54,7 +72,7 @@ def bootstrap(settings: ServiceSettings | None = None, *,
         notifications = Notifications(notices.policy_book.current, notices.composer,
                                       carrier_names={c.code: c.name for c in shipments.carriers.carriers},
                                       env={**settings.event_store_env(), "POSTGRES_POOL_SIZE": "2"})
-        schedule = PostgresNotificationSchedule(settings.dsn())
+        schedule = postgres_notification_schedule(settings.dsn())
         notification_workers = [
             ConsumerAwaitingTopics(MessageConsumer(
                 SERVICE, settings.kafka_bootstrap, f"{SERVICE}-notifications{settings.consumer_group_suffix}",
@@ -69,9 +87,24 @@ def bootstrap(settings: ServiceSettings | None = None, *,
         if notifications is not None and schedule is not None:
             notifications.close()
             schedule.close()
-        return notices.senders.closing()  # (the HTTP senders' connections, when open: awaited by the runtime)
+        if carrier_schedule is not None:
+            carrier_schedule.close()
+        return _closing(notices.senders.closing(), carrier_desk.aclose() if carrier_desk is not None else None)
 
     process = assemble_service(settings, http_app, app=shipments, publications=shipment_publications,
-                               handlers=shipment_handlers(shipments), extra_workers=notification_workers,
+                               handlers=shipment_handlers(shipments),
+                               extra_workers=[*carrier_workers, *notification_workers],
                                on_stop=stop)
     return process, shipments
+
+
+def _closing(*closings: Coroutine[Any, Any, None] | None) -> Coroutine[Any, Any, None] | None:
+    """The HTTP clients' connections closed, one after the other (awaited by the runtime)."""
+    pending = [c for c in closings if c is not None]
+    if not pending:
+        return None
+
+    async def close_all() -> None:
+        for closing in pending:
+            await closing
+    return close_all()

@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from shipping.adapters.notification_api import notification_routes
 from shipping.adapters.notification_desk import (
-    InMemoryNotificationSchedule,
     NotificationDesk,
+    in_memory_notification_schedule,
     notification_schedule_projection,
 )
 from shipping.adapters.notification_policy_book import DEFAULT_POLICY_DIR
@@ -92,7 +92,7 @@ class Desk:
         self.clock = Clock()
         self.notifications = Notifications(lambda: POLICY, JinjaNotificationComposer(DEFAULT_TEMPLATES_DIR),
                                            env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-        self.schedule = InMemoryNotificationSchedule()
+        self.schedule = in_memory_notification_schedule()
         self.projection = notification_schedule_projection(self.notifications, self.schedule)
         self.desk = NotificationDesk(self.notifications, self.schedule, senders, clock=self.clock, **options)
 
@@ -198,7 +198,7 @@ async def test_a_hanging_or_broken_sender_is_a_failed_attempt_and_the_others_go_
 
 
 async def test_a_claimed_notification_is_not_sent_by_a_second_desk_until_its_lease_lapses():
-    schedule = InMemoryNotificationSchedule()
+    schedule = in_memory_notification_schedule()
     notification_id = uuid4()
     schedule.write([{"kind": "due", "notification_id": notification_id, "due_at": T0}], up_to=1)
     assert schedule.claim_due(T0, timedelta(minutes=2)) == [notification_id]

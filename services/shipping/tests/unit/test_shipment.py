@@ -29,10 +29,14 @@ from oms_platform.event_store import DuplicateMessage
 
 pytestmark = pytest.mark.unit
 
-# the demo's carriers chosen by priority alone (the first that may take a parcel), so these tests are about the
-# shipment's life, not about costs (test_carrier_choice.py is about the choice)
+# the demo's carriers chosen by priority alone (the first that may take a parcel), each booking from its allotted
+# series (at once), so these tests are about the shipment's life, not about costs (test_carrier_choice.py is about
+# the choice) or carriers' APIs (test_carrier_desk.py)
 _DEMO = json.loads(DEFAULT_FILE.read_text())
-CARRIERS = CarrierCatalogue.from_document({**_DEMO, "rules": {**_DEMO["rules"], "scores": {"priority": 1}}})
+CARRIERS = CarrierCatalogue.from_document({
+    **_DEMO, "rules": {**_DEMO["rules"], "scores": {"priority": 1}},
+    "carriers": [{k: v for k, v in c.items() if k not in ("booking", "tracking_poll_seconds")}
+                 for c in _DEMO["carriers"]]})
 SHIP_TO = {"name": "A", "line1": "1 Road", "city": "Bengaluru", "postal_code": "560001", "country": "IN"}
 LINES = [{"sku": "SKU-1", "quantity": 2}]
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

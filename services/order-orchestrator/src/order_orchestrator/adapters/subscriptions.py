@@ -91,6 +91,11 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         await run_step(orders.location_rejected_shipment, order_id=m.order_id, shipment_id=m.shipment_id,
                        location_id=m.location_id, reason=m.reason, tracking=d.tracking)
 
+    async def booking_failed(d: Delivery) -> None:
+        m: shipping.ShipmentBookingFailed = d.message
+        await run_step(orders.carrier_booking_failed, order_id=m.order_id, shipment_id=m.shipment_id,
+                       location_id=m.location_id, reason=m.reason, tracking=d.tracking)
+
     async def tracking_updated(d: Delivery) -> None:
         m: shipping.ShipmentTrackingUpdated = d.message
         await run_step(orders.tracking_updated, order_id=m.order_id, shipment_id=m.shipment_id, status=m.status,
@@ -153,6 +158,7 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         gateway.OrderModificationRequested: change,
         shipping.ShipmentCancelled: shipment_cancelled,
         shipping.ShipmentRejectedByLocation: location_rejected,
+        shipping.ShipmentBookingFailed: booking_failed,
         shipping.ShipmentReturnedToOrigin: returned_to_origin,
         inventory.ReservationAdjusted: adjusted,
         inventory.ReservationExpired: expired,

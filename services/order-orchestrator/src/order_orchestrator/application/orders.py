@@ -360,6 +360,10 @@ class Orders(ServiceApplication):
                 self._hop(order)
         self._step(order_id, tracking, step)
 
+    def carrier_booking_failed(self, order_id: str, shipment_id: str, location_id: str, reason: str,
+                               tracking: Tracking | None = None) -> None:
+        self._step(order_id, tracking, lambda o: o.carrier_booking_failed(shipment_id, location_id, reason))
+
     def shipment_created(self, order_id: str, shipment_id: str, carrier: str, tracking_number: str,
                          tracking: Tracking | None = None) -> None:
         self._step(order_id, tracking, lambda o: o.record_shipment(shipment_id, carrier, tracking_number))

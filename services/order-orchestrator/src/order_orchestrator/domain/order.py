@@ -1217,6 +1217,21 @@ class Order(Aggregate):
     def _fulfilment_exception(self, shipment_id: str, location_id: str, reason: str) -> None:
         pass
 
+    # ---- no carrier would book the parcel ----
+    def carrier_booking_failed(self, shipment_id: str, location_id: str, reason: str) -> None:
+        """Every eligible carrier refused the parcel: the goods stay reserved where they are and the order waits on
+        its timeline for an operator (shipping retries the booking when asked; or the order is cancelled)."""
+        if self.split:
+            allocation = self._allocation(shipment_id=shipment_id)
+            waiting = allocation is not None and allocation["parcel"] == "requested" and self.status in PARCELS_MOVING
+        else:
+            waiting = self.status == OrderStatus.RESERVED and shipment_id == self.shipment_request_id
+        if not waiting:
+            raise StaleOutcome(f"carrier booking of parcel {shipment_id} failed while the order is {self.status}")
+        self._fulfilment_exception(shipment_id=shipment_id, location_id=location_id, reason=(
+            f"{reason}: the goods stay reserved at {location_id}; retry the booking in shipping "
+            f"(POST /v1/shipments/{shipment_id}/booking-retry) once a carrier can take it, or cancel the order"))
+
     # ---- changes before shipment ----
     def request_change(self, change_id: str, line_quantities: Mapping[str, int], ship_to: Mapping[str, Any] | None,
                        reason: str, requested_by: str, policy: ChangePolicy) -> None:

@@ -19,9 +19,15 @@ from ..application.shipments import (
     Shipments,
     TrackingNumberUnknown,
 )
+from ..domain.carrier_choice import NoServiceableCarrier
 from ..domain.label import zpl_label
 from ..domain.pickup import EmptyPickup, PickupRuleViolation, manifest_csv
-from ..domain.shipment import LocationAnswerRefused, ShipmentClosed, UnknownTrackingStatus
+from ..domain.shipment import (
+    LocationAnswerRefused,
+    ShipmentClosed,
+    ShipmentRuleViolation,
+    UnknownTrackingStatus,
+)
 from .easypost_tracking import EasyPostEvent, UnreadableTracker, canonical_update
 from .label_pdf import pdf_label
 from .manifest_pdf import manifest_pdf
@@ -111,6 +117,20 @@ def shipment_routes(shipments: Shipments) -> APIRouter:
             raise Problem(409, "Answer refused", str(refused), type_="/problems/location-answer-refused") from None
         return {"shipment_id": shipment_id, "order_id": state["order_id"], "status": state["status"],
                 "acceptance": state["acceptance"], "recorded": changed}
+
+    @routes.post("/shipments/{shipment_id}/booking-retry", status_code=202, responses={404: {}, 409: {}})
+    async def retry_booking(shipment_id: str) -> dict[str, Any]:
+        """Book again a shipment every eligible carrier refused (after the carriers or the catalogue changed): the
+        rules choose afresh and the carriers are asked in their new order."""
+        try:
+            return await asyncio.to_thread(shipments.retry_booking, shipment_id)
+        except ShipmentNotFound:
+            raise Problem(404, "Shipment not found", f"no shipment {shipment_id}",
+                          type_="/problems/shipment-not-found") from None
+        except ShipmentRuleViolation as refused:
+            raise Problem(409, "Booking not retried", str(refused), type_="/problems/booking-retry-refused") from None
+        except NoServiceableCarrier as none:
+            raise Problem(409, "No carrier", str(none), type_="/problems/no-serviceable-carrier") from None
 
     @routes.get("/shipments", responses={422: {}})
     async def list_for_order(order_id: str = Query(min_length=1)) -> dict[str, Any]:

@@ -3,7 +3,7 @@ sender, and records the outcome on the notification (sent with the channel's ref
 its next attempt's time; dead-lettered when the policy's attempts are spent, the channel refused it for good, or
 nothing is configured to send it by).
 
-``notification_schedule`` is a table in shipping's database kept by a projection of the notifications' event store:
+``notification_schedule`` is a table in shipping's database (``oms_platform.work_schedule``) kept by a projection of the notifications' event store:
 a notification requested, failed (due again at its next attempt) or retried by an operator has its row with the time
 it is due; sent or dead-lettered removes it. The desk is a periodic watch over that table (woken at once when the
 projection writes a row in this process, and every ``poll_seconds`` anyway): it claims the due rows for a lease,
@@ -24,14 +24,20 @@ that fails, hangs or raises is recorded (or left for the lease to expire) and ne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from oms_platform.event_store import ServiceApplication
-from oms_platform.projection import NotificationLogProjection, ProjectionTable
+from oms_platform.projection import NotificationLogProjection
 from oms_platform.telemetry import log, tracer
+from oms_platform.work_schedule import (
+    InMemoryWorkSchedule,
+    LeasedWorkDesk,
+    PostgresWorkSchedule,
+    WorkSchedule,
+)
 
 from ..application.notifications import Notifications
 from ..domain.notification import Notification
@@ -40,16 +46,6 @@ from .notification_senders import NotificationSenders, SenderNotConfigured, Send
 PROJECTION = "notification_schedule"
 _log = log("notification-desk")
 _tracer = tracer("notification-desk")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS notification_schedule (
-    notification_id uuid PRIMARY KEY,
-    due_at timestamptz NOT NULL,
-    claimed_until timestamptz
-);
-CREATE INDEX IF NOT EXISTS notification_schedule_due_idx ON notification_schedule (due_at);
-"""
-
 
 def schedule_change(event: Any, _notification_id: int) -> dict[str, Any] | None:
     notification_id = event.originator_id
@@ -63,159 +59,47 @@ def schedule_change(event: Any, _notification_id: int) -> dict[str, Any] | None:
     return None
 
 
-class NotificationSchedule(Protocol):
-    def position(self) -> int: ...
-
-    def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None: ...
-
-    def claim_due(self, now: datetime, lease: timedelta, limit: int = 50) -> list[UUID]: ...
-
-    def when_due(self, listener: Callable[[], None]) -> None: ...
+def postgres_notification_schedule(dsn: str | None = None, pool_size: int = 2, *, pool: Any = None
+                                   ) -> PostgresWorkSchedule:
+    return PostgresWorkSchedule(dsn, table=PROJECTION, key="notification_id", pool_size=pool_size, pool=pool)
 
 
-class PostgresNotificationSchedule(ProjectionTable):
-    def __init__(self, dsn: str | None = None, pool_size: int = 2, *, pool: Any = None):
-        super().__init__(dsn, projection=PROJECTION, schema=SCHEMA, pool_name="notification-schedule",
-                         pool_size=pool_size, pool=pool)
-        self._listeners: list[Callable[[], None]] = []
-
-    def when_due(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (from the projection's thread) after a write that made something due."""
-        self._listeners.append(listener)
-
-    def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None:
-        super().write(items, up_to)
-        if any(item["kind"] == "due" for item in items):
-            for listener in self._listeners:
-                listener()
-
-    def apply(self, conn: Any, items: Sequence[dict[str, Any]]) -> None:
-        for item in items:
-            if item["kind"] == "due":
-                conn.execute("INSERT INTO notification_schedule (notification_id, due_at) VALUES (%s, %s) "
-                             "ON CONFLICT (notification_id) DO UPDATE SET due_at = EXCLUDED.due_at, "
-                             "claimed_until = NULL", (item["notification_id"], item["due_at"]))
-            else:
-                conn.execute("DELETE FROM notification_schedule WHERE notification_id = %s",
-                             (item["notification_id"],))
-
-    def claim_due(self, now: datetime, lease: timedelta, limit: int = 50) -> list[UUID]:
-        """The notifications due at ``now`` that nobody holds, earliest first, now held until ``now + lease``
-        (rows another desk is claiming at this moment are skipped, not waited for)."""
-        with self.pool.connection() as conn, conn.transaction():
-            return [row[0] for row in conn.execute(
-                "UPDATE notification_schedule SET claimed_until = %(until)s WHERE notification_id IN ("
-                " SELECT notification_id FROM notification_schedule WHERE due_at <= %(now)s"
-                " AND (claimed_until IS NULL OR claimed_until <= %(now)s)"
-                " ORDER BY due_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) RETURNING notification_id",
-                {"now": now, "until": now + lease, "limit": limit})]
+def in_memory_notification_schedule() -> InMemoryWorkSchedule:
+    return InMemoryWorkSchedule(key="notification_id")
 
 
-class InMemoryNotificationSchedule:
-    def __init__(self) -> None:
-        self.rows: dict[UUID, datetime] = {}
-        self.claims: dict[UUID, datetime] = {}
-        self.up_to = 0
-        self._listeners: list[Callable[[], None]] = []
-
-    def position(self) -> int:
-        return self.up_to
-
-    def when_due(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
-
-    def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None:
-        for item in items:
-            self.claims.pop(item["notification_id"], None)
-            if item["kind"] == "due":
-                self.rows[item["notification_id"]] = item["due_at"]
-            else:
-                self.rows.pop(item["notification_id"], None)
-        self.up_to = max(self.up_to, up_to)
-        if any(item["kind"] == "due" for item in items):
-            for listener in self._listeners:
-                listener()
-
-    def claim_due(self, now: datetime, lease: timedelta, limit: int = 50) -> list[UUID]:
-        free = sorted((n for n, at in self.rows.items() if at <= now and self.claims.get(n, now) <= now),
-                      key=self.rows.__getitem__)[:limit]
-        for notification_id in free:
-            self.claims[notification_id] = now + lease
-        return free
-
-    def close(self) -> None:
-        pass
-
-
-def notification_schedule_projection(notifications: ServiceApplication, schedule: NotificationSchedule
+def notification_schedule_projection(notifications: ServiceApplication, schedule: WorkSchedule
                                      ) -> NotificationLogProjection:
     return NotificationLogProjection(notifications, schedule, schedule_change, name=PROJECTION)
 
 
-class NotificationDesk:
+class NotificationDesk(LeasedWorkDesk):
     """Sends the due notifications: every ``poll_seconds`` (or at once when woken), up to ``batch_size`` claimed for
     ``lease``, ``concurrency`` attempts at a time, each given at most ``send_timeout``."""
 
-    def __init__(self, notifications: Notifications, schedule: NotificationSchedule, senders: NotificationSenders, *,
+    name = "notification desk"
+
+    def __init__(self, notifications: Notifications, schedule: WorkSchedule, senders: NotificationSenders, *,
                  poll_seconds: float = 1.0, lease: timedelta = timedelta(minutes=2),
                  send_timeout: float = 60.0, batch_size: int = 50, concurrency: int = 8,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         if lease.total_seconds() <= send_timeout:
             raise ValueError("the lease must outlast the longest attempt (send_timeout)")
+        super().__init__(schedule, poll_seconds=poll_seconds, lease=lease, batch_size=batch_size,
+                         concurrency=concurrency, clock=clock)
         self.notifications = notifications
-        self.schedule = schedule
         self.senders = senders
-        self.poll_seconds = poll_seconds
-        self.lease = lease
         self.send_timeout = send_timeout
-        self.batch_size = batch_size
-        self.concurrency = concurrency
-        self.clock = clock
         self.sent = 0
         self.failed = 0
         self.unsendable = 0  # dead-lettered without an attempt: nothing configured to send them by
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wakeup: asyncio.Event | None = None
-        schedule.when_due(self.wake)
-
-    def wake(self) -> None:
-        """Look for due notifications now (callable from any thread)."""
-        loop, wakeup = self._loop, self._wakeup
-        if loop is not None and wakeup is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(wakeup.set)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        self._loop, self._wakeup = asyncio.get_running_loop(), asyncio.Event()
-        _log.info("notification desk started", poll_seconds=self.poll_seconds)
-        try:
-            while not stop.is_set():
-                self._wakeup.clear()
-                if await self.send_due():
-                    continue
-                # until woken (something became due), stopped, or the poll interval is over
-                waiting = [asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())]
-                try:
-                    await asyncio.wait(waiting, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for waiter in waiting:
-                        waiter.cancel()
-        finally:
-            self._loop = self._wakeup = None
 
     async def send_due(self) -> int:
         """One round: claim what is due now and send it; how many were claimed."""
-        now = self.clock()
-        claimed = await asyncio.to_thread(self.schedule.claim_due, now, self.lease, self.batch_size)
-        if not claimed:
-            return 0
-        gate = asyncio.Semaphore(self.concurrency)
+        return await self.work_due()
 
-        async def one(notification_id: UUID) -> None:
-            async with gate:
-                await self.send_one(notification_id, now)
-
-        await asyncio.gather(*(one(n) for n in claimed))
-        return len(claimed)
+    async def work_on(self, key: UUID, now: datetime) -> None:
+        await self.send_one(key, now)
 
     async def send_one(self, notification_id: UUID, now: datetime) -> None:
         """One attempt of one notification, if it is due, and its outcome recorded. Never raises: a failure to

@@ -20,10 +20,17 @@ def shipment_publications(event: Any) -> Sequence[Publication]:
         return Publication(SHIPMENTS, e["order_id"], message)
 
     match event:
-        case Shipment.Created():
+        case Shipment.Created() if e["tracking_number"] is not None:  # else: booked later, through the carrier's API
             return [on_shipments(c.ShipmentCreated(
                 order_id=e["order_id"], shipment_id=shipment_id, location_id=e["location_id"], carrier=e["carrier"],
                 tracking_number=e["tracking_number"], carrier_choice_reason=e["carrier_choice_reason"]))]
+        case Shipment.Booked():
+            return [on_shipments(c.ShipmentCreated(
+                order_id=e["order_id"], shipment_id=shipment_id, location_id=e["location_id"], carrier=e["carrier"],
+                tracking_number=e["tracking_number"], carrier_choice_reason=e["carrier_choice_reason"]))]
+        case Shipment.BookingFailed():
+            return [on_shipments(c.ShipmentBookingFailed(order_id=e["order_id"], shipment_id=shipment_id,
+                                                         location_id=e["location_id"], reason=e["reason"]))]
         case Shipment.TrackingUpdated():
             return [on_shipments(c.ShipmentTrackingUpdated(
                 order_id=e["order_id"], shipment_id=shipment_id, status=e["status"],
@@ -44,4 +51,4 @@ def shipment_publications(event: Any) -> Sequence[Publication]:
         case Shipment.Cancelled() | Shipment.CancelledBeforeBooking():
             return [on_shipments(c.ShipmentCancelled(order_id=e["order_id"], shipment_id=shipment_id,
                                                      reason=e["reason"]))]
-    return []  # TrackingNumber.Issued stays inside the service
+    return []  # TrackingNumber.Issued, the steps of a booking and the carriers' pickups stay inside the service

@@ -9,7 +9,7 @@ transaction; orders of earlier releases have no such list and are found by the d
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +21,7 @@ from eventsourcing.persistence import Tracking
 from oms_platform.event_store import HistoryEntry, ServiceApplication, retry_on_conflict
 from oms_platform.telemetry import log
 
+from ..domain.carrier_booking import BookingRequest
 from ..domain.carrier_choice import CarrierCatalogue
 from ..domain.label import LabelAddress, ShippingLabel
 from ..domain.pickup import (
@@ -38,6 +39,7 @@ from ..domain.shipment import (
     TrackingNumber,
     order_shipments_id_for,
     shipment_id_for,
+    tracking_number_for,
     tracking_number_id_for,
 )
 
@@ -58,6 +60,24 @@ class PickupNotFound(LookupError):
     pass
 
 
+@dataclass(frozen=True)
+class CarrierWork:
+    """One piece of the carrier desk's work: ``book``, ``wait`` (book at ``next_attempt_at``), ``cancel`` (withdraw
+    an API booking) or ``track`` (poll)."""
+
+    kind: str
+    shipment_id: UUID
+    order_id: str
+    carrier: str
+    booking_id: str
+    tracking_number: str | None
+    carrier_reference: str | None
+    request: BookingRequest | None  # what to book (kind book)
+    booking_attempts: int  # transient failures so far in this round with this carrier
+    poll_seconds: int | None  # how often the carrier's tracking is polled (None: it posts to us)
+    next_attempt_at: datetime | None = None
+
+
 class LabelUnavailable(Exception):
     """The shipment has no label to print (cancelled, booked before labels, or its location has no address)."""
 
@@ -74,7 +94,8 @@ class Shipments(ServiceApplication):
     def create_shipment(self, *, order_id: str, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
                         ship_to: dict[str, Any], service_level: str, payment_method: str,
                         shipment_id: str | None = None, priority: str = "normal",
-                        cash_to_collect: Decimal | None = None, tracking: Tracking | None = None) -> None:
+                        cash_to_collect: Decimal | None = None, channel: str | None = None,
+                        external_order_id: str | None = None, tracking: Tracking | None = None) -> None:
         the_id = self._shipment_id(order_id, shipment_id)
 
         def attempt() -> None:
@@ -91,16 +112,133 @@ class Shipments(ServiceApplication):
                                          lines=lines, ship_to=ship_to, service_level=service_level,
                                          payment_method=payment_method, carriers=self.carriers, shipment_id=the_id,
                                          priority=priority, cash_to_collect=cash_to_collect,
-                                         number_attempt=number_attempt)
+                                         number_attempt=number_attempt, channel=channel,
+                                         external_order_id=external_order_id)
+                if shipment.tracking_number is None:  # the carrier's API books it: the carrier desk asks
+                    self.record(shipment, self._listing(order_id, shipment.id), tracking=tracking)
+                    return
                 if not self._tracking_number_taken(shipment.carrier, shipment.tracking_number):
                     break
             else:  # pragma: no cover - twenty collisions in a row
                 raise RuntimeError(f"no free tracking number for shipment {shipment.id}")
-            number = TrackingNumber(carrier=shipment.carrier, tracking_number=shipment.tracking_number,
-                                    shipment_id=shipment.id, order_id=order_id)
-            self.record(shipment, number, self._listing(order_id, shipment.id), *self._put_on_pickup(shipment),
-                        tracking=tracking)
+            self.record(shipment, self._issue_number(shipment), self._listing(order_id, shipment.id),
+                        *self._put_on_pickup(shipment), tracking=tracking)
         retry_on_conflict(attempt)
+
+    def _issue_number(self, shipment: Shipment) -> TrackingNumber:
+        """The booked shipment's tracking number, recorded with the booking: how carriers' updates find it."""
+        assert shipment.carrier is not None and shipment.tracking_number is not None
+        if self._tracking_number_taken(shipment.carrier, shipment.tracking_number):
+            raise RuntimeError(f"{shipment.carrier} issued {shipment.tracking_number} twice: it is another "
+                               f"shipment's already (shipment {shipment.id})")
+        return TrackingNumber(carrier=shipment.carrier, tracking_number=shipment.tracking_number,
+                              shipment_id=shipment.id, order_id=shipment.order_id)
+
+    # ---- booking through carriers' APIs (the carrier desk) ----
+    def carrier_work(self, shipment_id: UUID, now: datetime) -> CarrierWork | None:
+        """What the carrier desk has to do for the shipment now (None: nothing)."""
+        shipment = self._get(shipment_id)
+        if shipment is None or shipment.carrier is None:
+            return None
+        carrier = self.carriers.carrier(shipment.carrier)
+        polls = carrier is not None and carrier.tracking_poll_seconds is not None
+        kind = shipment.carrier_work(now, polls_tracking=polls)
+        if kind is None:
+            return None
+        request = self._booking_request(shipment) if kind == "book" else None
+        return CarrierWork(kind=kind, shipment_id=shipment.id, order_id=shipment.order_id, carrier=shipment.carrier,
+                           booking_id=shipment.booking_id, tracking_number=shipment.tracking_number,
+                           carrier_reference=shipment.carrier_reference, request=request,
+                           booking_attempts=shipment.booking_attempts,
+                           poll_seconds=carrier.tracking_poll_seconds if carrier is not None else None,
+                           next_attempt_at=shipment.next_booking_attempt_at)
+
+    def _booking_request(self, shipment: Shipment) -> BookingRequest:
+        assert shipment.carrier and shipment.service_level and shipment.ship_to and shipment.location_id
+        cash = shipment.cash_to_collect
+        return BookingRequest(
+            booking_id=shipment.booking_id, shipment_id=str(shipment.id), order_id=shipment.order_id,
+            carrier=shipment.carrier, service_level=shipment.service_level,
+            payment_mode="cod" if cash else "prepaid", cash_to_collect=cash if cash else None,
+            weight_kg=Decimal(shipment.weight_kg or self.carriers.weight_of(shipment.lines)), pieces=1,
+            ship_from=dict(shipment.ship_from or {}), ship_to=dict(shipment.ship_to),
+            lines=tuple({"sku": line["sku"], "quantity": int(line["quantity"])} for line in shipment.lines),
+            location_id=shipment.location_id, channel=shipment.channel, external_order_id=shipment.external_order_id)
+
+    def record_carrier_booked(self, shipment_id: UUID, *, carrier: str, tracking_number: str,
+                              carrier_reference: str | None, at: datetime | None = None) -> bool:
+        """The carrier's API booked the parcel: its AWB recorded (and the parcel put on the carrier's next pickup).
+        Answers whether that changed anything (a repeat, or a carrier the shipment moved on from, does not)."""
+        def attempt() -> bool:
+            shipment = self._required(shipment_id)
+            if not shipment.record_booked(carrier, tracking_number, carrier_reference, at or datetime.now(UTC)):
+                return False
+            pickup = self._put_on_pickup(shipment) if shipment.status == "created" else []  # (not when called off)
+            self.record(shipment, self._issue_number(shipment), *pickup)
+            return True
+        return retry_on_conflict(attempt)
+
+    def record_carrier_refusal(self, shipment_id: UUID, *, carrier: str, code: str, reason: str) -> bool:
+        """The carrier refused the booking for good: the next eligible carrier takes it (one booking from its
+        allotted series books at once), or the booking failed."""
+        def attempt() -> bool:
+            shipment = self._required(shipment_id)
+            if not shipment.record_carrier_refusal(carrier, code, reason, self.carriers):
+                return False
+            self.record(shipment, *self._book_from_series_if_due(shipment))
+            _log.warning("carrier refused a booking", shipment_id=str(shipment_id), order_id=shipment.order_id,
+                         carrier=carrier, code=code, reason=reason, now_with=shipment.carrier,
+                         status=str(shipment.status))
+            return True
+        return retry_on_conflict(attempt)
+
+    def record_booking_attempt_failed(self, shipment_id: UUID, *, carrier: str, reason: str,
+                                      next_attempt_at: datetime) -> bool:
+        def attempt() -> bool:
+            shipment = self._required(shipment_id)
+            if not shipment.record_booking_attempt_failed(carrier, reason, next_attempt_at):
+                return False
+            self.record(shipment)
+            return True
+        return retry_on_conflict(attempt)
+
+    def record_carrier_cancellation(self, shipment_id: UUID, *, cancelled: bool, reason: str | None) -> bool:
+        def attempt() -> bool:
+            shipment = self._required(shipment_id)
+            if not shipment.record_carrier_cancellation(cancelled, reason):
+                return False
+            self.record(shipment)
+            return True
+        return retry_on_conflict(attempt)
+
+    def retry_booking(self, shipment_id: str) -> dict[str, Any]:
+        """An operator asks again for a booking every carrier refused: the rules choose afresh."""
+        def attempt() -> dict[str, Any]:
+            try:
+                shipment = self._required(UUID(shipment_id))
+            except ValueError:
+                raise ShipmentNotFound(shipment_id) from None
+            shipment.retry_booking(self.carriers)
+            self.record(shipment, *self._book_from_series_if_due(shipment))
+            return shipment.summary()
+        return retry_on_conflict(attempt)
+
+    def _book_from_series_if_due(self, shipment: Shipment) -> list[Any]:
+        """A shipment now with a carrier that books from its allotted series is booked at once: what to record
+        with it (its tracking number, its pickup)."""
+        if shipment.status != "booking" or shipment.booking != "allotted_series":
+            return []
+        assert shipment.carrier is not None
+        number = next(n for a in range(TRACKING_NUMBER_ATTEMPTS) if not self._tracking_number_taken(
+            shipment.carrier, n := tracking_number_for(shipment.carrier, shipment.id, a)))
+        shipment.book_from_series(number, datetime.now(UTC))
+        return [self._issue_number(shipment), *self._put_on_pickup(shipment)]
+
+    def _required(self, shipment_id: UUID) -> Shipment:
+        shipment = self._get(shipment_id)
+        if shipment is None:
+            raise ShipmentNotFound(str(shipment_id))
+        return shipment
 
     def cancel_shipment(self, *, order_id: str, reason: str, shipment_id: str | None = None,
                         tracking: Tracking | None = None) -> None:
@@ -254,6 +392,9 @@ class Shipments(ServiceApplication):
             raise ShipmentNotFound(shipment_id)
         if shipment.carrier is None or str(shipment.status) == "cancelled":
             raise LabelUnavailable(f"shipment {shipment_id} is {shipment.status}: nothing to label")
+        if shipment.tracking_number is None:
+            raise LabelUnavailable(f"shipment {shipment_id} is {shipment.status}: {shipment.carrier} has not issued "
+                                   "its AWB yet")
         if shipment.ship_to is None or shipment.weight_kg is None:
             raise LabelUnavailable(f"shipment {shipment_id} was booked before labels were printed: ask "
                                    f"{shipment.carrier} for its label of {shipment.tracking_number}")

@@ -20,7 +20,9 @@ The catalogue (``config/carriers.json``, read by ``CarrierCatalogue.from_documen
          "max_weight_kg": 30,                                       # optional limit
          "rates": {"standard": {"metro": [40, 20], "rest": [55, 28], "special": [90, 45]}},
                                               # per service level and zone: [the first 0.5 kg, each further 0.5 kg]
-         "cod_fee": {"flat": 30, "percent": 1.5}}                   # optional: the larger of the two
+         "cod_fee": {"flat": 30, "percent": 1.5},                   # optional: the larger of the two
+         "booking": "api",                    # optional: how a parcel is booked (BOOKINGS; default allotted_series)
+         "tracking_poll_seconds": 300}        # optional: also ask the carrier's API for tracking this often
       ]
     }
 
@@ -29,6 +31,10 @@ with cash to collect needs a carrier that collects cash), ``cod_limit`` and ``we
 (the rate for the parcel's zone and weight plus the COD fee, lower is better) and ``priority`` (1 is best).
 Every choice lists every carrier: taken, eligible with its cost and score, or skipped with the reason, so the
 shipment's timeline answers "why this carrier" and "what else could have taken it".
+
+Booking: ``allotted_series``, the carrier allotted the seller a series of AWB numbers, so a parcel is booked at
+once with the next number of ours; ``api``, through the carrier's booking API (``carrier_booking``: asked by the
+carrier desk, and a carrier that refuses hands the parcel to the next eligible carrier in the choice's ranking).
 
 Each carrier may also give its ``"pickup"`` schedule (days, slots, cutoff, timezone: ``pickup.PickupSchedule``):
 a booked parcel goes on the carrier's next pickup at its location.
@@ -50,6 +56,7 @@ FILTERS = ("serves_pin", "service_level", "cash_on_delivery", "cod_limit", "weig
 REQUIRED_FILTERS = ("serves_pin", "service_level", "cash_on_delivery")
 SCORES = ("cost", "priority")
 ZONES = ("metro", "rest", "special")
+BOOKINGS = ("allotted_series", "api")
 HALF_KG = Decimal("0.5")
 DEFAULT_WEIGHT_KG = Decimal("0.5")
 
@@ -101,6 +108,12 @@ class Carrier:
     rates: Mapping[str, Mapping[str, tuple[Decimal, Decimal]]] = field(default_factory=dict)
     cod_fee: tuple[Decimal, Decimal] | None = None  # flat, percent
     pickup: PickupSchedule | None = None  # when it collects from our locations (None: parcels are dropped off)
+    booking: str = "allotted_series"  # how a parcel is booked with it (BOOKINGS)
+    tracking_poll_seconds: int | None = None  # how often its API is asked for tracking (None: it posts to us)
+
+    @property
+    def books_through_api(self) -> bool:
+        return self.booking != "allotted_series"
 
     def serving_prefix(self, country: str, postal_code: str) -> str | None:
         """The longest serviceable prefix the postal code starts with, or None when not served."""
@@ -288,7 +301,8 @@ class CarrierCatalogue:
 # --- reading the document ------------------------------------------------------------------------------------
 
 CARRIER_KEYS = ("code", "name", "priority", "countries", "serviceable_prefixes", "service_levels",
-                "cash_on_delivery", "max_cash_on_delivery", "max_weight_kg", "rates", "cod_fee", "pickup")
+                "cash_on_delivery", "max_cash_on_delivery", "max_weight_kg", "rates", "cod_fee", "pickup", "booking",
+                "tracking_poll_seconds")
 REQUIRED_CARRIER_KEYS = ("code", "name", "priority", "countries", "serviceable_prefixes", "service_levels",
                          "cash_on_delivery")
 DOCUMENT_KEYS = ("version", "description", "zones", "parcel_weights", "rules", "carriers", "pickup_locations")
@@ -457,12 +471,21 @@ class _CatalogueReader:
                 except PickupScheduleInvalid as invalid:
                     for where, detail in invalid.errors:
                         self.problem(f"{pointer}/pickup{where}", detail)
+            booking = entry.get("booking", "allotted_series")
+            if booking not in BOOKINGS:
+                self.problem(f"{pointer}/booking", f"must be one of {', '.join(BOOKINGS)}")
+            poll = entry.get("tracking_poll_seconds")
+            if poll is not None and (not isinstance(poll, int) or isinstance(poll, bool) or poll < 1):
+                self.problem(f"{pointer}/tracking_poll_seconds", "must be an integer >= 1 (seconds)")
+            elif poll is not None and booking == "allotted_series":
+                self.problem(f"{pointer}/tracking_poll_seconds", "polling needs the carrier's API (booking: api)")
             if len(self.errors) > before:
                 continue
             carriers.append(Carrier(code=code, name=entry["name"], priority=priority, countries=countries,
                                     serviceable_prefixes=prefixes, cash_on_delivery=entry["cash_on_delivery"],
                                     service_levels=levels, max_cash_on_delivery=max_cod, max_weight_kg=max_weight,
-                                    rates=rates, cod_fee=cod_fee, pickup=pickup))
+                                    rates=rates, cod_fee=cod_fee, pickup=pickup, booking=booking,
+                                    tracking_poll_seconds=poll))
         return carriers
 
     def rates(self, value: Any, pointer: str, levels: Sequence[str]) -> dict[str, dict[str, tuple[Decimal, Decimal]]]:

@@ -11,6 +11,14 @@ cancellation arrives before the booking did (``CancelledBeforeBooking``), which 
 cancellation so a late CreateShipment for the same shipment id is not booked. Both are explicit
 "created" event classes because the library allows only one decorated ``__init__``.
 
+Booking. A carrier that allotted us a series of AWB numbers books at once: ``Created`` carries the number. A
+carrier that books through its API is asked by the carrier desk: ``Created`` has no number yet (status
+``booking``); the desk records the carrier's answer: ``Booked`` (its AWB), ``BookingAttemptFailed`` (transient: the
+same booking id is asked again at ``next_attempt_at``), or ``CarrierRefused``, which hands the parcel to the next
+eligible carrier of the choice's ranking (``carrier_options``) not yet tried, or, with none left,
+``BookingFailed`` (an operator's ``BookingRetried`` chooses again). A shipment booked through an API and then
+cancelled (or rejected by its location) is withdrawn at the carrier (``CarrierCancellationAnswered``).
+
 Imports only the standard library and the event-sourcing domain base classes.
 """
 
@@ -30,6 +38,8 @@ from .carrier_choice import CarrierCatalogue
 class ShipmentStatus(StrEnum):
     """The canonical shipment statuses (the same values as the contract's ``ShipmentStatus``)."""
 
+    BOOKING = "booking"  # asked of the carrier's API: no AWB yet
+    BOOKING_FAILED = "booking_failed"  # every eligible carrier refused it: an operator retries or cancels
     CREATED = "created"
     IN_TRANSIT = "in_transit"
     OUT_FOR_DELIVERY = "out_for_delivery"
@@ -97,7 +107,7 @@ class Shipment(Aggregate):
         lines: list[dict[str, Any]]
         carrier: str
         service_level: str
-        tracking_number: str
+        tracking_number: str | None  # None: asked of the carrier's API, not booked yet
         carrier_choice_reason: str
         priority: str = "normal"
         cash_to_collect: Decimal | None = None  # cash on delivery: what the carrier collects, when told
@@ -111,8 +121,13 @@ class Shipment(Aggregate):
         # location has none): what its label prints
         ship_to: dict[str, Any] | None = None
         ship_from: dict[str, Any] | None = None
+        # how the carrier books (carrier_choice.BOOKINGS): through its API, the number comes later (tracking_number
+        # None); the sales channel and its order id (what Amazon's logistics book by)
+        booking: str = "allotted_series"
+        channel: str | None = None
+        external_order_id: str | None = None
 
-        class_version = 3
+        class_version = 4
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -126,11 +141,21 @@ class Shipment(Aggregate):
             for key in ("weight_kg", "shipping_cost", "carrier_options", "carrier_rules_version", "ship_to", "ship_from"):
                 state.setdefault(key, None)
 
+        @staticmethod
+        def upcast_v3_v4(state: dict[str, Any]) -> None:
+            """Created events of earlier releases: booked at once from the carrier's series."""
+            state.setdefault("booking", "allotted_series")
+            state.setdefault("channel", None)
+            state.setdefault("external_order_id", None)
+
         def apply(self, shipment: Shipment) -> None:
             shipment.open(order_id=self.order_id, reservation_id=self.reservation_id, location_id=self.location_id,
                           lines=self.lines, carrier=self.carrier, service_level=self.service_level,
                           tracking_number=self.tracking_number, carrier_choice_reason=self.carrier_choice_reason,
-                          status=ShipmentStatus.CREATED)
+                          status=ShipmentStatus.CREATED if self.tracking_number else ShipmentStatus.BOOKING)
+            shipment.booking = self.booking
+            shipment.channel = self.channel
+            shipment.external_order_id = self.external_order_id
             shipment.priority = self.priority
             shipment.cash_to_collect = self.cash_to_collect
             shipment.weight_kg = self.weight_kg
@@ -154,8 +179,9 @@ class Shipment(Aggregate):
     def book(cls, *, order_id: str, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
              ship_to: dict[str, Any], service_level: str, payment_method: str, carriers: CarrierCatalogue,
              shipment_id: UUID | None = None, priority: str = "normal", cash_to_collect: Decimal | None = None,
-             number_attempt: int = 0) -> Shipment:
-        """Choose the carrier by rule and book the shipment with it (raises ``NoServiceableCarrier``).
+             number_attempt: int = 0, channel: str | None = None, external_order_id: str | None = None) -> Shipment:
+        """Choose the carrier by rule and book the shipment with it (raises ``NoServiceableCarrier``): at once with
+        a number of the carrier's series, or (the carrier books through its API) for the carrier desk to ask.
         Without ``shipment_id`` (commands of earlier releases) the id is derived from the order id."""
         if priority not in PRIORITIES:
             raise ShipmentRuleViolation(f"priority {priority!r} is not one of {', '.join(PRIORITIES)}")
@@ -167,7 +193,8 @@ class Shipment(Aggregate):
                                  payment_method=collected_as, service_level=service_level,
                                  weight_kg=carriers.weight_of(lines), cash_to_collect=cash_to_collect)
         shipment_id = shipment_id or shipment_id_for(order_id)
-        number = tracking_number_for(choice.carrier.code, shipment_id, number_attempt)
+        number = None if choice.carrier.books_through_api \
+            else tracking_number_for(choice.carrier.code, shipment_id, number_attempt)
         return cls._create(cls.Created, id=shipment_id, order_id=order_id, reservation_id=reservation_id,
                            location_id=location_id, lines=lines, carrier=choice.carrier.code,
                            service_level=service_level, tracking_number=number, carrier_choice_reason=choice.reason,
@@ -175,7 +202,8 @@ class Shipment(Aggregate):
                            shipping_cost=str(choice.cost) if choice.cost is not None else None,
                            carrier_options=[o.as_dict() for o in choice.options],
                            carrier_rules_version=choice.rule_version, ship_to=dict(ship_to),
-                           ship_from=carriers.pickup_address(location_id))
+                           ship_from=carriers.pickup_address(location_id), booking=choice.carrier.booking,
+                           channel=channel, external_order_id=external_order_id)
 
     @classmethod
     def cancel_before_booking(cls, *, order_id: str, reason: str, shipment_id: UUID | None = None) -> Shipment:
@@ -208,6 +236,15 @@ class Shipment(Aggregate):
         self.ship_from: dict[str, Any] | None = None
         self.acceptance: str | None = None  # the fulfilment location's answer: accepted, rejected (None: none yet)
         self.pickup_id: str | None = None  # the carrier's pickup the parcel is on (None: none, or dropped off)
+        self.booking = "allotted_series"  # how the current carrier books (carrier_choice.BOOKINGS)
+        self.booking_round = 1  # an operator's retry after every carrier refused starts round 2, ...
+        self.booking_attempts = 0  # transient failures asking the current carrier in this round
+        self.next_booking_attempt_at: datetime | None = None
+        self.carrier_reference: str | None = None  # the carrier's own id of the booking, when it gave one
+        self.carrier_refusals: list[dict[str, Any]] = []  # every refusal: carrier, code, reason, round
+        self.carrier_cancellation: str | None = None  # withdrawing an API booking: due, cancelled, refused
+        self.channel: str | None = None
+        self.external_order_id: str | None = None
 
     def check_order(self, order_id: str) -> None:
         """A command about this shipment must be about its order."""
@@ -268,6 +305,168 @@ class Shipment(Aggregate):
         self.delivered_at = delivered_at
         self.last_carrier_event_at = max(delivered_at, self.last_carrier_event_at or delivered_at)
 
+    # ---- booking through the carrier's API ----
+    @property
+    def booking_id(self) -> str:
+        """The carrier's idempotency key for this booking: the same for every attempt of the round."""
+        return f"{self.id}:{self.carrier}:{self.booking_round}"
+
+    def carrier_work(self, now: datetime, *, polls_tracking: bool) -> str | None:
+        """What the carrier desk has to do for this shipment now: ``book`` (ask the carrier's API), ``wait`` (ask
+        it again at ``next_booking_attempt_at``), ``cancel`` (withdraw a booking the API made), ``track`` (ask the
+        carrier for tracking: ``polls_tracking``, the carrier is polled), or None: nothing, now or later."""
+        if self.status == ShipmentStatus.BOOKING:
+            due = self.next_booking_attempt_at is None or self.next_booking_attempt_at <= now
+            return "book" if due else "wait"
+        if self.carrier_cancellation == "due":
+            return "cancel"
+        if polls_tracking and self.tracking_number and self.status not in CLOSED \
+                and self.status != ShipmentStatus.BOOKING_FAILED:
+            return "track"
+        return None
+
+    def record_booked(self, carrier: str, tracking_number: str, carrier_reference: str | None,
+                      booked_at: datetime) -> bool:
+        """The carrier's API booked it; answers whether that changed anything (a late answer for a carrier this
+        shipment has moved on from, or a repeat, does not)."""
+        if carrier != self.carrier or self.tracking_number is not None:
+            return False
+        if self.status == ShipmentStatus.CANCELLED:  # called off while the carrier was being asked: withdraw it
+            self._booked_after_cancellation(order_id=self.order_id, carrier=carrier, tracking_number=tracking_number,
+                                            carrier_reference=carrier_reference, booked_at=booked_at)
+            return True
+        if self.status != ShipmentStatus.BOOKING:
+            return False
+        tried = [f"{r['carrier']} refused: {r['reason']}" for r in self.carrier_refusals
+                 if r["round"] == self.booking_round]
+        reason = self.carrier_choice_reason if not tried \
+            else f"{carrier} booked after {'; '.join(tried)}; chosen first: {self.carrier_choice_reason}"
+        self._booked(order_id=self.order_id, location_id=self.location_id, carrier=carrier,
+                     tracking_number=tracking_number,
+                     carrier_reference=carrier_reference, booked_at=booked_at, carrier_choice_reason=reason,
+                     booking_id=self.booking_id)
+        return True
+
+    @event("Booked")
+    def _booked(self, order_id: str, location_id: str, carrier: str, tracking_number: str,
+                carrier_reference: str | None,
+                booked_at: datetime, carrier_choice_reason: str, booking_id: str) -> None:
+        self.tracking_number = tracking_number
+        self.carrier_reference = carrier_reference
+        self.carrier_choice_reason = carrier_choice_reason
+        self.status = ShipmentStatus.CREATED
+        self.next_booking_attempt_at = None
+
+    @event("BookedAfterCancellation")
+    def _booked_after_cancellation(self, order_id: str, carrier: str, tracking_number: str,
+                                   carrier_reference: str | None, booked_at: datetime) -> None:
+        self.tracking_number = tracking_number
+        self.carrier_reference = carrier_reference
+        self.carrier_cancellation = "due"
+
+    def record_booking_attempt_failed(self, carrier: str, reason: str, next_attempt_at: datetime) -> bool:
+        """The carrier's API could not be asked (unreachable, throttling, failing): the same booking is asked
+        again at ``next_attempt_at``."""
+        if self.status != ShipmentStatus.BOOKING or carrier != self.carrier:
+            return False
+        self._booking_attempt_failed(order_id=self.order_id, carrier=carrier, reason=reason,
+                                     attempt=self.booking_attempts + 1, next_attempt_at=next_attempt_at)
+        return True
+
+    @event("BookingAttemptFailed")
+    def _booking_attempt_failed(self, order_id: str, carrier: str, reason: str, attempt: int,
+                                next_attempt_at: datetime) -> None:
+        self.booking_attempts = attempt
+        self.next_booking_attempt_at = next_attempt_at
+
+    def record_carrier_refusal(self, carrier: str, code: str, reason: str, carriers: CarrierCatalogue) -> bool:
+        """The carrier refused the booking for good: the next eligible carrier of the ranking not yet tried this
+        round takes it (``booking`` says how it books), else the booking failed."""
+        if self.status != ShipmentStatus.BOOKING or carrier != self.carrier:
+            return False
+        tried = {r["carrier"] for r in self.carrier_refusals if r["round"] == self.booking_round} | {carrier}
+        following = next((c for option in self.carrier_options if option.get("eligible")
+                          and option["carrier"] not in tried and (c := carriers.carrier(option["carrier"])) is not None),
+                         None)
+        self._carrier_refused(order_id=self.order_id, carrier=carrier, code=code, reason=reason,
+                              round=self.booking_round, next_carrier=following.code if following else None,
+                              next_booking=following.booking if following else None)
+        if following is None:
+            reasons = [f"{r['carrier']}: {r['reason']}" for r in self.carrier_refusals
+                       if r["round"] == self.booking_round]
+            self._booking_failed(order_id=self.order_id, location_id=self.location_id,
+                                 reason="no carrier would book it: " + "; ".join(reasons))
+        return True
+
+    @event("CarrierRefused")
+    def _carrier_refused(self, order_id: str, carrier: str, code: str, reason: str, round: int,
+                         next_carrier: str | None, next_booking: str | None) -> None:
+        self.carrier_refusals.append({"carrier": carrier, "code": code, "reason": reason, "round": round})
+        if next_carrier is not None:
+            self.carrier = next_carrier
+            self.booking = next_booking or "allotted_series"
+            self.booking_attempts = 0
+            self.next_booking_attempt_at = None
+
+    @event("BookingFailed")
+    def _booking_failed(self, order_id: str, location_id: str, reason: str) -> None:
+        self.status = ShipmentStatus.BOOKING_FAILED
+        self.next_booking_attempt_at = None
+
+    def book_from_series(self, tracking_number: str, booked_at: datetime) -> None:
+        """The carrier a refusal handed the parcel to books from its allotted series: booked now."""
+        if self.status != ShipmentStatus.BOOKING or self.booking != "allotted_series":
+            raise ShipmentRuleViolation(f"shipment {self.id} is {self.status} with {self.carrier} ({self.booking})")
+        self.record_booked(self.carrier, tracking_number, None, booked_at)
+
+    def retry_booking(self, carriers: CarrierCatalogue) -> None:
+        """An operator asks for the booking again after every carrier refused: the rules choose afresh (the
+        catalogue may have changed) and a new round starts (new booking ids). Raises ``NoServiceableCarrier``."""
+        if self.status != ShipmentStatus.BOOKING_FAILED:
+            raise ShipmentRuleViolation(f"shipment {self.id} is {self.status}: only a failed booking is retried")
+        assert self.ship_to is not None and self.service_level is not None
+        cash = self.cash_to_collect
+        choice = carriers.choose(country=self.ship_to["country"], postal_code=self.ship_to["postal_code"],
+                                 payment_method="cod" if cash else "prepaid", service_level=self.service_level,
+                                 weight_kg=carriers.weight_of(self.lines), cash_to_collect=cash)
+        self._booking_retried(order_id=self.order_id, carrier=choice.carrier.code, booking=choice.carrier.booking,
+                              carrier_choice_reason=choice.reason, carrier_options=[o.as_dict() for o in choice.options],
+                              carrier_rules_version=choice.rule_version,
+                              shipping_cost=str(choice.cost) if choice.cost is not None else None)
+
+    @event("BookingRetried")
+    def _booking_retried(self, order_id: str, carrier: str, booking: str, carrier_choice_reason: str,
+                         carrier_options: list[dict[str, Any]], carrier_rules_version: str | None,
+                         shipping_cost: str | None) -> None:
+        self.status = ShipmentStatus.BOOKING
+        self.booking_round += 1
+        self.carrier = carrier
+        self.booking = booking
+        self.carrier_choice_reason = carrier_choice_reason
+        self.carrier_options = carrier_options
+        self.carrier_rules_version = carrier_rules_version
+        self.shipping_cost = shipping_cost
+        self.booking_attempts = 0
+        self.next_booking_attempt_at = None
+
+    def record_carrier_cancellation(self, cancelled: bool, reason: str | None) -> bool:
+        """The carrier's answer to withdrawing the booking (refused: it has the parcel already)."""
+        if self.carrier_cancellation != "due":
+            return False
+        self._carrier_cancellation_answered(order_id=self.order_id, carrier=self.carrier,
+                                            tracking_number=self.tracking_number, cancelled=cancelled, reason=reason)
+        return True
+
+    @event("CarrierCancellationAnswered")
+    def _carrier_cancellation_answered(self, order_id: str, carrier: str, tracking_number: str, cancelled: bool,
+                                       reason: str | None) -> None:
+        self.carrier_cancellation = "cancelled" if cancelled else "refused"
+
+    def _withdraw_from_carrier(self) -> None:
+        """A booking the carrier's API made is withdrawn there once the shipment is off (the desk asks it)."""
+        if self.tracking_number and self.booking != "allotted_series" and self.carrier_cancellation is None:
+            self.carrier_cancellation = "due"
+
     # ---- the carrier's pickup ----
     def assign_pickup(self, pickup_id: str, slot_start: datetime) -> None:
         """The parcel goes on this pickup (the carrier's next visit to the location)."""
@@ -314,6 +513,7 @@ class Shipment(Aggregate):
         self.acceptance = "rejected"
         self.status = ShipmentStatus.CANCELLED
         self.cancellation_reason = f"rejected by {location_id}: {reason}"
+        self._withdraw_from_carrier()
 
     def _check_location(self, location_id: str) -> None:
         if location_id != self.location_id:
@@ -331,6 +531,7 @@ class Shipment(Aggregate):
     def _cancelled(self, order_id: str, reason: str) -> None:
         self.status = ShipmentStatus.CANCELLED
         self.cancellation_reason = reason
+        self._withdraw_from_carrier()
 
     # ---- read ----
     def summary(self) -> dict[str, Any]:
@@ -344,6 +545,11 @@ class Shipment(Aggregate):
             "weight_kg": self.weight_kg, "shipping_cost": self.shipping_cost, "carrier_options": self.carrier_options,
             "carrier_rules_version": self.carrier_rules_version, "ship_to": self.ship_to, "ship_from": self.ship_from,
             "acceptance": self.acceptance, "pickup_id": self.pickup_id,
+            "booking": {"through": self.booking, "round": self.booking_round, "attempts": self.booking_attempts,
+                        "next_attempt_at": self.next_booking_attempt_at.isoformat()
+                        if self.next_booking_attempt_at else None,
+                        "carrier_reference": self.carrier_reference, "refusals": self.carrier_refusals,
+                        "carrier_cancellation": self.carrier_cancellation},
             "tracking": [{**t, "carrier_event_at": t["carrier_event_at"].isoformat()} for t in self.tracking],
             "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
             "cancellation_reason": self.cancellation_reason,

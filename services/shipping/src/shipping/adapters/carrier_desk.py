@@ -1,0 +1,291 @@
+"""The carrier desk: a worker of shipping that books parcels through carriers' APIs, withdraws bookings of
+shipments that were called off, and polls the carriers that do not post their tracking to us.
+
+``carrier_schedule`` is a table in shipping's database (``oms_platform.work_schedule``) kept by a projection of
+shipping's event store: a shipment waiting for its carrier's API (created, handed to the next carrier after a
+refusal, an attempt failed: due at its next attempt, an operator's retry), a booked shipment of a carrier whose
+tracking is polled, and a cancelled or rejected one (its API booking to withdraw) has its row; the shipment itself
+decides what is to be done (``Shipments.carrier_work``), so a stale row does nothing.
+
+What the desk does with each claimed row:
+
+* **book**: ask the carrier's API (``carrier_booking.CarrierApi``) with the booking's id as the idempotency key,
+  and record the answer: booked (its AWB; the parcel goes on the carrier's next pickup, and the orchestrator hears
+  ``ShipmentCreated``), refused (the next eligible carrier of the choice's ranking gets it; with none left the
+  booking failed, and the orchestrator hears ``ShipmentBookingFailed``), or unavailable (asked again with
+  exponential backoff; after ``max_booking_attempts`` the carrier counts as refusing, code ``UNREACHABLE``). A
+  crash between the carrier's answer and the record asks again once the claim's lease runs out, with the same
+  idempotency key: the carrier answers with the booking it made, never a second one.
+* **cancel**: withdraw the booking at the carrier (the carrier may refuse: it has the parcel); retried later while
+  the carrier is unavailable.
+* **track**: read the carrier's tracking and record every event not seen yet, as the carriers' webhooks do; look
+  again after the carrier's ``tracking_poll_seconds``, until the parcel is delivered or back at its origin.
+
+A carrier with ``"booking": "api"`` in the catalogue needs its API's address: ``OMS_CARRIER_API_URL_<CODE>``, or
+``OMS_CARRIER_API_BASE_URL`` (then ``<base>/<CODE>``), and its key ``OMS_CARRIER_API_KEY_<CODE>``. Without an
+address its bookings fail as unavailable (the log and the shipment's booking attempts say why) and then move to
+the next carrier."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from oms_platform.projection import NotificationLogProjection
+from oms_platform.telemetry import log, tracer
+from oms_platform.work_schedule import (
+    InMemoryWorkSchedule,
+    LeasedWorkDesk,
+    PostgresWorkSchedule,
+    WorkSchedule,
+)
+
+from ..application.shipments import CarrierWork, Shipments
+from ..domain.carrier_booking import (
+    BookingRequest,
+    CarrierApi,
+    CarrierBooked,
+    CarrierCancellation,
+    CarrierRefused,
+    CarrierTracking,
+    CarrierUnavailable,
+)
+from ..domain.carrier_choice import CarrierCatalogue
+from ..domain.shipment import Shipment, ShipmentClosed, ShipmentRuleViolation
+
+PROJECTION = "carrier_schedule"
+_log = log("carrier-desk")
+_tracer = tracer("carrier-desk")
+
+
+def carrier_schedule_change(carriers: CarrierCatalogue) -> Callable[[Any, int], dict[str, Any] | None]:
+    """What a shipment event does to the shipment's row (None: nothing)."""
+    def polled(code: str | None) -> bool:
+        carrier = carriers.carrier(code) if code else None
+        return carrier is not None and carrier.tracking_poll_seconds is not None
+
+    def change(event: Any, _notification_id: int) -> dict[str, Any] | None:
+        key = event.originator_id
+        due_now = {"kind": "due", "shipment_id": key, "due_at": event.timestamp}
+        match event:
+            case Shipment.Created():
+                return due_now if event.tracking_number is None or polled(event.carrier) else None
+            case Shipment.CarrierRefused():
+                return due_now if event.next_carrier is not None and event.next_booking != "allotted_series" \
+                    else None  # (a carrier of an allotted series was booked in the same step: see Booked)
+            case Shipment.BookingAttemptFailed():
+                return {"kind": "due", "shipment_id": key, "due_at": event.next_attempt_at}
+            case Shipment.BookingRetried():
+                return due_now if event.booking != "allotted_series" else None
+            case Shipment.Booked():
+                return due_now if polled(event.carrier) else {"kind": "gone", "shipment_id": key}
+            case Shipment.Cancelled() | Shipment.RejectedByLocation() | Shipment.BookedAfterCancellation():
+                return due_now  # (the desk withdraws an API booking, or finds nothing to do)
+            case Shipment.BookingFailed() | Shipment.CarrierCancellationAnswered() | Shipment.Delivered() \
+                    | Shipment.ReturnedToOrigin():
+                return {"kind": "gone", "shipment_id": key}
+        return None
+    return change
+
+
+def postgres_carrier_schedule(dsn: str | None = None, pool_size: int = 2, *, pool: Any = None
+                              ) -> PostgresWorkSchedule:
+    return PostgresWorkSchedule(dsn, table=PROJECTION, key="shipment_id", pool_size=pool_size, pool=pool)
+
+
+def in_memory_carrier_schedule() -> InMemoryWorkSchedule:
+    return InMemoryWorkSchedule(key="shipment_id")
+
+
+def carrier_schedule_projection(shipments: Shipments, schedule: WorkSchedule) -> NotificationLogProjection:
+    return NotificationLogProjection(shipments, schedule, carrier_schedule_change(shipments.carriers),
+                                     name=PROJECTION)
+
+
+class UnconfiguredCarrierApi:
+    """A carrier that books through an API nobody gave the address of: every call is unavailable, saying so."""
+
+    def __init__(self, carrier: str):
+        self.carrier = carrier
+        self.why = (f"no address or key for {carrier}'s API: set OMS_CARRIER_API_URL_{carrier} (or "
+                    f"OMS_CARRIER_API_BASE_URL) and OMS_CARRIER_API_KEY_{carrier}")
+
+    async def book(self, request: BookingRequest) -> CarrierBooked | CarrierRefused:
+        raise CarrierUnavailable(self.why)
+
+    async def cancel(self, *, tracking_number: str, carrier_reference: str | None,
+                     booking_id: str) -> CarrierCancellation:
+        raise CarrierUnavailable(self.why)
+
+    async def track(self, *, tracking_number: str, carrier_reference: str | None) -> CarrierTracking:
+        raise CarrierUnavailable(self.why)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def carrier_apis_from_env(carriers: CarrierCatalogue, env: Mapping[str, str]) -> dict[str, CarrierApi]:
+    """A client for every carrier of the catalogue that books through an API (see the module's docstring)."""
+    from .courier_api import HttpCourierApi
+
+    apis: dict[str, CarrierApi] = {}
+    base = (env.get("OMS_CARRIER_API_BASE_URL") or "").strip().rstrip("/")
+    for carrier in carriers.carriers:
+        if not carrier.books_through_api:
+            continue
+        url = (env.get(f"OMS_CARRIER_API_URL_{carrier.code}") or "").strip() or (f"{base}/{carrier.code}"
+                                                                                  if base else "")
+        key = env.get(f"OMS_CARRIER_API_KEY_{carrier.code}") or ""
+        apis[carrier.code] = HttpCourierApi(url, key) if url and key else UnconfiguredCarrierApi(carrier.code)
+    return apis
+
+
+class CarrierDesk(LeasedWorkDesk):
+    """Works the due rows of ``carrier_schedule`` (see the module's docstring): each call given at most
+    ``call_timeout`` seconds; a booking the carrier could not answer is asked again after ``backoff_s`` x 2^(n-1)
+    (at most ``max_backoff_s``, with jitter), ``max_booking_attempts`` times in all before the carrier counts as
+    refusing."""
+
+    name = "carrier desk"
+
+    def __init__(self, shipments: Shipments, schedule: WorkSchedule, apis: Mapping[str, CarrierApi], *,
+                 poll_seconds: float = 1.0, lease: timedelta = timedelta(minutes=2), call_timeout: float = 60.0,
+                 max_booking_attempts: int = 8, backoff_s: float = 15.0, max_backoff_s: float = 900.0,
+                 batch_size: int = 50, concurrency: int = 8,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 jitter: Callable[[], float] = random.random):
+        if lease.total_seconds() <= call_timeout:
+            raise ValueError("the lease must outlast the longest call (call_timeout)")
+        if max_booking_attempts < 1:
+            raise ValueError("max_booking_attempts must be at least 1")
+        super().__init__(schedule, poll_seconds=poll_seconds, lease=lease, batch_size=batch_size,
+                         concurrency=concurrency, clock=clock)
+        self.shipments = shipments
+        self.apis = dict(apis)
+        self.call_timeout = call_timeout
+        self.max_booking_attempts = max_booking_attempts
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.jitter = jitter
+        self.booked = self.refused = self.unavailable = self.polled = 0
+
+    async def aclose(self) -> None:
+        for api in self.apis.values():
+            await api.aclose()
+
+    def backoff(self, attempt: int) -> timedelta:
+        wait = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        return timedelta(seconds=wait * (0.8 + 0.4 * self.jitter()))
+
+    async def work_on(self, key: UUID, now: datetime) -> None:
+        """Never raises: a failure is logged and the row waits for its claim to lapse (then it is worked again)."""
+        claim = now + self.lease
+        try:
+            work = await asyncio.to_thread(self.shipments.carrier_work, key, now)
+            if work is None:
+                await asyncio.to_thread(self.schedule.forget, key, claimed_until=claim)
+                return
+            if work.kind == "wait":
+                assert work.next_attempt_at is not None
+                await asyncio.to_thread(self.schedule.reschedule, key, work.next_attempt_at, claimed_until=claim)
+                return
+            with _tracer.start_as_current_span(f"carrier {work.kind}", attributes={
+                    "oms.order_id": work.order_id, "oms.shipment_id": str(work.shipment_id),
+                    "oms.carrier": work.carrier}):
+                if work.kind == "book":
+                    await self._book(work)
+                elif work.kind == "cancel":
+                    await self._cancel(work, now, claim)
+                else:
+                    await self._track(work, now, claim)
+        except Exception as failure:  # noqa: BLE001 - one shipment must never stop the others
+            _log.error("carrier desk could not finish a step; tried again once its claim lapses",
+                       shipment_id=str(key), error=repr(failure))
+
+    async def _call(self, work: CarrierWork, call: Callable[[CarrierApi], Any]) -> Any:
+        api = self.apis.get(work.carrier) or UnconfiguredCarrierApi(work.carrier)
+        try:
+            return await asyncio.wait_for(call(api), self.call_timeout)
+        except TimeoutError:
+            raise CarrierUnavailable(f"{work.carrier} did not answer within {self.call_timeout:g}s") from None
+
+    async def _book(self, work: CarrierWork) -> None:
+        assert work.request is not None
+        fields = {"order_id": work.order_id, "shipment_id": str(work.shipment_id), "carrier": work.carrier,
+                  "booking_id": work.booking_id}
+        try:
+            answer = await self._call(work, lambda api: api.book(work.request))
+        except CarrierUnavailable as unavailable:
+            self.unavailable += 1
+            attempt = work.booking_attempts + 1
+            if attempt >= self.max_booking_attempts:
+                _log.warning("carrier unreachable: handing the parcel to the next carrier", reason=str(unavailable),
+                             attempts=attempt, **fields)
+                await asyncio.to_thread(self.shipments.record_carrier_refusal, work.shipment_id,
+                                        carrier=work.carrier, code="UNREACHABLE",
+                                        reason=f"no answer after {attempt} attempts: {unavailable}")
+                return
+            next_at = self.clock() + self.backoff(attempt)
+            _log.warning("carrier booking attempt failed", reason=str(unavailable), attempt=attempt,
+                         next_attempt_at=next_at.isoformat(), **fields)
+            await asyncio.to_thread(self.shipments.record_booking_attempt_failed, work.shipment_id,
+                                    carrier=work.carrier, reason=str(unavailable), next_attempt_at=next_at)
+            return
+        if isinstance(answer, CarrierBooked):
+            self.booked += 1
+            await asyncio.to_thread(self.shipments.record_carrier_booked, work.shipment_id, carrier=work.carrier,
+                                    tracking_number=answer.tracking_number,
+                                    carrier_reference=answer.carrier_reference, at=self.clock())
+            _log.info("carrier booked the parcel", tracking_number=answer.tracking_number, **fields)
+        else:
+            self.refused += 1
+            await asyncio.to_thread(self.shipments.record_carrier_refusal, work.shipment_id, carrier=work.carrier,
+                                    code=answer.code, reason=answer.reason)
+
+    async def _cancel(self, work: CarrierWork, now: datetime, claim: datetime) -> None:
+        assert work.tracking_number is not None
+        try:
+            answer: CarrierCancellation = await self._call(work, lambda api: api.cancel(
+                tracking_number=work.tracking_number, carrier_reference=work.carrier_reference,
+                booking_id=work.booking_id))
+        except CarrierUnavailable as unavailable:
+            _log.warning("carrier cancellation to be asked again", reason=str(unavailable),
+                         shipment_id=str(work.shipment_id), carrier=work.carrier)
+            await asyncio.to_thread(self.schedule.reschedule, work.shipment_id, now + self.backoff(1),
+                                    claimed_until=claim)
+            return
+        if not answer.cancelled:
+            _log.warning("carrier refused to cancel the booking: the parcel is with it", reason=answer.reason,
+                         shipment_id=str(work.shipment_id), carrier=work.carrier,
+                         tracking_number=work.tracking_number)
+        await asyncio.to_thread(self.shipments.record_carrier_cancellation, work.shipment_id,
+                                cancelled=answer.cancelled, reason=answer.reason)
+
+    async def _track(self, work: CarrierWork, now: datetime, claim: datetime) -> None:
+        assert work.tracking_number is not None and work.poll_seconds is not None
+        again = now + timedelta(seconds=work.poll_seconds)
+        try:
+            tracking: CarrierTracking = await self._call(work, lambda api: api.track(
+                tracking_number=work.tracking_number, carrier_reference=work.carrier_reference))
+        except CarrierUnavailable as unavailable:
+            _log.warning("carrier tracking not read this time", reason=str(unavailable),
+                         shipment_id=str(work.shipment_id), carrier=work.carrier)
+            await asyncio.to_thread(self.schedule.reschedule, work.shipment_id, again, claimed_until=claim)
+            return
+        self.polled += 1
+        for update in tracking.events:
+            try:
+                await asyncio.to_thread(self.shipments.record_tracking, carrier=work.carrier,
+                                        tracking_number=work.tracking_number, status=update.status,
+                                        carrier_event_at=update.occurred_at.astimezone(UTC),
+                                        description=update.description)
+            except ShipmentClosed:
+                break  # delivered or back at origin: the projection drops the row
+            except ShipmentRuleViolation as odd:
+                _log.warning("carrier tracking event not taken", reason=str(odd), status=update.status,
+                             shipment_id=str(work.shipment_id), carrier=work.carrier)
+        await asyncio.to_thread(self.schedule.reschedule, work.shipment_id, again, claimed_until=claim)
