@@ -19,8 +19,9 @@ $(TOOLS)/bin/uv:
 bootstrap: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv)
 	$(UV) sync --all-packages --frozen --quiet
 
+# the demo's simulated couriers move booked parcels along on their own (pick-up, transit, delivery or RTO)
 run: bootstrap
-	$(UV) run --frozen oms up
+	OMS_CARRIER_SIMULATOR_AUTOPLAY=$${OMS_CARRIER_SIMULATOR_AUTOPLAY:-1} $(UV) run --frozen oms up
 
 demo: bootstrap
 	$(UV) run --frozen oms demo

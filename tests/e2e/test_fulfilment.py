@@ -1,5 +1,6 @@
-"""Fulfilment through the whole system: the carrier chosen by the shipping rules with its alternatives recorded,
-the parcel's label (ZPL and PDF, the tracking number in its barcode), and the fulfilment location's answer (a
+"""Fulfilment through the whole system: the carrier chosen by the shipping rules with its alternatives recorded and
+booked through its API (the stack's carrier simulator), a refusal handing the parcel to the next carrier, the
+parcel's label (ZPL and PDF, the tracking number in its barcode), and the fulfilment location's answer (a
 rejection sends the order to the next location)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import io
 
 import pytest
 from pypdf import PdfReader
+from shipping.adapters.carrier_catalogue import load_carriers
 from shipping.domain.label import read_zpl
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +32,7 @@ def test_the_carrier_is_chosen_by_rule_and_the_parcel_gets_a_label_with_its_trac
     order_id = system.post_order(order_body([(item, 2)])).json()["order_id"]
     state = system.wait_for_status(order_id, "shipment_created")["state"]
     [shipment] = shipments_of(system, order_id)
-    assert shipment["carrier"] == state["carrier"] and shipment["carrier_rules_version"] == "demo/2026-11-23.1"
+    assert shipment["carrier"] == state["carrier"] and shipment["carrier_rules_version"] == "demo/2026-11-24.1"
     assert shipment["weight_kg"] == "1.1" and shipment["shipping_cost"]
     considered = {o["carrier"] for o in shipment["carrier_options"]}
     assert considered == {"SIMEX", "FASTR", "POSTL"} and shipment["carrier_options"][0]["carrier"] == state["carrier"]
@@ -54,6 +56,58 @@ def test_the_carrier_is_chosen_by_rule_and_the_parcel_gets_a_label_with_its_trac
     manifest = PdfReader(io.BytesIO(system.http.get(pickup_url + "/manifest", params={"format": "pdf"}).content))
     assert state["tracking_number"] in "".join(page.extract_text() for page in manifest.pages)
     assert system.http.post(pickup_url + "/collection").json()["status"] == "picked_up"
+
+
+def carriers_simulator(system, path: str) -> str:
+    return system.stack.profile.simulators_url + "/carriers" + path
+
+
+def test_a_carrier_that_refuses_the_booking_hands_the_parcel_to_the_next_carrier(system, order_body, sku):
+    item, pin = sku(), "110092"
+    ranking = [o.carrier for o in load_carriers().choose(
+        country="IN", postal_code=pin, payment_method="prepaid", service_level="express",
+        weight_kg=load_carriers().weight_of([{"sku": item, "quantity": 1}])).options if o.eligible]
+    first, second = ranking[:2]
+    refused = system.http.post(carriers_simulator(system, f"/simulator/{first}/refusals"), json={
+        "count": 1, "code": "CAPACITY_EXHAUSTED", "message": "no capacity at Hoskote today", "postal_prefixes": [pin]})
+    assert refused.status_code in (200, 201, 202), refused.text
+    system.receive_stock(item, BLR, 2)
+    system.wait_until(lambda: router_sees(system, item, BLR) == 2, what="the router sees the stock")
+    order_id = system.post_order(order_body([(item, 1)], postal_code=pin, service_level="express")).json()["order_id"]
+    state = system.wait_for_status(order_id, "shipment_created")["state"]
+    [shipment] = shipments_of(system, order_id)
+    assert state["carrier"] == shipment["carrier"] == second and state["tracking_number"] == shipment["tracking_number"]
+    assert [(r["carrier"], r["code"]) for r in shipment["booking"]["refusals"]] == [(first, "CAPACITY_EXHAUSTED")]
+    assert shipment["carrier_choice_reason"].startswith(f"{second} booked after {first} refused: no capacity")
+    booked = system.http.get(carriers_simulator(system, f"/simulator/{second}/shipments")).json()
+    assert shipment["tracking_number"] in str(booked)  # the AWB is the one the carrier's API issued
+
+
+def test_a_parcel_no_carrier_will_book_waits_reserved_on_the_timeline_until_an_operator_retries(system, order_body,
+                                                                                               sku):
+    item, pin = sku(), "110093"  # cash on delivery by express: Simulated Express alone does both
+    refused = system.http.post(carriers_simulator(system, "/simulator/SIMEX/refusals"), json={
+        "count": 1, "code": "CAPACITY_EXHAUSTED", "message": "festive season: no capacity", "postal_prefixes": [pin]})
+    assert refused.status_code in (200, 201, 202), refused.text
+    system.receive_stock(item, BLR, 2)
+    system.wait_until(lambda: router_sees(system, item, BLR) == 2, what="the router sees the stock")
+    body = order_body([(item, 1)], postal_code=pin, service_level="express", payment_method="cod")
+    body.pop("payment_token")
+    order_id = system.post_order(body).json()["order_id"]
+
+    def exception_on_timeline():
+        history = system.order(order_id).json().get("history", [])  # (404 until the order is in)
+        return next((h for h in history if h["event"] == "FulfilmentException"), None)
+    exception = system.wait_until(exception_on_timeline, what="the booking failure on the order's timeline")
+    assert "SIMEX: festive season: no capacity" in str(exception)
+    assert system.order(order_id).json()["state"]["status"] == "reserved"
+    assert system.stock(item, BLR)["reserved"] == 1  # the goods stay held for the order
+    [shipment] = shipments_of(system, order_id)
+    assert shipment["status"] == "booking_failed"
+    retried = system.http.post(system.url("shipping", f"/v1/shipments/{shipment['shipment_id']}/booking-retry"))
+    assert retried.status_code == 202, retried.text
+    state = system.wait_for_status(order_id, "shipment_created")["state"]
+    assert state["carrier"] == "SIMEX" and state["tracking_number"]
 
 
 def test_a_fulfilment_centre_that_rejects_the_parcel_sends_the_order_to_the_next_location(system, order_body, sku):

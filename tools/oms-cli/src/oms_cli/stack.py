@@ -4,6 +4,7 @@ seven services as separate processes, each with its own database and consumer gr
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ SIMULATORS_OFFSET = len(SERVICES) + 1
 MAIL_SIMULATOR_OFFSET = SIMULATORS_OFFSET + 1
 # the address shipping sends customer emails from on the local stack (a deployment sets its own OMS_SMTP_FROM)
 DEMO_SMTP_FROM = "orders@oms-demo.example"
+# the carriers of the demo catalogue that book through their API (the stack's courier simulator, demo keys)
+DEMO_API_CARRIERS = ("SIMEX", "FASTR")
 DEMO_PAYMENT_PROVIDER_KEY = "payments-demo-key"
 SIMULATORS = "simulators"
 # operators' actions on orders (hold release, cancel, change) need this bearer token; a deployment sets its own
@@ -138,6 +141,10 @@ class StackProfile:
     @property
     def vendor_portal_url(self) -> str:
         return self.simulators_url + "/vendors"
+
+    @property
+    def carriers_url(self) -> str:
+        return self.simulators_url + "/carriers"
 
     @property
     def mail_simulator_smtp_port(self) -> int:
@@ -238,6 +245,12 @@ class LocalStack:
                                                       or self.profile.status_webhook_url("webstore"))
             env["OMS_WEBSTORE_STATUS_WEBHOOK_SECRET"] = (os.environ.get("OMS_WEBSTORE_STATUS_WEBHOOK_SECRET")
                                                          or DEMO_STATUS_WEBHOOK_SECRET)
+        if spec.name == "shipping":  # carriers that book through an API: the stack's courier simulator unless given
+            env["OMS_CARRIER_API_BASE_URL"] = os.environ.get("OMS_CARRIER_API_BASE_URL") or self.profile.carriers_url
+            for code in DEMO_API_CARRIERS:
+                env[f"OMS_CARRIER_API_KEY_{code}"] = (os.environ.get(f"OMS_CARRIER_API_KEY_{code}")
+                                                     or f"{code.lower()}-demo-key")
+            env.update({name: value for name, value in os.environ.items() if name.startswith("OMS_CARRIER_API_URL_")})
         # the seller's rules as data: the tenant's files (the packages' own demo ones unless given a folder)
         for name in ("OMS_TENANT", "OMS_ORDER_RULES_DIR", "OMS_ROUTING_RULES_DIR"):
             if os.environ.get(name):
@@ -253,7 +266,13 @@ class LocalStack:
                     "OMS_MAIL_SIMULATOR_SMTP_PORT": str(self.profile.mail_simulator_smtp_port),
                     "OMS_WEBSTORE_STATUS_WEBHOOK_SECRET": (os.environ.get("OMS_WEBSTORE_STATUS_WEBHOOK_SECRET")
                                                            or DEMO_STATUS_WEBHOOK_SECRET),
+                    # the simulated couriers post tracking to shipping (Simulated Express in EasyPost's shape;
+                    # Fastr's is polled); their parcels move on their own when the caller asks for autoplay
+                    "OMS_CARRIER_SIMULATOR_WEBHOOKS": json.dumps({"SIMEX": {
+                        "url": self.profile.url("shipping") + "/v1/carriers/SIMEX/webhooks/easypost",
+                        "shape": "easypost"}}),
                     "PYTHONUNBUFFERED": "1"})
+        env.update({name: value for name, value in os.environ.items() if name.startswith("OMS_CARRIER_SIMULATOR_")})
         return ManagedProcess(
             name=SIMULATORS, argv=[sys.executable, "-m", "uvicorn", "--factory",
                                    "oms_cli.simulators.stack_simulators:stack_simulators",

@@ -2,11 +2,13 @@
 Selling Partner API (Login with Amazon, the Orders API, Listings Items quantities) under ``/amazon``, the
 webstore's stock endpoint under ``/webstore``, the dropship vendors' portal under ``/vendors``, and where customer
 notifications arrive: a mail relay (an SMTP server on ``OMS_MAIL_SIMULATOR_SMTP_PORT``, what it took under
-``/mail``), an SMS gateway under ``/sms`` and the sales channels' status webhooks under ``/status-webhooks``.
+``/mail``), an SMS gateway under ``/sms`` and the sales channels' status webhooks under ``/status-webhooks``; and
+the couriers' booking and tracking APIs under ``/carriers`` (``carrier_api``).
 ``oms up``, the tests and the benchmark run it beside the seven services and point the orchestrator
 (``OMS_PAYMENT_PROVIDER_URL``), the gateway's SP-API channel (``OMS_AMAZON_SP_API_ENDPOINT``,
 ``OMS_AMAZON_LWA_*``), the erp-bridge (``OMS_VENDOR_PORTAL_URL``) and shipping's notifications (``OMS_SMTP_*``,
-``OMS_SMS_GATEWAY_URL``, ``OMS_WEBSTORE_STATUS_WEBHOOK_*``) at it; a deployment points them at the real ones.
+``OMS_SMS_GATEWAY_URL``, ``OMS_WEBSTORE_STATUS_WEBHOOK_*``) and carrier bookings (``OMS_CARRIER_API_*``) at it;
+a deployment points them at the real ones.
 
 Run it on its own with ``uvicorn --factory oms_cli.simulators.stack_simulators:stack_simulators``."""
 
@@ -21,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .amazon_sp_api import sp_api_simulator
+from .carrier_api import courier_simulator
 from .notification_receivers import (
     MailSimulator,
     mail_simulator,
@@ -89,6 +92,8 @@ def stack_simulators() -> FastAPI:
 
     app.mount("/webstore", webstore_stock_simulator())
     app.mount("/vendors", vendor_portal_simulator())
+    # the couriers' booking and tracking APIs (OMS_CARRIER_SIMULATOR_*: webhooks to shipping, autoplay for the demo)
+    app.mount("/carriers", courier_simulator())
     app.mount("/mail", mail_simulator(mail))
     app.mount("/sms", sms_gateway_simulator())
     app.mount("/status-webhooks", status_webhook_receiver(
