@@ -12,6 +12,7 @@ from .envelope import Message
 from .values import (
     Address,
     Allocation,
+    FulfilmentMode,
     OrderLine,
     PaymentCollection,
     Priority,
@@ -342,6 +343,11 @@ class CreateShipment(Message):
     shipment_id: str | None = None
     priority: Priority = "normal"
     cash_to_collect: Decimal | None = Field(default=None, description="COD: what the carrier collects")
+    # the sales channel's order, and who carries the parcel: seller (our carriers), channel_pickup (the channel's
+    # logistics collect it from us: Amazon Easy Ship); absent on commands of earlier releases
+    channel: str | None = None
+    external_order_id: str | None = None
+    fulfilment_mode: FulfilmentMode = "seller"
 
 
 class CancelShipment(Message):

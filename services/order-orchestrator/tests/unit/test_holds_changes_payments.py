@@ -186,6 +186,8 @@ def test_a_prioritised_order_carries_its_priority_to_routing(saga):
     saga.reserve_and_ship_request(order_id)
     create = [m for m in saga.messages() if m.message_type == "CreateShipment"][0]
     assert create.priority == "high"
+    # what shipping books by besides the parcel: the channel's order and who carries it
+    assert (create.channel, create.fulfilment_mode) == ("webstore", "seller") and create.external_order_id
 
 
 # ---------------------------------------------------------------- payments

@@ -126,7 +126,34 @@ def broken(change) -> list[tuple[str, str]]:
     (lambda d: d["carriers"][0].update(max_weight_kg=0), "/carriers/0/max_weight_kg", "must be a number > 0"),
     (lambda d: d["parcel_weights"]["skus"].update(CHAIR=-2), "/parcel_weights/skus/CHAIR", "must be a number > 0"),
     (lambda d: d["zones"].update(rest=["1"]), "/zones/rest", "unknown key"),
+    (lambda d: d["carriers"][0].update(booking="pigeon"), "/carriers/0/booking", "must be one of allotted_series"),
+    (lambda d: d["carriers"][2].update(tracking_poll_seconds=60), "/carriers/2/tracking_poll_seconds",
+     "polling needs the carrier's API"),
+    (lambda d: d["carriers"][0].update(fulfilment_modes=["drone"]), "/carriers/0/fulfilment_modes",
+     "'drone' is not one of seller, channel_pickup"),
+    (lambda d: d["pickup_locations"]["WH-DEL-1"].update(carriers=["ZIPPY"]), "/pickup_locations/WH-DEL-1/carriers",
+     "'ZIPPY' is not a carrier listed"),
 ])
 def test_a_catalogue_that_cannot_be_used_is_refused_naming_the_place(change, pointer, detail):
     errors = broken(change)
     assert any(p == pointer and detail in d for p, d in errors), errors
+
+
+def test_who_may_carry_a_parcel_comes_before_the_rules_and_is_recorded():
+    document = copy.deepcopy(DEMO_DOCUMENT)
+    document["carriers"][0].update(fulfilment_modes=["seller", "channel_pickup"])  # SIMEX also collects for a channel
+    document["carriers"][1].update(locations=["WH-DEL-1"])  # FASTR only from Delhi
+    document["pickup_locations"]["WH-DEL-1"]["carriers"] = ["FASTR", "POSTL"]  # Delhi: FASTR and POSTL only
+    catalogue = CarrierCatalogue.from_document(document)
+    assert catalogue.pickup_address("WH-DEL-1") == {k: v for k, v in DEMO_DOCUMENT["pickup_locations"]["WH-DEL-1"].items()}
+
+    def options(**where) -> dict[str, str]:
+        choice = catalogue.choose(country="IN", postal_code="560001", payment_method="prepaid",
+                                  service_level="standard", **where)
+        return {o.carrier: ("eligible" if o.eligible else o.reason) for o in choice.options}
+
+    assert options(location_id="WH-BLR-1", fulfilment_mode="channel_pickup") == {
+        "SIMEX": "eligible", "FASTR": "not for channel_pickup parcels", "POSTL": "not for channel_pickup parcels"}
+    assert options(location_id="WH-BLR-1")["FASTR"] == "does not ship from WH-BLR-1"
+    assert options(location_id="WH-DEL-1") == {"SIMEX": "WH-DEL-1 is served by FASTR, POSTL only",
+                                              "FASTR": "eligible", "POSTL": "eligible"}

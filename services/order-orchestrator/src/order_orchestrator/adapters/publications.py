@@ -149,7 +149,9 @@ def order_publications(event: Any) -> Sequence[Publication]:
                 order_id=order_id, reservation_id=e["reservation_id"], location_id=e["location_id"],
                 lines=e["lines"], ship_to=e["ship_to"], service_level=e["service_level"],
                 payment_method=e["payment_method"], shipment_id=e.get("shipment_id"),
-                priority=e.get("priority", "normal"), cash_to_collect=e.get("cash_to_collect")))]
+                priority=e.get("priority", "normal"), cash_to_collect=e.get("cash_to_collect"),
+                channel=e.get("channel"), external_order_id=e.get("external_order_id"),
+                fulfilment_mode=e.get("fulfilment_mode") or "seller"))]
         case Order.Backordered():
             return [public(c.OrderBackordered(order_id=order_id, reason=e["reason"],
                                               locations_tried=e["locations_tried"], channel=event_channel()))]

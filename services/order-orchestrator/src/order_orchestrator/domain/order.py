@@ -911,7 +911,8 @@ class Order(Aggregate):
                     ship_to=self.ship_to, service_level=self.service_level, payment_method=self.payment_method,
                     shipment_id=str(uuid5(NAMESPACE_URL, f"oms:shipment:{self.order_id}:{a['reservation_id']}")),
                     priority=self.priority, part=a["part"],
-                    cash_to_collect=Decimal(a["value"]) if self.payment["collection"] == "cash_on_delivery" else None)
+                    cash_to_collect=Decimal(a["value"]) if self.payment["collection"] == "cash_on_delivery" else None,
+                    **self._carried_by())
             return
         # the first parcel's id is the one shipping derives from the order id (as in earlier releases)
         name = f"oms:shipment:{self.order_id}" + (f":{replacing}" if replacing else "") + (
@@ -920,20 +921,29 @@ class Order(Aggregate):
             self._shipment_requested(reservation_id=self.reservation_id, location_id=self.location_id,
                                      lines=self.stock_lines, ship_to=self.store_transfer["address"],
                                      service_level=self.service_level, payment_method="prepaid",
-                                     shipment_id=str(uuid5(NAMESPACE_URL, name)), priority=self.priority)
+                                     shipment_id=str(uuid5(NAMESPACE_URL, name)), priority=self.priority,
+                                     **self._carried_by(to_store=True))
             return
         self._shipment_requested(reservation_id=self.reservation_id, location_id=self.location_id,
                                  lines=self.stock_lines, ship_to=self.ship_to, service_level=self.service_level,
                                  payment_method=self.payment_method, shipment_id=str(uuid5(NAMESPACE_URL, name)),
                                  priority=self.priority,
                                  cash_to_collect=self.order_total if self.payment["collection"] == "cash_on_delivery"
-                                 else None)
+                                 else None, **self._carried_by())
+
+    def _carried_by(self, to_store: bool = False) -> dict[str, Any]:
+        """What shipping books the parcel by besides the parcel: the channel's order, and who carries it (a transfer
+        to our own store is ours to carry whatever the channel does)."""
+        return {"channel": self.channel, "external_order_id": self.external_order_id,
+                "fulfilment_mode": "seller" if to_store else self.fulfilment_mode}
 
     @event("ShipmentRequested")
     def _shipment_requested(self, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
                             ship_to: dict[str, Any], service_level: str, payment_method: str,
                             shipment_id: str | None = None, priority: str = "normal",
-                            cash_to_collect: Decimal | None = None, part: int | None = None) -> None:
+                            cash_to_collect: Decimal | None = None, part: int | None = None,
+                            channel: str | None = None, external_order_id: str | None = None,
+                            fulfilment_mode: str | None = None) -> None:
         self.shipment_requested = True
         if part is not None:
             self.allocations[part - 1]["shipment_request_id"] = shipment_id

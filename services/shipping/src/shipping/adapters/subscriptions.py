@@ -30,7 +30,9 @@ def shipment_handlers(shipments: Shipments) -> dict[type, Handler]:
                            location_id=m.location_id, lines=[line.model_dump() for line in m.lines],
                            ship_to=m.ship_to.model_dump(), service_level=m.service_level,
                            payment_method=m.payment_method, shipment_id=_shipment_id(m.shipment_id),
-                           priority=m.priority, cash_to_collect=m.cash_to_collect, tracking=d.tracking)
+                           priority=m.priority, cash_to_collect=m.cash_to_collect, channel=m.channel,
+                           external_order_id=m.external_order_id, fulfilment_mode=m.fulfilment_mode,
+                           tracking=d.tracking)
         except (NoServiceableCarrier, ShipmentRuleViolation) as refused:
             raise PoisonMessage(str(refused)) from refused
 

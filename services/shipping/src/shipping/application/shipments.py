@@ -95,7 +95,8 @@ class Shipments(ServiceApplication):
                         ship_to: dict[str, Any], service_level: str, payment_method: str,
                         shipment_id: str | None = None, priority: str = "normal",
                         cash_to_collect: Decimal | None = None, channel: str | None = None,
-                        external_order_id: str | None = None, tracking: Tracking | None = None) -> None:
+                        external_order_id: str | None = None, fulfilment_mode: str = "seller",
+                        tracking: Tracking | None = None) -> None:
         the_id = self._shipment_id(order_id, shipment_id)
 
         def attempt() -> None:
@@ -113,7 +114,7 @@ class Shipments(ServiceApplication):
                                          payment_method=payment_method, carriers=self.carriers, shipment_id=the_id,
                                          priority=priority, cash_to_collect=cash_to_collect,
                                          number_attempt=number_attempt, channel=channel,
-                                         external_order_id=external_order_id)
+                                         external_order_id=external_order_id, fulfilment_mode=fulfilment_mode)
                 if shipment.tracking_number is None:  # the carrier's API books it: the carrier desk asks
                     self.record(shipment, self._listing(order_id, shipment.id), tracking=tracking)
                     return

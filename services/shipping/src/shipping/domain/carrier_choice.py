@@ -34,7 +34,14 @@ shipment's timeline answers "why this carrier" and "what else could have taken i
 
 Booking: ``allotted_series``, the carrier allotted the seller a series of AWB numbers, so a parcel is booked at
 once with the next number of ours; ``api``, through the carrier's booking API (``carrier_booking``: asked by the
-carrier desk, and a carrier that refuses hands the parcel to the next eligible carrier in the choice's ranking).
+carrier desk, and a carrier that refuses hands the parcel to the next eligible carrier in the choice's ranking);
+``amazon_easy_ship`` and ``amazon_mcf``, through Amazon's Selling Partner API (Easy Ship schedules Amazon's pickup
+of a marketplace order's parcel; Multi-Channel Fulfilment ships another channel's order from our FBA stock).
+
+Who may carry a parcel, before any filter: a carrier serves the parcel's ``fulfilment_modes`` (default
+``["seller"]``: our parcels; ``channel_pickup``: the channel's logistics collect a marketplace order from us, as
+Easy Ship does), ships only from its ``locations`` when it lists them (Amazon's MCF: from Amazon's fulfilment
+centre), and a pickup location that lists ``carriers`` is served by those alone.
 
 Each carrier may also give its ``"pickup"`` schedule (days, slots, cutoff, timezone: ``pickup.PickupSchedule``):
 a booked parcel goes on the carrier's next pickup at its location.
@@ -56,7 +63,8 @@ FILTERS = ("serves_pin", "service_level", "cash_on_delivery", "cod_limit", "weig
 REQUIRED_FILTERS = ("serves_pin", "service_level", "cash_on_delivery")
 SCORES = ("cost", "priority")
 ZONES = ("metro", "rest", "special")
-BOOKINGS = ("allotted_series", "api")
+BOOKINGS = ("allotted_series", "api", "amazon_easy_ship", "amazon_mcf")
+FULFILMENT_MODES = ("seller", "channel_pickup")
 HALF_KG = Decimal("0.5")
 DEFAULT_WEIGHT_KG = Decimal("0.5")
 
@@ -110,6 +118,8 @@ class Carrier:
     pickup: PickupSchedule | None = None  # when it collects from our locations (None: parcels are dropped off)
     booking: str = "allotted_series"  # how a parcel is booked with it (BOOKINGS)
     tracking_poll_seconds: int | None = None  # how often its API is asked for tracking (None: it posts to us)
+    fulfilment_modes: tuple[str, ...] = ("seller",)  # whose parcels it carries (FULFILMENT_MODES)
+    locations: tuple[str, ...] | None = None  # the only locations it ships from (None: any)
 
     @property
     def books_through_api(self) -> bool:
@@ -208,7 +218,11 @@ class CarrierCatalogue:
         self.weights = dict(weights if weights is not None else {"priority": 1.0})
         self.zones = {zone: tuple(prefixes) for zone, prefixes in (zones or {}).items()}
         self.parcel_weights = parcel_weights or ParcelWeights()
-        self.pickup_locations = {key: dict(address) for key, address in (pickup_locations or {}).items()}
+        self.pickup_locations = {key: {k: v for k, v in address.items() if k != "carriers"}
+                                 for key, address in (pickup_locations or {}).items()}
+        # locations served by some carriers only (an Amazon fulfilment centre: Amazon's MCF)
+        self.location_carriers = {key: tuple(address["carriers"]) for key, address in (pickup_locations or {}).items()
+                                  if address.get("carriers")}
 
     @classmethod
     def from_document(cls, document: Any) -> CarrierCatalogue:
@@ -235,7 +249,8 @@ class CarrierCatalogue:
         return self.parcel_weights.of(lines)
 
     def choose(self, *, country: str, postal_code: str, payment_method: str, service_level: str,
-               weight_kg: Decimal | None = None, cash_to_collect: Decimal | None = None) -> CarrierChoice:
+               weight_kg: Decimal | None = None, cash_to_collect: Decimal | None = None,
+               location_id: str | None = None, fulfilment_mode: str = "seller") -> CarrierChoice:
         """The best carrier for the parcel by the rules (raises ``NoServiceableCarrier`` naming every reason).
         ``payment_method`` "cod" without an amount still needs a carrier that collects cash."""
         postal_code = postal_code.replace(" ", "").upper()
@@ -247,6 +262,10 @@ class CarrierCatalogue:
         skipped: list[CarrierOption] = []
         eligible: list[tuple[Carrier, Decimal | None]] = []
         for carrier in self.carriers:
+            barred = self._barred(carrier, location_id, fulfilment_mode)
+            if barred is not None:
+                skipped.append(CarrierOption(carrier.code, False, barred))
+                continue
             refusals = [why for name in self.filters if (why := carrier.refusal(name, parcel)) is not None]
             cost = carrier.cost(parcel, zone)
             if not refusals and "cost" in self.weights and cost is None:
@@ -273,6 +292,17 @@ class CarrierCatalogue:
         notes += [f"{o.carrier} skipped: {o.reason}" for o in skipped]
         return CarrierChoice(chosen, "; ".join([lead, *notes]), (*options, *skipped), cost, zone, parcel.weight_kg,
                              self.version)
+
+    def _barred(self, carrier: Carrier, location_id: str | None, fulfilment_mode: str) -> str | None:
+        """Why the carrier may not carry this parcel at all, whatever the rules (None: it may)."""
+        if fulfilment_mode not in carrier.fulfilment_modes:
+            return f"not for {fulfilment_mode} parcels"
+        if location_id is not None and carrier.locations is not None and location_id not in carrier.locations:
+            return f"does not ship from {location_id}"
+        only = self.location_carriers.get(location_id) if location_id is not None else None
+        if only is not None and carrier.code not in only:
+            return f"{location_id} is served by {', '.join(only)} only"
+        return None
 
     def _scores(self, eligible: list[tuple[Carrier, Decimal | None]]) -> dict[str, tuple[float, str]]:
         """Each eligible carrier's score and how it was made up."""
@@ -302,11 +332,12 @@ class CarrierCatalogue:
 
 CARRIER_KEYS = ("code", "name", "priority", "countries", "serviceable_prefixes", "service_levels",
                 "cash_on_delivery", "max_cash_on_delivery", "max_weight_kg", "rates", "cod_fee", "pickup", "booking",
-                "tracking_poll_seconds")
+                "tracking_poll_seconds", "fulfilment_modes", "locations")
 REQUIRED_CARRIER_KEYS = ("code", "name", "priority", "countries", "serviceable_prefixes", "service_levels",
                          "cash_on_delivery")
 DOCUMENT_KEYS = ("version", "description", "zones", "parcel_weights", "rules", "carriers", "pickup_locations")
 ADDRESS_KEYS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
+PICKUP_LOCATION_KEYS = (*ADDRESS_KEYS, "carriers")
 REQUIRED_ADDRESS_KEYS = ("name", "line1", "city", "postal_code", "country")
 
 
@@ -357,6 +388,11 @@ class _CatalogueReader:
         filters, scores = self.rules(document.get("rules"))
         carriers = self.carriers(document.get("carriers"), scores)
         pickup_locations = self.pickup_locations(document.get("pickup_locations", {}))
+        codes = {carrier.code for carrier in carriers}
+        for location_id, address in pickup_locations.items():
+            for code in address.get("carriers", ()):
+                if code not in codes:
+                    self.problem(f"/pickup_locations/{location_id}/carriers", f"{code!r} is not a carrier listed")
         if self.errors:
             raise CarrierCatalogueInvalid(self.errors)
         return CarrierCatalogue(carriers, version=version, filters=filters, weights=scores, zones=zones,
@@ -369,9 +405,11 @@ class _CatalogueReader:
         addresses = {}
         for location_id, address in value.items():
             pointer = f"/pickup_locations/{location_id}"
-            if not self.keys(address, pointer, ADDRESS_KEYS, REQUIRED_ADDRESS_KEYS):
+            if not self.keys(address, pointer, PICKUP_LOCATION_KEYS, REQUIRED_ADDRESS_KEYS):
                 continue
-            bad = [key for key, text in address.items() if not isinstance(text, str) or not text]
+            if "carriers" in address and self.strings(address["carriers"], f"{pointer}/carriers") is None:
+                continue
+            bad = [key for key, text in address.items() if key != "carriers" and (not isinstance(text, str) or not text)]
             for key in bad:
                 self.problem(f"{pointer}/{key}", "must be a non-empty string")
             if not bad and all(key in address for key in REQUIRED_ADDRESS_KEYS):
@@ -479,13 +517,19 @@ class _CatalogueReader:
                 self.problem(f"{pointer}/tracking_poll_seconds", "must be an integer >= 1 (seconds)")
             elif poll is not None and booking == "allotted_series":
                 self.problem(f"{pointer}/tracking_poll_seconds", "polling needs the carrier's API (booking: api)")
+            modes = self.strings(entry.get("fulfilment_modes", ["seller"]), f"{pointer}/fulfilment_modes")
+            for mode in modes or ():
+                if mode not in FULFILMENT_MODES:
+                    self.problem(f"{pointer}/fulfilment_modes", f"{mode!r} is not one of {', '.join(FULFILMENT_MODES)}")
+            locations = self.strings(entry["locations"], f"{pointer}/locations") if "locations" in entry else None
             if len(self.errors) > before:
                 continue
             carriers.append(Carrier(code=code, name=entry["name"], priority=priority, countries=countries,
                                     serviceable_prefixes=prefixes, cash_on_delivery=entry["cash_on_delivery"],
                                     service_levels=levels, max_cash_on_delivery=max_cod, max_weight_kg=max_weight,
                                     rates=rates, cod_fee=cod_fee, pickup=pickup, booking=booking,
-                                    tracking_poll_seconds=poll))
+                                    tracking_poll_seconds=poll, fulfilment_modes=modes or ("seller",),
+                                    locations=locations))
         return carriers
 
     def rates(self, value: Any, pointer: str, levels: Sequence[str]) -> dict[str, dict[str, tuple[Decimal, Decimal]]]:

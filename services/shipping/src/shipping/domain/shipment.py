@@ -126,6 +126,7 @@ class Shipment(Aggregate):
         booking: str = "allotted_series"
         channel: str | None = None
         external_order_id: str | None = None
+        fulfilment_mode: str = "seller"  # seller: our carriers; channel_pickup: the channel's logistics (Easy Ship)
 
         class_version = 4
 
@@ -147,6 +148,7 @@ class Shipment(Aggregate):
             state.setdefault("booking", "allotted_series")
             state.setdefault("channel", None)
             state.setdefault("external_order_id", None)
+            state.setdefault("fulfilment_mode", "seller")
 
         def apply(self, shipment: Shipment) -> None:
             shipment.open(order_id=self.order_id, reservation_id=self.reservation_id, location_id=self.location_id,
@@ -156,6 +158,7 @@ class Shipment(Aggregate):
             shipment.booking = self.booking
             shipment.channel = self.channel
             shipment.external_order_id = self.external_order_id
+            shipment.fulfilment_mode = self.fulfilment_mode
             shipment.priority = self.priority
             shipment.cash_to_collect = self.cash_to_collect
             shipment.weight_kg = self.weight_kg
@@ -179,7 +182,8 @@ class Shipment(Aggregate):
     def book(cls, *, order_id: str, reservation_id: str, location_id: str, lines: list[dict[str, Any]],
              ship_to: dict[str, Any], service_level: str, payment_method: str, carriers: CarrierCatalogue,
              shipment_id: UUID | None = None, priority: str = "normal", cash_to_collect: Decimal | None = None,
-             number_attempt: int = 0, channel: str | None = None, external_order_id: str | None = None) -> Shipment:
+             number_attempt: int = 0, channel: str | None = None, external_order_id: str | None = None,
+             fulfilment_mode: str = "seller") -> Shipment:
         """Choose the carrier by rule and book the shipment with it (raises ``NoServiceableCarrier``): at once with
         a number of the carrier's series, or (the carrier books through its API) for the carrier desk to ask.
         Without ``shipment_id`` (commands of earlier releases) the id is derived from the order id."""
@@ -191,7 +195,8 @@ class Shipment(Aggregate):
         collected_as = "cod" if cash_to_collect else payment_method
         choice = carriers.choose(country=ship_to["country"], postal_code=ship_to["postal_code"],
                                  payment_method=collected_as, service_level=service_level,
-                                 weight_kg=carriers.weight_of(lines), cash_to_collect=cash_to_collect)
+                                 weight_kg=carriers.weight_of(lines), cash_to_collect=cash_to_collect,
+                                 location_id=location_id, fulfilment_mode=fulfilment_mode)
         shipment_id = shipment_id or shipment_id_for(order_id)
         number = None if choice.carrier.books_through_api \
             else tracking_number_for(choice.carrier.code, shipment_id, number_attempt)
@@ -203,7 +208,7 @@ class Shipment(Aggregate):
                            carrier_options=[o.as_dict() for o in choice.options],
                            carrier_rules_version=choice.rule_version, ship_to=dict(ship_to),
                            ship_from=carriers.pickup_address(location_id), booking=choice.carrier.booking,
-                           channel=channel, external_order_id=external_order_id)
+                           channel=channel, external_order_id=external_order_id, fulfilment_mode=fulfilment_mode)
 
     @classmethod
     def cancel_before_booking(cls, *, order_id: str, reason: str, shipment_id: UUID | None = None) -> Shipment:
@@ -245,6 +250,7 @@ class Shipment(Aggregate):
         self.carrier_cancellation: str | None = None  # withdrawing an API booking: due, cancelled, refused
         self.channel: str | None = None
         self.external_order_id: str | None = None
+        self.fulfilment_mode = "seller"
 
     def check_order(self, order_id: str) -> None:
         """A command about this shipment must be about its order."""
@@ -428,7 +434,8 @@ class Shipment(Aggregate):
         cash = self.cash_to_collect
         choice = carriers.choose(country=self.ship_to["country"], postal_code=self.ship_to["postal_code"],
                                  payment_method="cod" if cash else "prepaid", service_level=self.service_level,
-                                 weight_kg=carriers.weight_of(self.lines), cash_to_collect=cash)
+                                 weight_kg=carriers.weight_of(self.lines), cash_to_collect=cash,
+                                 location_id=self.location_id, fulfilment_mode=self.fulfilment_mode)
         self._booking_retried(order_id=self.order_id, carrier=choice.carrier.code, booking=choice.carrier.booking,
                               carrier_choice_reason=choice.reason, carrier_options=[o.as_dict() for o in choice.options],
                               carrier_rules_version=choice.rule_version,
