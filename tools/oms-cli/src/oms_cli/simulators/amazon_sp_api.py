@@ -15,12 +15,18 @@ Paths, documents and refusals follow Amazon's published models (amzn/selling-par
   derived from the seeded v0 order field by field (``to_2026``), with only the datasets asked for.
 * ``POST /simulator/orders``: seeds ``{"order": <v0 Order>, "items": [<v0 OrderItem>, ...]}`` (201); seeding
   the same AmazonOrderId again replaces it (a status change).
-* ``POST /simulator/throttle``: ``{"count": n, "status": 429, "retry_after_s": null}``: the next n Orders
-  API calls are refused with that status (429 ``QuotaExceeded``, or 5xx ``InternalFailure``).
+* ``POST /simulator/throttle``: ``{"count": n, "status": 429, "retry_after_s": null}``: the next n SP-API
+  calls (Orders, Listings, Easy Ship, Fulfillment Outbound) are refused with that status (429
+  ``QuotaExceeded``, or 5xx ``InternalFailure``).
 * ``PATCH /listings/2021-08-01/items/{sellerId}/{sku}?marketplaceIds=...``: patchListingsItem; the
   seller-fulfilled quantity (``fulfillment_availability``, DEFAULT channel) is kept, ``ACCEPTED`` (a negative
   quantity is ``INVALID`` with an issue); ``GET /simulator/listings`` shows every quantity given.
-* ``GET /simulator/stats``: token exchanges and Orders API calls served so far.
+* ``GET /simulator/stats``: token exchanges and SP-API calls served so far, orders, Easy Ship packages and
+  fulfilment orders held.
+
+Amazon's logistics (Easy Ship, Multi-Channel Fulfilment's Fulfillment Outbound API, the packages getOrder
+2026-01-01 shows with ``includedData=PACKAGES``) are served by the same app, behind the same token check and
+throttling, with their own controls and an optional autoplay: see ``amazon_logistics``.
 
 Orders API refusals use SP-API's error shape ``{"errors": [{"code", "message", "details"}]}``: 401 without
 an ``x-amz-access-token`` (real SP-API answers 403 ``Unauthorized`` here as well), 403 ``Unauthorized`` for
@@ -35,17 +41,23 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from random import Random
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from .amazon_logistics import AmazonLogistics, autoplay_settings, logistics_routes
 
 INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "EXPENSE", "PROMOTION", "CANCELLATION", "FULFILLMENT",
                  "PACKAGES", "TAX", "PAYMENT", "FULFILLMENT_ORDERS")
@@ -147,15 +159,39 @@ def sp_api_simulator(*, client_id: str = "amzn1.application-oa2-client.simulated
                      client_secret: str = "simulated-client-secret",
                      refresh_token: str = "Atzr|simulated-refresh-token", token_lifetime_s: int = 3600,
                      items_per_page: int = 10, clock: Callable[[], float] = time.monotonic,
-                     orders: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]] = ()) -> FastAPI:
-    """The simulator as an ASGI app; its state is ``app.state.simulator`` (a ``SellingPartnerSimulator``)."""
+                     orders: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]] = (),
+                     now: Callable[[], datetime] | None = None, autoplay: bool | None = None,
+                     step_delay_s: tuple[float, float] | None = None, failed_delivery_rate: float | None = None,
+                     seed: int | None = None, environ: Mapping[str, str] = os.environ) -> FastAPI:
+    """The simulator as an ASGI app; its state is ``app.state.simulator`` (a ``SellingPartnerSimulator``) and
+    ``app.state.logistics`` (an ``amazon_logistics.AmazonLogistics``). ``clock`` times the access tokens,
+    ``now`` (aware) the logistics' documents; autoplay options left out (None) come from ``environ``
+    (``OMS_AMAZON_SIMULATOR_AUTOPLAY``, ``_STEP_DELAY``, ``_FAILED_DELIVERY_RATE``, ``_SEED``)."""
     simulator = SellingPartnerSimulator(client_id=client_id, client_secret=client_secret,
                                         refresh_token=refresh_token, token_lifetime_s=token_lifetime_s,
                                         items_per_page=items_per_page, clock=clock)
     for order, items in orders:
         simulator.put_order(order, items)
-    app = FastAPI(title="Amazon Selling Partner API (simulated)", openapi_url=None)
+    setting = autoplay_settings(environ)
+    logistics = AmazonLogistics(
+        simulator, clock=now or (lambda: datetime.now(UTC)),
+        rng=Random(seed if seed is not None else setting["seed"]),
+        autoplay=autoplay if autoplay is not None else setting["autoplay"],
+        step_delay_s=step_delay_s or setting["step_delay_s"],
+        failed_delivery_rate=failed_delivery_rate if failed_delivery_rate is not None
+        else setting["failed_delivery_rate"])
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await logistics.aclose()
+
+    app = FastAPI(title="Amazon Selling Partner API (simulated)", openapi_url=None, lifespan=lifespan)
     app.state.simulator = simulator
+    app.state.logistics = logistics
+    app.include_router(logistics_routes(simulator, logistics))
 
     @app.post("/auth/o2/token")
     async def token_exchange(request: Request) -> JSONResponse:
@@ -210,7 +246,7 @@ def sp_api_simulator(*, client_id: str = "amzn1.application-oa2-client.simulated
         held = simulator.order(order_id)
         if held is None:
             return _not_found(order_id)
-        return _ok({"order": to_2026(*held, included=included)})
+        return _ok({"order": to_2026(*held, included=included, packages=logistics.packages_2026(order_id))})
 
     @app.post("/simulator/orders", status_code=201)
     async def seed_order(request: Request) -> JSONResponse:
@@ -268,17 +304,21 @@ def sp_api_simulator(*, client_id: str = "amzn1.application-oa2-client.simulated
     @app.get("/simulator/stats")
     async def stats() -> JSONResponse:
         return JSONResponse({"token_exchanges": simulator.token_exchanges,
-                             "orders_api_calls": len(simulator.calls), "orders": len(simulator.orders)})
+                             "orders_api_calls": len(simulator.calls), "orders": len(simulator.orders),
+                             "easy_ship_packages": len(logistics.easy_ship),
+                             "fulfillment_orders": len(logistics.fulfillment_orders)})
 
     return app
 
 
-def to_2026(order: dict[str, Any], items: list[dict[str, Any]], *, included: set[str]) -> dict[str, Any]:
+def to_2026(order: dict[str, Any], items: list[dict[str, Any]], *, included: set[str],
+            packages: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
     """A v0 Order and its OrderItems as the 2026-01-01 Order, with the datasets in ``included``
     (field by field as in Amazon's migration guide: PurchaseDate -> createdTime, OrderStatus ->
     fulfillment.fulfillmentStatus, FulfillmentChannel AFN/MFN -> fulfilledBy AMAZON/MERCHANT, IsPrime ->
     program PRIME, EasyShipShipmentStatus -> program AMAZON_EASY_SHIP, ItemPrice (whole quantity) ->
-    product.price.unitPrice)."""
+    product.price.unitPrice); ``packages`` (2026 OrderPackages) are its ``packages`` when PACKAGES is asked
+    for."""
     programs = [program for flag, program in (
         (order.get("IsPrime"), "PRIME"), (order.get("IsBusinessOrder"), "AMAZON_BUSINESS"),
         (order.get("IsPremiumOrder"), "PREMIUM"), (order.get("EasyShipShipmentStatus"), "AMAZON_EASY_SHIP"),
@@ -322,6 +362,8 @@ def to_2026(order: dict[str, Any], items: list[dict[str, Any]], *, included: set
             "deliverByWindow": _present({"earliestDateTime": order.get("EarliestDeliveryDate"),
                                          "latestDateTime": order.get("LatestDeliveryDate")}) or None})
     converted["orderItems"] = [_item_2026(item, included) for item in items]
+    if "PACKAGES" in included:
+        converted["packages"] = [copy.deepcopy(package) for package in packages]
     return converted
 
 
