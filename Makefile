@@ -19,9 +19,11 @@ $(TOOLS)/bin/uv:
 bootstrap: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv)
 	$(UV) sync --all-packages --frozen --quiet
 
-# the demo's simulated couriers move booked parcels along on their own (pick-up, transit, delivery or RTO)
+# the demo's simulated couriers and Amazon's logistics move booked parcels along on their own (pick-up, transit,
+# delivery or RTO)
 run: bootstrap
-	OMS_CARRIER_SIMULATOR_AUTOPLAY=$${OMS_CARRIER_SIMULATOR_AUTOPLAY:-1} $(UV) run --frozen oms up
+	OMS_CARRIER_SIMULATOR_AUTOPLAY=$${OMS_CARRIER_SIMULATOR_AUTOPLAY:-1} \
+	OMS_AMAZON_SIMULATOR_AUTOPLAY=$${OMS_AMAZON_SIMULATOR_AUTOPLAY:-1} $(UV) run --frozen oms up
 
 demo: bootstrap
 	$(UV) run --frozen oms demo

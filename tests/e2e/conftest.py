@@ -80,6 +80,7 @@ def system(local_infrastructure, otlp_collector):
     stack = LocalStack(StackProfile.for_infrastructure(local_infrastructure), topic_namespace="e2e.", extra_env={
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_collector.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OMS_CARRIER_TRACKING_POLL_SECONDS": "1",  # carriers that are polled: every second, not every few minutes
     })
     stack.start_infrastructure()
     stack.start_services(timeout=120)

@@ -36,15 +36,52 @@ def post_amazon(system, body: bytes):
                             headers={"X-Api-Key": AMAZON_KEY, "Content-Type": "application/json"})
 
 
+def seed_at_amazon(system, document: dict) -> None:
+    """Amazon holds the order (the stack's SP-API simulator): what Easy Ship books the package against."""
+    seeded = system.http.post(f"{system.stack.profile.sp_api_url}/simulator/orders", json={
+        "order": document["order"]["payload"], "items": document["orderItems"]["payload"]["OrderItems"]})
+    assert seeded.status_code == 201, seeded.text
+
+
 def test_an_easy_ship_cod_order_from_amazon_is_reserved(system, sku):
     item = sku()
     system.receive_stock(item, MAIN, 10)
     document, body = amazon_document("amazon_v0_mfn_easy_ship_cod.json", [item])
+    seed_at_amazon(system, document)
     posted = post_amazon(system, body)
     assert posted.status_code == 202, posted.text
     view = system.wait_for_status(posted.json()["order_id"], "shipment_created")
     assert view["state"]["fulfilment_mode"] == "channel_pickup"
     assert system.stock(item, MAIN)["reserved"] == document["orderItems"]["payload"]["OrderItems"][0]["QuantityOrdered"]
+
+
+def test_an_easy_ship_order_is_booked_with_amazon_who_collects_it_and_its_tracking_is_polled_to_delivery(system, sku):
+    item = sku()
+    system.receive_stock(item, MAIN, 5)
+    document, body = amazon_document("amazon_v0_mfn_easy_ship_cod.json", [item])
+    seed_at_amazon(system, document)
+    amazon_order_id = document["order"]["payload"]["AmazonOrderId"]
+    order_id = post_amazon(system, body).json()["order_id"]
+    state = system.wait_for_status(order_id, "shipment_created")["state"]
+    shipments = system.http.get(system.url("shipping", "/v1/shipments"), params={"order_id": order_id}).json()
+    [shipment] = shipments["shipments"]
+    assert shipment["carrier"] == state["carrier"] == "AMZNES"  # Amazon collects Easy Ship parcels: no courier of ours
+    skipped = {o["carrier"]: o["reason"] for o in shipment["carrier_options"] if not o["eligible"]}
+    assert skipped["SIMEX"] == "not for channel_pickup parcels"
+    ordered_id, package_id = shipment["booking"]["carrier_reference"].split("/")
+    assert ordered_id == amazon_order_id and state["tracking_number"] == shipment["tracking_number"]
+    sp_api = system.stack.profile.sp_api_url
+    package = system.http.get(f"{sp_api}/simulator/easy-ship/packages/{package_id}").json()
+    assert state["tracking_number"] in json.dumps(package)  # Amazon's tracking id, recorded as the parcel's AWB
+    label = system.http.get(system.url("shipping", f"/v1/shipments/{shipment['shipment_id']}/label"))
+    assert label.status_code == 409 and "Amazon" in label.json()["detail"]  # Amazon prints Easy Ship labels
+
+    # Amazon's driver collects it and delivers it: shipping polls Easy Ship and the order follows
+    for status, expected in (("PickedUp", "shipped"), ("Delivered", "delivered")):
+        moved = system.http.post(f"{sp_api}/simulator/easy-ship/packages/{package_id}/status",
+                                 json={"packageStatus": status})
+        assert moved.status_code in (200, 201, 202), moved.text
+        system.wait_for_status(order_id, expected, timeout=30)
 
 
 def test_an_order_change_notification_pulls_the_order_from_sp_api_then_a_cancellation_releases_it(system, sku):

@@ -60,8 +60,10 @@ def bootstrap(settings: ServiceSettings | None = None, *,
     carrier_schedule = carrier_desk = None
     if settings.role != "relay":
         carrier_schedule = postgres_carrier_schedule(settings.dsn())
-        carrier_desk = CarrierDesk(shipments, carrier_schedule,
-                                   carrier_apis_from_env(shipments.carriers, carrier_env or os.environ))
+        where = carrier_env if carrier_env is not None else os.environ
+        poll_cap = where.get("OMS_CARRIER_TRACKING_POLL_SECONDS")
+        carrier_desk = CarrierDesk(shipments, carrier_schedule, carrier_apis_from_env(shipments.carriers, where),
+                                   tracking_poll_cap_s=float(poll_cap) if poll_cap else None)
         carrier_workers = [carrier_schedule_projection(shipments, carrier_schedule), carrier_desk]
 
     # customer notifications: an event store, a consumer group and workers of their own, never in shipping's way

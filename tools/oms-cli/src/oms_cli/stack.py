@@ -214,7 +214,9 @@ class LocalStack:
             # the webstore's stock feed goes to the stack's simulated webstore unless given a real endpoint
             env["OMS_WEBSTORE_STOCK_FEED_URL"] = (os.environ.get("OMS_WEBSTORE_STOCK_FEED_URL")
                                                   or self.profile.simulators_url + "/webstore/stock")
-            # the SP-API channel pulls orders from the stack's simulator unless given a real endpoint
+        if spec.name in ("channel-gateway", "shipping"):
+            # the SP-API channel pulls orders, and Amazon's logistics (Easy Ship) book parcels, through the stack's
+            # simulator unless given a real endpoint
             if not os.environ.get("OMS_AMAZON_SP_API_ENDPOINT"):
                 env.update({"OMS_AMAZON_SP_API_ENDPOINT": self.profile.sp_api_url,
                             "OMS_AMAZON_LWA_ENDPOINT": self.profile.sp_api_url,
@@ -272,7 +274,8 @@ class LocalStack:
                         "url": self.profile.url("shipping") + "/v1/carriers/SIMEX/webhooks/easypost",
                         "shape": "easypost"}}),
                     "PYTHONUNBUFFERED": "1"})
-        env.update({name: value for name, value in os.environ.items() if name.startswith("OMS_CARRIER_SIMULATOR_")})
+        env.update({name: value for name, value in os.environ.items()
+                    if name.startswith(("OMS_CARRIER_SIMULATOR_", "OMS_AMAZON_SIMULATOR_"))})
         return ManagedProcess(
             name=SIMULATORS, argv=[sys.executable, "-m", "uvicorn", "--factory",
                                    "oms_cli.simulators.stack_simulators:stack_simulators",

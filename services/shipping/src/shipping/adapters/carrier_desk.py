@@ -21,7 +21,9 @@ What the desk does with each claimed row:
 * **track**: read the carrier's tracking and record every event not seen yet, as the carriers' webhooks do; look
   again after the carrier's ``tracking_poll_seconds``, until the parcel is delivered or back at its origin.
 
-A carrier with ``"booking": "api"`` in the catalogue needs its API's address: ``OMS_CARRIER_API_URL_<CODE>``, or
+Amazon's logistics (``amazon_easy_ship``, ``amazon_mcf``) use the seller's Selling Partner API settings, the same as
+the gateway's (``OMS_AMAZON_SP_API_ENDPOINT``, ``OMS_AMAZON_LWA_*``). A carrier with ``"booking": "api"`` in the
+catalogue needs its API's address: ``OMS_CARRIER_API_URL_<CODE>``, or
 ``OMS_CARRIER_API_BASE_URL`` (then ``<base>/<CODE>``), and its key ``OMS_CARRIER_API_KEY_<CODE>``. Without an
 address its bookings fail as unavailable (the log and the shipment's booking attempts say why) and then move to
 the next carrier."""
@@ -137,6 +139,9 @@ def carrier_apis_from_env(carriers: CarrierCatalogue, env: Mapping[str, str]) ->
     for carrier in carriers.carriers:
         if not carrier.books_through_api:
             continue
+        if carrier.booking.startswith("amazon_"):
+            apis[carrier.code] = _amazon_api(carrier.code, carrier.booking, env)
+            continue
         url = (env.get(f"OMS_CARRIER_API_URL_{carrier.code}") or "").strip() or (f"{base}/{carrier.code}"
                                                                                   if base else "")
         key = env.get(f"OMS_CARRIER_API_KEY_{carrier.code}") or ""
@@ -144,9 +149,35 @@ def carrier_apis_from_env(carriers: CarrierCatalogue, env: Mapping[str, str]) ->
     return apis
 
 
+AMAZON_SETTINGS = ("OMS_AMAZON_SP_API_ENDPOINT", "OMS_AMAZON_LWA_CLIENT_ID", "OMS_AMAZON_LWA_CLIENT_SECRET",
+                   "OMS_AMAZON_LWA_REFRESH_TOKEN")
+
+
+def _amazon_api(code: str, booking: str, env: Mapping[str, str]) -> CarrierApi:
+    """Amazon's logistics through the seller's Selling Partner API: the same settings as the gateway's SP-API
+    channel (``OMS_AMAZON_SP_API_ENDPOINT``, ``OMS_AMAZON_LWA_*``; ``OMS_AMAZON_MARKETPLACE_ID``, default India)."""
+    from oms_platform.amazon_lwa import LWA_ENDPOINT, LwaCredentials
+
+    from .amazon_logistics import AmazonEasyShipApi, AmazonMultiChannelFulfilmentApi
+
+    missing = [name for name in AMAZON_SETTINGS if not (env.get(name) or "").strip()]
+    if missing:
+        unconfigured = UnconfiguredCarrierApi(code)
+        unconfigured.why = f"no Selling Partner API settings for {code}: set {', '.join(missing)}"
+        return unconfigured
+    credentials = LwaCredentials(env["OMS_AMAZON_LWA_CLIENT_ID"], env["OMS_AMAZON_LWA_CLIENT_SECRET"],
+                                 env["OMS_AMAZON_LWA_REFRESH_TOKEN"])
+    options: dict[str, Any] = {"lwa_endpoint": env.get("OMS_AMAZON_LWA_ENDPOINT") or LWA_ENDPOINT}
+    if env.get("OMS_AMAZON_MARKETPLACE_ID"):
+        options["marketplace_id"] = env["OMS_AMAZON_MARKETPLACE_ID"]
+    kind = AmazonEasyShipApi if booking == "amazon_easy_ship" else AmazonMultiChannelFulfilmentApi
+    return kind(env["OMS_AMAZON_SP_API_ENDPOINT"], credentials, **options)
+
+
 class CarrierDesk(LeasedWorkDesk):
     """Works the due rows of ``carrier_schedule`` (see the module's docstring): each call given at most
-    ``call_timeout`` seconds; a booking the carrier could not answer is asked again after ``backoff_s`` x 2^(n-1)
+    ``call_timeout`` seconds; tracking polled at the carrier's interval, or ``tracking_poll_cap_s`` when shorter
+    (``OMS_CARRIER_TRACKING_POLL_SECONDS``); a booking the carrier could not answer is asked again after ``backoff_s`` x 2^(n-1)
     (at most ``max_backoff_s``, with jitter), ``max_booking_attempts`` times in all before the carrier counts as
     refusing."""
 
@@ -155,7 +186,7 @@ class CarrierDesk(LeasedWorkDesk):
     def __init__(self, shipments: Shipments, schedule: WorkSchedule, apis: Mapping[str, CarrierApi], *,
                  poll_seconds: float = 1.0, lease: timedelta = timedelta(minutes=2), call_timeout: float = 60.0,
                  max_booking_attempts: int = 8, backoff_s: float = 15.0, max_backoff_s: float = 900.0,
-                 batch_size: int = 50, concurrency: int = 8,
+                 batch_size: int = 50, concurrency: int = 8, tracking_poll_cap_s: float | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  jitter: Callable[[], float] = random.random):
         if lease.total_seconds() <= call_timeout:
@@ -171,6 +202,7 @@ class CarrierDesk(LeasedWorkDesk):
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.jitter = jitter
+        self.tracking_poll_cap_s = tracking_poll_cap_s  # polls at least this often whatever the catalogue says
         self.booked = self.refused = self.unavailable = self.polled = 0
 
     async def aclose(self) -> None:
@@ -267,7 +299,9 @@ class CarrierDesk(LeasedWorkDesk):
 
     async def _track(self, work: CarrierWork, now: datetime, claim: datetime) -> None:
         assert work.tracking_number is not None and work.poll_seconds is not None
-        again = now + timedelta(seconds=work.poll_seconds)
+        every = work.poll_seconds if self.tracking_poll_cap_s is None else min(work.poll_seconds,
+                                                                                self.tracking_poll_cap_s)
+        again = now + timedelta(seconds=every)
         try:
             tracking: CarrierTracking = await self._call(work, lambda api: api.track(
                 tracking_number=work.tracking_number, carrier_reference=work.carrier_reference))

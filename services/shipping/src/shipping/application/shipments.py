@@ -393,6 +393,10 @@ class Shipments(ServiceApplication):
             raise ShipmentNotFound(shipment_id)
         if shipment.carrier is None or str(shipment.status) == "cancelled":
             raise LabelUnavailable(f"shipment {shipment_id} is {shipment.status}: nothing to label")
+        carrier = self.carriers.carrier(shipment.carrier)
+        if carrier is not None and carrier.booking.startswith("amazon_"):
+            raise LabelUnavailable(f"{carrier.name} prints this parcel's label: download it from Amazon (Seller "
+                                   "Central, or the Easy Ship API's label documents)")
         if shipment.tracking_number is None:
             raise LabelUnavailable(f"shipment {shipment_id} is {shipment.status}: {shipment.carrier} has not issued "
                                    "its AWB yet")
