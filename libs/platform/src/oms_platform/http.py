@@ -157,6 +157,15 @@ def retry_after_seconds(retry_after: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
+def answer_object(response: Any) -> dict[str, Any]:
+    """An HTTP client's response body as a JSON object ({} when it is not one: empty, HTML, a list...)."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
 @dataclass(frozen=True)
 class RetryBackoff:
     """How long a client of another party's API (a marketplace, a payment provider, a vendor's portal) waits

@@ -46,7 +46,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from oms_platform.http import RetryBackoff
+from oms_platform.http import RetryBackoff, answer_object
 from oms_platform.message_context import MessageContext, message_context
 from oms_platform.projection import NotificationLogProjection
 from oms_platform.telemetry import extract_context, log, tracer
@@ -122,7 +122,7 @@ class HttpVendorPortal:
                               f"{vendor_order_id}:cancellation", {"reason": reason})
         if not response.is_success:
             return PortalAnswer(taken=False, status=response.status_code, reason=_refusal(response))
-        answer = _json(response)
+        answer = answer_object(response)
         decided = answer.get("cancelled")
         said = answer.get("reason")
         return PortalAnswer(taken=True, status=response.status_code,
@@ -174,7 +174,7 @@ def _transient(status: int) -> bool:
 def _refusal(response: httpx.Response) -> str:
     """What the portal said when it refused: a problem's detail, an ``{"error": {"code", "message"}}``, a
     ``reason`` or ``message``, else the start of the body."""
-    answer = _json(response)
+    answer = answer_object(response)
     error = answer.get("error")
     said: Any = None
     if isinstance(error, dict):
@@ -183,14 +183,6 @@ def _refusal(response: httpx.Response) -> str:
     if not said:
         said = response.text.strip()[:200] or response.reason_phrase
     return f"the vendor's portal refused it ({response.status_code}): {said}"
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
 
 
 def _segment(identifier: str) -> str:

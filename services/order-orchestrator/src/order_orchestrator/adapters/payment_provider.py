@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 import httpx
 
-from oms_platform.http import RetryBackoff
+from oms_platform.http import RetryBackoff, answer_object
 
 REFUSED_FOR_GOOD = frozenset({402, 404, 409, 422})
 CENT = Decimal("0.01")
@@ -192,7 +192,7 @@ def _approved(response: httpx.Response, id_field: str) -> ProviderAnswer:
 
 def _decision(response: httpx.Response, id_field: str) -> dict[str, Any]:
     """A 2xx answer's document, which must carry ``id_field``."""
-    answer = _json(response)
+    answer = answer_object(response)
     if not isinstance(answer.get(id_field), str) or not answer[id_field]:
         raise _misconfigured(f"the answer has no {id_field}", response)
     return answer
@@ -200,7 +200,7 @@ def _decision(response: httpx.Response, id_field: str) -> dict[str, Any]:
 
 def _misconfigured(what: str, response: httpx.Response) -> PaymentProviderMisconfigured:
     code = _code(response)
-    error = _json(response).get("error")
+    error = answer_object(response).get("error")
     said = error.get("message") if isinstance(error, dict) else response.text[:200]
     return PaymentProviderMisconfigured(
         f"{what} ({response.status_code} {response.request.method} {response.request.url.path}): "
@@ -208,17 +208,9 @@ def _misconfigured(what: str, response: httpx.Response) -> PaymentProviderMiscon
 
 
 def _code(response: httpx.Response) -> str | None:
-    error = _json(response).get("error")
+    error = answer_object(response).get("error")
     code = error.get("code") if isinstance(error, dict) else None
     return code if isinstance(code, str) and code else None
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
 
 
 def _money(amount: Decimal) -> str:

@@ -54,7 +54,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from oms_platform.http import RetryBackoff
+from oms_platform.http import RetryBackoff, answer_object
 from oms_platform.telemetry import log
 
 from ..domain.carrier_booking import (
@@ -113,7 +113,7 @@ class HttpCourierApi:
         response = await self._call("POST", "/v1/shipments", idempotency_key=request.booking_id,
                                     document=booking_document(request))
         if response.is_success:
-            awb = _json(response).get("awb")
+            awb = answer_object(response).get("awb")
             if not isinstance(awb, str) or not awb.strip():
                 raise CarrierUnavailable(f"{self._named('POST /v1/shipments')} answered {response.status_code} "
                                          f"without an awb: {response.text[:200]!r}")
@@ -148,7 +148,7 @@ class HttpCourierApi:
             return CarrierTracking(tracking_number=tracking_number)
         if not response.is_success:
             raise CarrierUnavailable(f"{self._named('GET ' + path)} answered {response.status_code}: {code}: {said}")
-        events = _json(response).get("events")
+        events = answer_object(response).get("events")
         if not isinstance(events, list):
             raise CarrierUnavailable(f"{self._named('GET ' + path)} answered without events: "
                                      f"{response.text[:200]!r}")
@@ -235,7 +235,7 @@ def _address(address: dict[str, Any]) -> dict[str, Any]:
 
 def _error(response: httpx.Response) -> tuple[str, str]:
     """The courier's error code and what it said (with the field, when it names one)."""
-    error = _json(response).get("error")
+    error = answer_object(response).get("error")
     if not isinstance(error, dict) or not error.get("code"):
         return f"HTTP_{response.status_code}", _said(response)
     said = str(error.get("message") or error["code"])
@@ -245,18 +245,10 @@ def _error(response: httpx.Response) -> tuple[str, str]:
 
 
 def _said(response: httpx.Response) -> str:
-    error = _json(response).get("error")
+    error = answer_object(response).get("error")
     if isinstance(error, dict) and (error.get("code") or error.get("message")):
         return ": ".join(str(error[k]) for k in ("code", "message") if error.get(k))
     return response.text.strip()[:200] or response.reason_phrase
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        answer = response.json()
-    except ValueError:
-        return {}
-    return answer if isinstance(answer, dict) else {}
 
 
 def _segment(identifier: str) -> str:
