@@ -129,9 +129,6 @@ class Shipments(ServiceApplication):
     def _issue_number(self, shipment: Shipment) -> TrackingNumber:
         """The booked shipment's tracking number, recorded with the booking: how carriers' updates find it."""
         assert shipment.carrier is not None and shipment.tracking_number is not None
-        if self._tracking_number_taken(shipment.carrier, shipment.tracking_number):
-            raise RuntimeError(f"{shipment.carrier} issued {shipment.tracking_number} twice: it is another "
-                               f"shipment's already (shipment {shipment.id})")
         return TrackingNumber(carrier=shipment.carrier, tracking_number=shipment.tracking_number,
                               shipment_id=shipment.id, order_id=shipment.order_id)
 
@@ -172,6 +169,9 @@ class Shipments(ServiceApplication):
         Answers whether that changed anything (a repeat, or a carrier the shipment moved on from, does not)."""
         def attempt() -> bool:
             shipment = self._required(shipment_id)
+            if shipment.tracking_number is None and self._tracking_number_taken(carrier, tracking_number):
+                raise RuntimeError(f"{carrier} issued {tracking_number} for shipment {shipment_id}, but it is another "
+                                   "shipment's already: ask the carrier")
             if not shipment.record_booked(carrier, tracking_number, carrier_reference, at or datetime.now(UTC)):
                 return False
             pickup = self._put_on_pickup(shipment) if shipment.status == "created" else []  # (not when called off)
