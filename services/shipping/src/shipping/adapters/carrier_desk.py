@@ -111,10 +111,10 @@ def carrier_schedule_projection(shipments: Shipments, schedule: WorkSchedule) ->
 class UnconfiguredCarrierApi:
     """A carrier that books through an API nobody gave the address of: every call is unavailable, saying so."""
 
-    def __init__(self, carrier: str):
+    def __init__(self, carrier: str, why: str | None = None):
         self.carrier = carrier
-        self.why = (f"no address or key for {carrier}'s API: set OMS_CARRIER_API_URL_{carrier} (or "
-                    f"OMS_CARRIER_API_BASE_URL) and OMS_CARRIER_API_KEY_{carrier}")
+        self.why = why or (f"no address or key for {carrier}'s API: set OMS_CARRIER_API_URL_{carrier} (or "
+                           f"OMS_CARRIER_API_BASE_URL) and OMS_CARRIER_API_KEY_{carrier}")
 
     async def book(self, request: BookingRequest) -> CarrierBooked | CarrierRefused:
         raise CarrierUnavailable(self.why)
@@ -162,9 +162,7 @@ def _amazon_api(code: str, booking: str, env: Mapping[str, str]) -> CarrierApi:
 
     missing = [name for name in AMAZON_SETTINGS if not (env.get(name) or "").strip()]
     if missing:
-        unconfigured = UnconfiguredCarrierApi(code)
-        unconfigured.why = f"no Selling Partner API settings for {code}: set {', '.join(missing)}"
-        return unconfigured
+        return UnconfiguredCarrierApi(code, f"no Selling Partner API settings for {code}: set {', '.join(missing)}")
     credentials = LwaCredentials(env["OMS_AMAZON_LWA_CLIENT_ID"], env["OMS_AMAZON_LWA_CLIENT_SECRET"],
                                  env["OMS_AMAZON_LWA_REFRESH_TOKEN"])
     options: dict[str, Any] = {"lwa_endpoint": env.get("OMS_AMAZON_LWA_ENDPOINT") or LWA_ENDPOINT}

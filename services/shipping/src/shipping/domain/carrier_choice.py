@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from .document_problems import DocumentInvalid
 from .pickup import PickupSchedule, PickupScheduleInvalid
 
 FILTERS = ("serves_pin", "service_level", "cash_on_delivery", "cod_limit", "weight_limit")
@@ -73,14 +74,8 @@ def money(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-class CarrierCatalogueInvalid(ValueError):
+class CarrierCatalogueInvalid(DocumentInvalid):
     """A catalogue that cannot be used: ``errors`` lists every problem as (JSON pointer, detail)."""
-
-    def __init__(self, errors: Sequence[tuple[str, str]]):
-        self.errors = tuple(errors)
-        self.pointer, self.detail = self.errors[0]
-        more = len(self.errors) - 1
-        super().__init__(f"{self.pointer}: {self.detail}" + (f" (and {more} more)" if more else ""))
 
 
 class NoServiceableCarrier(Exception):
@@ -379,7 +374,7 @@ class _CatalogueReader:
 
     def read(self, document: Any) -> CarrierCatalogue:
         if not self.keys(document, "", DOCUMENT_KEYS, ("version", "rules", "carriers")):
-            raise CarrierCatalogueInvalid(self.errors)
+            raise CarrierCatalogueInvalid.listing(self.errors)
         version = document.get("version")
         if not isinstance(version, str) or not version:
             self.problem("/version", "must be a non-empty string")
@@ -394,7 +389,7 @@ class _CatalogueReader:
                 if code not in codes:
                     self.problem(f"/pickup_locations/{location_id}/carriers", f"{code!r} is not a carrier listed")
         if self.errors:
-            raise CarrierCatalogueInvalid(self.errors)
+            raise CarrierCatalogueInvalid.listing(self.errors)
         return CarrierCatalogue(carriers, version=version, filters=filters, weights=scores, zones=zones,
                                 parcel_weights=weights, pickup_locations=pickup_locations)
 

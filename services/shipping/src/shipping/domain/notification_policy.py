@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .document_problems import DocumentInvalid
 from .notification_contacts import BuyerContact, OrderEvent
 
 EMAIL = "email"
@@ -104,17 +105,10 @@ def template_name(event_type: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", event_type).lower()
 
 
-class NotificationPolicyInvalid(ValueError):
+class NotificationPolicyInvalid(DocumentInvalid):
     """A policy document that cannot be used. ``pointer`` (a JSON pointer, "" = the whole document) and ``detail``
     describe the first problem; ``errors`` lists every problem found as (pointer, detail)."""
 
-    def __init__(self, pointer: str, detail: str, errors: Sequence[tuple[str, str]] = ()):
-        self.pointer = pointer
-        self.detail = detail
-        self.errors = tuple(errors) or ((pointer, detail),)
-        more = len(self.errors) - 1
-        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        super().__init__(f"{pointer}: {detail}{suffix}" if pointer else f"{detail}{suffix}")
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eventsourcing.domain import Aggregate, event
 
+from .document_problems import DocumentInvalid
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # in the order of date.weekday()
 SCHEDULE_KEYS = ("timezone", "days", "slots", "cutoff_minutes", "closed_dates")
 REQUIRED_SCHEDULE_KEYS = ("timezone", "days", "slots", "cutoff_minutes")
@@ -64,17 +66,10 @@ _GRAMS = Decimal("0.001")
 
 # ---- the schedule ----
 
-class PickupScheduleInvalid(ValueError):
+class PickupScheduleInvalid(DocumentInvalid):
     """A pickup schedule document that cannot be used. ``pointer`` (a JSON pointer, "" = the whole document)
     and ``detail`` describe the first problem; ``errors`` lists every problem found as (pointer, detail)."""
 
-    def __init__(self, pointer: str, detail: str, errors: Sequence[tuple[str, str]] = ()):
-        self.pointer = pointer
-        self.detail = detail
-        self.errors = tuple(errors) or ((pointer, detail),)
-        more = len(self.errors) - 1
-        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        super().__init__(f"{pointer}: {detail}{suffix}" if pointer else f"{detail}{suffix}")
 
 
 def json_pointer(*parts: str | int) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 OUTAGE_STATUSES = {429: "rate_limited", 500: "internal_error", 502: "bad_gateway", 503: "service_unavailable",
@@ -129,3 +129,19 @@ def json_document(body: bytes) -> dict[str, Any]:
 
 def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def add_outage_route(app: FastAPI, simulator: IdempotentApiSimulator) -> None:
+    """``POST /simulator/outage`` ``{"count": n, "status": 503, "retry_after_s": s or null}``: the next n calls
+    fail so (``IdempotentApiSimulator.outage``)."""
+    @app.post("/simulator/outage")
+    async def outage(request: Request) -> JSONResponse:
+        try:
+            plan = await request.json()
+            retry_after_s = None if plan.get("retry_after_s") is None else float(plan["retry_after_s"])
+            simulator.outage(int(plan.get("count", 1)), status=int(plan.get("status", 503)),
+                             retry_after_s=retry_after_s)
+        except (ValueError, TypeError, AttributeError) as bad:
+            return error(422, "invalid_outage",
+                         f"Expected {{'count': n, 'status': 503, 'retry_after_s': s or null}}: {bad}")
+        return JSONResponse({"outage_calls": simulator.outage_calls})

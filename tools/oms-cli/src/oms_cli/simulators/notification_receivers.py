@@ -34,7 +34,7 @@ from uuid import uuid4
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from .idempotent_api import IdempotentApiSimulator, Refusal, error
+from .idempotent_api import IdempotentApiSimulator, Refusal, add_outage_route, error
 
 
 # ---------------------------------------------------------------- mail
@@ -143,17 +143,7 @@ def sms_gateway_simulator() -> FastAPI:
     async def messages(to: str | None = None) -> JSONResponse:
         return JSONResponse({"messages": simulator.received(to)})
 
-    @app.post("/simulator/outage")
-    async def outage(request: Request) -> JSONResponse:
-        try:
-            plan = await request.json()
-            retry_after_s = None if plan.get("retry_after_s") is None else float(plan["retry_after_s"])
-            simulator.outage(int(plan.get("count", 1)), status=int(plan.get("status", 503)),
-                             retry_after_s=retry_after_s)
-        except (ValueError, TypeError, AttributeError) as bad:
-            return error(422, "invalid_outage",
-                         f"Expected {{'count': n, 'status': 503, 'retry_after_s': s or null}}: {bad}")
-        return JSONResponse({"outage_calls": simulator.outage_calls})
+    add_outage_route(app, simulator)
 
     return app
 

@@ -57,7 +57,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from .idempotent_api import IdempotentApiSimulator, Refusal, error
+from .idempotent_api import IdempotentApiSimulator, Refusal, add_outage_route, error
 
 DECLINING_TOKENS = {"tok_chargeDeclined": "card_declined", "tok_insufficientFunds": "insufficient_funds",
                     "tok_expiredCard": "expired_card"}
@@ -274,17 +274,7 @@ def payment_provider_simulator(api_key: str = os.environ.get("OMS_PAYMENT_PROVID
         return simulator.call(request, body, f"POST /v1/captures/{capture_id}/refunds",
                               lambda key, document: simulator.refund(capture_id, key, document))
 
-    @app.post("/simulator/outage")
-    async def outage(request: Request) -> JSONResponse:
-        try:
-            plan = await request.json()
-            retry_after_s = None if plan.get("retry_after_s") is None else float(plan["retry_after_s"])
-            simulator.outage(int(plan.get("count", 1)), status=int(plan.get("status", 503)),
-                             retry_after_s=retry_after_s)
-        except (ValueError, TypeError, AttributeError) as bad:
-            return error(422, "invalid_outage",
-                          f"Expected {{'count': n, 'status': 503, 'retry_after_s': s or null}}: {bad}")
-        return JSONResponse({"outage_calls": simulator.outage_calls})
+    add_outage_route(app, simulator)
 
     @app.get("/simulator/ledger")
     async def ledger() -> JSONResponse:

@@ -42,7 +42,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from .idempotent_api import IdempotentApiSimulator, Refusal, error
+from .idempotent_api import IdempotentApiSimulator, Refusal, add_outage_route, error
 
 CANCELLATION_ANSWERS = ("cancel", "refuse", "later")
 
@@ -158,17 +158,7 @@ def vendor_portal_simulator() -> FastAPI:
         return simulator.call(request, body, f"POST /{location_id}/purchase-orders/{vendor_order_id}/cancellation",
                               lambda key, document: simulator.withdraw(location_id, vendor_order_id, key, document))
 
-    @app.post("/simulator/outage")
-    async def outage(request: Request) -> JSONResponse:
-        try:
-            plan = await request.json()
-            retry_after_s = None if plan.get("retry_after_s") is None else float(plan["retry_after_s"])
-            simulator.outage(int(plan.get("count", 1)), status=int(plan.get("status", 503)),
-                             retry_after_s=retry_after_s)
-        except (ValueError, TypeError, AttributeError) as bad:
-            return error(422, "invalid_outage",
-                          f"Expected {{'count': n, 'status': 503, 'retry_after_s': s or null}}: {bad}")
-        return JSONResponse({"outage_calls": simulator.outage_calls})
+    add_outage_route(app, simulator)
 
     @app.post("/simulator/cancellation-answers")
     async def cancellation_answers(request: Request) -> JSONResponse:
