@@ -108,7 +108,7 @@ def test_http_shows_the_stock_view_the_locations_and_decisions(routing):
     assert client.get("/v1/stock-view/NOTHING").json() == []
     locations = client.get("/v1/locations").json()
     assert [(x["id"], x["priority"]) for x in locations["locations"]] == [
-        ("WH-BLR-1", 1), ("WH-DEL-1", 2), ("STORE-MUM-1", 3), ("VENDOR-ACME", 3)]
+        ("WH-BLR-1", 1), ("WH-DEL-1", 2), ("STORE-MUM-1", 3), ("VENDOR-ACME", 3), ("FBA-IN-BLR8", 3)]
     decision = client.get(f"/v1/routing/{order_id}/1").json()
     assert decision["location_id"] == "WH-BLR-1" and decision["candidates"]
     assert decision["rule_version"] == locations["rule_version"] == routing.rules_in_force().version

@@ -65,8 +65,10 @@ def test_the_preferred_location_that_can_fill_every_line_is_chosen():
     outcome = decide(DEMO, ("A", 2), ("B", 1), to="110045", WH_BLR_1={"A": 5, "B": 1}, WH_DEL_1={"A": 50, "B": 50},
                      STORE_MUM_1={"A": 9})
     assert outcome.location_id == "WH-BLR-1"  # priority outweighs WH-DEL-1 being nearer, cheaper and fuller
-    assert [c.location_id for c in outcome.candidates] == ["WH-BLR-1", "WH-DEL-1", "STORE-MUM-1", "VENDOR-ACME"]
-    best, second, short, _vendor = outcome.candidates
+    assert [c.location_id for c in outcome.candidates] == ["WH-BLR-1", "WH-DEL-1", "FBA-IN-BLR8", "STORE-MUM-1",
+                                                           "VENDOR-ACME"]
+    best, second, fba, short, _vendor = outcome.candidates
+    assert fba.reason == "short: A 0 < 2, B 0 < 1; channel webstore not allowed (only shopify)"  # Shopify's pool
     assert best.can_fill and second.can_fill and not short.can_fill
     assert best.score > second.score
     assert short.reason == "short: B 0 < 1" and short.score == 0.0
@@ -129,7 +131,8 @@ def test_unroutable_names_the_skus_short():
     assert not any(c.can_fill for c in outcome.candidates)
     nowhere = decide(DEMO, ("C", 1))
     assert nowhere.reason == "no location can fill all lines; short: C (not enough anywhere: C)"
-    all_tried = decide(DEMO, excluded=("WH-BLR-1", "WH-DEL-1", "STORE-MUM-1", "VENDOR-ACME"), WH_BLR_1={"A": 1})
+    all_tried = decide(DEMO, excluded=("WH-BLR-1", "WH-DEL-1", "STORE-MUM-1", "VENDOR-ACME", "FBA-IN-BLR8"),
+                       WH_BLR_1={"A": 1})
     assert all_tried.reason.startswith("no location left to try")
 
 

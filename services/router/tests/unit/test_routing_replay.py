@@ -190,8 +190,8 @@ def test_days_of_inventory_divide_by_what_the_router_routed_there() -> None:
     assert orders.route("balanced", seen=stock(WH_BLR_1=40, WH_DEL_1=2)) == "WH-DEL-1"
     decision = routing.decision(orders.ids["balanced"], 1)
     assert [c["reason"] for c in decision["candidates"]] == [
-        "stock 365.0 days (1.00×1.00) = 1.00", "stock 10.0 days (0.00×1.00) = 0.00", "short: A 0 < 1",
-        "short: A 0 < 1"]
+        "stock 365.0 days (1.00×1.00) = 1.00", "stock 10.0 days (0.00×1.00) = 0.00",
+        "short: A 0 < 1; channel webstore not allowed (only shopify)", "short: A 0 < 1", "short: A 0 < 1"]
 
     # replayed under the same rules, each decision sees the demand recorded before it
     report = routing.replay(days_of_inventory("doi/2"))

@@ -74,8 +74,11 @@ def test_the_shipped_demo_rules_are_valid():
         assert rules.locations
     demo = RoutingRules.from_document(json.loads((DEFAULT_RULES_DIR / "demo.json").read_text()), tenant="demo")
     assert [(loc.id, loc.priority) for loc in demo.locations] == [("WH-BLR-1", 1), ("WH-DEL-1", 2),
-                                                                  ("STORE-MUM-1", 3), ("VENDOR-ACME", 3)]
+                                                                  ("STORE-MUM-1", 3), ("VENDOR-ACME", 3),
+                                                                  ("FBA-IN-BLR8", 3)]
     assert demo.location("VENDOR-ACME").kind == "dropship"
+    fba = demo.location("FBA-IN-BLR8")  # a dedicated pool: Shopify's orders alone may use it
+    assert fba.kind == "fba" and fba.channel_refusal("shopify") is None and fba.channel_refusal("webstore")
     others = sum(weight for name, weight in demo.weights.items() if name != "priority")
     assert demo.weights["priority"] * 0.5 > others  # priority always decides between two of three priorities
 
@@ -215,6 +218,9 @@ def test_not_an_object_and_every_mistake_at_once():
 @pytest.mark.parametrize("kind", ["fba", "consignment"])
 def test_a_dedicated_pool_must_name_the_channels_its_stock_belongs_to(kind):
     document = json.loads((DEFAULT_RULES_DIR / "demo.json").read_text())
+    pools = [loc["id"] for loc in document["locations"] if loc["kind"] in ("fba", "consignment")]
+    document["locations"] = [loc for loc in document["locations"] if loc["id"] not in pools]
+    document["delivery_costs"] = {k: v for k, v in document["delivery_costs"].items() if k not in pools}
     document["locations"].append({"id": "FBA-BLR8", "name": "Amazon BLR8 / a consignor's", "kind": kind,
                                   "postal_code": "562149", "priority": 3})
     document["delivery_costs"]["FBA-BLR8"] = {"same_city": 40, "same_region": 60, "national": 90}

@@ -120,7 +120,7 @@ def test_every_mistake_in_the_split_section_is_named_at_once():
 
 
 def test_the_demo_rules_split_across_at_most_two_locations():
-    assert DEMO.version == "demo/2026-11-24.2"
+    assert DEMO.version == "demo/2026-11-24.3"
     assert DEMO.split == SplitRules(allowed=True, max_shipments=2)
     assert DEMO.description is not None and "split" in DEMO.description
 
@@ -135,9 +135,10 @@ def test_a_split_ships_each_part_from_the_best_locations_and_says_why():
     assert outcome.reason == ("split into 2 shipments (no single location can fill: short: SKU-A, SKU-B): "
                               "WH-BLR-1 SKU-A×2 (score 0.97), WH-DEL-1 SKU-B×1 (score 0.38)")
     # the candidates keep their meaning: none could fill the order alone
-    assert [c.location_id for c in outcome.candidates] == ["WH-BLR-1", "WH-DEL-1", "STORE-MUM-1", "VENDOR-ACME"]
+    assert [c.location_id for c in outcome.candidates] == ["WH-BLR-1", "WH-DEL-1", "FBA-IN-BLR8", "STORE-MUM-1",
+                                                           "VENDOR-ACME"]
     assert not any(c.can_fill for c in outcome.candidates) and {c.score for c in outcome.candidates} == {0.0}
-    blr, dele, mum, _vendor = outcome.candidates
+    blr, dele, _fba, mum, _vendor = outcome.candidates
     assert blr.reason.startswith("short: SKU-B 0 < 1; split part 1 of 2: SKU-A×2 (scored as a part: distance 0 km")
     assert blr.reason.endswith("priority 1 (1.00×0.70) = 0.97)")
     assert dele.reason.startswith("short: SKU-A 0 < 2; split part 2 of 2: SKU-B×1 (scored as a part: ")

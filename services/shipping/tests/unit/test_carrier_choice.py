@@ -57,11 +57,12 @@ def test_the_cheapest_eligible_carrier_wins_when_cost_outweighs_priority_and_eve
     choice = choose()
     assert choice.carrier.code == "POSTL" and choice.cost == Decimal("50.00") and choice.zone == "metro"
     assert options(choice) == {"POSTL": (True, "50.00"), "FASTR": (True, "56.00"), "SIMEX": (True, "67.00"),
-                               "AMZNES": (False, None)}  # Amazon's Easy Ship carries the marketplace's parcels only
-    assert [o.carrier for o in choice.options] == ["POSTL", "FASTR", "SIMEX", "AMZNES"]  # ranked by score
+                               "AMZNES": (False, None),  # Amazon's Easy Ship carries the marketplace's parcels only
+                               "AMZNMCF": (False, None)}  # Amazon's MCF ships from Amazon's fulfilment centre only
+    assert [o.carrier for o in choice.options] == ["POSTL", "FASTR", "SIMEX", "AMZNES", "AMZNMCF"]  # ranked by score
     assert choice.reason.startswith("POSTL: serviceable all of IN, prepaid ok, standard ok, 0.6 kg to zone metro, "
                                     "cost INR 50.00 (1.00×0.6), priority 3 (0.00×0.4) = 0.60")
-    assert "FASTR eligible: cost INR 56.00" in choice.reason and choice.rule_version == "demo/2026-11-24.2"
+    assert "FASTR eligible: cost INR 56.00" in choice.reason and choice.rule_version == "demo/2026-11-24.3"
 
 
 def test_express_cod_weight_and_limits_each_remove_the_carriers_that_cannot_take_the_parcel():
@@ -91,11 +92,11 @@ def test_a_shipment_records_the_weight_cost_alternatives_and_catalogue_version()
                              carriers=DEMO)
     summary = shipment.summary()
     assert (summary["carrier"], summary["weight_kg"], summary["shipping_cost"]) == ("POSTL", "0.6", "50.00")
-    assert [o["carrier"] for o in summary["carrier_options"]] == ["POSTL", "FASTR", "SIMEX", "AMZNES"]
+    assert [o["carrier"] for o in summary["carrier_options"]] == ["POSTL", "FASTR", "SIMEX", "AMZNES", "AMZNMCF"]
     assert summary["carrier_options"][1] == {"carrier": "FASTR", "eligible": True, "cost": "56.00",
                                              "score": pytest.approx(0.588235, abs=1e-6),
                                              "reason": summary["carrier_options"][1]["reason"]}
-    assert summary["carrier_rules_version"] == "demo/2026-11-24.2"
+    assert summary["carrier_rules_version"] == "demo/2026-11-24.3"
 
 
 def test_priority_alone_takes_the_first_carrier_that_may_take_the_parcel():
@@ -155,8 +156,15 @@ def test_who_may_carry_a_parcel_comes_before_the_rules_and_is_recorded():
 
     assert options(location_id="WH-BLR-1", fulfilment_mode="channel_pickup") == {
         "SIMEX": "eligible", "AMZNES": "eligible", "FASTR": "not for channel_pickup parcels",
-        "POSTL": "not for channel_pickup parcels"}
+        "POSTL": "not for channel_pickup parcels", "AMZNMCF": "not for channel_pickup parcels"}
     assert options(location_id="WH-BLR-1")["FASTR"] == "does not ship from WH-BLR-1"
     assert options(location_id="WH-DEL-1") == {"SIMEX": "WH-DEL-1 is served by FASTR, POSTL only",
                                               "FASTR": "eligible", "POSTL": "eligible",
-                                              "AMZNES": "not for seller parcels"}
+                                              "AMZNES": "not for seller parcels",
+                                              "AMZNMCF": "does not ship from WH-DEL-1"}
+    # Amazon's fulfilment centre: its stock leaves with Amazon's Multi-Channel Fulfilment alone
+    assert options(location_id="FBA-IN-BLR8") == {"SIMEX": "FBA-IN-BLR8 is served by AMZNMCF only",
+                                                 "FASTR": "does not ship from FBA-IN-BLR8",
+                                                 "POSTL": "FBA-IN-BLR8 is served by AMZNMCF only",
+                                                 "AMZNES": "not for seller parcels", "AMZNMCF": "eligible"}
+    assert options()["AMZNMCF"] == "ships from FBA-IN-BLR8 only"  # a parcel of no known location

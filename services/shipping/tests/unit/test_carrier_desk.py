@@ -261,12 +261,13 @@ async def test_a_polled_carrier_is_asked_for_tracking_until_delivery_and_each_ev
 def test_carriers_apis_come_from_the_environment_and_one_without_an_address_says_what_to_set():
     apis = carrier_apis_from_env(CARRIERS, {"OMS_CARRIER_API_BASE_URL": "http://sim:8008/carriers",
                                             "OMS_CARRIER_API_KEY_SIMEX": "k"})
-    assert set(apis) == {"SIMEX", "FASTR", "AMZNES"}  # POSTL books from its allotted series
+    assert set(apis) == {"SIMEX", "FASTR", "AMZNES", "AMZNMCF"}  # POSTL books from its allotted series
     assert not isinstance(apis["SIMEX"], UnconfiguredCarrierApi) and isinstance(apis["FASTR"], UnconfiguredCarrierApi)
     assert "OMS_AMAZON_SP_API_ENDPOINT" in apis["AMZNES"].why  # Easy Ship: the seller's SP-API settings
     amazon = carrier_apis_from_env(CARRIERS, {"OMS_AMAZON_SP_API_ENDPOINT": "http://sim/amazon",
                                               "OMS_AMAZON_LWA_CLIENT_ID": "c", "OMS_AMAZON_LWA_CLIENT_SECRET": "s",
-                                              "OMS_AMAZON_LWA_REFRESH_TOKEN": "r"})["AMZNES"]
-    assert type(amazon).__name__ == "AmazonEasyShipApi"
+                                              "OMS_AMAZON_LWA_REFRESH_TOKEN": "r"})
+    assert type(amazon["AMZNES"]).__name__ == "AmazonEasyShipApi"
+    assert type(amazon["AMZNMCF"]).__name__ == "AmazonMultiChannelFulfilmentApi"
     unconfigured = carrier_apis_from_env(CARRIERS, {})["SIMEX"]
     assert isinstance(unconfigured, UnconfiguredCarrierApi) and "OMS_CARRIER_API_URL_SIMEX" in unconfigured.why

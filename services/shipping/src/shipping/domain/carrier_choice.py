@@ -292,8 +292,9 @@ class CarrierCatalogue:
         """Why the carrier may not carry this parcel at all, whatever the rules (None: it may)."""
         if fulfilment_mode not in carrier.fulfilment_modes:
             return f"not for {fulfilment_mode} parcels"
-        if location_id is not None and carrier.locations is not None and location_id not in carrier.locations:
-            return f"does not ship from {location_id}"
+        if carrier.locations is not None and location_id not in carrier.locations:
+            return (f"does not ship from {location_id}" if location_id is not None
+                    else f"ships from {', '.join(carrier.locations)} only")
         only = self.location_carriers.get(location_id) if location_id is not None else None
         if only is not None and carrier.code not in only:
             return f"{location_id} is served by {', '.join(only)} only"
