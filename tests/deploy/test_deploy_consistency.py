@@ -3,6 +3,8 @@ their modules, ports and databases. Reading files only: no Docker, no cluster.""
 
 from __future__ import annotations
 
+import json
+
 import re
 from pathlib import Path
 
@@ -130,14 +132,30 @@ def test_compose_service(compose, spec):
         "kafka": "service_healthy", "topics": "service_completed_successfully", "postgres": "service_healthy"}.items()
 
 
-def test_compose_runs_exactly_the_seven_services_and_the_payment_simulator_from_the_image(compose):
+def test_compose_runs_exactly_the_seven_services_and_the_simulators_from_the_image(compose):
     built = {name for name, s in compose["services"].items() if "build" in s}
-    assert built == set(SERVICE_NAMES) | {"payment-provider"}
-    orchestrator = compose["services"]["order-orchestrator"]["environment"]
-    simulator = compose["services"]["payment-provider"]
-    port = simulator["ports"][0].rsplit(":", 1)[1]
-    assert orchestrator["OMS_PAYMENT_PROVIDER_URL"].endswith(f"http://payment-provider:{port}}}")
-    assert f"--port {port}" in " ".join(simulator["command"])
+    assert built == set(SERVICE_NAMES) | {"simulators"}
+    simulators = compose["services"]["simulators"]
+    port = simulators["ports"][0].rsplit(":", 1)[1]
+    assert f"--port {port}" in " ".join(simulators["command"])
+    at = f"http://simulators:{port}"
+    env = {name: compose["services"][name]["environment"] for name in SERVICE_NAMES}
+    # every outside party of the demo is the simulators' (each setting's default; the real ones replace them)
+    for service, setting, path in (
+            ("order-orchestrator", "OMS_PAYMENT_PROVIDER_URL", "/payments"),
+            ("erp-bridge", "OMS_VENDOR_PORTAL_URL", "/vendors"),
+            ("channel-gateway", "OMS_WEBSTORE_STOCK_FEED_URL", "/webstore/stock"),
+            ("channel-gateway", "OMS_AMAZON_SP_API_ENDPOINT", "/amazon"),
+            ("shipping", "OMS_AMAZON_SP_API_ENDPOINT", "/amazon"),
+            ("shipping", "OMS_CARRIER_API_BASE_URL", "/carriers"),
+            ("shipping", "OMS_SMS_GATEWAY_URL", "/sms/messages"),
+            ("shipping", "OMS_WEBSTORE_STATUS_WEBHOOK_URL", "/status-webhooks/webstore")):
+        assert env[service][setting].endswith(f":-{at}{path}}}"), (service, setting)
+    assert env["shipping"]["OMS_SMTP_PORT"].endswith(f":-{simulators['environment']['OMS_MAIL_SIMULATOR_SMTP_PORT']}}}")
+    # the simulated couriers post tracking to shipping's port
+    shipping_port = env["shipping"]["OMS_HTTP_PORT"]
+    webhooks = json.loads(simulators["environment"]["OMS_CARRIER_SIMULATOR_WEBHOOKS"])
+    assert webhooks["SIMEX"]["url"].startswith(f"http://shipping:{shipping_port}/")
 
 
 def container_port(container: dict, port) -> int:
