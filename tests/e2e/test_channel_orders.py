@@ -116,3 +116,22 @@ def test_a_shopify_order_only_our_fba_stock_can_fill_is_shipped_by_amazon_multi_
     system.wait_for_status(order_id, "delivered", timeout=30)
     system.wait_until(lambda: (system.stock(item, FBA)["on_hand"], system.stock(item, FBA)["reserved"]) == (3, 0),
                       what="the 2 units gone from our FBA stock")
+
+
+def test_amazon_declining_the_fulfilment_order_sends_the_order_on_from_its_fba_pool(system, sku):
+    """Our ledger counts units at Amazon's BLR8 that Amazon does not have (say, found damaged there): Amazon
+    refuses the fulfilment order, which is the fulfilment centre rejecting the parcel, so the reservation there
+    is released and the order routed again without it (here nowhere else has the SKU: backordered)."""
+    item = sku()
+    system.receive_stock(item, FBA, 2)  # Amazon's own inventory holds none of it
+    system.wait_until(lambda: any(level["location_id"] == FBA for level in system.router_sees(item)),
+                      what="the router sees the FBA stock")
+    _, body, headers = shopify_order(item, 2)
+    posted = system.http.post(system.url("channel-gateway", "/v1/webhooks/shopify/shopify"), content=body,
+                              headers=headers)
+    order_id = posted.json()["order_id"]
+    state = system.wait_for_status(order_id, "backordered", timeout=60)["state"]
+    assert FBA in state["locations_tried"]
+    history = [entry["event"] for entry in system.order(order_id).json()["history"]]
+    assert "ShipmentRejectedByLocation" in history
+    system.wait_until(lambda: system.stock(item, FBA)["reserved"] == 0, what="the FBA reservation released")

@@ -271,3 +271,27 @@ def test_carriers_apis_come_from_the_environment_and_one_without_an_address_says
     assert type(amazon["AMZNMCF"]).__name__ == "AmazonMultiChannelFulfilmentApi"
     unconfigured = carrier_apis_from_env(CARRIERS, {})["SIMEX"]
     assert isinstance(unconfigured, UnconfiguredCarrierApi) and "OMS_CARRIER_API_URL_SIMEX" in unconfigured.why
+
+
+async def test_amazon_declining_a_fulfilment_order_is_its_fulfilment_centre_rejecting_the_parcel():
+    """Multi-Channel Fulfilment: Amazon's fulfilment centre is both the location and the carrier. Amazon refusing
+    the fulfilment order (short of the FBA stock our ledger counted there) sends the order to another location, as
+    a warehouse rejecting the parcel does, instead of leaving it reserved where it cannot be shipped from."""
+    desk = Desk()
+    mcf = FakeCarrier("AMZNMCF", CarrierRefused("InvalidInput", "SellerSKU SKU-1: 0 fulfillable, 2 requested"))
+    desk.desk.apis["AMZNMCF"] = mcf
+    order_id, shipment_id = str(uuid4()), uuid4()
+    desk.shipments.create_shipment(order_id=order_id, reservation_id="R1", location_id="FBA-IN-BLR8",
+                                   lines=[{"sku": "SKU-1", "quantity": 2}], ship_to=SHIP_TO, service_level="standard",
+                                   payment_method="prepaid", shipment_id=str(shipment_id), channel="shopify",
+                                   external_order_id="5001")
+    assert desk.state(shipment_id)["carrier"] == "AMZNMCF"  # the only carrier at Amazon's fulfilment centre
+    await desk.round()
+    assert len(mcf.asked) == 1
+    state = desk.state(shipment_id)
+    assert state["status"] == "cancelled" and state["acceptance"] == "rejected"
+    [rejected] = [m for m in desk.published() if type(m).__name__ == "ShipmentRejectedByLocation"]
+    assert rejected.location_id == "FBA-IN-BLR8" and "0 fulfillable" in rejected.reason
+    assert not [m for m in desk.published() if type(m).__name__ == "ShipmentBookingFailed"]
+    await desk.round()
+    assert mcf.cancelled == [] and await desk.round() == 0  # nothing booked, so nothing to withdraw

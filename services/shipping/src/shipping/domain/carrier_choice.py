@@ -120,6 +120,12 @@ class Carrier:
     def books_through_api(self) -> bool:
         return self.booking != "allotted_series"
 
+    @property
+    def fulfils_from_its_own_site(self) -> bool:
+        """The carrier is the location's fulfilment network itself (Amazon's MCF ships from Amazon's fulfilment
+        centre, with its own stock records): its refusal is that location declining the parcel."""
+        return self.booking == "amazon_mcf"
+
     def serving_prefix(self, country: str, postal_code: str) -> str | None:
         """The longest serviceable prefix the postal code starts with, or None when not served."""
         if country not in self.countries:

@@ -387,7 +387,9 @@ class Shipment(Aggregate):
 
     def record_carrier_refusal(self, carrier: str, code: str, reason: str, carriers: CarrierCatalogue) -> bool:
         """The carrier refused the booking for good: the next eligible carrier of the ranking not yet tried this
-        round takes it (``booking`` says how it books), else the booking failed."""
+        round takes it (``booking`` says how it books), else the booking failed; or, when the last carrier to
+        refuse is the location's own fulfilment network (Amazon's MCF: short of the stock, say), the location
+        declined the parcel and the order goes to another location, as when a warehouse rejects it."""
         if self.status != ShipmentStatus.BOOKING or carrier != self.carrier:
             return False
         tried = {r["carrier"] for r in self.carrier_refusals if r["round"] == self.booking_round} | {carrier}
@@ -397,7 +399,11 @@ class Shipment(Aggregate):
         self._carrier_refused(order_id=self.order_id, carrier=carrier, code=code, reason=reason,
                               round=self.booking_round, next_carrier=following.code if following else None,
                               next_booking=following.booking if following else None)
-        if following is None:
+        refusing = carriers.carrier(carrier)
+        if following is None and refusing is not None and refusing.fulfils_from_its_own_site:
+            self._rejected_by_location(order_id=self.order_id, location_id=self.location_id,
+                                       reason=f"{refusing.name} declined the fulfilment order: {reason}")
+        elif following is None:
             reasons = [f"{r['carrier']}: {r['reason']}" for r in self.carrier_refusals
                        if r["round"] == self.booking_round]
             self._booking_failed(order_id=self.order_id, location_id=self.location_id,
