@@ -4,7 +4,6 @@ their modules, ports and databases. Reading files only: no Docker, no cluster.""
 from __future__ import annotations
 
 import json
-
 import re
 from pathlib import Path
 

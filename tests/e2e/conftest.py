@@ -81,6 +81,7 @@ def system(local_infrastructure, otlp_collector):
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_collector.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "OMS_CARRIER_TRACKING_POLL_SECONDS": "1",  # carriers that are polled: every second, not every few minutes
+        "OMS_AMAZON_FBA_REPORT_INTERVAL_SECONDS": "2",  # Amazon's FBA shipments report: every 2 s, not every 30 min
     })
     stack.start_infrastructure()
     stack.start_services(timeout=120)

@@ -136,6 +136,48 @@ def test_an_fba_order_is_recorded_and_invoiced_but_never_touches_shared_stock(sy
         "history"]), what="the cancellation refused")
 
 
+def test_amazon_shipping_an_fba_order_reaches_its_timeline_from_amazons_fulfilled_shipments_report(system, sku):
+    """FBA: Amazon ships from its own stock and we only track. Shipping reads Amazon's Fulfilled Shipments report
+    (the stack asks for one every 2 s, Amazon's own limit being 30 min) and the order's timeline gets Amazon's
+    carrier and tracking number, once however often the report lists it; none of our stock moves."""
+    items = [sku(), sku()]
+    system.receive_stock(items[0], MAIN, 10)
+    document, body = amazon_document("amazon_v0_afn_fba.json", items)
+    seed_at_amazon(system, document)
+    amazon_order_id = document["order"]["payload"]["AmazonOrderId"]
+    ordered = {item["SellerSKU"]: item["QuantityOrdered"] for item in document["orderItems"]["payload"]["OrderItems"]}
+    order_id = post_amazon(system, body).json()["order_id"]
+    system.wait_for_status(order_id, "fulfilled_by_channel")
+    followed = system.url("shipping", f"/v1/channel-fulfilments/amazon-in/{amazon_order_id}")
+    system.wait_until(lambda: system.http.get(followed).status_code == 200, what="shipping following the order")
+
+    sp_api = system.stack.profile.sp_api_url
+    first_sku = next(iter(ordered))
+    shipped = system.http.post(f"{sp_api}/simulator/orders/{amazon_order_id}/fba-shipments", json={
+        "carrier": "ATSPL", "trackingNumber": "362100000001", "fulfillmentCenterId": "BLR8",
+        "items": [{"sku": first_sku, "quantity": ordered[first_sku]}]})
+    assert shipped.status_code == 201, shipped.text
+
+    def shipped_by_channel() -> list[dict]:
+        return [e for e in system.order(order_id).json()["history"] if e["event"].endswith("ShippedByChannel")]
+    [entry] = system.wait_until(shipped_by_channel, timeout=60, what="Amazon's shipment on the order's timeline")
+    state = system.order(order_id).json()["state"]
+    assert (state["status"], state["carrier"], state["tracking_number"]) == ("fulfilled_by_channel", "ATSPL",
+                                                                             "362100000001")
+    assert state["tracking_status"] == ("shipped_by_channel" if len(ordered) == 1 else "partly_shipped_by_channel")
+    follow = system.http.get(followed).json()
+    assert [(s["tracking_number"], s["fulfilment_centre"]) for s in follow["shipments"]] == [("362100000001", "BLR8")]
+    reports = system.http.get(system.url("shipping", "/v1/channel-shipment-reports/amazon-in")).json()
+    assert reports["last_read"] is not None
+    # later reports list the shipment again (their windows overlap): still one entry on the timeline
+    read_before = reports["last_read"]["report_id"]
+    system.wait_until(lambda: system.http.get(system.url("shipping", "/v1/channel-shipment-reports/amazon-in")).json()[
+        "last_read"]["report_id"] != read_before, timeout=30, what="another report read")
+    assert len(shipped_by_channel()) == 1
+    stock = system.stock(items[0], MAIN)
+    assert (stock["on_hand"], stock["reserved"]) == (10, 0)
+
+
 def test_a_vendor_central_csv_purchase_order_is_reserved_one_order_per_po(system, sku):
     """The semi-automatic flow: Vendor Central's purchase-order CSV download, uploaded; the PO number is the
     external order id and the fulfilment centre's code becomes the ship-to address."""

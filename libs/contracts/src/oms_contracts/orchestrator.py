@@ -64,6 +64,25 @@ class OrderFulfilledByChannel(Message):
     order_total: Decimal
 
 
+class OrderShippedByChannel(Message):
+    """The channel shipped (part of) an order it fulfils from its own stock (Amazon FBA), as it reported it:
+    its carrier and tracking number, when it left and when it is expected; nothing of ours moves. One message
+    a channel shipment (``channel_shipment_id``, the channel's own id of it)."""
+
+    message_type: ClassVar[str] = "OrderShippedByChannel"
+    order_id: str
+    channel: str
+    external_order_id: str
+    channel_shipment_id: str
+    carrier: str | None = None
+    tracking_number: str | None = None
+    shipped_at: datetime | None = None
+    estimated_arrival_at: datetime | None = None
+    fulfilment_centre: str | None = Field(default=None, description="the channel's site it left from")
+    lines: tuple[StockLine, ...]
+    all_shipped: bool = Field(description="every unit of the order has now been shipped by the channel")
+
+
 class OrderBackordered(Message):
     message_type: ClassVar[str] = "OrderBackordered"
     order_id: str
@@ -356,6 +375,18 @@ class CancelShipment(Message):
     order_id: str
     reason: str
     shipment_id: str | None = None  # absent: the order's one shipment (earlier releases)
+
+
+class TrackChannelShipments(Message):
+    """The channel fulfils this order from its own stock (Amazon FBA): shipping follows the channel's reports of
+    its shipments and tells the order (``ShipmentShippedByChannel``); nothing is booked."""
+
+    message_kind: ClassVar[str] = "command"
+    message_type: ClassVar[str] = "TrackChannelShipments"
+    order_id: str
+    channel: str
+    external_order_id: str
+    lines: tuple[StockLine, ...]
 
 
 # ---- dropship: purchase orders to vendors (topic oms.orchestrator.vendor-commands.v1, to erp-bridge) ----

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import Field
+
 from .envelope import Message
-from .values import ShipmentStatus
+from .values import ShipmentStatus, StockLine
 
 
 class ShipmentCreated(Message):
@@ -82,3 +84,21 @@ class ShipmentCancelled(Message):
     order_id: str
     shipment_id: str
     reason: str
+
+
+class ShipmentShippedByChannel(Message):
+    """The channel reported shipping (part of) an order it fulfils itself (Amazon's Fulfilled Shipments report of
+    an FBA order): one message a channel shipment, ``all_shipped`` once every unit of the order has left."""
+
+    message_type: ClassVar[str] = "ShipmentShippedByChannel"
+    order_id: str
+    channel: str
+    external_order_id: str
+    channel_shipment_id: str
+    carrier: str | None = None
+    tracking_number: str | None = None
+    shipped_at: datetime | None = None
+    estimated_arrival_at: datetime | None = None
+    fulfilment_centre: str | None = Field(default=None, description="the channel's site it left from")
+    lines: tuple[StockLine, ...]
+    all_shipped: bool

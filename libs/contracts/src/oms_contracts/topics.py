@@ -56,7 +56,7 @@ GATEWAY_ORDERS = Topic(
 ORCHESTRATOR_ORDERS = Topic(
     "oms.orchestrator.orders.v1", "order-orchestrator", "order_id",
     (orchestrator.OrderReceived, orchestrator.OrderReserved, orchestrator.OrderFulfilledByChannel,
-     orchestrator.OrderBackordered,
+     orchestrator.OrderShippedByChannel, orchestrator.OrderBackordered,
      orchestrator.OrderShipped, orchestrator.OrderDelivered, orchestrator.OrderCancelled,
      orchestrator.OrderCancellationRefused, orchestrator.OrderRefunded, orchestrator.OrderHeld,
      orchestrator.OrderHoldReleased, orchestrator.OrderRejected, orchestrator.OrderPrioritised,
@@ -76,7 +76,7 @@ INVENTORY_COMMANDS = Topic(
 )
 SHIPPING_COMMANDS = Topic(
     "oms.orchestrator.shipping-commands.v1", "order-orchestrator", "order_id",
-    (orchestrator.CreateShipment, orchestrator.CancelShipment),
+    (orchestrator.CreateShipment, orchestrator.CancelShipment, orchestrator.TrackChannelShipments),
 )
 VENDOR_COMMANDS = Topic(
     "oms.orchestrator.vendor-commands.v1", "order-orchestrator", "order_id",
@@ -104,7 +104,7 @@ SHIPMENTS = Topic(
     "oms.shipping.shipments.v1", "shipping", "order_id",
     (shipping.ShipmentCreated, shipping.ShipmentTrackingUpdated, shipping.ShipmentDelivered,
      shipping.ShipmentCancelled, shipping.ShipmentBookingFailed, shipping.ShipmentAcceptedByLocation, shipping.ShipmentRejectedByLocation,
-     shipping.ShipmentReturnedToOrigin),
+     shipping.ShipmentReturnedToOrigin, shipping.ShipmentShippedByChannel),
 )
 RETURNS = Topic(
     "oms.returns.returns.v1", "returns", "order_id",

@@ -117,7 +117,8 @@ def test_an_order_the_channel_fulfils_from_its_own_stock_is_recorded_and_never_r
                   currency="INR", order_total=Decimal("200.00"), service_level="standard",
                   payment_method="prepaid", ordered_at="2026-11-23T00:00:00+00:00", fulfilment_mode="channel_fulfilled")
     order.start_fulfilment()
-    assert messages(order) == ["OrderReceived", "OrderFulfilledByChannel"]
+    # recorded, and shipping follows the channel's reports of its shipments
+    assert messages(order) == ["OrderReceived", "OrderFulfilledByChannel", "TrackChannelShipments"]
     assert order.status == OrderStatus.FULFILLED_BY_CHANNEL
     with pytest.raises(OrderRuleViolation):
         order.request_routing()
@@ -125,6 +126,32 @@ def test_an_order_the_channel_fulfils_from_its_own_stock_is_recorded_and_never_r
         order.cancel("buyer changed mind")  # the channel cancels its own fulfilment, not us
     order.refuse_cancellation("fulfilled by the channel")
     assert messages(order) == ["OrderCancellationRefused"]
+
+
+def test_the_channels_shipments_of_an_order_it_fulfils_go_on_the_timeline_once_each_and_move_nothing_of_ours():
+    order = Order(order_id=str(uuid4()), channel="amazon-in", external_order_id="402-3", lines=LINES, ship_to=SHIP_TO,
+                  currency="INR", order_total=Decimal("200.00"), service_level="standard",
+                  payment_method="prepaid", ordered_at="2026-11-23T00:00:00+00:00", fulfilment_mode="channel_fulfilled")
+    order.start_fulfilment()
+    messages(order)
+    first = {"carrier": "ATSPL", "tracking_number": "362000000001", "shipped_at": "2026-11-24T10:00:00+05:30",
+             "estimated_arrival_at": "2026-11-27T10:00:00+05:30", "fulfilment_centre": "BLR8",
+             "lines": [{"sku": LINES[0]["sku"], "quantity": 1}]}
+    order.record_channel_shipment("D0000001", all_shipped=False, **first)
+    # only the public status change: no stock committed, no payment captured, no invoice of ours
+    assert messages(order) == ["OrderShippedByChannel"]
+    assert (order.status, order.carrier, order.tracking_number) == (OrderStatus.FULFILLED_BY_CHANNEL, "ATSPL",
+                                                                     "362000000001")
+    assert order.tracking_status == "partly_shipped_by_channel"
+    with pytest.raises(StaleOutcome):
+        order.record_channel_shipment("D0000001", all_shipped=False, **first)  # read again from a later report
+    order.record_channel_shipment("D0000002", all_shipped=True, **{**first, "tracking_number": "362000000002"})
+    assert order.tracking_status == "shipped_by_channel" and set(order.channel_shipments) == {"D0000001", "D0000002"}
+    ours = Order(order_id=str(uuid4()), channel="webstore", external_order_id="W-3", lines=LINES, ship_to=SHIP_TO,
+                 currency="INR", order_total=Decimal("200.00"), service_level="standard", payment_method="prepaid",
+                 ordered_at="2026-11-23T00:00:00+00:00")
+    with pytest.raises(StaleOutcome):
+        ours.record_channel_shipment("D0000003", all_shipped=True, **first)  # ours to ship: not the channel's
 
 
 def test_easy_ship_and_self_ship_orders_are_routed_to_our_stock():

@@ -20,6 +20,7 @@ from .adapters.carrier_desk import (
     carrier_schedule_projection,
     postgres_carrier_schedule,
 )
+from .adapters.channel_shipment_desk import channel_shipment_desk_from_env
 from .adapters.http_api import shipment_routes
 from .adapters.notification_api import notification_routes
 from .adapters.notification_desk import (
@@ -34,6 +35,7 @@ from .adapters.notification_settings import (
 from .adapters.notification_subscriptions import ConsumerAwaitingTopics, notification_handlers
 from .adapters.publications import shipment_publications
 from .adapters.subscriptions import shipment_handlers
+from .application.channel_shipments import ChannelShipments
 from .application.notifications import Notifications
 from .application.shipments import Shipments
 
@@ -65,6 +67,9 @@ def bootstrap(settings: ServiceSettings | None = None, *,
         carrier_desk = CarrierDesk(shipments, carrier_schedule, carrier_apis_from_env(shipments.carriers, where),
                                    tracking_poll_cap_s=float(poll_cap) if poll_cap else None)
         carrier_workers = [carrier_schedule_projection(shipments, carrier_schedule), carrier_desk]
+        # Amazon's FBA orders: their shipments, read from Amazon's Fulfilled Shipments report
+        channel_desk = channel_shipment_desk_from_env(ChannelShipments(shipments), where)
+        carrier_workers += [channel_desk] if channel_desk is not None else []
 
     # customer notifications: an event store, a consumer group and workers of their own, never in shipping's way
     notices = notification_settings or customer_notification_settings_from_env()

@@ -81,10 +81,20 @@ def order_publications(event: Any) -> Sequence[Publication]:
         case Order.ChangeRefused():
             return [public(c.OrderModificationRefused(order_id=order_id, modification_id=e["change_id"],
                                                       reason=e["reason"]))]
-        case Order.FulfilledByChannel():
+        case Order.FulfilledByChannel():  # recorded, and shipping follows the channel's shipments of it
             return [public(c.OrderFulfilledByChannel(
                 order_id=order_id, channel=e["channel"], external_order_id=e["external_order_id"], lines=e["lines"],
-                currency=e["currency"], order_total=e["order_total"]))]
+                currency=e["currency"], order_total=e["order_total"])),
+                Publication(SHIPPING_COMMANDS, order_id, c.TrackChannelShipments(
+                    order_id=order_id, channel=e["channel"], external_order_id=e["external_order_id"],
+                    lines=[{"sku": line["sku"], "quantity": line["quantity"]} for line in e["lines"]]))]
+        case Order.ShippedByChannel():
+            return [public(c.OrderShippedByChannel(
+                order_id=order_id, channel=e["channel"], external_order_id=e["external_order_id"],
+                channel_shipment_id=e["channel_shipment_id"], carrier=e["carrier"],
+                tracking_number=e["tracking_number"], shipped_at=e["shipped_at"],
+                estimated_arrival_at=e["estimated_arrival_at"], fulfilment_centre=e["fulfilment_centre"],
+                lines=e["lines"], all_shipped=e["all_shipped"]))]
         case Order.RoutingRequested() if e.get("pickup_location_id"):
             return []  # a store pickup: the buyer chose the store, nothing for the router to decide
         case Order.RoutingRequested():

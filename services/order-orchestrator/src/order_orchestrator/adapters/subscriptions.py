@@ -96,6 +96,15 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         await run_step(orders.carrier_booking_failed, order_id=m.order_id, shipment_id=m.shipment_id,
                        location_id=m.location_id, reason=m.reason, tracking=d.tracking)
 
+    async def shipped_by_channel(d: Delivery) -> None:
+        m: shipping.ShipmentShippedByChannel = d.message
+        await run_step(orders.shipped_by_channel, order_id=m.order_id, channel_shipment_id=m.channel_shipment_id,
+                       carrier=m.carrier, tracking_number=m.tracking_number,
+                       shipped_at=m.shipped_at.isoformat() if m.shipped_at else None,
+                       estimated_arrival_at=m.estimated_arrival_at.isoformat() if m.estimated_arrival_at else None,
+                       fulfilment_centre=m.fulfilment_centre, lines=[line.model_dump() for line in m.lines],
+                       all_shipped=m.all_shipped, tracking=d.tracking)
+
     async def tracking_updated(d: Delivery) -> None:
         m: shipping.ShipmentTrackingUpdated = d.message
         await run_step(orders.tracking_updated, order_id=m.order_id, shipment_id=m.shipment_id, status=m.status,
@@ -159,6 +168,7 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         shipping.ShipmentCancelled: shipment_cancelled,
         shipping.ShipmentRejectedByLocation: location_rejected,
         shipping.ShipmentBookingFailed: booking_failed,
+        shipping.ShipmentShippedByChannel: shipped_by_channel,
         shipping.ShipmentReturnedToOrigin: returned_to_origin,
         inventory.ReservationAdjusted: adjusted,
         inventory.ReservationExpired: expired,

@@ -364,6 +364,14 @@ class Orders(ServiceApplication):
                                tracking: Tracking | None = None) -> None:
         self._step(order_id, tracking, lambda o: o.carrier_booking_failed(shipment_id, location_id, reason))
 
+    def shipped_by_channel(self, order_id: str, channel_shipment_id: str, carrier: str | None,
+                           tracking_number: str | None, shipped_at: str | None, estimated_arrival_at: str | None,
+                           fulfilment_centre: str | None, lines: list[dict[str, Any]], all_shipped: bool,
+                           tracking: Tracking | None = None) -> None:
+        self._step(order_id, tracking, lambda o: o.record_channel_shipment(
+            channel_shipment_id, carrier, tracking_number, shipped_at, estimated_arrival_at, fulfilment_centre, lines,
+            all_shipped))
+
     def shipment_created(self, order_id: str, shipment_id: str, carrier: str, tracking_number: str,
                          tracking: Tracking | None = None) -> None:
         self._step(order_id, tracking, lambda o: o.record_shipment(shipment_id, carrier, tracking_number))

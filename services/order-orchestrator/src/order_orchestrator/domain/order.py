@@ -192,6 +192,8 @@ class Order(Aggregate):
         self.backorder_reason: str | None = None
         self.returns: dict[str, dict[str, Any]] = {}
         self.refunded_total = Decimal("0")
+        # an order the channel fulfils (FBA): the shipments the channel reported, by the channel's shipment id
+        self.channel_shipments: dict[str, dict[str, Any]] = {}
 
     # ---- intake ----
     def screen(self, rule_version: str, findings: list[Mapping[str, str]], fraud_score: float | None) -> None:
@@ -555,6 +557,31 @@ class Order(Aggregate):
     def _fulfilled_by_channel(self, channel: str, external_order_id: str, lines: list[dict[str, Any]], currency: str,
                               order_total: Decimal) -> None:
         self.status = OrderStatus.FULFILLED_BY_CHANNEL
+
+    def record_channel_shipment(self, channel_shipment_id: str, carrier: str | None, tracking_number: str | None,
+                                shipped_at: str | None, estimated_arrival_at: str | None,
+                                fulfilment_centre: str | None, lines: list[dict[str, Any]], all_shipped: bool) -> None:
+        """The channel reported shipping (part of) an order it fulfils: recorded for the order's timeline and the
+        people asking where it is; nothing of ours moves (no stock, no payment, no invoice: the channel's)."""
+        if self.fulfilment_mode != "channel_fulfilled" or self.status != OrderStatus.FULFILLED_BY_CHANNEL:
+            raise StaleOutcome(f"a channel shipment of a {self.fulfilment_mode} order that is {self.status}")
+        if channel_shipment_id in self.channel_shipments:
+            raise StaleOutcome(f"channel shipment {channel_shipment_id} recorded already")
+        self._shipped_by_channel(channel_shipment_id=channel_shipment_id, channel=self.channel,
+                                 external_order_id=self.external_order_id, carrier=carrier,
+                                 tracking_number=tracking_number, shipped_at=shipped_at,
+                                 estimated_arrival_at=estimated_arrival_at, fulfilment_centre=fulfilment_centre,
+                                 lines=lines, all_shipped=all_shipped)
+
+    @event("ShippedByChannel")
+    def _shipped_by_channel(self, channel_shipment_id: str, channel: str, external_order_id: str, carrier: str | None,
+                            tracking_number: str | None, shipped_at: str | None, estimated_arrival_at: str | None,
+                            fulfilment_centre: str | None, lines: list[dict[str, Any]], all_shipped: bool) -> None:
+        self.channel_shipments = {**getattr(self, "channel_shipments", {}), channel_shipment_id: {
+            "carrier": carrier, "tracking_number": tracking_number, "shipped_at": shipped_at,
+            "estimated_arrival_at": estimated_arrival_at, "fulfilment_centre": fulfilment_centre, "lines": lines}}
+        self.carrier, self.tracking_number = carrier, tracking_number  # the latest parcel's, as for our own
+        self.tracking_status = "shipped_by_channel" if all_shipped else "partly_shipped_by_channel"
 
     # ---- routing and reservation ----
     @property

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from oms_platform.http import Problem
 
+from ..application.channel_shipments import ChannelShipments
 from ..application.shipments import (
     LabelUnavailable,
     PickupNotFound,
@@ -137,6 +138,26 @@ def shipment_routes(shipments: Shipments) -> APIRouter:
         """Every shipment of the order, oldest first; the last one is the one that counts."""
         found = await asyncio.to_thread(shipments.shipments_for_order, order_id)
         return {"order_id": order_id, "shipments": found}
+
+    channel_shipments = ChannelShipments(shipments)
+
+    @routes.get("/channel-fulfilments/{channel}/{external_order_id}", responses={404: {}})
+    async def channel_fulfilment(channel: str, external_order_id: str) -> dict[str, Any]:
+        """An order the channel fulfils itself (Amazon FBA), by the channel's order id: the shipments the channel
+        reported of it."""
+        found = await asyncio.to_thread(channel_shipments.fulfilment, channel, external_order_id)
+        if found is None:
+            raise Problem(404, "Channel fulfilment not found", f"no {channel} order {external_order_id} is followed "
+                          "here (only orders the channel fulfils itself are)",
+                          type_="/problems/channel-fulfilment-not-found")
+        return found
+
+    @routes.get("/channel-shipment-reports/{channel}")
+    async def channel_shipment_reports(channel: str) -> dict[str, Any]:
+        """How far the channel's shipment reports are read: the report asked for, the window read last and what
+        it held (shipments recorded, orders not followed here, rows that could not be read)."""
+        reading = await asyncio.to_thread(channel_shipments.reports, channel)
+        return reading.summary()
 
     @routes.get("/shipments/by-order/{order_id}", responses={404: {}})
     async def get_by_order(order_id: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from oms_contracts import shipping as c
 from oms_contracts.topics import SHIPMENTS
 from oms_platform.outbox_relay import Publication
 
+from ..domain.channel_fulfilment import ChannelFulfilment
 from ..domain.shipment import Shipment
 
 
@@ -51,4 +52,11 @@ def shipment_publications(event: Any) -> Sequence[Publication]:
         case Shipment.Cancelled() | Shipment.CancelledBeforeBooking():
             return [on_shipments(c.ShipmentCancelled(order_id=e["order_id"], shipment_id=shipment_id,
                                                      reason=e["reason"]))]
+        case ChannelFulfilment.ShipmentReported():
+            return [on_shipments(c.ShipmentShippedByChannel(
+                order_id=e["order_id"], channel=e["channel"], external_order_id=e["external_order_id"],
+                channel_shipment_id=e["channel_shipment_id"], carrier=e["carrier"],
+                tracking_number=e["tracking_number"], shipped_at=e["shipped_at"],
+                estimated_arrival_at=e["estimated_arrival_at"], fulfilment_centre=e["fulfilment_centre"],
+                lines=e["lines"], all_shipped=e["all_shipped"]))]
     return []  # TrackingNumber.Issued, the steps of a booking and the carriers' pickups stay inside the service

@@ -7,8 +7,10 @@ from uuid import UUID
 from oms_contracts import orchestrator
 from oms_platform.consumer import Delivery, Handler, PoisonMessage, run_step
 
+from ..application.channel_shipments import ChannelShipments
 from ..application.shipments import Shipments
 from ..domain.carrier_choice import NoServiceableCarrier
+from ..domain.channel_fulfilment import ChannelFulfilmentMismatch
 from ..domain.shipment import ShipmentRuleViolation
 
 
@@ -44,7 +46,19 @@ def shipment_handlers(shipments: Shipments) -> dict[type, Handler]:
         except ShipmentRuleViolation as refused:  # a shipment id of another order
             raise PoisonMessage(str(refused)) from refused
 
+    channel_shipments = ChannelShipments(shipments)
+
+    async def follow(d: Delivery) -> None:
+        m: orchestrator.TrackChannelShipments = d.message
+        try:
+            await run_step(channel_shipments.follow, order_id=m.order_id, channel=m.channel,
+                           external_order_id=m.external_order_id, lines=[line.model_dump() for line in m.lines],
+                           tracking=d.tracking)
+        except ChannelFulfilmentMismatch as refused:
+            raise PoisonMessage(str(refused)) from refused
+
     return {
         orchestrator.CreateShipment: create,
         orchestrator.CancelShipment: cancel,
+        orchestrator.TrackChannelShipments: follow,
     }

@@ -21,12 +21,15 @@ Paths, documents and refusals follow Amazon's published models (amzn/selling-par
 * ``PATCH /listings/2021-08-01/items/{sellerId}/{sku}?marketplaceIds=...``: patchListingsItem; the
   seller-fulfilled quantity (``fulfillment_availability``, DEFAULT channel) is kept, ``ACCEPTED`` (a negative
   quantity is ``INVALID`` with an issue); ``GET /simulator/listings`` shows every quantity given.
-* ``GET /simulator/stats``: token exchanges and SP-API calls served so far, orders, Easy Ship packages and
-  fulfilment orders held.
+* ``GET /simulator/stats``: token exchanges and SP-API calls served so far, orders, Easy Ship packages,
+  fulfilment orders, reports created and FBA shipments held.
 
 Amazon's logistics (Easy Ship, Multi-Channel Fulfilment's Fulfillment Outbound API, the packages getOrder
 2026-01-01 shows with ``includedData=PACKAGES``) are served by the same app, behind the same token check and
-throttling, with their own controls and an optional autoplay: see ``amazon_logistics``.
+throttling, with their own controls and an optional autoplay: see ``amazon_logistics``. So is the Reports API
+2021-06-30 (createReport, getReport, getReportDocument) with its one report, Amazon's Fulfilled Shipments
+(``GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL``, the shipments Amazon made of AFN orders), the report
+documents' download, and the controls recording FBA shipments: see ``amazon_reports``.
 
 Orders API refusals use SP-API's error shape ``{"errors": [{"code", "message", "details"}]}``: 401 without
 an ``x-amz-access-token`` (real SP-API answers 403 ``Unauthorized`` here as well), 403 ``Unauthorized`` for
@@ -58,6 +61,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .amazon_logistics import AmazonLogistics, autoplay_settings, logistics_routes
+from .amazon_reports import AmazonReports, reports_routes
 
 INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "EXPENSE", "PROMOTION", "CANCELLATION", "FULFILLMENT",
                  "PACKAGES", "TAX", "PAYMENT", "FULFILLMENT_ORDERS")
@@ -162,10 +166,13 @@ def sp_api_simulator(*, client_id: str = "amzn1.application-oa2-client.simulated
                      orders: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]] = (),
                      now: Callable[[], datetime] | None = None, autoplay: bool | None = None,
                      step_delay_s: tuple[float, float] | None = None, failed_delivery_rate: float | None = None,
-                     seed: int | None = None, environ: Mapping[str, str] = os.environ) -> FastAPI:
-    """The simulator as an ASGI app; its state is ``app.state.simulator`` (a ``SellingPartnerSimulator``) and
-    ``app.state.logistics`` (an ``amazon_logistics.AmazonLogistics``). ``clock`` times the access tokens,
-    ``now`` (aware) the logistics' documents; autoplay options left out (None) come from ``environ``
+                     seed: int | None = None, report_polls_until_done: int = 2, compress_reports: bool = True,
+                     environ: Mapping[str, str] = os.environ) -> FastAPI:
+    """The simulator as an ASGI app; its state is ``app.state.simulator`` (a ``SellingPartnerSimulator``),
+    ``app.state.logistics`` (an ``amazon_logistics.AmazonLogistics``) and ``app.state.reports`` (an
+    ``amazon_reports.AmazonReports``: a report ends at its ``report_polls_until_done``-th getReport, its
+    document gzipped when ``compress_reports``). ``clock`` times the access tokens, ``now`` (aware) the
+    logistics' and reports' documents; autoplay options left out (None) come from ``environ``
     (``OMS_AMAZON_SIMULATOR_AUTOPLAY``, ``_STEP_DELAY``, ``_FAILED_DELIVERY_RATE``, ``_SEED``)."""
     simulator = SellingPartnerSimulator(client_id=client_id, client_secret=client_secret,
                                         refresh_token=refresh_token, token_lifetime_s=token_lifetime_s,
@@ -180,6 +187,10 @@ def sp_api_simulator(*, client_id: str = "amzn1.application-oa2-client.simulated
         step_delay_s=step_delay_s or setting["step_delay_s"],
         failed_delivery_rate=failed_delivery_rate if failed_delivery_rate is not None
         else setting["failed_delivery_rate"])
+    reports = AmazonReports(simulator, clock=logistics.clock,
+                            rng=Random(seed if seed is not None else setting["seed"]),
+                            autoplay=logistics.autoplay, step_delay_s=logistics.step_delay_s,
+                            polls_until_done=report_polls_until_done, compress=compress_reports)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -187,11 +198,14 @@ def sp_api_simulator(*, client_id: str = "amzn1.application-oa2-client.simulated
             yield
         finally:
             await logistics.aclose()
+            await reports.aclose()
 
     app = FastAPI(title="Amazon Selling Partner API (simulated)", openapi_url=None, lifespan=lifespan)
     app.state.simulator = simulator
     app.state.logistics = logistics
+    app.state.reports = reports
     app.include_router(logistics_routes(simulator, logistics))
+    app.include_router(reports_routes(simulator, reports))
 
     @app.post("/auth/o2/token")
     async def token_exchange(request: Request) -> JSONResponse:
@@ -256,6 +270,7 @@ def sp_api_simulator(*, client_id: str = "amzn1.application-oa2-client.simulated
         except (ValueError, KeyError, TypeError, AttributeError) as bad:
             return _errors(422, "InvalidInput", "Expected {'order': <v0 Order>, 'items': [<v0 OrderItem>]}.",
                            str(bad))
+        reports.order_seeded(order_id)
         return JSONResponse({"AmazonOrderId": order_id}, status_code=201)
 
     @app.post("/simulator/throttle")
@@ -306,7 +321,8 @@ def sp_api_simulator(*, client_id: str = "amzn1.application-oa2-client.simulated
         return JSONResponse({"token_exchanges": simulator.token_exchanges,
                              "orders_api_calls": len(simulator.calls), "orders": len(simulator.orders),
                              "easy_ship_packages": len(logistics.easy_ship),
-                             "fulfillment_orders": len(logistics.fulfillment_orders)})
+                             "fulfillment_orders": len(logistics.fulfillment_orders),
+                             "reports": len(reports.reports), "fba_shipments": len(reports.shipments)})
 
     return app
 
