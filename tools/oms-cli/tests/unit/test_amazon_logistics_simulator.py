@@ -800,7 +800,7 @@ async def test_autoplay_moves_packages_and_fulfilment_orders_along():
     easy_ship = await carrier(AmazonEasyShipApi, app, datetime.now).book(booking())
     mcf = await carrier(AmazonMultiChannelFulfilmentApi, app, datetime.now).book(booking())
     deadline = asyncio.get_running_loop().time() + 5
-    while logistics._tasks and asyncio.get_running_loop().time() < deadline:
+    while len(logistics._work) and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.01)
     package = logistics.easy_ship["408-1111111-2222222"]
     assert package["packageStatus"] == "Delivered" and easy_ship.tracking_number

@@ -108,7 +108,7 @@ import copy
 import json
 import string
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from random import Random
@@ -118,6 +118,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from oms_platform.telemetry import log
+
+from .background_work import BackgroundWork
 
 if TYPE_CHECKING:
     from .amazon_sp_api import SellingPartnerSimulator
@@ -229,7 +231,7 @@ class AmazonLogistics:
         self.fulfillment_orders: dict[str, dict[str, Any]] = {}  # id -> getFulfillmentOrder's payload
         self.tracking: dict[int, dict[str, Any]] = {}  # packageNumber -> PackageTrackingDetails
         self.order_packages: dict[str, list[dict[str, Any]]] = {}  # order id -> OrderPackage attached
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._work = BackgroundWork("the Amazon logistics simulator")
 
     def now(self) -> datetime:
         return self.clock().astimezone(UTC)
@@ -291,7 +293,7 @@ class AmazonLogistics:
         self.history[_package_id(package)] = []
         self._package_moved(package, "ReadyForPickup", self.now())
         if self.autoplay:
-            self._start(self._play_easy_ship(package), f"Easy Ship journey of {order_id}")
+            self._work.start(self._play_easy_ship(package), f"Easy Ship journey of {order_id}")
         return copy.deepcopy(package)
 
     def scheduled_package(self, order_id: str, marketplace_id: str) -> dict[str, Any]:
@@ -441,7 +443,7 @@ class AmazonLogistics:
             "fulfillmentOrder": fulfillment_order, "fulfillmentOrderItems": order_items,
             "fulfillmentShipments": [], "returnItems": [], "returnAuthorizations": []}
         if self.autoplay and not short:
-            self._start(self._play_fulfillment(order_id), f"fulfilment of {order_id}")
+            self._work.start(self._play_fulfillment(order_id), f"fulfilment of {order_id}")
         return {}
 
     def fulfillment_order(self, order_id: str) -> dict[str, Any]:
@@ -663,21 +665,8 @@ class AmazonLogistics:
     # ------------------------------------------------------------------ autoplay
     async def aclose(self) -> None:
         """Stops the journeys under way."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._work.cancel()
 
-    def _start(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        async def guarded() -> None:
-            try:
-                await work
-            except Exception:  # one journey failing stops only itself
-                _log.exception("a journey of the Amazon logistics simulator failed", work=name)
-
-        task = asyncio.get_running_loop().create_task(guarded(), name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _step(self) -> None:
         await asyncio.sleep(self.rng.uniform(*self.step_delay_s))

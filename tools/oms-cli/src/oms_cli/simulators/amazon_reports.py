@@ -58,7 +58,7 @@ import gzip
 import json
 import string
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from random import Random
@@ -70,6 +70,7 @@ from fastapi.responses import JSONResponse, Response
 from oms_platform.telemetry import log
 
 from .amazon_logistics import IST, NOT_PARSED, SpApiRefusal, _body, _iso, _moment
+from .background_work import BackgroundWork
 
 if TYPE_CHECKING:
     from .amazon_sp_api import SellingPartnerSimulator
@@ -128,7 +129,7 @@ class AmazonReports:
         self.failing_reports = 0  # the next reports created that will end FATAL
         self._polls: dict[str, int] = {}
         self._doomed: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._work = BackgroundWork("the Amazon reports simulator")
         self._autoplayed: set[str] = set()
 
     def now(self) -> datetime:
@@ -353,7 +354,7 @@ class AmazonReports:
         if (self.autoplay and order_id not in self._autoplayed and order.get("FulfillmentChannel") == "AFN"
                 and order.get("OrderStatus") in AUTOPLAYED_ORDERS):
             self._autoplayed.add(order_id)
-            self._start(self._play_shipment(order_id), f"FBA shipment of {order_id}")
+            self._work.start(self._play_shipment(order_id), f"FBA shipment of {order_id}")
 
     async def _play_shipment(self, order_id: str) -> None:
         await asyncio.sleep(self.rng.uniform(*self.step_delay_s))
@@ -363,23 +364,10 @@ class AmazonReports:
         if any(self._unshipped(order_id, item) for item in held[1]):
             self.ship(order_id, {})
 
-    def _start(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        async def guarded() -> None:
-            try:
-                await work
-            except Exception:  # one journey failing stops only itself
-                _log.exception("a journey of the Amazon reports simulator failed", work=name)
-
-        task = asyncio.get_running_loop().create_task(guarded(), name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def aclose(self) -> None:
         """Stops the shipments under way."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._work.cancel()
 
 
 def reports_routes(sp_api: SellingPartnerSimulator, reports: AmazonReports) -> APIRouter:

@@ -85,7 +85,7 @@ import json
 import os
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -107,6 +107,8 @@ from pydantic import (
 )
 
 from oms_platform.telemetry import log
+
+from .background_work import BackgroundWork
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 EVENT_DESCRIPTIONS = {"BKD": "Shipment booked, awaiting pickup", "PU": "Shipment picked up", "IT": "In transit",
@@ -448,7 +450,7 @@ class CourierSimulator:
         self._webhook_transport = webhook_transport
         self._http: httpx.AsyncClient | None = None
         self._clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._work = BackgroundWork("the courier simulator")
 
     def now(self) -> datetime:
         return self._clock().astimezone(IST)
@@ -456,7 +458,7 @@ class CourierSimulator:
     @property
     def at_work(self) -> int:
         """How many journeys and webhook pushes are under way."""
-        return len(self._tasks)
+        return len(self._work)
 
     def courier(self, code: str) -> Courier:
         courier = self.couriers.get(code.upper())
@@ -528,7 +530,7 @@ class CourierSimulator:
         courier.answers[key] = KeptAnswer(201, answer)
         courier.counters["bookings"] += 1
         if self.autoplay:
-            self._start(self._play_journey(courier, parcel), f"journey of {parcel.awb}")
+            self._work.start(self._play_journey(courier, parcel), f"journey of {parcel.awb}")
         return 201, answer, {}
 
     def cancel(self, courier: Courier, awb: str) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -591,7 +593,7 @@ class CourierSimulator:
             else:
                 document = (easypost_event(courier, parcel, event) if shape == "easypost"
                             else oms_tracking_update(courier, parcel, event))
-                self._start(self._push(courier, parcel, push, document), f"push of {parcel.awb} {code}")
+                self._work.start(self._push(courier, parcel, push, document), f"push of {parcel.awb} {code}")
         return event
 
     def shipments(self, courier: Courier) -> dict[str, Any]:
@@ -607,25 +609,12 @@ class CourierSimulator:
 
     async def aclose(self) -> None:
         """Stops the journeys and pushes under way and closes the webhook client."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._work.cancel()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
 
     # -------------------------------------------------------------- in the background
-    def _start(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        async def guarded() -> None:
-            try:
-                await work
-            except Exception:  # one journey or push failing stops only itself
-                _log.exception("background work of the courier simulator failed", work=name)
-
-        task = asyncio.get_running_loop().create_task(guarded(), name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _play_journey(self, courier: Courier, parcel: Parcel) -> None:
         journey, failed_attempts = ["PU", "IT", "OFD"], 0
