@@ -34,8 +34,10 @@ def test_the_carrier_is_chosen_by_rule_and_the_parcel_gets_a_label_with_its_trac
     [shipment] = shipments_of(system, order_id)
     assert shipment["carrier"] == state["carrier"] and shipment["carrier_rules_version"] == "demo/2026-11-24.3"
     assert shipment["weight_kg"] == "1.1" and shipment["shipping_cost"]
-    considered = {o["carrier"] for o in shipment["carrier_options"]}
-    assert considered == {"SIMEX", "FASTR", "POSTL", "AMZNES"}  # (Amazon's Easy Ship: barred, not a marketplace order)
+    considered = {o["carrier"]: o["reason"] for o in shipment["carrier_options"]}
+    assert set(considered) == {"SIMEX", "FASTR", "POSTL", "AMZNES", "AMZNMCF"}
+    assert considered["AMZNES"] == "not for seller parcels"  # Amazon's Easy Ship: the marketplace's orders alone
+    assert considered["AMZNMCF"] == f"does not ship from {BLR}"  # Amazon's MCF: from Amazon's fulfilment centre
     assert shipment["carrier_options"][0]["carrier"] == state["carrier"]
     assert shipment["ship_from"]["name"] == "Bengaluru fulfilment centre"
 

@@ -54,10 +54,10 @@ def test_malformed_messages_fail_exactly_where_the_consumer_looks():
 def test_the_topology_comes_from_the_services_own_wiring():
     groups = {g.name: g for g in consumer_groups()}
     assert set(groups) == {"order-orchestrator", "inventory-ledger", "router", "router-stock-view", "shipping",
-                           "returns", "erp-bridge", "erp-bridge-vendor-orders"}
+                           "shipping-notifications", "returns", "erp-bridge", "erp-bridge-vendor-orders"}
     assert [g.name for g in groups_reading(VENDOR_COMMANDS)] == ["erp-bridge-vendor-orders"]
     assert all(g.topics for g in groups.values())
-    assert {g.name for g in groups_reading(ORCHESTRATOR_ORDERS)} == {"returns", "erp-bridge"}
+    assert {g.name for g in groups_reading(ORCHESTRATOR_ORDERS)} == {"returns", "erp-bridge", "shipping-notifications"}
     assert [g.name for g in groups_reading(INVENTORY_STOCK_LEVELS)] == ["router-stock-view"]
     assert groups["router-stock-view"].service == "router"
     produced = {t.producer for t in DATA_TOPICS}

@@ -47,6 +47,7 @@ def consumer_groups() -> tuple[ConsumerGroup, ...]:
     from order_orchestrator.adapters.subscriptions import order_handlers
     from order_router.adapters.subscriptions import routing_handlers, stock_view_handlers
     from returns_service.adapters.subscriptions import return_handlers
+    from shipping.adapters.notification_subscriptions import notification_handlers
     from shipping.adapters.subscriptions import shipment_handlers
 
     return (
@@ -55,6 +56,8 @@ def consumer_groups() -> tuple[ConsumerGroup, ...]:
         ConsumerGroup("router", "router", _topics(routing_handlers(None, None))),
         ConsumerGroup("router-stock-view", "router", _topics(stock_view_handlers(None))),
         ConsumerGroup("shipping", "shipping", _topics(shipment_handlers(None))),
+        # customer notifications: a group of shipping's own on the public order topic (dead letters: shipping's)
+        ConsumerGroup("shipping-notifications", "shipping", _topics(notification_handlers(None))),
         ConsumerGroup("returns", "returns", _topics(return_handlers(None))),
         ConsumerGroup("erp-bridge", "erp-bridge", _topics(erp_handlers(None))),
         ConsumerGroup("erp-bridge-vendor-orders", "erp-bridge", _topics(vendor_order_handlers(None))),
