@@ -153,23 +153,33 @@ AMAZON_SETTINGS = ("OMS_AMAZON_SP_API_ENDPOINT", "OMS_AMAZON_LWA_CLIENT_ID", "OM
                    "OMS_AMAZON_LWA_REFRESH_TOKEN")
 
 
-def _amazon_api(code: str, booking: str, env: Mapping[str, str]) -> CarrierApi:
-    """Amazon's logistics through the seller's Selling Partner API: the same settings as the gateway's SP-API
-    channel (``OMS_AMAZON_SP_API_ENDPOINT``, ``OMS_AMAZON_LWA_*``; ``OMS_AMAZON_MARKETPLACE_ID``, default India)."""
+def amazon_settings(env: Mapping[str, str]) -> tuple[str, Any, dict[str, Any]] | list[str]:
+    """The seller's Selling Partner API settings, the same as the gateway's SP-API channel
+    (``OMS_AMAZON_SP_API_ENDPOINT``, ``OMS_AMAZON_LWA_*``; ``OMS_AMAZON_MARKETPLACE_ID``, default India): the
+    endpoint, the LWA credentials and the connection's options, or the names of the settings missing."""
     from oms_platform.amazon_lwa import LWA_ENDPOINT, LwaCredentials
-
-    from .amazon_logistics import AmazonEasyShipApi, AmazonMultiChannelFulfilmentApi
 
     missing = [name for name in AMAZON_SETTINGS if not (env.get(name) or "").strip()]
     if missing:
-        return UnconfiguredCarrierApi(code, f"no Selling Partner API settings for {code}: set {', '.join(missing)}")
+        return missing
     credentials = LwaCredentials(env["OMS_AMAZON_LWA_CLIENT_ID"], env["OMS_AMAZON_LWA_CLIENT_SECRET"],
                                  env["OMS_AMAZON_LWA_REFRESH_TOKEN"])
     options: dict[str, Any] = {"lwa_endpoint": env.get("OMS_AMAZON_LWA_ENDPOINT") or LWA_ENDPOINT}
     if env.get("OMS_AMAZON_MARKETPLACE_ID"):
         options["marketplace_id"] = env["OMS_AMAZON_MARKETPLACE_ID"]
+    return env["OMS_AMAZON_SP_API_ENDPOINT"], credentials, options
+
+
+def _amazon_api(code: str, booking: str, env: Mapping[str, str]) -> CarrierApi:
+    """Amazon's logistics through the seller's Selling Partner API (``amazon_settings``)."""
+    from .amazon_logistics import AmazonEasyShipApi, AmazonMultiChannelFulfilmentApi
+
+    settings = amazon_settings(env)
+    if isinstance(settings, list):
+        return UnconfiguredCarrierApi(code, f"no Selling Partner API settings for {code}: set {', '.join(settings)}")
+    endpoint, credentials, options = settings
     kind = AmazonEasyShipApi if booking == "amazon_easy_ship" else AmazonMultiChannelFulfilmentApi
-    return kind(env["OMS_AMAZON_SP_API_ENDPOINT"], credentials, **options)
+    return kind(endpoint, credentials, **options)
 
 
 class CarrierDesk(LeasedWorkDesk):

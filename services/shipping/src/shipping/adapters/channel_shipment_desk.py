@@ -187,23 +187,16 @@ def channel_shipment_desk_from_env(channel_shipments: ChannelShipments,
                                    env: Mapping[str, str]) -> ChannelShipmentDesk | None:
     """The desk reading Amazon's Fulfilled Shipments report with the seller's SP-API settings (None, logged, when
     they are not set)."""
-    from oms_platform.amazon_lwa import LWA_ENDPOINT, LwaCredentials
-
     from .amazon_fulfilled_shipments import AmazonFulfilledShipmentsReport, ReportRefused, ReportUnavailable
-    from .carrier_desk import AMAZON_SETTINGS
+    from .carrier_desk import amazon_settings
 
-    missing = [name for name in AMAZON_SETTINGS if not (env.get(name) or "").strip()]
-    if missing:
+    settings = amazon_settings(env)
+    if isinstance(settings, list):
         _log.info("FBA orders' shipments are not read from Amazon: no Selling Partner API settings",
-                  missing=", ".join(missing))
+                  missing=", ".join(settings))
         return None
-    options: dict[str, Any] = {"lwa_endpoint": env.get("OMS_AMAZON_LWA_ENDPOINT") or LWA_ENDPOINT}
-    if env.get("OMS_AMAZON_MARKETPLACE_ID"):
-        options["marketplace_id"] = env["OMS_AMAZON_MARKETPLACE_ID"]
-    report = AmazonFulfilledShipmentsReport(
-        env["OMS_AMAZON_SP_API_ENDPOINT"], LwaCredentials(env["OMS_AMAZON_LWA_CLIENT_ID"],
-                                                          env["OMS_AMAZON_LWA_CLIENT_SECRET"],
-                                                          env["OMS_AMAZON_LWA_REFRESH_TOKEN"]), **options)
+    endpoint, credentials, options = settings
+    report = AmazonFulfilledShipmentsReport(endpoint, credentials, **options)
     interval = float(env.get("OMS_AMAZON_FBA_REPORT_INTERVAL_SECONDS") or 1800)
     return ChannelShipmentDesk(channel_shipments, report, channel=env.get("OMS_AMAZON_FBA_CHANNEL") or "amazon-in",
                                interval=timedelta(seconds=interval), poll_seconds=min(30.0, max(0.5, interval / 4)),

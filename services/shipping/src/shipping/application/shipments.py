@@ -215,10 +215,7 @@ class Shipments(ServiceApplication):
     def retry_booking(self, shipment_id: str) -> dict[str, Any]:
         """An operator asks again for a booking every carrier refused: the rules choose afresh."""
         def attempt() -> dict[str, Any]:
-            try:
-                shipment = self._required(UUID(shipment_id))
-            except ValueError:
-                raise ShipmentNotFound(shipment_id) from None
+            shipment = self._named(shipment_id)
             shipment.retry_booking(self.carriers)
             self.record(shipment, *self._book_from_series_if_due(shipment))
             return shipment.summary()
@@ -267,12 +264,7 @@ class Shipments(ServiceApplication):
                           reason: str | None = None) -> tuple[dict[str, Any], bool]:
         """The location accepted or rejected the parcel; answers the shipment and whether that changed it."""
         def attempt() -> tuple[dict[str, Any], bool]:
-            try:
-                shipment = self._get(UUID(shipment_id))
-            except ValueError:
-                shipment = None
-            if shipment is None:
-                raise ShipmentNotFound(shipment_id)
+            shipment = self._named(shipment_id)
             changed = shipment.accept_at_location(location_id) if accepted \
                 else shipment.reject_at_location(location_id, reason or "no reason given")
             if changed:
@@ -385,12 +377,7 @@ class Shipments(ServiceApplication):
     # ---- queries ----
     def shipping_label(self, shipment_id: str) -> ShippingLabel:
         """What the shipment's label prints: the same every time it is printed (stamped with the booking time)."""
-        try:
-            shipment = self._get(UUID(shipment_id))
-        except ValueError:
-            shipment = None
-        if shipment is None:
-            raise ShipmentNotFound(shipment_id)
+        shipment = self._named(shipment_id)
         if shipment.carrier is None or str(shipment.status) == "cancelled":
             raise LabelUnavailable(f"shipment {shipment_id} is {shipment.status}: nothing to label")
         carrier = self.carriers.carrier(shipment.carrier)
@@ -436,6 +423,13 @@ class Shipments(ServiceApplication):
     @staticmethod
     def _shipment_id(order_id: str, shipment_id: str | None) -> UUID:
         return UUID(shipment_id) if shipment_id is not None else shipment_id_for(order_id)
+
+    def _named(self, shipment_id: str) -> Shipment:
+        """The shipment a caller names by its id's text (ShipmentNotFound: no such shipment, or not an id)."""
+        try:
+            return self._required(UUID(shipment_id))
+        except ValueError:
+            raise ShipmentNotFound(shipment_id) from None
 
     def _get(self, shipment_id: UUID) -> Shipment | None:
         try:

@@ -702,29 +702,40 @@ class AmazonLogistics:
             self.add_tracking_event(order_id, {"eventCode": code, "packageNumber": package["packageNumber"]})
 
 
+async def sp_api_operation(sp_api: SellingPartnerSimulator, request: Request, rate: str,
+                           operation: Callable[[Any], dict[str, Any]], status_code: int = 200) -> JSONResponse:
+    """An SP-API operation: the token check and throttling (``sp_api.refusal``), the request's JSON body
+    (POST, PUT, PATCH), ``operation``'s answer or refusal in SP-API's shape, with the request id and rate."""
+    if (refused := sp_api.refusal(request)) is not None:
+        return refused
+    try:
+        body = await _body(request) if request.method in ("POST", "PUT", "PATCH") else None
+        answer = operation(body)
+    except SpApiRefusal as refusal:
+        return refusal.response(rate)
+    return JSONResponse(answer, status_code=status_code,
+                        headers={"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-RateLimit-Limit": rate})
+
+
+async def simulator_control(request: Request, operation: Callable[[Any], Any], status_code: int = 200) -> JSONResponse:
+    """A control of the simulator (no token): the POST body (422 when unreadable), ``operation``'s answer or
+    refusal."""
+    try:
+        body = await _body(request, status=422) if request.method == "POST" else None
+        return JSONResponse(operation(body), status_code=status_code)
+    except SpApiRefusal as refusal:
+        return refusal.response()
+
+
 def logistics_routes(sp_api: SellingPartnerSimulator, logistics: AmazonLogistics) -> APIRouter:
     """Easy Ship, Fulfillment Outbound and the simulator's controls of both, behind SP-API's token check and
     throttling (``sp_api.refusal``)."""
     routes = APIRouter()
 
     async def serve(request: Request, rate: str, operation: Callable[[Any], dict[str, Any]]) -> JSONResponse:
-        if (refused := sp_api.refusal(request)) is not None:
-            return refused
-        try:
-            body = await _body(request) if request.method in ("POST", "PUT", "PATCH") else None
-            answer = operation(body)
-        except SpApiRefusal as refusal:
-            return refusal.response(rate)
-        return JSONResponse(answer, headers={"x-amzn-RequestId": str(uuid.uuid4()),
-                                             "x-amzn-RateLimit-Limit": rate})
+        return await sp_api_operation(sp_api, request, rate, operation)
 
-    async def control(request: Request, operation: Callable[[Any], Any],
-                      status_code: int = 200) -> JSONResponse:
-        try:
-            body = await _body(request, status=422) if request.method == "POST" else None
-            return JSONResponse(operation(body), status_code=status_code)
-        except SpApiRefusal as refusal:
-            return refusal.response()
+    control = simulator_control
 
     @routes.post("/easyShip/2022-03-23/timeSlot")
     async def list_handover_slots(request: Request) -> JSONResponse:

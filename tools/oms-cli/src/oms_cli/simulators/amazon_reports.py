@@ -69,7 +69,15 @@ from fastapi.responses import JSONResponse, Response
 
 from oms_platform.telemetry import log
 
-from .amazon_logistics import IST, NOT_PARSED, SpApiRefusal, _body, _iso, _moment
+from .amazon_logistics import (
+    IST,
+    NOT_PARSED,
+    SpApiRefusal,
+    _iso,
+    _moment,
+    simulator_control,
+    sp_api_operation,
+)
 from .background_work import BackgroundWork
 
 if TYPE_CHECKING:
@@ -377,23 +385,9 @@ def reports_routes(sp_api: SellingPartnerSimulator, reports: AmazonReports) -> A
 
     async def serve(request: Request, rate: str, operation: Callable[[Any], dict[str, Any]],
                     status_code: int = 200) -> JSONResponse:
-        if (refused := sp_api.refusal(request)) is not None:
-            return refused
-        try:
-            body = await _body(request) if request.method == "POST" else None
-            answer = operation(body)
-        except SpApiRefusal as refusal:
-            return refusal.response(rate)
-        return JSONResponse(answer, status_code=status_code,
-                            headers={"x-amzn-RequestId": str(uuid.uuid4()), "x-amzn-RateLimit-Limit": rate})
+        return await sp_api_operation(sp_api, request, rate, operation, status_code)
 
-    async def control(request: Request, operation: Callable[[Any], Any],
-                      status_code: int = 200) -> JSONResponse:
-        try:
-            body = await _body(request, status=422) if request.method == "POST" else None
-            return JSONResponse(operation(body), status_code=status_code)
-        except SpApiRefusal as refusal:
-            return refusal.response()
+    control = simulator_control
 
     @routes.post("/reports/2021-06-30/reports")
     async def create_report(request: Request) -> JSONResponse:
