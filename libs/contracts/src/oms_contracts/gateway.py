@@ -9,7 +9,17 @@ from typing import ClassVar
 from pydantic import Field
 
 from .envelope import Message
-from .values import Address, FulfilmentMode, OrderLine, PaymentCollection, PaymentMethod, ServiceLevel
+from .values import (
+    Address,
+    FulfilmentMode,
+    OrderLine,
+    PaymentCollection,
+    PaymentMethod,
+    ReturnMethod,
+    ReturnResolution,
+    ServiceLevel,
+    StockLine,
+)
 
 
 class OrderAccepted(Message):
@@ -65,3 +75,22 @@ class OrderModificationRequested(Message):
     line_quantities: dict[str, int] = Field(default_factory=dict)
     ship_to: Address | None = None
     reason: str
+
+
+class ReturnRequested(Message):
+    """A channel told us its customer wants to return goods of an order (a marketplace's return notification, the
+    webstore's returns portal). Returns decides by its policy; ``external_return_id`` makes a repeat harmless."""
+
+    message_type: ClassVar[str] = "ReturnRequested"
+    schema_version: ClassVar[int] = 1
+
+    order_id: str
+    channel: str
+    external_order_id: str
+    external_return_id: str = Field(min_length=1, max_length=100)
+    lines: tuple[StockLine, ...] = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=64, description="a reason code of the return policy")
+    comment: str | None = Field(default=None, max_length=500)
+    method: ReturnMethod | None = None
+    resolution: ReturnResolution = "refund"
+    requested_at: datetime

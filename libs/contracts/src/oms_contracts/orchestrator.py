@@ -115,6 +115,8 @@ class OrderDelivered(Message):
     currency: str
     cash_collected: Decimal | None = None  # COD: what the carrier collected (reconciled on its remittance)
     collected_in_store: bool = False  # a store pickup: the buyer took it at the counter (no carrier, no shipment)
+    customer_email: str | None = None  # whose order it was (a return's store credit goes to this customer)
+    delivered_at: datetime | None = None  # the carrier's (or the counter's) time: a return window starts here
 
 
 class OrderReturnedToOrigin(Message):

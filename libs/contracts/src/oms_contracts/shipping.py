@@ -102,3 +102,49 @@ class ShipmentShippedByChannel(Message):
     fulfilment_centre: str | None = Field(default=None, description="the channel's site it left from")
     lines: tuple[StockLine, ...]
     all_shipped: bool
+
+
+# ---- reverse pickups of returns (booked on returns' BookReturnPickup) ----
+class ReturnPickupBooked(Message):
+    message_type: ClassVar[str] = "ReturnPickupBooked"
+    order_id: str
+    rma_id: str
+    return_pickup_id: str
+    location_id: str
+    carrier: str
+    tracking_number: str
+
+
+class ReturnPickupTrackingUpdated(Message):
+    message_type: ClassVar[str] = "ReturnPickupTrackingUpdated"
+    order_id: str
+    rma_id: str
+    return_pickup_id: str
+    carrier: str
+    tracking_number: str
+    status: str
+    carrier_event_at: datetime
+
+
+class ReturnPickupDelivered(Message):
+    """The carrier brought the return to the location (the location still receives and inspects it)."""
+
+    message_type: ClassVar[str] = "ReturnPickupDelivered"
+    order_id: str
+    rma_id: str
+    return_pickup_id: str
+    location_id: str
+    carrier: str
+    tracking_number: str
+    delivered_at: datetime
+
+
+class ReturnPickupFailed(Message):
+    """No carrier could collect the return (none serves the address, every one refused, or the pickup was
+    attempted and abandoned): the customer is asked to drop it off instead."""
+
+    message_type: ClassVar[str] = "ReturnPickupFailed"
+    order_id: str
+    rma_id: str
+    return_pickup_id: str
+    reason: str

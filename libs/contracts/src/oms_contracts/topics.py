@@ -104,11 +104,25 @@ SHIPMENTS = Topic(
     "oms.shipping.shipments.v1", "shipping", "order_id",
     (shipping.ShipmentCreated, shipping.ShipmentTrackingUpdated, shipping.ShipmentDelivered,
      shipping.ShipmentCancelled, shipping.ShipmentBookingFailed, shipping.ShipmentAcceptedByLocation, shipping.ShipmentRejectedByLocation,
-     shipping.ShipmentReturnedToOrigin, shipping.ShipmentShippedByChannel),
+     shipping.ShipmentReturnedToOrigin, shipping.ShipmentShippedByChannel, shipping.ReturnPickupBooked,
+     shipping.ReturnPickupTrackingUpdated, shipping.ReturnPickupDelivered, shipping.ReturnPickupFailed),
 )
 RETURNS = Topic(
     "oms.returns.returns.v1", "returns", "order_id",
-    (returns.ReturnAuthorised, returns.ReturnReceived, returns.RefundRecorded),
+    (returns.ReturnAuthorised, returns.ReturnRejected, returns.ReturnReceived, returns.ReturnInspected,
+     returns.RefundRecorded, returns.ReplacementOrderRequested, returns.StoreCreditIssued),
+    description="A return's history: authorised or rejected by policy, received, inspected, resolved (refund, "
+                "replacement order, store credit).",
+)
+RETURN_PICKUP_COMMANDS = Topic(
+    "oms.returns.pickup-commands.v1", "returns", "order_id",
+    (returns.BookReturnPickup, returns.CancelReturnPickup),
+    description="Reverse pickups of returns, carried out by shipping.",
+)
+GATEWAY_RETURNS = Topic(
+    "oms.gateway.returns.v1", "channel-gateway", "order_id",
+    (gateway.ReturnRequested,),
+    description="Return requests from sales channels (decided by returns' policy).",
 )
 ERP_DOCUMENTS = Topic(
     "oms.erp.documents.v1", "erp-bridge", "order_id",
@@ -132,7 +146,7 @@ def dead_letter_topic(service: str) -> Topic:
 DATA_TOPICS: tuple[Topic, ...] = (
     GATEWAY_ORDERS, ORCHESTRATOR_ORDERS, ROUTING_COMMANDS, INVENTORY_COMMANDS, SHIPPING_COMMANDS,
     ROUTING_DECISIONS, INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS, SHIPMENTS, RETURNS, ERP_DOCUMENTS,
-    VENDOR_COMMANDS, VENDOR_ORDERS,
+    VENDOR_COMMANDS, VENDOR_ORDERS, GATEWAY_RETURNS, RETURN_PICKUP_COMMANDS,
 )
 DEAD_LETTER_TOPICS: tuple[Topic, ...] = tuple(dead_letter_topic(s) for s in SERVICES if s != "channel-gateway")
 ALL_TOPICS: tuple[Topic, ...] = DATA_TOPICS + DEAD_LETTER_TOPICS

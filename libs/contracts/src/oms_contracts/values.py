@@ -66,5 +66,20 @@ Priority = Literal["normal", "high"]
 # return_to_origin: undeliverable, the carrier is taking it back (RTO); returned_to_origin: back at the location
 ShipmentStatus = Literal["booking", "booking_failed", "created", "in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered",
                          "cancelled", "return_to_origin", "returned_to_origin"]
+# a receipt's shorthand: sellable (every unit graded restock) or damaged (every unit graded quarantine)
 ItemCondition = Literal["sellable", "damaged"]
+# inspection of a returned unit: restock (back to sellable stock), refurbish (non-sellable until refurbished),
+# quarantine (damaged or suspect: non-sellable, held for a claim or a decision), dispose (written off)
+ReturnGrade = Literal["restock", "refurbish", "quarantine", "dispose"]
+ReturnMethod = Literal["pickup", "drop_off"]  # a carrier collects it from the customer / the customer brings it
+ReturnResolution = Literal["refund", "exchange", "store_credit"]
+ReturnShippingPayer = Literal["seller", "customer"]
 ErpDocumentKind = Literal["sale_order", "invoice", "credit_note"]
+
+
+class GradedLine(_Value):
+    """Units of a SKU an inspection graded alike."""
+
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0)
+    grade: ReturnGrade

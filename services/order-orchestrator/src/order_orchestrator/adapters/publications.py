@@ -125,7 +125,8 @@ def order_publications(event: Any) -> Sequence[Publication]:
         case Order.Collected():
             return [public(c.OrderDelivered(order_id=order_id, shipment_id=f"pickup:{e['location_id']}",
                                             location_id=e["location_id"], lines=e["lines"], currency=e["currency"],
-                                            cash_collected=e["cash_collected"], collected_in_store=True)),
+                                            cash_collected=e["cash_collected"], collected_in_store=True,
+                                            customer_email=e.get("customer_email"), delivered_at=event.timestamp)),
                     Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(
                         order_id=order_id, reservation_id=e["reservation_id"]))]
         case Order.VendorOrderPlaced():
@@ -173,7 +174,9 @@ def order_publications(event: Any) -> Sequence[Publication]:
         case Order.Delivered():
             delivered = public(c.OrderDelivered(order_id=order_id, shipment_id=e["shipment_id"],
                                                 location_id=e["location_id"], lines=e["lines"], currency=e["currency"],
-                                                cash_collected=e.get("cash_collected")))
+                                                cash_collected=e.get("cash_collected"),
+                                                customer_email=e.get("customer_email"),
+                                                delivered_at=e["delivered_at"]))
             if not e["reservation_id"]:  # dropship: the vendor's stock, nothing of ours to commit
                 return [delivered]
             return [delivered, Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(

@@ -751,7 +751,8 @@ class Order(Aggregate):
         self._expect_vendor(vendor_order_id, "delivered", OrderStatus.SHIPPED)
         self._delivered(shipment_id=self.shipment_id, delivered_at=delivered_at, reservation_id=None,
                         location_id=self.location_id, lines=self.lines, currency=self.currency,
-                        cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None)
+                        cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None,
+                        customer_email=self.customer_email)
 
     def vendor_cancellation_answered(self, vendor_order_id: str, cancelled: bool, reason: str | None) -> None:
         """The vendor's answer to the withdrawn purchase order of a cancelled order; refused means it had shipped
@@ -906,11 +907,13 @@ class Order(Aggregate):
             raise OrderRuleViolation(f"an order that is {self.status} is not waiting at a counter")
         self._collected(collected_by=collected_by, location_id=self.location_id, reservation_id=self.reservation_id,
                         lines=self.lines, currency=self.currency, order_total=self.order_total,
-                        cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None)
+                        cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None,
+                        customer_email=self.customer_email)
 
     @event("Collected")
     def _collected(self, collected_by: str, location_id: str, reservation_id: str, lines: list[dict[str, Any]],
-                   currency: str, order_total: Decimal, cash_collected: Decimal | None) -> None:
+                   currency: str, order_total: Decimal, cash_collected: Decimal | None,
+                   customer_email: str | None = None) -> None:
         self.status = OrderStatus.DELIVERED
         self.reservation_held = False
         if cash_collected is not None:
@@ -1098,7 +1101,8 @@ class Order(Aggregate):
                             reservation_id=allocation["reservation_id"], location_id=allocation["location_id"],
                             lines=allocation["lines"], currency=self.currency, part=allocation["part"],
                             cash_collected=Decimal(allocation["value"])
-                            if self.payment["collection"] == "cash_on_delivery" else None)
+                            if self.payment["collection"] == "cash_on_delivery" else None,
+                            customer_email=self.customer_email)
             return
         if shipment_id != self.shipment_id or self.status not in (
                 OrderStatus.SHIPMENT_CREATED, OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT_TO_STORE):
@@ -1111,7 +1115,8 @@ class Order(Aggregate):
                                  reason="the parcel was delivered before the change reached the carrier")
         self._delivered(shipment_id=shipment_id, delivered_at=delivered_at, reservation_id=self.reservation_id,
                         location_id=self.location_id, lines=self.lines, currency=self.currency,
-                        cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None)
+                        cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None,
+                        customer_email=self.customer_email)
 
     def _arrive_at_store(self, shipment_id: str, delivered_at: str) -> None:
         """The parcel reached the buyer's store: the sending location's reservation is settled (the goods left it),
@@ -1142,7 +1147,7 @@ class Order(Aggregate):
     @event("Delivered")
     def _delivered(self, shipment_id: str, delivered_at: str, reservation_id: str, location_id: str,
                    lines: list[dict[str, Any]], currency: str, cash_collected: Decimal | None = None,
-                   part: int | None = None) -> None:
+                   part: int | None = None, customer_email: str | None = None) -> None:
         if part is not None:
             self.allocations[part - 1].update(parcel="delivered", tracking_status="delivered")
             self.status = self._split_progress()
