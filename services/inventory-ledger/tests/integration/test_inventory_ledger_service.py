@@ -72,8 +72,12 @@ async def test_reserve_commit_and_restock_over_kafka_with_redelivery(settings):
             commit = orchestrator.CommitReservation(order_id=order_id, reservation_id=reservation_id_for(order_id))
             await publish(kafka, envelope_of(commit, order_id, "order-orchestrator"), INVENTORY_COMMANDS)
             received = returns.ReturnReceived(order_id=order_id, rma_id="RMA-1", location_id=location,
-                                              lines=[{"sku": sku, "quantity": 1}], condition="sellable")
-            await publish(kafka, envelope_of(received, order_id, "returns"), RETURNS)
+                                              lines=[{"sku": sku, "quantity": 2}])  # arrived: no stock effect
+            inspected = returns.ReturnInspected(order_id=order_id, rma_id="RMA-1", location_id=location,
+                                                lines=[{"sku": sku, "quantity": 1, "grade": "restock"},
+                                                       {"sku": sku, "quantity": 1, "grade": "quarantine"}])
+            for message in (received, inspected, inspected):  # the inspection redelivered
+                await publish(kafka, envelope_of(message, order_id, "returns"), RETURNS)
             envelopes = await messages_about(kafka, INVENTORY_RESERVATIONS, order_id, at_least=3)
             assert [e.event_type for e in envelopes] == ["StockReserved", "ReservationCommitted", "ReturnRestocked"]
 
@@ -84,6 +88,7 @@ async def test_reserve_commit_and_restock_over_kafka_with_redelivery(settings):
                                ("Committed", 1, 0, 4), ("Restocked", 2, 0, 5)]
             item = (await client.get(f"/v1/stock/{sku}/{location}")).json()
             assert (item["on_hand"], item["reserved"], item["available"]) == (2, 0, 2)
+            assert item["non_sellable"] == {"quarantine": 1}
 
 
 async def test_adjust_down_then_beyond_stock_over_kafka(settings):

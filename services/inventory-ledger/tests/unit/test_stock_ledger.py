@@ -5,7 +5,7 @@ from eventsourcing.persistence import Tracking
 from fastapi.testclient import TestClient
 from inventory_ledger.adapters.http_api import stock_routes
 from inventory_ledger.adapters.publications import inventory_publications
-from inventory_ledger.application.stock_ledger import StockLedger
+from inventory_ledger.application.stock_ledger import StockItemNotFound, StockLedger
 
 from oms_contracts.topics import INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS
 from oms_platform.http import create_http_app
@@ -58,7 +58,7 @@ def test_reserve_commit_release_publish_outcomes_and_stock_levels(ledger):
     assert ledger.stock_item("SHIRT", "WH-A") | {"modified_on": None} == {
         "sku": "SHIRT", "location_id": "WH-A", "on_hand": 3, "reserved": 0, "available": 3, "version": 4,
         "holds": {}, "modified_on": None, "safety_stock": 0, "available_to_promise": 3, "shortfall": 0,
-        "in_transit_in": 0, "in_transit_out": 0}
+        "in_transit_in": 0, "in_transit_out": 0, "non_sellable": {}}
     assert all(ledger.is_processed(tracking(n)) for n in (3, 4, 5))
 
 
@@ -73,20 +73,26 @@ def test_a_rejected_reservation_names_every_short_line_and_moves_no_stock(ledger
     assert ledger.stock_item("SHIRT", "WH-A")["reserved"] == 0
 
 
-def test_sellable_returns_are_restocked_once_and_damaged_ones_are_not(ledger):
-    lines = [{"sku": "SHIRT", "quantity": 1}]
-    ledger.return_received(order_id="O1", rma_id="RMA-1", location_id="WH-B", lines=lines, condition="sellable",
-                           tracking=tracking(1))
-    ledger.return_received(order_id="O1", rma_id="RMA-1", location_id="WH-B", lines=lines, condition="sellable",
-                           tracking=tracking(2))
+def test_inspected_returns_move_stock_by_grade_once(ledger):
+    lines = [{"sku": "SHIRT", "quantity": 1, "grade": "restock"}, {"sku": "SHIRT", "quantity": 2, "grade": "refurbish"},
+             {"sku": "CAP", "quantity": 1, "grade": "quarantine"}, {"sku": "SOCK", "quantity": 3, "grade": "dispose"}]
+    start = last_position(ledger)
+    ledger.return_inspected(order_id="O1", rma_id="RMA-1", location_id="WH-B", lines=lines, tracking=tracking(1))
     before = last_position(ledger)
-    ledger.return_received(order_id="O2", rma_id="RMA-2", location_id="WH-B", lines=lines, condition="damaged",
-                           tracking=tracking(3))
-    assert last_position(ledger) == before and ledger.is_processed(tracking(3))
-    types = [p.message.message_type for p in published(ledger)]
-    assert types.count("ReturnRestocked") == 1
-    assert ledger.stock_item("SHIRT", "WH-B")["on_hand"] == 1
+    ledger.return_inspected(order_id="O1", rma_id="RMA-1", location_id="WH-B", lines=lines, tracking=tracking(2))
+    assert last_position(ledger) == before and ledger.is_processed(tracking(2))
+    out = published(ledger, start)
+    restocked = [p.message for p in out if p.message.message_type == "ReturnRestocked"]
+    assert [(line.sku, line.quantity) for m in restocked for line in m.lines] == [("SHIRT", 1)]
+    levels = [p.message for p in out if p.message.message_type == "StockLevelChanged"]
+    # new items register empty; non-sellable units change no promisable figure
+    assert [(m.sku, m.on_hand, m.cause) for m in levels if m.cause != "Registered"] == [("SHIRT", 1, "Restocked")]
+    shirt, cap = ledger.stock_item("SHIRT", "WH-B"), ledger.stock_item("CAP", "WH-B")
+    assert (shirt["on_hand"], shirt["available"], shirt["non_sellable"]) == (1, 1, {"refurbish": 2})
+    assert (cap["on_hand"], cap["non_sellable"]) == (0, {"quarantine": 1})
     assert [x["location_id"] for x in ledger.stock_of("SHIRT")] == ["WH-B"]
+    with pytest.raises(StockItemNotFound):
+        ledger.stock_of("SOCK")  # written off: no stock item opened for it
 
 
 def test_http_receipts_are_idempotent_by_reference_and_errors_are_problems(ledger):

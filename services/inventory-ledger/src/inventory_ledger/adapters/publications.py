@@ -61,8 +61,12 @@ def inventory_publications(event: Any) -> Sequence[Publication]:
             return [Publication(INVENTORY_STOCK_LEVELS, f"{e['sku']}@channel:{e['channel']}", c.ChannelBufferChanged(
                 sku=e["sku"], channel=e["channel"], quantity=e["quantity"], version=event.originator_version))]
         case ReturnRestock.Recorded():
+            if not e["lines"]:  # nothing of it went back on sale (refurbish, quarantine, dispose)
+                return []
             return [Publication(INVENTORY_RESERVATIONS, e["order_id"], c.ReturnRestocked(
                 order_id=e["order_id"], rma_id=e["rma_id"], location_id=e["location_id"], lines=e["lines"]))]
+        case StockItem.ReturnedNonSellable():  # kept off sale: nothing promisable changed
+            return []
         case StockItem.Event():
             # (a new item starts empty; events stored before safety stock existed kept none back)
             on_hand, reserved = e.get("on_hand", 0), e.get("reserved", 0)

@@ -58,10 +58,10 @@ def inventory_handlers(ledger: StockLedger) -> dict[type, Handler]:
                        reservation_id=_reservation_id(m.reservation_id), location_id=m.location_id,
                        lines=[line.model_dump() for line in m.lines], reference=m.reference, tracking=d.tracking)
 
-    async def return_received(d: Delivery) -> None:
-        m: returns.ReturnReceived = d.message
-        await run_step(ledger.return_received, order_id=m.order_id, rma_id=m.rma_id, location_id=m.location_id,
-                   lines=[line.model_dump() for line in m.lines], condition=m.condition, tracking=d.tracking)
+    async def return_inspected(d: Delivery) -> None:
+        m: returns.ReturnInspected = d.message
+        await run_step(ledger.return_inspected, order_id=m.order_id, rma_id=m.rma_id, location_id=m.location_id,
+                       lines=[line.model_dump() for line in m.lines], tracking=d.tracking)
 
     return {
         orchestrator.ReserveStock: reserve,
@@ -71,5 +71,5 @@ def inventory_handlers(ledger: StockLedger) -> dict[type, Handler]:
         orchestrator.KeepReservation: keep,
         orchestrator.HoldReservationUntil: hold_until,
         orchestrator.ReceiveReservedStock: receive_reserved,
-        returns.ReturnReceived: return_received,
+        returns.ReturnInspected: return_inspected,
     }

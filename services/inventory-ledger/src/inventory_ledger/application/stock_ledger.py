@@ -29,7 +29,7 @@ from ..domain.reservation import (
     reservation_uuid,
     unknown_reservation_adjustment_id,
 )
-from ..domain.return_restock import goes_back_on_shelf, restock_return, return_restock_id
+from ..domain.return_restock import restock_return, return_restock_id, skus_kept
 from ..domain.stock_item import SkuLocations, StockItem, sku_locations_id, stock_item_id
 from ..domain.transfer import Transfer, dispatch_transfer, receive_transfer, transfer_uuid
 
@@ -275,13 +275,14 @@ class StockLedger(ServiceApplication):
         retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
 
     # ---- returns ----
-    def return_received(self, *, order_id: str, rma_id: str, location_id: str, lines: list[dict[str, Any]],
-                        condition: str, tracking: Tracking | None = None) -> None:
+    def return_inspected(self, *, order_id: str, rma_id: str, location_id: str, lines: list[dict[str, Any]],
+                         tracking: Tracking | None = None) -> None:
+        """An inspected return's units, each by its grade, at the location it came back to (once per RMA)."""
         def attempt() -> None:
-            if not goes_back_on_shelf(condition) or self._exists(return_restock_id(rma_id)):
-                self.record(tracking=tracking)  # damaged goods stay off the shelf; a repeat changes nothing
+            if self._exists(return_restock_id(rma_id)):
+                self.record(tracking=tracking)  # a repeat changes nothing
                 return
-            opened = [self._item_or_new(sku, location_id) for sku in quantities_by_sku(lines)]
+            opened = [self._item_or_new(sku, location_id) for sku in skus_kept(lines)]
             stock = {item.sku: item for item, _ in opened}
             restock = restock_return(rma_id=rma_id, order_id=order_id, location_id=location_id, lines=lines,
                                      stock=stock)

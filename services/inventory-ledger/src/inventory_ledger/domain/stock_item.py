@@ -96,6 +96,8 @@ class StockItem(Aggregate):
         self.transfers_out: dict[str, int] = {}  # transfer id -> quantity dispatched from here
         self.transfers_in: dict[str, int] = {}  # transfer id -> quantity dispatched to here
         self.transfers_settled: set[str] = set()  # transfer ids received (here, or at their destination)
+        self.non_sellable: dict[str, int] = {}  # returned units kept off sale, by grade (refurbish, quarantine)
+        self.returns_held: set[str] = set()  # "<rma id>:<grade>" counted into non_sellable
 
     @property
     def available_to_promise(self) -> int:
@@ -178,6 +180,25 @@ class StockItem(Aggregate):
                    reserved: int, safety_stock: int = 0, in_transit_in: int = 0, in_transit_out: int = 0) -> None:
         self.restocked.add(rma_id)
         self._set(on_hand, reserved, safety_stock, in_transit_in, in_transit_out)
+
+    def hold_returned(self, rma_id: str, order_id: str, quantity: int, grade: str) -> None:
+        """Returned units that may not be sold as they are (to refurbish, or quarantined): kept here, counted
+        apart from on hand, so nothing promises them to a customer."""
+        if quantity <= 0:
+            raise StockRuleViolation(f"returned units must be at least 1, not {quantity}")
+        if f"{rma_id}:{grade}" in getattr(self, "returns_held", ()):
+            return  # this return's units of this grade are counted already
+        self._returned_non_sellable(rma_id=rma_id, order_id=order_id, quantity=quantity, grade=grade, sku=self.sku,
+                                    location_id=self.location_id,
+                                    non_sellable=getattr(self, "non_sellable", {}).get(grade, 0) + quantity)
+
+    @event("ReturnedNonSellable")
+    def _returned_non_sellable(self, rma_id: str, order_id: str, quantity: int, grade: str, sku: str,
+                               location_id: str, non_sellable: int) -> None:
+        if not hasattr(self, "non_sellable"):  # an item registered before returns were graded
+            self.non_sellable, self.returns_held = {}, set()
+        self.non_sellable[grade] = non_sellable
+        self.returns_held.add(f"{rma_id}:{grade}")
 
     def receive_reserved(self, reservation_id: str, order_id: str, quantity: int, reference: str) -> None:
         """Goods that arrived for one order (ship-to-store): on hand and held for it in one step, so they are
@@ -441,7 +462,8 @@ class StockItem(Aggregate):
                 "available": self.available, "version": self.version, "holds": dict(self.holds),
                 "modified_on": self.modified_on.isoformat(), "safety_stock": self.safety_stock,
                 "available_to_promise": self.available_to_promise, "shortfall": self.stock_shortfall,
-                "in_transit_in": self.in_transit_in, "in_transit_out": self.in_transit_out}
+                "in_transit_in": self.in_transit_in, "in_transit_out": self.in_transit_out,
+                "non_sellable": dict(getattr(self, "non_sellable", {}))}
 
 
 def _described(asked: dict[str, Any]) -> str:
