@@ -176,3 +176,41 @@ def test_the_lines_of_a_split_order_are_shared_out_by_sku_quantities_in_line_ord
         share_out_lines(lines, [{"A": 4}])
     with pytest.raises(ValueError, match="more of A"):
         share_out_lines(lines, [{"A": 5, "B": 1}])
+
+
+def test_a_returns_whole_history_is_on_the_timeline_and_an_exchange_places_one_replacement_order():
+    orders = Orders(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    order_id = str(uuid4())
+    orders.receive(order_id=order_id, channel="webstore", external_order_id="W-10", lines=LINES, ship_to=SHIP_TO,
+                   currency="INR", order_total=Decimal("200.00"), service_level="standard", payment_method="prepaid",
+                   ordered_at="2026-11-23T00:00:00+00:00", customer_email="asha@example.com")
+    orders.location_assigned(order_id, 1, "WH-A", "v1", [])
+    state = orders.order(order_id)
+    orders.reservation_confirmed(order_id, state["reservation_id"])
+    shipment_id = orders._get(order_id).shipment_request_id
+    orders.shipment_created(order_id=order_id, shipment_id=shipment_id, carrier="SIM", tracking_number="T1")
+    orders.delivered(order_id=order_id, shipment_id=shipment_id, delivered_at="2026-11-23T02:00:00+00:00")
+    # shipping's pickup booking may come before the return's own authorisation (another topic)
+    orders.return_pickup(order_id, "RMA-2", "booked", carrier="SIMEX", tracking_number="RX1")
+    orders.return_rejected(order_id, "RMA-1", [{"sku": "SKU-1", "quantity": 1}], "changed_mind",
+                           ["SKU-1: the 30-day return window closed on 2026-12-23"])
+    orders.return_authorised(order_id, "RMA-2", [{"sku": "SKU-1", "quantity": 1}], "defective", method="pickup",
+                             resolution="exchange")
+    orders.return_pickup(order_id, "RMA-2", "delivered", carrier="SIMEX", tracking_number="RX1")
+    orders.return_pickup(order_id, "RMA-2", "delivered", carrier="SIMEX", tracking_number="RX1")  # redelivered
+    orders.return_received(order_id, "RMA-2", None)
+    orders.return_inspected(order_id, "RMA-2", [{"sku": "SKU-1", "quantity": 1, "grade": "refurbish"}])
+    replacement_id = str(uuid4())
+    for _ in range(2):  # redelivered: one replacement order
+        orders.replacement_requested(order_id, "RMA-2", replacement_id, [{"sku": "SKU-1", "quantity": 1}])
+    history = [h.event_type for h in orders.order_history(order_id)]
+    assert history[-7:] == ["ReturnPickupUpdated", "ReturnRejected", "ReturnAuthorised", "ReturnPickupUpdated",
+                            "ReturnReceived", "ReturnInspected", "ReplacementOrderPlaced"]
+    returns = orders.order(order_id)["returns"]
+    assert returns["RMA-1"]["state"] == "rejected" and returns["RMA-2"]["pickup"]["steps"] == ["booked", "delivered"]
+    assert returns["RMA-2"]["replacement_order_id"] == replacement_id
+    replacement = orders.order(replacement_id)
+    assert replacement["replaces"] == {"order_id": order_id, "rma_id": "RMA-2"}
+    assert replacement["order_total"] == "0.00" and replacement["lines"][0]["sku"] == "SKU-1"
+    assert replacement["ship_to"] == SHIP_TO and replacement["customer_email"] == "asha@example.com"
+    assert replacement["status"] == "routing" and replacement["external_order_id"] == "W-10-R1"

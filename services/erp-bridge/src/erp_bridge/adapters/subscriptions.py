@@ -3,7 +3,7 @@ commands to dropship vendors."""
 
 from __future__ import annotations
 
-from oms_contracts import orchestrator
+from oms_contracts import orchestrator, returns
 from oms_platform.consumer import Delivery, Handler, PoisonMessage, run_step
 
 from ..application.erp_documents import ErpDocuments
@@ -53,6 +53,14 @@ def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
                    lines=[line.model_dump() for line in m.lines], total=m.amount, currency=m.currency,
                    source_event_id=str(d.envelope.event_id), tracking=d.tracking)
 
+    async def store_credit(d: Delivery) -> None:
+        """A return resolved as store credit: the ERP books it as a credit note to the customer's account (what a
+        refund would have been), so its sales are reversed as for a refund."""
+        m: returns.StoreCreditIssued = d.message
+        await run_step(documents.record_document, kind="credit_note", order_id=m.order_id, rma_id=m.rma_id,
+                       lines=[{"customer": m.customer, "store_credit": str(m.amount)}], total=m.amount,
+                       currency=m.currency, source_event_id=str(d.envelope.event_id), tracking=d.tracking)
+
     async def returned_to_origin(d: Delivery) -> None:
         """A parcel the carrier brought back (RTO): the invoice raised when it shipped is reversed."""
         m: orchestrator.OrderReturnedToOrigin = d.message
@@ -67,6 +75,7 @@ def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
         orchestrator.OrderFulfilledByChannel: fulfilled_by_channel,
         orchestrator.OrderDelivered: collected,
         orchestrator.OrderRefunded: refunded,
+        returns.StoreCreditIssued: store_credit,
     }
 
 

@@ -118,7 +118,46 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
     async def return_authorised(d: Delivery) -> None:
         m: returns.ReturnAuthorised = d.message
         await run_step(orders.return_authorised, order_id=m.order_id, rma_id=m.rma_id,
-                   lines=[line.model_dump() for line in m.lines], reason=m.reason, tracking=d.tracking)
+                       lines=[line.model_dump() for line in m.lines], reason=m.reason, method=m.method,
+                       resolution=m.resolution, tracking=d.tracking)
+
+    async def return_rejected(d: Delivery) -> None:
+        m: returns.ReturnRejected = d.message
+        await run_step(orders.return_rejected, order_id=m.order_id, rma_id=m.rma_id,
+                       lines=[line.model_dump() for line in m.lines], reason=m.reason,
+                       rejections=list(m.rejections), tracking=d.tracking)
+
+    async def return_inspected(d: Delivery) -> None:
+        m: returns.ReturnInspected = d.message
+        await run_step(orders.return_inspected, order_id=m.order_id, rma_id=m.rma_id,
+                       lines=[line.model_dump() for line in m.lines], tracking=d.tracking)
+
+    async def replacement(d: Delivery) -> None:
+        m: returns.ReplacementOrderRequested = d.message
+        await run_step(orders.replacement_requested, order_id=m.order_id, rma_id=m.rma_id,
+                       replacement_order_id=m.replacement_order_id, lines=[line.model_dump() for line in m.lines],
+                       tracking=d.tracking)
+
+    async def store_credit(d: Delivery) -> None:
+        m: returns.StoreCreditIssued = d.message
+        await run_step(orders.store_credit_issued, order_id=m.order_id, rma_id=m.rma_id, customer=m.customer,
+                       amount=m.amount, currency=m.currency, tracking=d.tracking)
+
+    async def pickup_booked(d: Delivery) -> None:
+        m: shipping.ReturnPickupBooked = d.message
+        await run_step(orders.return_pickup, order_id=m.order_id, rma_id=m.rma_id, step="booked", carrier=m.carrier,
+                       tracking_number=m.tracking_number, tracking=d.tracking)
+
+    async def pickup_failed(d: Delivery) -> None:
+        m: shipping.ReturnPickupFailed = d.message
+        await run_step(orders.return_pickup, order_id=m.order_id, rma_id=m.rma_id, step="failed", detail=m.reason,
+                       tracking=d.tracking)
+
+    async def pickup_delivered(d: Delivery) -> None:
+        m: shipping.ReturnPickupDelivered = d.message
+        await run_step(orders.return_pickup, order_id=m.order_id, rma_id=m.rma_id, step="delivered",
+                       carrier=m.carrier, tracking_number=m.tracking_number,
+                       detail=f"at {m.location_id} {m.delivered_at.isoformat()}", tracking=d.tracking)
 
     async def return_received(d: Delivery) -> None:
         m: returns.ReturnReceived = d.message
@@ -182,6 +221,13 @@ def order_handlers(orders: Orders) -> dict[type, Handler]:
         shipping.ShipmentTrackingUpdated: tracking_updated,
         shipping.ShipmentDelivered: delivered,
         returns.ReturnAuthorised: return_authorised,
+        returns.ReturnRejected: return_rejected,
+        returns.ReturnInspected: return_inspected,
+        returns.ReplacementOrderRequested: replacement,
+        returns.StoreCreditIssued: store_credit,
+        shipping.ReturnPickupBooked: pickup_booked,
+        shipping.ReturnPickupFailed: pickup_failed,
+        shipping.ReturnPickupDelivered: pickup_delivered,
         returns.ReturnReceived: return_received,
         returns.RefundRecorded: refund,
     }

@@ -4,7 +4,7 @@ record of the message that caused the step. No transport types, no rules."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -403,8 +403,53 @@ class Orders(ServiceApplication):
         self._step(order_id, tracking, step)
 
     def return_authorised(self, order_id: str, rma_id: str, lines: list[dict[str, Any]], reason: str,
+                          method: str | None = None, resolution: str | None = None,
                           tracking: Tracking | None = None) -> None:
-        self._step(order_id, tracking, lambda o: o.record_return_authorised(rma_id, lines, reason))
+        self._step(order_id, tracking, lambda o: o.record_return_authorised(rma_id, lines, reason, method, resolution))
+
+    def return_rejected(self, order_id: str, rma_id: str, lines: list[dict[str, Any]], reason: str,
+                        rejections: list[str], tracking: Tracking | None = None) -> None:
+        self._step(order_id, tracking, lambda o: o.record_return_rejected(rma_id, lines, reason, rejections))
+
+    def return_pickup(self, order_id: str, rma_id: str, step: str, carrier: str | None = None,
+                      tracking_number: str | None = None, detail: str | None = None,
+                      tracking: Tracking | None = None) -> None:
+        self._step(order_id, tracking, lambda o: o.record_return_pickup(rma_id, step, carrier, tracking_number, detail))
+
+    def return_inspected(self, order_id: str, rma_id: str, lines: list[dict[str, Any]],
+                         tracking: Tracking | None = None) -> None:
+        self._step(order_id, tracking, lambda o: o.record_return_inspected(rma_id, lines))
+
+    def store_credit_issued(self, order_id: str, rma_id: str, customer: str, amount: Decimal, currency: str,
+                            tracking: Tracking | None = None) -> None:
+        self._step(order_id, tracking, lambda o: o.record_store_credit(rma_id, customer, amount, currency))
+
+    def replacement_requested(self, order_id: str, rma_id: str, replacement_order_id: str,
+                              lines: list[dict[str, Any]], tracking: Tracking | None = None) -> None:
+        """An exchange: a new order of the returned goods, to the original's address and customer, at no charge
+        (the customer paid on the original), routed like any order, so it ships from wherever has the stock. The
+        original's timeline records it in the same transaction; asked again, nothing more happens."""
+        def attempt() -> None:
+            original = self._get(order_id)
+            try:
+                original.record_replacement(rma_id, replacement_order_id, lines)
+            except OrderRuleViolation as skipped:
+                _log.info("step not taken", order_id=order_id, reason=str(skipped))
+                self.record(tracking=tracking)
+                return
+            number = sum(1 for r in original.returns.values() if r.get("replacement_order_id"))
+            replacement = Order(
+                order_id=replacement_order_id, channel=original.channel,
+                external_order_id=f"{original.external_order_id}-R{number}",
+                lines=[{"line_id": f"R{index}", "sku": line["sku"], "quantity": line["quantity"],
+                        "unit_price": Decimal("0.00")} for index, line in enumerate(lines, 1)],
+                ship_to=original.ship_to, currency=original.currency, order_total=Decimal("0.00"),
+                service_level=original.service_level, payment_method="prepaid",
+                ordered_at=datetime.now(UTC).isoformat(), customer_email=original.customer_email,
+                payment_collection="channel", replaces={"order_id": order_id, "rma_id": rma_id})
+            replacement.start_fulfilment()
+            self.record(original, replacement, tracking=tracking)
+        retry_on_conflict(attempt)
 
     def return_received(self, order_id: str, rma_id: str, condition: str, tracking: Tracking | None = None) -> None:
         self._step(order_id, tracking, lambda o: o.record_return_received(rma_id, condition))

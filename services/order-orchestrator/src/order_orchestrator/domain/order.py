@@ -138,8 +138,10 @@ class Order(Aggregate):
                  ship_to: dict[str, Any], currency: str, order_total: Decimal, service_level: str,
                  payment_method: str, ordered_at: str, fulfilment_mode: str = "seller",
                  customer_email: str | None = None, payment_collection: str | None = None,
-                 payment_token: str | None = None, pickup_location_id: str | None = None):
+                 payment_token: str | None = None, pickup_location_id: str | None = None,
+                 replaces: dict[str, str] | None = None):
         self.order_id = order_id
+        self.replaces = replaces  # an exchange's replacement: the order (and return) it replaces
         self.channel = channel
         self.external_order_id = external_order_id
         self.lines = lines
@@ -1489,25 +1491,84 @@ class Order(Aggregate):
     def _cancellation_refused(self, reason: str, status: str) -> None:
         pass
 
-    # ---- returns ----
-    def record_return_authorised(self, rma_id: str, lines: list[dict[str, Any]], reason: str) -> None:
+    # ---- returns (the return's whole history is on the order's timeline) ----
+    def record_return_authorised(self, rma_id: str, lines: list[dict[str, Any]], reason: str,
+                                 method: str | None = None, resolution: str | None = None) -> None:
         if self.status not in (OrderStatus.DELIVERED, OrderStatus.RETURNED, OrderStatus.REFUNDED):
             raise StaleOutcome(f"return {rma_id} for an order that is {self.status}")
-        if rma_id in self.returns:
+        if self.returns.get(rma_id, {}).get("state"):
             raise StaleOutcome(f"return {rma_id} already recorded")
-        self._return_authorised(rma_id=rma_id, lines=lines, reason=reason)
+        self._return_authorised(rma_id=rma_id, lines=lines, reason=reason, method=method, resolution=resolution)
 
     @event("ReturnAuthorised")
-    def _return_authorised(self, rma_id: str, lines: list[dict[str, Any]], reason: str) -> None:
-        self.returns[rma_id] = {"lines": lines, "reason": reason, "state": "authorised"}
+    def _return_authorised(self, rma_id: str, lines: list[dict[str, Any]], reason: str, method: str | None = None,
+                           resolution: str | None = None) -> None:
+        self.returns.setdefault(rma_id, {}).update(
+            {"lines": lines, "reason": reason, "state": "authorised", "method": method, "resolution": resolution})
 
-    def record_return_received(self, rma_id: str, condition: str) -> None:
+    def record_return_rejected(self, rma_id: str, lines: list[dict[str, Any]], reason: str,
+                               rejections: list[str]) -> None:
+        if self.returns.get(rma_id, {}).get("state"):
+            raise StaleOutcome(f"return {rma_id} already recorded")
+        self._return_rejected(rma_id=rma_id, lines=lines, reason=reason, rejections=rejections)
+
+    @event("ReturnRejected")
+    def _return_rejected(self, rma_id: str, lines: list[dict[str, Any]], reason: str, rejections: list[str]) -> None:
+        self.returns.setdefault(rma_id, {}).update(
+            {"lines": lines, "reason": reason, "state": "rejected", "rejections": rejections})
+
+    def record_return_pickup(self, rma_id: str, step: str, carrier: str | None, tracking_number: str | None,
+                             detail: str | None = None) -> None:
+        """The reverse pickup's booking, failure or delivery to us (shipping's messages may come before the
+        return's own: they are recorded whatever the order knows of the return)."""
+        pickup = self.returns.get(rma_id, {}).get("pickup") or {}
+        if step in pickup.get("steps", []):
+            raise StaleOutcome(f"pickup of return {rma_id} already {step}")
+        self._return_pickup_updated(rma_id=rma_id, step=step, carrier=carrier, tracking_number=tracking_number,
+                                    detail=detail)
+
+    @event("ReturnPickupUpdated")
+    def _return_pickup_updated(self, rma_id: str, step: str, carrier: str | None, tracking_number: str | None,
+                               detail: str | None) -> None:
+        pickup = self.returns.setdefault(rma_id, {}).setdefault("pickup", {"steps": []})
+        pickup["steps"].append(step)
+        pickup.update({"state": step, "carrier": carrier or pickup.get("carrier"),
+                       "tracking_number": tracking_number or pickup.get("tracking_number"), "detail": detail})
+
+    def record_return_inspected(self, rma_id: str, lines: list[dict[str, Any]]) -> None:
+        if rma_id not in self.returns or self.returns[rma_id].get("inspection"):
+            raise StaleOutcome(f"inspection of return {rma_id} not expected")
+        self._return_inspected(rma_id=rma_id, lines=lines)
+
+    @event("ReturnInspected")
+    def _return_inspected(self, rma_id: str, lines: list[dict[str, Any]]) -> None:
+        self.returns[rma_id]["inspection"] = lines
+
+    def record_replacement(self, rma_id: str, replacement_order_id: str, lines: list[dict[str, Any]]) -> None:
+        if self.returns.get(rma_id, {}).get("replacement_order_id"):
+            raise StaleOutcome(f"return {rma_id} was already replaced")
+        self._replacement_order_placed(rma_id=rma_id, replacement_order_id=replacement_order_id, lines=lines)
+
+    @event("ReplacementOrderPlaced")
+    def _replacement_order_placed(self, rma_id: str, replacement_order_id: str, lines: list[dict[str, Any]]) -> None:
+        self.returns.setdefault(rma_id, {})["replacement_order_id"] = replacement_order_id
+
+    def record_store_credit(self, rma_id: str, customer: str, amount: Decimal, currency: str) -> None:
+        if self.returns.get(rma_id, {}).get("store_credit") is not None:
+            raise StaleOutcome(f"store credit of return {rma_id} already recorded")
+        self._store_credit_issued(rma_id=rma_id, customer=customer, amount=amount, currency=currency)
+
+    @event("StoreCreditIssued")
+    def _store_credit_issued(self, rma_id: str, customer: str, amount: Decimal, currency: str) -> None:
+        self.returns.setdefault(rma_id, {})["store_credit"] = str(amount)
+
+    def record_return_received(self, rma_id: str, condition: str | None) -> None:
         if self.returns.get(rma_id, {}).get("state") != "authorised":
             raise StaleOutcome(f"receipt of return {rma_id} not expected")
         self._return_received(rma_id=rma_id, condition=condition)
 
     @event("ReturnReceived")
-    def _return_received(self, rma_id: str, condition: str) -> None:
+    def _return_received(self, rma_id: str, condition: str | None) -> None:
         self.returns[rma_id]["state"] = "received"
         self.returns[rma_id]["condition"] = condition
         self.status = OrderStatus.RETURNED
@@ -1552,5 +1613,6 @@ class Order(Aggregate):
             "cancelled_lines": self.cancelled_lines, "customer_email": self.customer_email,
             "confirmation": self.confirmation, "pickup_location_id": self.pickup_location_id,
             "collect_by": self.collect_by, "store_transfer": self.store_transfer,
+            "replaces": getattr(self, "replaces", None),
             "created_on": self.created_on.isoformat(), "modified_on": self.modified_on.isoformat(),
         }
