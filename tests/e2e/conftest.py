@@ -128,12 +128,25 @@ class System:
             "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())})
 
     # returns desk
-    def request_return(self, order_id: str, lines: list[dict[str, Any]], reason: str = "did not fit") -> httpx.Response:
+    def request_return(self, order_id: str, lines: list[dict[str, Any]], reason: str = "defective",
+                       **fields: Any) -> httpx.Response:
+        """``fields``: the request's others (method, resolution, comment, drop_off_location_id)."""
         return self.http.post(self.url("returns", "/v1/returns"),
-                              json={"order_id": order_id, "lines": lines, "reason": reason})
+                              json={"order_id": order_id, "lines": lines, "reason": reason, **fields})
 
-    def receive_return(self, rma_id: str, condition: str = "sellable") -> httpx.Response:
-        return self.http.post(self.url("returns", f"/v1/returns/{rma_id}/receipt"), json={"condition": condition})
+    def receive_return(self, rma_id: str, condition: str | None = "sellable") -> httpx.Response:
+        body = {"condition": condition} if condition else {}
+        return self.http.post(self.url("returns", f"/v1/returns/{rma_id}/receipt"), json=body)
+
+    def inspect_return(self, rma_id: str, lines: list[dict[str, Any]], inspected_by: str = "e2e inspector"
+                       ) -> httpx.Response:
+        return self.http.post(self.url("returns", f"/v1/returns/{rma_id}/inspection"),
+                              json={"lines": lines, "inspected_by": inspected_by})
+
+    def rma(self, rma_id: str) -> dict[str, Any]:
+        response = self.http.get(self.url("returns", f"/v1/returns/{rma_id}"))
+        assert response.status_code == 200, response.text
+        return response.json()
 
     # ERP
     def erp_documents(self, order_id: str) -> list[dict[str, Any]]:
