@@ -117,6 +117,7 @@ class OrderDelivered(Message):
     collected_in_store: bool = False  # a store pickup: the buyer took it at the counter (no carrier, no shipment)
     customer_email: str | None = None  # whose order it was (a return's store credit goes to this customer)
     delivered_at: datetime | None = None  # the carrier's (or the counter's) time: a return window starts here
+    shipping_charge: Decimal | None = None  # what the order charged beyond its lines (refunded on a return our fault)
 
 
 class OrderReturnedToOrigin(Message):

@@ -182,6 +182,20 @@ def test_pickup_then_receipt_then_inspection_refunds_once_less_fees():
         rma.inspect([{"sku": "CAP", "quantity": 1, "grade": "restock"}], "x", POLICY)
 
 
+def test_the_orders_shipping_charge_goes_back_once_with_the_first_return_that_is_our_fault():
+    order = DeliveredOrder(**{**delivered().__dict__, "shipping_charge": Decimal("60.00")})
+    theirs = request(order, [{"sku": "CAP", "quantity": 1}], reason="changed_mind")
+    assert theirs.shipping_amount == 0
+    ours = request(order, [{"sku": "TSHIRT", "quantity": 1}], earlier=[theirs], reason="defective")
+    again = request(order, [{"sku": "TSHIRT", "quantity": 1}], earlier=[theirs, ours], reason="wrong_item")
+    assert ours.shipping_amount == Decimal("60.00") and again.shipping_amount == 0
+    ours.receive(received_by="WH-A")
+    ours.collect_events()
+    ours.inspect([{"sku": "TSHIRT", "quantity": 1, "grade": "restock"}], "ravi", POLICY)
+    _inspected, refund = published(ours)
+    assert refund.message.amount == Decimal("559.00") and refund.message.shipping_amount == Decimal("60.00")
+
+
 def test_our_fault_is_refunded_in_full_whatever_the_grade():
     rma = request(delivered(), [{"sku": "CAP", "quantity": 1}], reason="defective")
     rma.receive(received_by="WH-A")

@@ -126,7 +126,8 @@ def order_publications(event: Any) -> Sequence[Publication]:
             return [public(c.OrderDelivered(order_id=order_id, shipment_id=f"pickup:{e['location_id']}",
                                             location_id=e["location_id"], lines=e["lines"], currency=e["currency"],
                                             cash_collected=e["cash_collected"], collected_in_store=True,
-                                            customer_email=e.get("customer_email"), delivered_at=event.timestamp)),
+                                            customer_email=e.get("customer_email"), delivered_at=event.timestamp,
+                                            shipping_charge=e.get("shipping_charge"))),
                     Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(
                         order_id=order_id, reservation_id=e["reservation_id"]))]
         case Order.VendorOrderPlaced():
@@ -176,7 +177,7 @@ def order_publications(event: Any) -> Sequence[Publication]:
                                                 location_id=e["location_id"], lines=e["lines"], currency=e["currency"],
                                                 cash_collected=e.get("cash_collected"),
                                                 customer_email=e.get("customer_email"),
-                                                delivered_at=e["delivered_at"]))
+                                                delivered_at=e["delivered_at"], shipping_charge=e.get("shipping_charge")))
             if not e["reservation_id"]:  # dropship: the vendor's stock, nothing of ours to commit
                 return [delivered]
             return [delivered, Publication(INVENTORY_COMMANDS, order_id, c.CommitReservation(

@@ -754,7 +754,7 @@ class Order(Aggregate):
         self._delivered(shipment_id=self.shipment_id, delivered_at=delivered_at, reservation_id=None,
                         location_id=self.location_id, lines=self.lines, currency=self.currency,
                         cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None,
-                        customer_email=self.customer_email)
+                        customer_email=self.customer_email, shipping_charge=self.shipping_charge)
 
     def vendor_cancellation_answered(self, vendor_order_id: str, cancelled: bool, reason: str | None) -> None:
         """The vendor's answer to the withdrawn purchase order of a cancelled order; refused means it had shipped
@@ -910,12 +910,12 @@ class Order(Aggregate):
         self._collected(collected_by=collected_by, location_id=self.location_id, reservation_id=self.reservation_id,
                         lines=self.lines, currency=self.currency, order_total=self.order_total,
                         cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None,
-                        customer_email=self.customer_email)
+                        customer_email=self.customer_email, shipping_charge=self.shipping_charge)
 
     @event("Collected")
     def _collected(self, collected_by: str, location_id: str, reservation_id: str, lines: list[dict[str, Any]],
                    currency: str, order_total: Decimal, cash_collected: Decimal | None,
-                   customer_email: str | None = None) -> None:
+                   customer_email: str | None = None, shipping_charge: Decimal | None = None) -> None:
         self.status = OrderStatus.DELIVERED
         self.reservation_held = False
         if cash_collected is not None:
@@ -1104,7 +1104,7 @@ class Order(Aggregate):
                             lines=allocation["lines"], currency=self.currency, part=allocation["part"],
                             cash_collected=Decimal(allocation["value"])
                             if self.payment["collection"] == "cash_on_delivery" else None,
-                            customer_email=self.customer_email)
+                            customer_email=self.customer_email, shipping_charge=self.shipping_charge)
             return
         if shipment_id != self.shipment_id or self.status not in (
                 OrderStatus.SHIPMENT_CREATED, OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT_TO_STORE):
@@ -1118,7 +1118,7 @@ class Order(Aggregate):
         self._delivered(shipment_id=shipment_id, delivered_at=delivered_at, reservation_id=self.reservation_id,
                         location_id=self.location_id, lines=self.lines, currency=self.currency,
                         cash_collected=self.order_total if self.payment["collection"] == "cash_on_delivery" else None,
-                        customer_email=self.customer_email)
+                        customer_email=self.customer_email, shipping_charge=self.shipping_charge)
 
     def _arrive_at_store(self, shipment_id: str, delivered_at: str) -> None:
         """The parcel reached the buyer's store: the sending location's reservation is settled (the goods left it),
@@ -1149,7 +1149,8 @@ class Order(Aggregate):
     @event("Delivered")
     def _delivered(self, shipment_id: str, delivered_at: str, reservation_id: str, location_id: str,
                    lines: list[dict[str, Any]], currency: str, cash_collected: Decimal | None = None,
-                   part: int | None = None, customer_email: str | None = None) -> None:
+                   part: int | None = None, customer_email: str | None = None,
+                   shipping_charge: Decimal | None = None) -> None:
         if part is not None:
             self.allocations[part - 1].update(parcel="delivered", tracking_status="delivered")
             self.status = self._split_progress()
@@ -1490,6 +1491,11 @@ class Order(Aggregate):
     @event("CancellationRefused")
     def _cancellation_refused(self, reason: str, status: str) -> None:
         pass
+
+    @property
+    def shipping_charge(self) -> Decimal:
+        """What the buyer paid beyond the lines (shipping, handling): refundable when a return is our fault."""
+        return max(Decimal(0), self.order_total - lines_total(self.lines))
 
     # ---- returns (the return's whole history is on the order's timeline) ----
     def record_return_authorised(self, rma_id: str, lines: list[dict[str, Any]], reason: str,

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS delivered_orders (
 );
 ALTER TABLE delivered_orders ADD COLUMN IF NOT EXISTS shipments jsonb NOT NULL DEFAULT '[]'::jsonb;
 ALTER TABLE delivered_orders ADD COLUMN IF NOT EXISTS delivered_at timestamptz;
-ALTER TABLE delivered_orders ADD COLUMN IF NOT EXISTS customer text
+ALTER TABLE delivered_orders ADD COLUMN IF NOT EXISTS customer text;
+ALTER TABLE delivered_orders ADD COLUMN IF NOT EXISTS shipping_charge numeric(14, 2) NOT NULL DEFAULT 0
 """
 
 
@@ -35,12 +36,13 @@ def _lines_json(order: DeliveredOrder) -> list[dict[str, Any]]:
 
 def _order(order_id: str, location_id: str, currency: str, lines: list[dict[str, Any]],
            shipments: list[str] | None = None, delivered_at: datetime | str | None = None,
-           customer: str | None = None) -> DeliveredOrder:
+           customer: str | None = None, shipping_charge: Decimal | str = Decimal(0)) -> DeliveredOrder:
     if isinstance(delivered_at, str):
         delivered_at = datetime.fromisoformat(delivered_at)
     return DeliveredOrder(order_id=order_id, location_id=location_id, currency=currency,
                           lines=tuple({**line, "unit_price": Decimal(line["unit_price"])} for line in lines),
-                          shipments=tuple(shipments or ()), delivered_at=delivered_at, customer=customer)
+                          shipments=tuple(shipments or ()), delivered_at=delivered_at, customer=customer,
+                          shipping_charge=Decimal(shipping_charge))
 
 
 class PostgresDeliveredOrders:
@@ -55,19 +57,20 @@ class PostgresDeliveredOrders:
 
     def find(self, order_id: str) -> DeliveredOrder | None:
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT order_id, location_id, currency, lines, shipments, delivered_at, customer "
-                               "FROM delivered_orders WHERE order_id=%s", (order_id,)).fetchone()
+            row = conn.execute("SELECT order_id, location_id, currency, lines, shipments, delivered_at, customer, "
+                               "shipping_charge FROM delivered_orders WHERE order_id=%s", (order_id,)).fetchone()
         return _order(*row) if row else None
 
     def record(self, order: DeliveredOrder) -> None:
         with self.pool.connection() as conn:
             conn.execute(
                 "INSERT INTO delivered_orders (order_id, location_id, currency, lines, shipments, delivered_at, "
-                "customer) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (order_id) DO UPDATE SET "
-                "location_id = EXCLUDED.location_id, currency = EXCLUDED.currency, lines = EXCLUDED.lines, "
-                "shipments = EXCLUDED.shipments, delivered_at = EXCLUDED.delivered_at, customer = EXCLUDED.customer",
+                "customer, shipping_charge) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (order_id) DO UPDATE "
+                "SET location_id = EXCLUDED.location_id, currency = EXCLUDED.currency, lines = EXCLUDED.lines, "
+                "shipments = EXCLUDED.shipments, delivered_at = EXCLUDED.delivered_at, customer = EXCLUDED.customer, "
+                "shipping_charge = EXCLUDED.shipping_charge",
                 (order.order_id, order.location_id, order.currency, Jsonb(_lines_json(order)),
-                 Jsonb(list(order.shipments)), order.delivered_at, order.customer))
+                 Jsonb(list(order.shipments)), order.delivered_at, order.customer, order.shipping_charge))
 
     def close(self) -> None:
         self.pool.close()
@@ -85,6 +88,7 @@ class InMemoryDeliveredOrders:
         self.rows[order.order_id] = json.dumps({"order_id": order.order_id, "location_id": order.location_id,
                                                 "currency": order.currency, "lines": _lines_json(order),
                                                 "shipments": list(order.shipments), "customer": order.customer,
+                                                "shipping_charge": str(order.shipping_charge),
                                                 "delivered_at": order.delivered_at.isoformat()
                                                 if order.delivered_at else None})
 

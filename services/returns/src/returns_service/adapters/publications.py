@@ -49,7 +49,8 @@ def return_publications(event: Any) -> Sequence[Publication]:
         case ReturnAuthorisation.RefundRecorded():
             return [on_returns(c.RefundRecorded(
                 order_id=e["order_id"], rma_id=rma_id, amount=e["amount"], currency=e["currency"], lines=e["lines"],
-                items_amount=e.get("items_amount"), return_shipping_fee=e.get("return_shipping_fee") or 0))]
+                items_amount=e.get("items_amount"), shipping_amount=e.get("shipping_amount") or 0,
+                return_shipping_fee=e.get("return_shipping_fee") or 0))]
         case ReturnAuthorisation.ReplacementRequested():
             return [on_returns(c.ReplacementOrderRequested(order_id=e["order_id"], rma_id=rma_id,
                                                            replacement_order_id=e["replacement_order_id"],

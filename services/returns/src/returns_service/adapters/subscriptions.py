@@ -17,6 +17,7 @@ def return_handlers(returns: Returns) -> dict[type, Handler]:
         await run_step(returns.order_delivered, order_id=m.order_id, location_id=m.location_id,
                        lines=[line.model_dump() for line in m.lines], currency=m.currency, shipment_id=m.shipment_id,
                        delivered_at=m.delivered_at or d.envelope.occurred_at, customer=m.customer_email,
+                       shipping_charge=m.shipping_charge,
                        tracking=d.tracking)
 
     async def channel_request(d: Delivery) -> None:

@@ -70,7 +70,8 @@ class Returns(ServiceApplication):
     # ---- from the orchestrator ----
     def order_delivered(self, *, order_id: str, location_id: str, lines: list[dict[str, Any]], currency: str,
                         shipment_id: str | None = None, delivered_at: datetime | None = None,
-                        customer: str | None = None, tracking: Tracking | None = None) -> None:
+                        customer: str | None = None, shipping_charge: Decimal | None = None,
+                        tracking: Tracking | None = None) -> None:
         """Keep what was delivered, then note the message as processed. Each parcel counts once (a split order's
         parcels add up; a parcel delivered again changes nothing); an order recorded before parcels were counted
         is replaced, as it was."""
@@ -82,7 +83,7 @@ class Returns(ServiceApplication):
         else:
             order = DeliveredOrder(order_id=order_id, location_id=location_id, currency=currency, lines=delivered,
                                    shipments=(shipment_id,) if shipment_id else (), delivered_at=delivered_at,
-                                   customer=customer)
+                                   customer=customer, shipping_charge=Decimal(shipping_charge or 0))
         if order is not earlier:
             self.delivered_orders.record(order)
         self.record(tracking=tracking)

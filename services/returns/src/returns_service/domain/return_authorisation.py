@@ -48,6 +48,7 @@ class DeliveredOrder:
     shipments: tuple[str, ...] = ()
     delivered_at: datetime | None = None
     customer: str | None = None
+    shipping_charge: Decimal = Decimal(0)  # what the order charged beyond its lines (shipping, handling)
 
     def delivered_quantity(self, sku: str) -> int:
         return sum(line["quantity"] for line in self.lines if line["sku"] == sku)
@@ -66,7 +67,7 @@ class DeliveredOrder:
         latest = max((t for t in (self.delivered_at, delivered_at) if t is not None), default=None)
         return DeliveredOrder(order_id=self.order_id, location_id=self.location_id, currency=self.currency,
                               lines=tuple(merged.values()), shipments=(*self.shipments, shipment_id),
-                              delivered_at=latest, customer=self.customer)
+                              delivered_at=latest, customer=self.customer, shipping_charge=self.shipping_charge)
 
 
 class ReturnRuleViolation(Exception):
@@ -188,12 +189,18 @@ class ReturnAuthorisation(Aggregate):
                                 delivered_at=delivered.delivered_at, now=now)
         if verdict.resolution == "store_credit" and not delivered.customer:
             raise ReturnLineInvalid("/resolution", "the order names no customer to credit: ask for a refund")
+        # our fault: the order's shipping charge goes back too, with the first return that is ours to pay
+        shipping_amount = Decimal(0)
+        if (policy.refund_shipping_charge and verdict.return_shipping_paid_by == "seller" and not verdict.rejected
+                and not any(rma.shipping_amount for rma in earlier if rma.state != "rejected")):
+            shipping_amount = delivered.shipping_charge
         rma = cls(order_id=order_id, sequence=len(earlier) + 1, client_reference=client_reference,
                   location_id=verdict.drop_off_location_id or delivered.location_id, lines=priced, reason=reason,
                   comment=comment, method=verdict.method, resolution=verdict.resolution,
                   return_shipping_paid_by=verdict.return_shipping_paid_by,
                   drop_off_location_id=verdict.drop_off_location_id,
-                  items_amount=sum((line["amount"] for line in priced), Decimal(0)), currency=delivered.currency,
+                  items_amount=sum((line["amount"] for line in priced), Decimal(0)), shipping_amount=shipping_amount,
+                  currency=delivered.currency,
                   customer=delivered.customer, policy_version=policy.version, requested_by=requested_by,
                   return_deadline=verdict.return_deadline.isoformat() if verdict.return_deadline else None)
         if verdict.rejected:
@@ -208,7 +215,7 @@ class ReturnAuthorisation(Aggregate):
                  lines: list[dict[str, Any]], reason: str, comment: str | None, method: str, resolution: str,
                  return_shipping_paid_by: str, drop_off_location_id: str | None, items_amount: Decimal,
                  currency: str, customer: str | None, policy_version: str, requested_by: str,
-                 return_deadline: str | None):
+                 return_deadline: str | None, shipping_amount: Decimal = Decimal(0)):
         self.order_id = order_id
         self.sequence = sequence
         self.client_reference = client_reference
@@ -221,6 +228,7 @@ class ReturnAuthorisation(Aggregate):
         self.return_shipping_paid_by = return_shipping_paid_by
         self.drop_off_location_id = drop_off_location_id
         self.items_amount = items_amount
+        self.shipping_amount = shipping_amount
         self.currency = currency
         self.customer = customer
         self.policy_version = policy_version
@@ -333,7 +341,8 @@ class ReturnAuthorisation(Aggregate):
         assert self.inspection is not None
         fees = sum((policy.restocking_fee(line["grade"], self.unit_value(line["sku"]) * line["quantity"],
                                           self.return_shipping_paid_by) for line in self.inspection), Decimal(0))
-        amount = max(Decimal(0), self.items_amount - fees - self.return_shipping_fee).quantize(Decimal("0.01"))
+        amount = max(Decimal(0), self.items_amount + self.shipping_amount - fees - self.return_shipping_fee
+                     ).quantize(Decimal("0.01"))
         if self.resolution == "exchange":
             self._replacement_requested(order_id=self.order_id, replacement_order_id=replacement_order_id_for(self.id),
                                         lines=self.stock_lines)
@@ -343,12 +352,12 @@ class ReturnAuthorisation(Aggregate):
         else:
             self._refund_recorded(order_id=self.order_id, amount=amount, currency=self.currency,
                                   lines=self.stock_lines, items_amount=self.items_amount, restocking_fee=fees,
-                                  return_shipping_fee=self.return_shipping_fee)
+                                  return_shipping_fee=self.return_shipping_fee, shipping_amount=self.shipping_amount)
 
     @event("RefundRecorded")
     def _refund_recorded(self, order_id: str, amount: Decimal, currency: str, lines: list[dict[str, Any]],
                          items_amount: Decimal | None = None, restocking_fee: Decimal = Decimal(0),
-                         return_shipping_fee: Decimal = Decimal(0)) -> None:
+                         return_shipping_fee: Decimal = Decimal(0), shipping_amount: Decimal = Decimal(0)) -> None:
         self.state = "refunded"
         self.outcome = {"refund_amount": amount, "restocking_fee": restocking_fee,
                         "return_shipping_fee": return_shipping_fee}
@@ -391,7 +400,7 @@ class ReturnAuthorisation(Aggregate):
         """What will be (or was) refunded, before grading: the units' value less the return shipping fee."""
         if self.outcome and "refund_amount" in self.outcome:
             return self.outcome["refund_amount"]
-        return max(Decimal(0), self.items_amount - self.return_shipping_fee)
+        return max(Decimal(0), self.items_amount + self.shipping_amount - self.return_shipping_fee)
 
     def summary(self) -> dict[str, Any]:
         def text(values: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -403,7 +412,8 @@ class ReturnAuthorisation(Aggregate):
             "comment": self.comment, "method": self.method, "resolution": self.resolution,
             "return_shipping_paid_by": self.return_shipping_paid_by, "drop_off_location_id": self.drop_off_location_id,
             "lines": [{**line, "amount": str(line["amount"])} for line in self.lines],
-            "items_amount": str(self.items_amount), "return_shipping_fee": str(self.return_shipping_fee),
+            "items_amount": str(self.items_amount), "shipping_amount": str(self.shipping_amount),
+            "return_shipping_fee": str(self.return_shipping_fee),
             "refund_amount": str(self.refund_amount), "currency": self.currency, "customer": self.customer,
             "decision": self.decision, "pickup": self.pickup, "received": self.received,
             "condition": (self.received or {}).get("condition"), "inspection": self.inspection,

@@ -91,6 +91,7 @@ class ReturnPolicy:
     resolutions: tuple[str, ...] = RESOLUTIONS
     return_shipping_fee: Decimal = Decimal(0)
     restocking_fee_percent: Mapping[str, Decimal] = field(default_factory=dict)
+    refund_shipping_charge: bool = True  # a return that is our fault also refunds what the order charged to ship
 
     # ---- reading the document ----
     @classmethod
@@ -99,7 +100,7 @@ class ReturnPolicy:
         if not isinstance(document, dict):
             raise ReturnPolicyInvalid([("", "a return policy is a JSON object")])
         known = {"version", "window_days", "windows", "non_returnable_skus", "reasons", "methods", "default_method",
-                 "drop_off_locations", "resolutions", "return_shipping_fee", "restocking_fee_percent", "description"}
+                 "drop_off_locations", "resolutions", "return_shipping_fee", "restocking_fee_percent", "refund_shipping_charge", "description"}
         errors += [(f"/{key}", "is not a field of a return policy") for key in document if key not in known]
         version = document.get("version")
         if not isinstance(version, str) or not version.strip():
@@ -156,12 +157,16 @@ class ReturnPolicy:
             if value > 100:
                 errors.append((f"/restocking_fee_percent/{grade}", "at most 100"))
             percents[grade] = value
+        refund_shipping = document.get("refund_shipping_charge", True)
+        if not isinstance(refund_shipping, bool):
+            errors.append(("/refund_shipping_charge", "true or false"))
         if errors:
             raise ReturnPolicyInvalid(errors)
         return cls(version=version.strip(), window_days=window_days, windows=tuple(windows),
                    non_returnable_skus=tuple(non_returnable), reasons=reasons, methods=methods,
                    default_method=default_method, drop_off_locations=tuple(drop_off), resolutions=resolutions,
-                   return_shipping_fee=fee, restocking_fee_percent=percents)
+                   return_shipping_fee=fee, restocking_fee_percent=percents,
+                   refund_shipping_charge=bool(refund_shipping))
 
     # ---- applying it ----
     def window_for(self, sku: str) -> int:
