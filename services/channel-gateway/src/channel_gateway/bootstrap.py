@@ -21,6 +21,7 @@ from .adapters.file_api import file_routes
 from .adapters.file_drop import DropFolder, WatchedFolder, outbound_documents_projection
 from .adapters.http_api import OrderGate, document_canonical_order, gateway_routes
 from .adapters.publications import capture_publications
+from .adapters.return_api import document_return_request, return_routes
 from .adapters.stock_feed import (
     AmazonListingsSender,
     JsonStockSender,
@@ -31,10 +32,12 @@ from .adapters.stock_feed import (
     stock_feeds,
 )
 from .adapters.subscriptions import acknowledgement_handlers, stock_feed_handlers
-from .adapters.vendor_files import draw_up_acknowledgement, file_taker
+from .adapters.vendor_files import answer_purchase_order, draw_up_ship_notice, file_taker
 from .application.file_intake import FileIntake
 from .application.order_capture import OrderCapture
 from .application.purchase_order_acknowledgements import PurchaseOrderAcknowledgements
+from .application.return_requests import ReturnRequests
+from .application.ship_notices import ShipNotices
 
 SERVICE = "channel-gateway"
 
@@ -63,15 +66,19 @@ def bootstrap(settings: ServiceSettings | None = None, *, file_drop: Path | None
     http_app.include_router(gateway_routes(capture, channels, gate=gate))
     http_app.include_router(file_routes(gate, intake, files_view, take_file))
     http_app.include_router(amazon_routes(gate, capture, sp_api_clients or SellingPartnerClients()))
+    http_app.include_router(return_routes(gate, ReturnRequests(capture)))
     document_canonical_order(http_app)
+    document_return_request(http_app)
 
     workers = [channel_files_projection(capture, files_view)]
     workers += [WatchedFolder(DropFolder(drop_root, c.name), take_file) for c in channels.channels if c.file_drop]
     acknowledging = {c.name for c in channels.channels if c.acknowledges_orders}
     handlers = None
     if acknowledging:
-        acknowledgements = PurchaseOrderAcknowledgements(capture, draw_up_acknowledgement)
-        handlers = acknowledgement_handlers(acknowledgements, acknowledging)
+        acknowledgements = PurchaseOrderAcknowledgements(capture, answer_purchase_order)
+        # each shipment of a purchase order of these channels is told of too (856 / shipment confirmation)
+        ship_notices = ShipNotices(capture, draw_up_ship_notice, channels=acknowledging)
+        handlers = acknowledgement_handlers(acknowledgements, acknowledging, ship_notices)
         workers.append(outbound_documents_projection(capture, drop_root, ProjectionPositions(files_view.pool)))
 
     feeds = stock_feeds(channels.channels)
@@ -102,6 +109,7 @@ def bootstrap(settings: ServiceSettings | None = None, *, file_drop: Path | None
 
     process = assemble_service(settings, http_app, app=capture, publications=capture_publications,
                                handlers=handlers, extra_workers=workers, on_stop=stop,
-                               # acknowledgements follow an order's outcome; none of its steps waits for them
+                               # acknowledgements and ship notices follow an order's outcome; none of its steps
+                               # waits for them
                                fetch=GATHERED)
     return process, capture

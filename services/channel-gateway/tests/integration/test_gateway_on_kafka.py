@@ -1,5 +1,5 @@
 """The gateway on the real database and broker: an accepted order reaches Kafka exactly once,
-also when the same order is posted concurrently."""
+also when the same order is posted concurrently; so does a channel's return request."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from channel_gateway.bootstrap import bootstrap
 
 from devstack.kafka import create_topics
-from oms_contracts.topics import ALL_TOPICS, GATEWAY_ORDERS
+from oms_contracts.topics import ALL_TOPICS, GATEWAY_ORDERS, GATEWAY_RETURNS
 from oms_platform.kafka_probe import messages_about
 from oms_platform.settings import ServiceSettings
 
@@ -84,3 +84,28 @@ async def test_racing_idempotency_keys_capture_one_order_each(gateway):
     for response in (r for r in responses if r.status_code == 202):
         published = await messages_about(bootstrap_servers, GATEWAY_ORDERS, response.json()["order_id"])
         assert [m.event_type for m in published] == ["OrderAccepted"]
+
+
+async def test_a_return_request_posted_concurrently_is_published_once_on_the_returns_topic(gateway):
+    client, bootstrap_servers = gateway
+    headers = {"X-Api-Key": "webstore-demo-key"}
+    external = f"W-{uuid4().hex[:8]}"
+    placed = await client.post("/v1/channels/webstore/orders", headers=headers, json={
+        "external_order_id": external, "ordered_at": "2026-11-23T10:00:00+05:30", "currency": "INR",
+        "ship_to": {"name": "A", "line1": "1 Road", "city": "Pune", "postal_code": "411001", "country": "IN"},
+        "lines": [{"line_id": "1", "sku": "S1", "quantity": 2, "unit_price": "10.50"}], "payment_token": "tok_visa"})
+    assert placed.status_code == 202, placed.text
+    order_id = placed.json()["order_id"]
+    body = {"external_order_id": external, "external_return_id": f"R-{uuid4().hex[:8]}",
+            "lines": [{"sku": "S1", "quantity": 1}], "reason": "defective"}
+    responses = await asyncio.gather(*[client.post("/v1/channels/webstore/returns", json=body, headers=headers)
+                                       for _ in range(4)])
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 202]
+    assert {r.json()["order_id"] for r in responses} == {order_id}
+    await messages_about(bootstrap_servers, GATEWAY_RETURNS, order_id)
+    await asyncio.sleep(0.5)  # anything published twice would be there by now
+    published = await messages_about(bootstrap_servers, GATEWAY_RETURNS, order_id)
+    assert [m.event_type for m in published] == ["ReturnRequested"]
+    assert published[0].payload["external_return_id"] == body["external_return_id"]
+    assert published[0].payload["lines"] == [{"sku": "S1", "quantity": 1}]
+    assert published[0].producer == "channel-gateway"

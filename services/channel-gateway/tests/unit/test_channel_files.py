@@ -14,7 +14,7 @@ from channel_gateway.adapters.file_drop import DropFolder, OutboundDocuments, Wa
 from channel_gateway.adapters.http_api import OrderGate
 from channel_gateway.adapters.subscriptions import acknowledgement_handlers
 from channel_gateway.adapters.vendor_csv_orders import fulfilment_centre_addresses
-from channel_gateway.adapters.vendor_files import draw_up_acknowledgement, file_taker
+from channel_gateway.adapters.vendor_files import answer_purchase_order, draw_up_acknowledgement, file_taker
 from channel_gateway.adapters.x12 import read_interchange
 from channel_gateway.application.file_intake import FileIntake
 from channel_gateway.application.order_capture import OrderCapture
@@ -116,7 +116,7 @@ def test_an_upload_is_refused_for_a_wrong_type_an_empty_body_or_a_channel_that_t
 def test_an_order_outcome_draws_up_one_855_and_the_outbound_folder_gets_it_once(vendor):
     orders = upload(vendor.client, "amazon_vendor_850_plain.edi").json()["orders"]
     [order_id] = [o["order_id"] for o in orders]
-    acknowledgements = PurchaseOrderAcknowledgements(vendor.capture, draw_up_acknowledgement)
+    acknowledgements = PurchaseOrderAcknowledgements(vendor.capture, answer_purchase_order)
     assert acknowledgements.order_outcome(order_id, "accepted") is True
     assert acknowledgements.order_outcome(order_id, "rejected", "late cancellation") is False  # once only
     positions = InMemoryProjectionPositions()
@@ -140,7 +140,7 @@ def test_an_order_outcome_draws_up_one_855_and_the_outbound_folder_gets_it_once(
 
 async def test_outcome_messages_of_vendor_orders_draw_up_acknowledgements_and_others_are_passed_over(vendor):
     orders = upload(vendor.client, "amazon_vendor_850_two_groups.edi").json()["orders"]
-    acknowledgements = PurchaseOrderAcknowledgements(vendor.capture, draw_up_acknowledgement)
+    acknowledgements = PurchaseOrderAcknowledgements(vendor.capture, answer_purchase_order)
     handlers = acknowledgement_handlers(acknowledgements, {"amazon-vendor"})
     delivered = []
 

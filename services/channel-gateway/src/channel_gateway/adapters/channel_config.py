@@ -7,7 +7,8 @@ URL the webhooks must come from), ``rate_per_s`` and ``burst``, ``max_body_bytes
 (channel SKU or listing id -> our SKU) with ``listings_required``. A business buyer's channel (Amazon
 Vendor) names its delivery locations in ``ship_to_locations``: a table of codes -> addresses, or the name of
 a table shipped with the gateway (``"amazon-in-fulfilment-centres"``); ``file_drop`` to take files from its
-drop folder; ``acknowledges_orders`` for X12 855s. ``marketplace_api`` (Amazon SP-API) gives ``endpoint``,
+drop folder; ``acknowledges_orders`` for X12 855s and 856s (Vendor Central's confirmation CSVs for POs that
+came as its CSV download). ``marketplace_api`` (Amazon SP-API) gives ``endpoint``,
 ``token_endpoint`` and, for the credentials, the environment variables holding them (``*_env``).
 ``payment_collection``: who collects a prepaid order's money: ``channel`` (the marketplace or storefront
 took it; the default) or ``provider`` (the brand's own webstore: the order carries the checkout's payment

@@ -1,7 +1,8 @@
 """Channels' drop folders, standing in for the FTP/SFTP servers trading partners exchange files on:
 ``<root>/<channel>/inbound`` is watched for the channel's files (Vendor Central purchase-order CSVs, X12
 850 interchanges), which move to ``processed/`` once their orders are captured or to ``rejected/`` with
-``<name>.problem.json`` beside them; ``<root>/<channel>/outbound`` receives our documents (X12 855).
+``<name>.problem.json`` beside them; ``<root>/<channel>/outbound`` receives our documents (X12 855
+acknowledgements and 856 advance ship notices; Vendor Central's PO and shipment confirmation CSVs).
 
 Nothing is lost: a file leaves ``inbound`` only after its outcome is recorded in the event store, so a
 crash before that takes it again (the same bytes are the same file: its orders answer as duplicates).
@@ -25,6 +26,7 @@ from oms_platform.telemetry import log
 
 from ..application.file_intake import FileOutcome, ReceivedFile
 from ..domain.purchase_order_acknowledgement import PurchaseOrderAcknowledgement
+from ..domain.ship_notice import ShipNotice
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".filepart", ".partial")
 _log = log("file_drop")
@@ -140,8 +142,9 @@ class WatchedFolder:
 
 
 class OutboundDocuments:
-    """The sink of the outbound-documents projection: each acknowledgement drawn up becomes its file in the
-    channel's outbound folder; the position moves only after the files are written."""
+    """The sink of the outbound-documents projection: each acknowledgement and each ship notice drawn up
+    becomes its file in the channel's outbound folder; the position moves only after the files are
+    written."""
 
     NAME = "outbound_documents"
 
@@ -158,7 +161,7 @@ class OutboundDocuments:
         self.positions.save(self.NAME, up_to)
 
     def item_of(self, event: Any, _notification_id: int) -> tuple[Path, bytes] | None:
-        if isinstance(event, PurchaseOrderAcknowledgement.DrawnUp):
+        if isinstance(event, (PurchaseOrderAcknowledgement.DrawnUp, ShipNotice.DrawnUp)):
             return DropFolder(self.root, event.channel).outbound / event.filename, event.document.encode()
         return None
 

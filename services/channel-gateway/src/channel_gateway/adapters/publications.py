@@ -1,4 +1,4 @@
-"""What each captured-order event becomes on Kafka."""
+"""What each captured-order (and return-request) event becomes on Kafka."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from oms_contracts import gateway as c
-from oms_contracts.topics import GATEWAY_ORDERS
+from oms_contracts.topics import GATEWAY_ORDERS, GATEWAY_RETURNS
 from oms_platform.outbox_relay import Publication
 
 from ..domain.captured_order import CapturedOrder
+from ..domain.return_request import ReturnRequest
 
 
 def capture_publications(event: Any) -> Sequence[Publication]:
@@ -31,4 +32,10 @@ def capture_publications(event: Any) -> Sequence[Publication]:
             return [Publication(GATEWAY_ORDERS, order_id, c.OrderModificationRequested(
                 order_id=order_id, channel=e["channel"], modification_id=e["change_id"],
                 line_quantities=e["line_quantities"], ship_to=e["ship_to"], reason=e["reason"]))]
+        case ReturnRequest.Requested():  # keyed by the order, as every message about an order is
+            return [Publication(GATEWAY_RETURNS, e["order_id"], c.ReturnRequested(
+                order_id=e["order_id"], channel=e["channel"], external_order_id=e["external_order_id"],
+                external_return_id=e["external_return_id"], lines=e["lines"], reason=e["reason"],
+                comment=e["comment"], method=e["method"], resolution=e["resolution"],
+                requested_at=e["requested_at"]))]
     return []

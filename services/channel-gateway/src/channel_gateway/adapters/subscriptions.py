@@ -3,21 +3,26 @@
 A business buyer's purchase order (Amazon Vendor) is acknowledged once the order's fate is known: its stock
 reserved (accepted), backordered, or the order cancelled before that (rejected). Only orders of channels
 that await acknowledgements are looked at; every other order's events are passed over without a database
-read."""
+read. Each shipment of such an order (a split order's parcels one by one) is then told of once, when the
+orchestrator's OrderShipped says it left; OrderShipped does not name the order's channel, so whether the
+order is a buyer's purchase order is read from what its capture kept (one read by key per shipment)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import partial
 
 from oms_contracts import inventory, orchestrator
 from oms_platform.consumer import Delivery, Handler, run_step
 
 from ..application.purchase_order_acknowledgements import PurchaseOrderAcknowledgements
+from ..application.ship_notices import ShipNotices, ShippedParcel
 from .stock_feed import PostgresStockFeed
 
 
 def acknowledgement_handlers(acknowledgements: PurchaseOrderAcknowledgements,
-                             acknowledging_channels: Collection[str]) -> dict[type, Handler]:
+                             acknowledging_channels: Collection[str],
+                             ship_notices: ShipNotices | None = None) -> dict[type, Handler]:
     def concerns(channel: str | None) -> bool:
         return channel is None or channel in acknowledging_channels  # None: a message of an earlier release
 
@@ -39,8 +44,20 @@ def acknowledgement_handlers(acknowledgements: PurchaseOrderAcknowledgements,
             await run_step(acknowledgements.order_outcome, order_id=m.order_id, outcome="rejected",
                            reason=m.reason, tracking=d.tracking)
 
-    return {orchestrator.OrderReserved: reserved, orchestrator.OrderBackordered: backordered,
-            orchestrator.OrderCancelled: cancelled}
+    async def shipped(d: Delivery, notices: ShipNotices) -> None:
+        m: orchestrator.OrderShipped = d.message
+        parcel = ShippedParcel(shipment_id=m.shipment_id, carrier=m.carrier, tracking_number=m.tracking_number,
+                               location_id=m.location_id,
+                               lines=tuple({"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity}
+                                           for line in m.lines),
+                               shipped_at=d.envelope.occurred_at)  # when the orchestrator recorded it leaving
+        await run_step(notices.order_shipped, order_id=m.order_id, parcel=parcel, tracking=d.tracking)
+
+    handlers: dict[type, Handler] = {orchestrator.OrderReserved: reserved, orchestrator.OrderBackordered: backordered,
+                                     orchestrator.OrderCancelled: cancelled}
+    if ship_notices is not None:
+        handlers[orchestrator.OrderShipped] = partial(shipped, notices=ship_notices)
+    return handlers
 
 
 def stock_feed_handlers(feed: PostgresStockFeed) -> dict[type, Handler]:

@@ -22,7 +22,9 @@ channel SKU, looked up with the listing ids ``asin:<ASIN>`` and ``<type>:<Extern
 through ``Channel.sku_for``; Quantity Requested -> quantity; Unit Cost -> unit price; the currency from the
 cost ("₹", "INR", "Rs."), else a Currency column, else the channel's default. Amazon pays a vendor PO on
 invoice and the vendor ships it: payment "invoice", fulfilment "seller", service "standard". The ship window
-(Window Type/Start/End) is kept beside the canonical order for the confirmation and the ship notice.
+(Window Type/Start/End) and each line's cells as Amazon wrote them (ASIN, External Id and its type, Model
+Number, Quantity Requested, Unit Cost) are kept beside the canonical order (``as_record``): the PO
+confirmation and the shipment confirmation we write back echo them (``vendor_csv_confirmations``).
 Not read: Availability, Accepted/Received/Outstanding quantities and Expected Date (they are the vendor's
 answer to the PO, not Amazon's request), Title and Total Cost.
 
@@ -56,7 +58,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from itertools import islice
@@ -115,6 +117,23 @@ _ALIASES = {_header_key(name): column.key for column in COLUMNS for name in colu
 assert len(_ALIASES) == sum(len(column.names) for column in COLUMNS), "a header alias names two columns"
 
 
+RECORD_FORMAT = "vendor-central-csv"  # what a kept PO record says it came as (``as_record``)
+
+
+@dataclass(frozen=True)
+class PurchaseOrderRow:
+    """One line of the PO as the download wrote it: what Vendor Central's confirmations echo."""
+
+    line_id: str  # the canonical line id (the ASIN, or ASIN-<row> when the ASIN repeats in the PO)
+    asin: str
+    external_id: str  # as written ("8901234500017", or "EAN:8901234500017"); "" when blank
+    external_id_type: str  # the External Id Type cell ("EAN"); "" when blank
+    model_number: str  # "" when blank
+    quantity: int  # Quantity Requested
+    unit_cost: str  # the amount of the Unit Cost cell, as a decimal ("1299.00")
+    row: int  # the line of the file the row starts on
+
+
 @dataclass(frozen=True)
 class VendorPurchaseOrder:
     """One Amazon PO: the canonical order, and what the canonical order has no field for."""
@@ -125,6 +144,28 @@ class VendorPurchaseOrder:
     window_type: str | None = None  # "Delivery window (Prepaid)": the vendor delivers; "Ship window": collected
     window_start: date | None = None
     window_end: date | None = None
+    rows: tuple[PurchaseOrderRow, ...] = ()
+
+    @property
+    def po_number(self) -> str:
+        return self.order["external_order_id"]
+
+    def as_record(self) -> dict[str, Any]:
+        """The PO as JSON-ready fields (dates ISO), kept with the captured order for its confirmations;
+        ``from_record`` gives it back. ``format`` tells it from an X12 850's record."""
+        record = asdict(self)
+        for key in ("window_start", "window_end"):
+            record[key] = record[key].isoformat() if record[key] else None
+        record["rows"] = [dict(row) for row in record["rows"]]
+        return {"format": RECORD_FORMAT, **record}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> VendorPurchaseOrder:
+        fields = {key: value for key, value in record.items() if key != "format"}
+        for key in ("window_start", "window_end"):
+            fields[key] = date.fromisoformat(fields[key]) if fields[key] else None
+        fields["rows"] = tuple(PurchaseOrderRow(**row) for row in fields["rows"])
+        return cls(**fields)
 
 
 def translate_file(data: bytes, channel: Channel, *, currency_default: str | None = None,
@@ -327,12 +368,13 @@ class _PurchaseOrderReading:
         if window_start and window_end and end_row and window_end < window_start:
             out.fail(sheet.pointer(end_row, "window_end"), f"the window ends before it starts ({window_start})")
 
-        self._lines(rows, out)
+        kept = self._lines(rows, out)
         self._currency(po, rows, out)
         for canonical, value in (("/payment_method", "invoice"), ("/fulfilment_mode", "seller"),
                                  ("/service_level", "standard")):
             out.put(canonical, value, f"/rows/{first.line}")
-        return VendorPurchaseOrder(out.validated(), code or "", vendor, window_type, window_start, window_end)
+        return VendorPurchaseOrder(out.validated(), code or "", vendor, window_type, window_start, window_end,
+                                   tuple(kept))
 
     def _agreed(self, po: str, rows: list[_Row], key: str, read: Callable[[str], _T], out: TranslatedOrder,
                 *, required: bool = False) -> tuple[_T | None, _Row | None]:
@@ -362,8 +404,10 @@ class _PurchaseOrderReading:
             out.fail(self.sheet.pointer(rows[0], key), f"{_NAMES[key]} is blank on every row of PO {po}")
         return value, stated
 
-    def _lines(self, rows: list[_Row], out: TranslatedOrder) -> None:
+    def _lines(self, rows: list[_Row], out: TranslatedOrder) -> list[PurchaseOrderRow]:
+        """The PO's lines into ``out``; answers each row as written (complete once ``out`` has no errors)."""
         sheet = self.sheet
+        kept: list[PurchaseOrderRow] = []
         out.origin["/lines"] = f"/rows/{rows[0].line}"
         asins = Counter(sheet.cell(row, "asin").upper() for row in rows)
         for index, row in enumerate(rows):
@@ -392,6 +436,13 @@ class _PurchaseOrderReading:
                 out.fail(cost_cell, str(unreadable))
                 cost = None
             out.put(f"{target}/unit_price", str(cost) if cost is not None else None, cost_cell)
+            if asin and quantity is not None and cost is not None:
+                kept.append(PurchaseOrderRow(
+                    line_id=asin if asins[asin] == 1 else f"{asin}-{row.line}", asin=asin,
+                    external_id=sheet.cell(row, "external_id"), external_id_type=sheet.cell(row, "external_id_type"),
+                    model_number=sheet.cell(row, "model_number"), quantity=quantity, unit_cost=str(cost),
+                    row=row.line))
+        return kept
 
     def _sku(self, row: _Row, asin: str, out: TranslatedOrder) -> str | None:
         """Model Number is the vendor's item code: our SKU as it is, or through the listing table; without it,

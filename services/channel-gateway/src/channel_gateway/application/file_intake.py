@@ -24,7 +24,8 @@ from .order_capture import OrderCapture
 @dataclass(frozen=True)
 class FileOrder:
     """One order a file carries: the canonical order, where in the file its id is (a CSV cell, an EDI
-    segment) and, for a purchase order the buyer wants acknowledged, what the acknowledgement echoes."""
+    segment) and, for a purchase order the buyer wants acknowledged, what the acknowledgement and the
+    notices of its shipments echo (the PO as read: an 850's, or the CSV download's rows)."""
 
     order: dict[str, Any]
     source: str

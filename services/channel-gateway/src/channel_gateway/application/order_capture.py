@@ -45,8 +45,8 @@ class OrderCapture(ServiceApplication):
                acknowledgement: dict[str, Any] | None = None, payment_collection: str | None = None) -> CaptureResult:
         """Capture ``order`` once per (channel, external order id) and, with ``idempotency_key``, once per
         (channel, key): a repeat answers with the first capture's order id, also when the two race.
-        ``acknowledgement``: what the buyer's acknowledgement must echo of its purchase order (an X12 855),
-        kept with the order in the same transaction."""
+        ``acknowledgement``: what the buyer's acknowledgement (an X12 855, a Vendor Central PO confirmation)
+        and ship notices must echo of its purchase order, kept with the order in the same transaction."""
         order_id = order_id_for(channel, order["external_order_id"])
         print_ = fingerprint(order)
         key_id = idempotency_key_id(channel, idempotency_key) if idempotency_key else None

@@ -68,7 +68,8 @@ class Channel:
     time_zone: str | None = None
     # files (purchase-order CSVs, X12 850s) are also taken from the channel's drop folder
     file_drop: bool = False
-    # a business buyer's channel that awaits an acknowledgement (X12 855) of each purchase order
+    # a business buyer's channel that awaits an acknowledgement (X12 855) of each purchase order and a notice
+    # (X12 856) of each of its shipments (for a PO from Vendor Central's CSV download: its confirmation CSVs)
     acknowledges_orders: bool = False
     # who collects a prepaid order's money: "channel" (it took it) or "provider" (we authorise the checkout's
     # payment token through our payment provider)

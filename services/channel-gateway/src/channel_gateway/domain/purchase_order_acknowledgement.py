@@ -1,7 +1,8 @@
-"""A business buyer's purchase order awaiting our acknowledgement (Amazon Vendor Central's X12 855): what
-the acknowledgement must echo of the PO is kept when the PO is captured, and once the order's fate is
-known (reserved, backordered or rejected) the acknowledgement is drawn up once, with the next interchange
-control number of the channel."""
+"""A business buyer's purchase order awaiting our acknowledgement (Amazon Vendor Central's X12 855, or the
+PO confirmation CSV of its semi-automatic flow): what the acknowledgement must echo of the PO is kept when
+the PO is captured, and once the order's fate is known (reserved, backordered or rejected) the
+acknowledgement is drawn up once; an EDI document with the next interchange control number of the channel,
+a spreadsheet without one."""
 
 from __future__ import annotations
 
@@ -35,9 +36,11 @@ class PurchaseOrderAcknowledgement(Aggregate):
         self.control_number: int | None = None
         self.filename: str | None = None
 
-    def draw_up(self, outcome: str, reason: str | None, control_number: int, filename: str, document: str) -> None:
-        """Record the acknowledgement ``document`` (the whole EDI text, as it is delivered) for the order's
-        first decisive outcome; a later outcome or a repeated one changes nothing already sent."""
+    def draw_up(self, outcome: str, reason: str | None, control_number: int | None, filename: str,
+                document: str) -> None:
+        """Record the acknowledgement ``document`` (the whole text, as it is delivered) for the order's first
+        decisive outcome; a later outcome or a repeated one changes nothing already sent. ``control_number``:
+        the interchange's (None for a document that is not an EDI interchange, such as a CSV)."""
         if outcome not in OUTCOMES:
             raise AcknowledgementRuleViolation(f"unknown outcome {outcome!r}")
         if self.outcome is not None:
@@ -47,7 +50,7 @@ class PurchaseOrderAcknowledgement(Aggregate):
                        filename=filename, document=document)
 
     @event("DrawnUp")
-    def _drawn_up(self, channel: str, outcome: str, reason: str | None, control_number: int, filename: str,
+    def _drawn_up(self, channel: str, outcome: str, reason: str | None, control_number: int | None, filename: str,
                   document: str) -> None:
         self.outcome = outcome
         self.control_number = control_number
