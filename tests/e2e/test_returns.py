@@ -13,6 +13,7 @@ pytestmark = pytest.mark.e2e
 
 MAIN = "WH-BLR-1"     # priority 1 in the router's catalogue
 SECOND = "WH-DEL-1"   # priority 2
+WEBSTORE_KEY = "webstore-demo-key"
 
 
 def delivered_order(system, order_body, item: str, quantity: int) -> dict[str, Any]:
@@ -121,3 +122,27 @@ def test_a_return_the_policy_refuses_is_rejected_with_its_reason_on_the_timeline
     state = system.order(order_id).json()["state"]
     assert state["status"] == "delivered" and state["returns"][rma["rma_id"]]["state"] == "rejected"
     assert system.stock(gift_card, MAIN)["on_hand"] == 1  # nothing came back
+
+
+def test_a_channels_return_request_is_decided_by_the_policy_once(system, order_body, sku):
+    item = sku()
+    system.receive_stock(item, MAIN, 2)
+    order = order_body([(item, 1)])
+    order_id = delivered_order(system, lambda lines: order, item, 1)["order_id"]
+    request = {"external_order_id": order["external_order_id"], "external_return_id": f"RET-{uuid4().hex[:8]}",
+               "lines": [{"sku": item, "quantity": 1}], "reason": "damaged_in_transit", "method": "drop_off",
+               "comment": "the box was crushed"}
+    url = system.url("channel-gateway", "/v1/channels/webstore/returns")
+    first = system.http.post(url, json=request, headers={"X-Api-Key": WEBSTORE_KEY})
+    assert first.status_code == 202, first.text
+    again = system.http.post(url, json=request, headers={"X-Api-Key": WEBSTORE_KEY})
+    assert again.status_code == 200 and again.json()["order_id"] == order_id
+
+    def returns_of_order() -> list[dict[str, Any]]:
+        return system.http.get(system.url("returns", "/v1/returns"), params={"order_id": order_id}).json()
+
+    [rma] = system.wait_until(returns_of_order, what="the channel's return decided by returns")
+    assert rma["status"] == "authorised" and rma["requested_by"] == "channel webstore"
+    assert rma["method"] == "drop_off" and rma["comment"] == "the box was crushed"
+    system.wait_until(lambda: "ReturnAuthorised" in events_of(system, order_id), what="on the order's timeline")
+    assert len(returns_of_order()) == 1
