@@ -11,7 +11,13 @@ import pytest
 from erp_bridge.bootstrap import bootstrap
 
 from oms_contracts import orchestrator
-from oms_contracts.topics import ERP_DOCUMENTS, ORCHESTRATOR_ORDERS, RETURNS, VENDOR_COMMANDS, dead_letter_topic
+from oms_contracts.topics import (
+    ERP_DOCUMENTS,
+    ORCHESTRATOR_ORDERS,
+    RETURNS,
+    VENDOR_COMMANDS,
+    dead_letter_topic,
+)
 from oms_platform.consumer import MessageConsumer
 from oms_platform.kafka_probe import envelope_of, messages_about, publish
 from oms_platform.settings import ServiceSettings

@@ -27,7 +27,13 @@ from erp_bridge.domain.acknowledgement_windows import AcknowledgementWindows
 from erp_bridge.domain.vendor_order import vendor_order_id_for
 
 from oms_contracts import orchestrator
-from oms_contracts.topics import ORCHESTRATOR_ORDERS, RETURNS, VENDOR_COMMANDS, VENDOR_ORDERS, dead_letter_topic
+from oms_contracts.topics import (
+    ORCHESTRATOR_ORDERS,
+    RETURNS,
+    VENDOR_COMMANDS,
+    VENDOR_ORDERS,
+    dead_letter_topic,
+)
 from oms_platform.kafka_probe import envelope_of, messages_about, publish
 from oms_platform.settings import ServiceSettings
 from oms_platform.testing import RunningWorkers, ensure_topics, eventually
