@@ -32,7 +32,7 @@ def test_the_carrier_is_chosen_by_rule_and_the_parcel_gets_a_label_with_its_trac
     order_id = system.post_order(order_body([(item, 2)])).json()["order_id"]
     state = system.wait_for_status(order_id, "shipment_created")["state"]
     [shipment] = shipments_of(system, order_id)
-    assert shipment["carrier"] == state["carrier"] and shipment["carrier_rules_version"] == "demo/2026-11-24.3"
+    assert shipment["carrier"] == state["carrier"] and shipment["carrier_rules_version"] == "demo/2026-11-24.4"
     assert shipment["weight_kg"] == "1.1" and shipment["shipping_cost"]
     considered = {o["carrier"]: o["reason"] for o in shipment["carrier_options"]}
     assert set(considered) == {"SIMEX", "FASTR", "POSTL", "AMZNES", "AMZNMCF"}

@@ -19,6 +19,8 @@ from .adapters.carrier_desk import (
     carrier_apis_from_env,
     carrier_schedule_projection,
     postgres_carrier_schedule,
+    postgres_return_pickup_schedule,
+    return_pickup_schedule_projection,
 )
 from .adapters.channel_shipment_desk import channel_shipment_desk_from_env
 from .adapters.http_api import shipment_routes
@@ -37,6 +39,7 @@ from .adapters.publications import shipment_publications
 from .adapters.subscriptions import shipment_handlers
 from .application.channel_shipments import ChannelShipments
 from .application.notifications import Notifications
+from .application.return_pickups import ReturnPickups
 from .application.shipments import Shipments
 
 SERVICE = "shipping"
@@ -57,16 +60,24 @@ def bootstrap(settings: ServiceSettings | None = None, *,
     http_app = create_http_app(SERVICE, title="shipping: carrier booking and tracking")
     http_app.include_router(shipment_routes(shipments))
 
-    # carriers' APIs: bookings, withdrawals and tracking polls, worked from a schedule table by the carrier desk
+    # carriers' APIs: bookings, withdrawals and tracking polls, worked from a schedule table by the carrier desk;
+    # returns' reverse pickups likewise, from a table of their own (the same database pool) by a second desk
     carrier_workers: list = []
-    carrier_schedule = carrier_desk = None
+    carrier_schedule = return_pickup_schedule = carrier_desk = None
     if settings.role != "relay":
         carrier_schedule = postgres_carrier_schedule(settings.dsn())
+        return_pickup_schedule = postgres_return_pickup_schedule(pool=carrier_schedule.pool)
         where = carrier_env if carrier_env is not None else os.environ
         poll_cap = where.get("OMS_CARRIER_TRACKING_POLL_SECONDS")
-        carrier_desk = CarrierDesk(shipments, carrier_schedule, carrier_apis_from_env(shipments.carriers, where),
+        apis = carrier_apis_from_env(shipments.carriers, where)
+        carrier_desk = CarrierDesk(shipments, carrier_schedule, apis,
                                    tracking_poll_cap_s=float(poll_cap) if poll_cap else None)
-        carrier_workers = [carrier_schedule_projection(shipments, carrier_schedule), carrier_desk]
+        return_pickups = ReturnPickups(shipments)
+        return_pickup_desk = CarrierDesk(return_pickups, return_pickup_schedule, apis, name="return pickup desk",
+                                         tracking_poll_cap_s=float(poll_cap) if poll_cap else None)
+        carrier_workers = [carrier_schedule_projection(shipments, carrier_schedule), carrier_desk,
+                           return_pickup_schedule_projection(return_pickups, return_pickup_schedule),
+                           return_pickup_desk]
         # Amazon's FBA orders: their shipments, read from Amazon's Fulfilled Shipments report
         channel_desk = channel_shipment_desk_from_env(ChannelShipments(shipments), where)
         carrier_workers += [channel_desk] if channel_desk is not None else []
@@ -94,8 +105,11 @@ def bootstrap(settings: ServiceSettings | None = None, *,
         if notifications is not None and schedule is not None:
             notifications.close()
             schedule.close()
+        if return_pickup_schedule is not None:
+            return_pickup_schedule.close()  # (its pool is the carrier schedule's: closed with it)
         if carrier_schedule is not None:
             carrier_schedule.close()
+        # the carrier desk closes the carriers' API clients, which the return pickup desk shares
         return _closing(notices.senders.closing(), carrier_desk.aclose() if carrier_desk is not None else None)
 
     process = assemble_service(settings, http_app, app=shipments, publications=shipment_publications,

@@ -23,7 +23,12 @@ from shipping.bootstrap import bootstrap
 from devstack.kafka import create_topics
 from devstack.ports import free_port
 from oms_contracts import orchestrator
-from oms_contracts.topics import ORCHESTRATOR_ORDERS, SHIPPING_COMMANDS, dead_letter_topic
+from oms_contracts.topics import (
+    ORCHESTRATOR_ORDERS,
+    RETURN_PICKUP_COMMANDS,
+    SHIPPING_COMMANDS,
+    dead_letter_topic,
+)
 from oms_platform.kafka_probe import envelope_of, publish
 from oms_platform.settings import ServiceSettings
 from oms_platform.testing import RunningWorkers, eventually
@@ -120,7 +125,7 @@ def shipped(order_id: str) -> orchestrator.OrderShipped:
 
 async def start_topics(settings: ServiceSettings) -> None:
     await create_topics(settings.kafka_bootstrap, [(settings.topic_namespace + t.name, t.partitions) for t in (
-        ORCHESTRATOR_ORDERS, SHIPPING_COMMANDS, dead_letter_topic("shipping"))])
+        ORCHESTRATOR_ORDERS, SHIPPING_COMMANDS, RETURN_PICKUP_COMMANDS, dead_letter_topic("shipping"))])
 
 
 async def test_order_events_become_emails_once_with_a_message_id_of_the_notification(settings, smtp, tmp_path):

@@ -13,7 +13,7 @@ from eventsourcing.persistence import Tracking
 from shipping.bootstrap import bootstrap
 
 from oms_contracts import orchestrator
-from oms_contracts.topics import SHIPMENTS, SHIPPING_COMMANDS, dead_letter_topic
+from oms_contracts.topics import RETURN_PICKUP_COMMANDS, SHIPMENTS, SHIPPING_COMMANDS, dead_letter_topic
 from oms_platform.consumer import MessageConsumer
 from oms_platform.kafka_probe import envelope_of, messages_about, publish
 from oms_platform.settings import ServiceSettings
@@ -21,7 +21,8 @@ from oms_platform.testing import RunningWorkers, ensure_topics, eventually
 
 pytestmark = pytest.mark.integration
 
-TOPICS = (SHIPPING_COMMANDS, SHIPMENTS, dead_letter_topic("shipping"))
+# (shipping's consumer also reads returns' reverse pickup commands: its topics must exist for it to start)
+TOPICS = (SHIPPING_COMMANDS, RETURN_PICKUP_COMMANDS, SHIPMENTS, dead_letter_topic("shipping"))
 SHIP_TO = {"name": "A", "line1": "1 Road", "city": "Bengaluru", "postal_code": "560001", "country": "IN"}
 
 

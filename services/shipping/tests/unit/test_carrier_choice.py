@@ -62,7 +62,7 @@ def test_the_cheapest_eligible_carrier_wins_when_cost_outweighs_priority_and_eve
     assert [o.carrier for o in choice.options] == ["POSTL", "FASTR", "SIMEX", "AMZNES", "AMZNMCF"]  # ranked by score
     assert choice.reason.startswith("POSTL: serviceable all of IN, prepaid ok, standard ok, 0.6 kg to zone metro, "
                                     "cost INR 50.00 (1.00×0.6), priority 3 (0.00×0.4) = 0.60")
-    assert "FASTR eligible: cost INR 56.00" in choice.reason and choice.rule_version == "demo/2026-11-24.3"
+    assert "FASTR eligible: cost INR 56.00" in choice.reason and choice.rule_version == "demo/2026-11-24.4"
 
 
 def test_express_cod_weight_and_limits_each_remove_the_carriers_that_cannot_take_the_parcel():
@@ -96,7 +96,7 @@ def test_a_shipment_records_the_weight_cost_alternatives_and_catalogue_version()
     assert summary["carrier_options"][1] == {"carrier": "FASTR", "eligible": True, "cost": "56.00",
                                              "score": pytest.approx(0.588235, abs=1e-6),
                                              "reason": summary["carrier_options"][1]["reason"]}
-    assert summary["carrier_rules_version"] == "demo/2026-11-24.3"
+    assert summary["carrier_rules_version"] == "demo/2026-11-24.4"
 
 
 def test_priority_alone_takes_the_first_carrier_that_may_take_the_parcel():

@@ -108,7 +108,7 @@ async def test_a_booking_is_sent_under_its_booking_id_and_answered_with_the_awb(
         "cod_amount": "1234.00", "weight_kg": "1.20", "pieces": 1,
         "ship_from": {k: v for k, v in SHIP_FROM.items() if k != "line2"},
         "ship_to": {k: v for k, v in SHIP_TO.items() if k != "line2"},
-        "items": [{"sku": "TSHIRT-M", "quantity": 2}]}
+        "items": [{"sku": "TSHIRT-M", "quantity": 2}], "is_return": False}
     assert sleeps == []
 
 

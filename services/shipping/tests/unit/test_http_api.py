@@ -19,7 +19,8 @@ _DEMO = json.loads(DEFAULT_FILE.read_text())
 
 def load_carriers() -> CarrierCatalogue:
     return CarrierCatalogue.from_document({**_DEMO, "carriers": [
-        {k: v for k, v in c.items() if k not in ("booking", "tracking_poll_seconds")} for c in _DEMO["carriers"]]})
+        {k: v for k, v in c.items() if k not in ("booking", "tracking_poll_seconds", "reverse_pickup")}
+        for c in _DEMO["carriers"]]})
 
 
 SHIP_TO = {"name": "A", "line1": "1 Road", "city": "Bengaluru", "postal_code": "560001", "country": "IN"}

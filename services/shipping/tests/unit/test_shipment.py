@@ -35,7 +35,7 @@ pytestmark = pytest.mark.unit
 _DEMO = json.loads(DEFAULT_FILE.read_text())
 CARRIERS = CarrierCatalogue.from_document({
     **_DEMO, "rules": {**_DEMO["rules"], "scores": {"priority": 1}},
-    "carriers": [{k: v for k, v in c.items() if k not in ("booking", "tracking_poll_seconds")}
+    "carriers": [{k: v for k, v in c.items() if k not in ("booking", "tracking_poll_seconds", "reverse_pickup")}
                  for c in _DEMO["carriers"]]})
 SHIP_TO = {"name": "A", "line1": "1 Road", "city": "Bengaluru", "postal_code": "560001", "country": "IN"}
 LINES = [{"sku": "SKU-1", "quantity": 2}]

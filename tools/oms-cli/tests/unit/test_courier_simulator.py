@@ -204,9 +204,10 @@ async def test_the_default_couriers_take_what_shippings_catalogue_says_they_take
     for profile in DEFAULT_COURIERS:
         expected = catalogue[profile.code]
         assert (profile.serviceable_prefixes, profile.max_weight_kg, profile.cash_on_delivery,
-                profile.max_cash_on_delivery, profile.service_levels, profile.countries) == (
+                profile.max_cash_on_delivery, profile.service_levels, profile.countries, profile.reverse_pickup) == (
             expected.serviceable_prefixes, expected.max_weight_kg, expected.cash_on_delivery,
-            expected.max_cash_on_delivery, expected.service_levels, expected.countries)
+            expected.max_cash_on_delivery, expected.service_levels, expected.countries, expected.reverse_pickup)
+    assert [p.code for p in DEFAULT_COURIERS if p.reverse_pickup] == ["SIMEX", "FASTR"]
     assert [p.name for p in DEFAULT_COURIERS] == ["Simulated Express", "Fastr", "National Post"]
 
 
@@ -487,3 +488,122 @@ async def test_the_client_cancels_and_reads_tracking_in_canonical_statuses(couri
     assert await courier_api.cancel(tracking_number="SIMEX0000000000", carrier_reference=None,
                                     booking_id="x") == CarrierCancellation(cancelled=True,
                                                                            reason="unknown to the carrier")
+
+
+# ---------------------------------------------------------------- reverse pickups
+CUSTOMER = {"name": "Ravi Kumar", "line1": "9 Marine Drive", "city": "Mumbai", "postal_code": "400020",
+            "country": "IN", "phone": "+919800000002"}
+
+
+def reverse_pickup(**changes) -> dict:
+    """A customer's return: collected at the customer's, brought to the shipper's location."""
+    return booking(**{"ship_from": CUSTOMER, "ship_to": SHIP_FROM, "is_return": True, **changes})
+
+
+async def test_a_reverse_pickup_is_booked_by_a_courier_that_collects_returns_where_it_collects_them(http):
+    booked = await book(http, "rp-1:SIMEX:1", document=reverse_pickup())
+    assert booked.status_code == 201 and booked.json()["awb"].startswith("SIMEX")
+    awb = booked.json()["awb"]
+    answer = (await tracking(http, awb)).json()
+    assert answer["is_return"] is True and answer["events"][0]["description"] == "Reverse pickup booked, awaiting pickup"
+    assert answer["events"][0]["location"] == "Mumbai"  # booked where the return is collected
+    [kept] = (await http.get("/simulator/SIMEX/shipments")).json()["shipments"]
+    assert kept["is_return"] is True and kept["request"]["ship_from"]["city"] == "Mumbai"
+    no_returns = await book(http, "rp-1:POSTL:1", carrier="POSTL", document=reverse_pickup())
+    assert no_returns.status_code == 422 and no_returns.json()["error"]["code"] == "REVERSE_PICKUP_NOT_AVAILABLE"
+    # serviceability is the pickup's: SIMEX collects nothing at 794001, whatever it delivers to
+    far = await book(http, "rp-2:SIMEX:1", document=reverse_pickup(ship_from=CUSTOMER | {"postal_code": "794001"}))
+    assert far.status_code == 422 and far.json()["error"] == {
+        "code": "PINCODE_NOT_SERVICEABLE", "message": "Simulated Express does not collect returns at pin code 794001."}
+    cod = await book(http, "rp-3:SIMEX:1", document=reverse_pickup(payment_mode="cod", cod_amount="100.00"))
+    assert cod.status_code == 400 and cod.json()["error"]["field"] == "/payment_mode"
+    await http.post("/simulator/SIMEX/refusals", json={"count": 1, "code": "CAPACITY_EXHAUSTED",
+                                                      "postal_prefixes": ["40"]})  # no pickups in Mumbai today
+    assert (await book(http, "ship-9:SIMEX:1")).status_code == 201  # a forward parcel to Bengaluru: not Mumbai's
+    planned = await book(http, "rp-4:SIMEX:1", document=reverse_pickup())
+    assert planned.json()["error"]["code"] == "CAPACITY_EXHAUSTED"
+    assert (await stats(http))["return_bookings"] == 1 and (await stats(http, "POSTL"))["refusals"] == 1
+
+
+async def test_a_reverse_pickup_is_cancelled_until_the_courier_has_the_return_or_given_up(http):
+    auth = {"Authorization": "Bearer simex-demo-key"}
+    awb = (await book(http, "rp-1:SIMEX:1", document=reverse_pickup())).json()["awb"]
+    missed = await event(http, awb, "UD")
+    assert missed.json()["description"] == "Pickup attempted: customer not available"
+    assert missed.json()["location"] == "Mumbai"  # at the customer's door
+    cancelled = await http.post(f"/SIMEX/v1/shipments/{awb}/cancel", headers=auth)
+    assert cancelled.status_code == 200  # a failed pickup attempt: the customer still has it
+    collected = (await book(http, "rp-2:SIMEX:1", document=reverse_pickup())).json()["awb"]
+    assert (await event(http, collected, "PU")).json()["description"] == "Return picked up from the customer"
+    refused = await http.post(f"/SIMEX/v1/shipments/{collected}/cancel", headers=auth)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "ALREADY_PICKED_UP"
+    too_late = await event(http, collected, "NPU")
+    assert too_late.status_code == 409 and too_late.json()["error"]["code"] == "ALREADY_PICKED_UP"
+    forward = await booked_awb(http, "ship-1:SIMEX:1")
+    assert (await event(http, forward, "NPU")).status_code == 422  # a forward parcel has no pickup to give up
+    given_up = (await book(http, "rp-3:SIMEX:1", document=reverse_pickup())).json()["awb"]
+    await event(http, given_up, "UD")
+    assert (await event(http, given_up, "NPU")).status_code == 201
+    closed = await event(http, given_up, "PU")
+    assert closed.status_code == 409 and closed.json()["error"]["code"] == "SHIPMENT_CLOSED"
+    over = await http.post(f"/SIMEX/v1/shipments/{given_up}/cancel", headers=auth)
+    assert over.status_code == 409 and over.json()["error"]["code"] == "SHIPMENT_CLOSED"
+
+
+async def test_a_reverse_pickups_tracking_is_pushed_and_its_giving_up_in_shippings_own_shape(couriers):
+    receiver = Receiver()
+    app = couriers(webhooks={"SIMEX": {"url": "http://shipping.test/v1/carriers/SIMEX/webhooks/easypost",
+                                       "shape": "easypost"}},
+                   webhook_transport=httpx.MockTransport(receiver), webhook_backoff_s=0.001)
+    async with client_of(app) as http:
+        awb = (await book(http, "rp-1:SIMEX:1", document=reverse_pickup())).json()["awb"]
+        await event(http, awb, "UD")
+        await event(http, awb, "UD")
+        await event(http, awb, "NPU")
+        await eventually(lambda: _idle(app))
+        updates = [canonical_update(EasyPostEvent.model_validate(d))
+                   for d in receiver.documents("/v1/carriers/SIMEX/webhooks/easypost")]
+        assert [u.status for u in updates] == ["failed_attempt", "failed_attempt"]
+        [given_up] = receiver.documents("/v1/carriers/SIMEX/tracking")  # EasyPost has no word for it
+        update = CarrierTrackingUpdate.model_validate(given_up)
+        assert (update.tracking_number, update.status) == (awb, "pickup_abandoned")
+        assert update.description == "Pickup closed: not picked up after failed attempts (Mumbai)"
+
+
+async def test_autoplay_collects_a_return_and_brings_it_to_the_shipper_or_gives_the_pickup_up(couriers):
+    for rate, journey in ((0.0, ["BKD", "PU", "IT", "OFD", "DL"]), (1.0, ["BKD", "UD", "NPU"])):
+        app = couriers(autoplay=True, step_delay_s=(0.001, 0.002), failed_delivery_rate=rate, seed=42)
+        async with client_of(app) as http:
+            awb = (await book(http, "rp-1:SIMEX:1", document=reverse_pickup())).json()["awb"]
+
+            async def over(http=http, awb=awb) -> list[dict] | None:
+                events = (await tracking(http, awb)).json()["events"]
+                return events if events[-1]["code"] in ("DL", "NPU") else None
+
+            events = await eventually(over)
+            assert [e["code"] for e in events] == journey
+            assert events[1]["location"] == "Mumbai"  # picked up (or missed) at the customer's
+            if rate == 0.0:
+                assert (events[-1]["location"], events[-1]["description"]) == ("Bengaluru",
+                                                                               "Return delivered to the shipper")
+
+
+async def test_the_client_books_a_reverse_pickup_and_reads_its_giving_up(courier_api, http):
+    request = booking_request("rp-1:SIMEX:1", payment_mode="prepaid", cash_to_collect=None, service_level="standard",
+                              ship_from=CUSTOMER, ship_to=SHIP_FROM | {"line2": None}, is_return=True)
+    booked = await courier_api.book(request)
+    assert isinstance(booked, CarrierBooked) and await courier_api.book(request) == booked
+    [kept] = (await http.get("/simulator/SIMEX/shipments")).json()["shipments"]
+    assert kept["is_return"] is True and kept["request"]["is_return"] is True
+    assert (kept["request"]["ship_from"]["city"], kept["request"]["ship_to"]["city"]) == ("Mumbai", "Bengaluru")
+    await event(http, booked.tracking_number, "UD")
+    await event(http, booked.tracking_number, "NPU")
+    tracked = await courier_api.track(tracking_number=booked.tracking_number, carrier_reference=None)
+    assert [e.status for e in tracked.events] == ["failed_attempt", "pickup_abandoned"]
+    withdrawn = await courier_api.cancel(tracking_number=booked.tracking_number, carrier_reference=None,
+                                         booking_id="rp-1:SIMEX:1")
+    assert withdrawn.cancelled and withdrawn.reason.startswith("closed at the carrier")  # it collects nothing now
+    far = await courier_api.book(booking_request("rp-2:SIMEX:1", payment_mode="prepaid", cash_to_collect=None,
+                                                 ship_from=CUSTOMER | {"postal_code": "794001"}, ship_to=SHIP_FROM,
+                                                 is_return=True))
+    assert isinstance(far, CarrierRefused) and far.code == "PINCODE_NOT_SERVICEABLE"

@@ -21,6 +21,14 @@ What the desk does with each claimed row:
 * **track**: read the carrier's tracking and record every event not seen yet, as the carriers' webhooks do; look
   again after the carrier's ``tracking_poll_seconds``, until the parcel is delivered or back at its origin.
 
+Reverse pickups of returns are booked the same way by a second desk of the same kind over a table of their own,
+``return_pickup_schedule`` (kept by a projection of the same event store, ``ReturnPickups.carrier_work`` deciding):
+the booking goes to the carrier's API with the addresses the other way round and the carrier's return flag
+(``BookingRequest.is_return``); booked, returns hear ``ReturnPickupBooked``; every eligible carrier refusing, or
+none answering, ``ReturnPickupFailed``; a cancelled pickup's booking is withdrawn; a polled carrier's tracking is
+read until the return is delivered to our location or the carrier gave it up. Both desks share the carriers' API
+clients.
+
 Amazon's logistics (``amazon_easy_ship``, ``amazon_mcf``) use the seller's Selling Partner API settings, the same as
 the gateway's (``OMS_AMAZON_SP_API_ENDPOINT``, ``OMS_AMAZON_LWA_*``). A carrier with ``"booking": "api"`` in the
 catalogue needs its API's address: ``OMS_CARRIER_API_URL_<CODE>``, or
@@ -46,6 +54,7 @@ from oms_platform.work_schedule import (
     WorkSchedule,
 )
 
+from ..application.return_pickups import ReturnPickups
 from ..application.shipments import CarrierWork, Shipments
 from ..domain.carrier_booking import (
     BookingRequest,
@@ -57,9 +66,11 @@ from ..domain.carrier_booking import (
     CarrierUnavailable,
 )
 from ..domain.carrier_choice import CarrierCatalogue
+from ..domain.return_pickup import ReturnPickup, ReturnPickupClosed, ReturnPickupRuleViolation
 from ..domain.shipment import Shipment, ShipmentClosed, ShipmentRuleViolation
 
 PROJECTION = "carrier_schedule"
+RETURN_PICKUP_PROJECTION = "return_pickup_schedule"
 _log = log("carrier-desk")
 _tracer = tracer("carrier-desk")
 
@@ -106,6 +117,53 @@ def in_memory_carrier_schedule() -> InMemoryWorkSchedule:
 def carrier_schedule_projection(shipments: Shipments, schedule: WorkSchedule) -> NotificationLogProjection:
     return NotificationLogProjection(shipments, schedule, carrier_schedule_change(shipments.carriers),
                                      name=PROJECTION)
+
+
+def return_pickup_schedule_change(carriers: CarrierCatalogue) -> Callable[[Any, int], dict[str, Any] | None]:
+    """What a return pickup's event does to its row of ``return_pickup_schedule`` (None: nothing)."""
+    def polled(code: str | None) -> bool:
+        carrier = carriers.carrier(code) if code else None
+        return carrier is not None and carrier.tracking_poll_seconds is not None
+
+    def change(event: Any, _notification_id: int) -> dict[str, Any] | None:
+        key = event.originator_id
+        due_now = {"kind": "due", "return_pickup_id": key, "due_at": event.timestamp}
+        gone = {"kind": "gone", "return_pickup_id": key}
+        match event:
+            case ReturnPickup.Requested():
+                return due_now if event.carrier is not None else None  # (none: a Failed follows)
+            case ReturnPickup.CarrierRefused():
+                return due_now if event.next_carrier is not None else None  # (none: see Failed)
+            case ReturnPickup.BookingAttemptFailed():
+                return {"kind": "due", "return_pickup_id": key, "due_at": event.next_attempt_at}
+            case ReturnPickup.Booked():
+                return due_now if polled(event.carrier) else gone
+            case ReturnPickup.Cancelled() | ReturnPickup.BookedAfterCancellation():
+                return due_now  # (the desk withdraws an API booking, or finds nothing to do)
+            case ReturnPickup.CarrierCancellationAnswered():
+                # the carrier refused the withdrawal: it has the return, whose tracking a polled carrier is asked for
+                return due_now if not event.cancelled and polled(event.carrier) else gone
+            case ReturnPickup.Failed() | ReturnPickup.Delivered() | ReturnPickup.GivenUpByCarrier():
+                return gone
+        return None
+    return change
+
+
+def postgres_return_pickup_schedule(dsn: str | None = None, pool_size: int = 2, *, pool: Any = None
+                                    ) -> PostgresWorkSchedule:
+    return PostgresWorkSchedule(dsn, table=RETURN_PICKUP_PROJECTION, key="return_pickup_id", pool_size=pool_size,
+                                pool=pool)
+
+
+def in_memory_return_pickup_schedule() -> InMemoryWorkSchedule:
+    return InMemoryWorkSchedule(key="return_pickup_id")
+
+
+def return_pickup_schedule_projection(return_pickups: ReturnPickups, schedule: WorkSchedule
+                                      ) -> NotificationLogProjection:
+    return NotificationLogProjection(return_pickups.shipments, schedule,
+                                     return_pickup_schedule_change(return_pickups.shipments.carriers),
+                                     name=RETURN_PICKUP_PROJECTION)
 
 
 class UnconfiguredCarrierApi:
@@ -183,27 +241,29 @@ def _amazon_api(code: str, booking: str, env: Mapping[str, str]) -> CarrierApi:
 
 
 class CarrierDesk(LeasedWorkDesk):
-    """Works the due rows of ``carrier_schedule`` (see the module's docstring): each call given at most
-    ``call_timeout`` seconds; tracking polled at the carrier's interval, or ``tracking_poll_cap_s`` when shorter
-    (``OMS_CARRIER_TRACKING_POLL_SECONDS``); a booking the carrier could not answer is asked again after ``backoff_s`` x 2^(n-1)
-    (at most ``max_backoff_s``, with jitter), ``max_booking_attempts`` times in all before the carrier counts as
-    refusing."""
+    """Works the due rows of ``carrier_schedule`` for ``parcels``, the shipments (or of ``return_pickup_schedule``
+    for the return pickups: see the module's docstring): each call given at most ``call_timeout`` seconds; tracking
+    polled at the carrier's interval, or ``tracking_poll_cap_s`` when shorter (``OMS_CARRIER_TRACKING_POLL_SECONDS``);
+    a booking the carrier could not answer is asked again after ``backoff_s`` x 2^(n-1) (at most ``max_backoff_s``,
+    with jitter), ``max_booking_attempts`` times in all before the carrier counts as refusing."""
 
     name = "carrier desk"
 
-    def __init__(self, shipments: Shipments, schedule: WorkSchedule, apis: Mapping[str, CarrierApi], *,
+    def __init__(self, parcels: Shipments | ReturnPickups, schedule: WorkSchedule, apis: Mapping[str, CarrierApi], *,
                  poll_seconds: float = 1.0, lease: timedelta = timedelta(minutes=2), call_timeout: float = 60.0,
                  max_booking_attempts: int = 8, backoff_s: float = 15.0, max_backoff_s: float = 900.0,
                  batch_size: int = 50, concurrency: int = 8, tracking_poll_cap_s: float | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 jitter: Callable[[], float] = random.random):
+                 jitter: Callable[[], float] = random.random, name: str | None = None):
         if lease.total_seconds() <= call_timeout:
             raise ValueError("the lease must outlast the longest call (call_timeout)")
         if max_booking_attempts < 1:
             raise ValueError("max_booking_attempts must be at least 1")
+        if name is not None:
+            self.name = name
         super().__init__(schedule, poll_seconds=poll_seconds, lease=lease, batch_size=batch_size,
                          concurrency=concurrency, clock=clock)
-        self.shipments = shipments
+        self.parcels = parcels
         self.apis = dict(apis)
         self.call_timeout = call_timeout
         self.max_booking_attempts = max_booking_attempts
@@ -225,7 +285,7 @@ class CarrierDesk(LeasedWorkDesk):
         """Never raises: a failure is logged and the row waits for its claim to lapse (then it is worked again)."""
         claim = now + self.lease
         try:
-            work = await asyncio.to_thread(self.shipments.carrier_work, key, now)
+            work = await asyncio.to_thread(self.parcels.carrier_work, key, now)
             if work is None:
                 await asyncio.to_thread(self.schedule.forget, key, claimed_until=claim)
                 return
@@ -234,17 +294,16 @@ class CarrierDesk(LeasedWorkDesk):
                 await asyncio.to_thread(self.schedule.reschedule, key, work.next_attempt_at, claimed_until=claim)
                 return
             with _tracer.start_as_current_span(f"carrier {work.kind}", attributes={
-                    "oms.order_id": work.order_id, "oms.shipment_id": str(work.shipment_id),
-                    "oms.carrier": work.carrier}):
+                    **{f"oms.{name}": value for name, value in work.named.items()}, "oms.carrier": work.carrier}):
                 if work.kind == "book":
                     await self._book(work)
                 elif work.kind == "cancel":
                     await self._cancel(work, now, claim)
                 else:
                     await self._track(work, now, claim)
-        except Exception as failure:  # noqa: BLE001 - one shipment must never stop the others
-            _log.error("carrier desk could not finish a step; tried again once its claim lapses",
-                       shipment_id=str(key), error=repr(failure))
+        except Exception as failure:  # noqa: BLE001 - one parcel must never stop the others
+            _log.error(f"{self.name} could not finish a step; tried again once its claim lapses", key=str(key),
+                       error=repr(failure))
 
     async def _call(self, work: CarrierWork, call: Callable[[CarrierApi], Any]) -> Any:
         api = self.apis.get(work.carrier) or UnconfiguredCarrierApi(work.carrier)
@@ -255,8 +314,7 @@ class CarrierDesk(LeasedWorkDesk):
 
     async def _book(self, work: CarrierWork) -> None:
         assert work.request is not None
-        fields = {"order_id": work.order_id, "shipment_id": str(work.shipment_id), "carrier": work.carrier,
-                  "booking_id": work.booking_id}
+        fields = {**work.named, "carrier": work.carrier, "booking_id": work.booking_id}
         try:
             answer = await self._call(work, lambda api: api.book(work.request))
         except CarrierUnavailable as unavailable:
@@ -265,25 +323,25 @@ class CarrierDesk(LeasedWorkDesk):
             if attempt >= self.max_booking_attempts:
                 _log.warning("carrier unreachable: handing the parcel to the next carrier", reason=str(unavailable),
                              attempts=attempt, **fields)
-                await asyncio.to_thread(self.shipments.record_carrier_refusal, work.shipment_id,
+                await asyncio.to_thread(self.parcels.record_carrier_refusal, work.parcel_id,
                                         carrier=work.carrier, code="UNREACHABLE",
                                         reason=f"no answer after {attempt} attempts: {unavailable}")
                 return
             next_at = self.clock() + self.backoff(attempt)
             _log.warning("carrier booking attempt failed", reason=str(unavailable), attempt=attempt,
                          next_attempt_at=next_at.isoformat(), **fields)
-            await asyncio.to_thread(self.shipments.record_booking_attempt_failed, work.shipment_id,
+            await asyncio.to_thread(self.parcels.record_booking_attempt_failed, work.parcel_id,
                                     carrier=work.carrier, reason=str(unavailable), next_attempt_at=next_at)
             return
         if isinstance(answer, CarrierBooked):
             self.booked += 1
-            await asyncio.to_thread(self.shipments.record_carrier_booked, work.shipment_id, carrier=work.carrier,
+            await asyncio.to_thread(self.parcels.record_carrier_booked, work.parcel_id, carrier=work.carrier,
                                     tracking_number=answer.tracking_number,
                                     carrier_reference=answer.carrier_reference, at=self.clock())
             _log.info("carrier booked the parcel", tracking_number=answer.tracking_number, **fields)
         else:
             self.refused += 1
-            await asyncio.to_thread(self.shipments.record_carrier_refusal, work.shipment_id, carrier=work.carrier,
+            await asyncio.to_thread(self.parcels.record_carrier_refusal, work.parcel_id, carrier=work.carrier,
                                     code=answer.code, reason=answer.reason)
 
     async def _cancel(self, work: CarrierWork, now: datetime, claim: datetime) -> None:
@@ -293,16 +351,15 @@ class CarrierDesk(LeasedWorkDesk):
                 tracking_number=work.tracking_number, carrier_reference=work.carrier_reference,
                 booking_id=work.booking_id))
         except CarrierUnavailable as unavailable:
-            _log.warning("carrier cancellation to be asked again", reason=str(unavailable),
-                         shipment_id=str(work.shipment_id), carrier=work.carrier)
-            await asyncio.to_thread(self.schedule.reschedule, work.shipment_id, now + self.backoff(1),
+            _log.warning("carrier cancellation to be asked again", reason=str(unavailable), carrier=work.carrier,
+                         **work.named)
+            await asyncio.to_thread(self.schedule.reschedule, work.parcel_id, now + self.backoff(1),
                                     claimed_until=claim)
             return
         if not answer.cancelled:
             _log.warning("carrier refused to cancel the booking: the parcel is with it", reason=answer.reason,
-                         shipment_id=str(work.shipment_id), carrier=work.carrier,
-                         tracking_number=work.tracking_number)
-        await asyncio.to_thread(self.shipments.record_carrier_cancellation, work.shipment_id,
+                         carrier=work.carrier, tracking_number=work.tracking_number, **work.named)
+        await asyncio.to_thread(self.parcels.record_carrier_cancellation, work.parcel_id,
                                 cancelled=answer.cancelled, reason=answer.reason)
 
     async def _track(self, work: CarrierWork, now: datetime, claim: datetime) -> None:
@@ -314,20 +371,20 @@ class CarrierDesk(LeasedWorkDesk):
             tracking: CarrierTracking = await self._call(work, lambda api: api.track(
                 tracking_number=work.tracking_number, carrier_reference=work.carrier_reference))
         except CarrierUnavailable as unavailable:
-            _log.warning("carrier tracking not read this time", reason=str(unavailable),
-                         shipment_id=str(work.shipment_id), carrier=work.carrier)
-            await asyncio.to_thread(self.schedule.reschedule, work.shipment_id, again, claimed_until=claim)
+            _log.warning("carrier tracking not read this time", reason=str(unavailable), carrier=work.carrier,
+                         **work.named)
+            await asyncio.to_thread(self.schedule.reschedule, work.parcel_id, again, claimed_until=claim)
             return
         self.polled += 1
         for update in tracking.events:
             try:
-                await asyncio.to_thread(self.shipments.record_tracking, carrier=work.carrier,
+                await asyncio.to_thread(self.parcels.record_tracking, carrier=work.carrier,
                                         tracking_number=work.tracking_number, status=update.status,
                                         carrier_event_at=update.occurred_at.astimezone(UTC),
                                         description=update.description)
-            except ShipmentClosed:
-                break  # delivered or back at origin: the projection drops the row
-            except ShipmentRuleViolation as odd:
+            except (ShipmentClosed, ReturnPickupClosed):
+                break  # delivered, back at origin or given up: the projection drops the row
+            except (ShipmentRuleViolation, ReturnPickupRuleViolation) as odd:
                 _log.warning("carrier tracking event not taken", reason=str(odd), status=update.status,
-                             shipment_id=str(work.shipment_id), carrier=work.carrier)
-        await asyncio.to_thread(self.schedule.reschedule, work.shipment_id, again, claimed_until=claim)
+                             carrier=work.carrier, **work.named)
+        await asyncio.to_thread(self.schedule.reschedule, work.parcel_id, again, claimed_until=claim)

@@ -10,20 +10,26 @@ and weights decimal strings:
 * ``POST /v1/shipments``, ``Idempotency-Key: <booking id>``, body ``{"reference": <shipment id>, "order_id",
   "service_level", "payment_mode": "prepaid" | "cod", "cod_amount": "1234.00" | null, "weight_kg": "1.20",
   "pieces", "ship_from", "ship_to": {"name", "line1", "line2"?, "city", "region"?, "postal_code", "country",
-  "phone"?}, "items": [{"sku", "quantity"}]}``.
+  "phone"?}, "items": [{"sku", "quantity"}], "is_return": false}``. A reverse pickup (a customer's return) is
+  ``"is_return": true`` (EasyPost's name for it) with the addresses as the return travels: ``ship_from`` the
+  customer the courier collects from, ``ship_to`` our location; always prepaid. The courier refuses it with
+  ``REVERSE_PICKUP_NOT_AVAILABLE`` when it collects no returns, ``PINCODE_NOT_SERVICEABLE`` when it does not
+  collect at the customer's pin.
   201 ``{"awb", "reference", "status": "booked", "booked_at"}`` booked; the same key again answers the first
   answer (200 with the same AWB, or the same refusal), whatever the body: the first request wins.
   422 ``{"error": {"code": "PINCODE_NOT_SERVICEABLE" | "WEIGHT_LIMIT_EXCEEDED" | "COD_NOT_AVAILABLE" |
   "COD_LIMIT_EXCEEDED" | "SERVICE_NOT_AVAILABLE" | "CAPACITY_EXHAUSTED" | ...}}`` refused; 400
   ``INVALID_REQUEST`` with ``field`` (a JSON pointer) when the request is not a booking.
 * ``POST /v1/shipments/{awb}/cancel`` (``Idempotency-Key: <booking id>:cancel``): 200 ``{"awb", "status":
-  "cancelled"}``, the same when asked again; 409 ``ALREADY_PICKED_UP``; 404 ``SHIPMENT_NOT_FOUND``.
+  "cancelled"}``, the same when asked again; 409 ``ALREADY_PICKED_UP``, or ``SHIPMENT_CLOSED`` (a reverse pickup
+  the courier gave up); 404 ``SHIPMENT_NOT_FOUND``.
 * ``GET /v1/shipments/{awb}/tracking``: 200 ``{"awb", "status", "events": [{"code", "occurred_at", "location",
   "description"}]}``, oldest first; 404 ``SHIPMENT_NOT_FOUND``. Event codes, and our canonical statuses: ``BKD``
   booked and ``CAN`` cancelled (none: not tracking), ``PU`` picked up and ``IT`` in transit (``in_transit``),
   ``OFD`` (``out_for_delivery``), ``UD`` undelivered (``failed_attempt``), ``EX`` (``exception``), ``DL``
   (``delivered``), ``RT`` return to origin initiated (``return_to_origin``), ``RTD`` back with the shipper
-  (``returned_to_origin``).
+  (``returned_to_origin``). A reverse pickup's ``UD`` is a pickup attempt that failed (``failed_attempt``), and
+  ``NPU`` not picked up: the courier gave the pickup up after its attempts (``pickup_abandoned``).
 * 503 ``SERVICE_UNAVAILABLE``, 429 ``RATE_LIMITED`` (``Retry-After`` in seconds or an HTTP date), other 5xx and
   408 are transient.
 
@@ -35,9 +41,9 @@ How the client reads the answers:
   waits and is tried again with the same booking id); so do a redirect and a 404 on booking (the base URL is not
   the courier's API), and a success without an AWB;
 * a booking's 422 or other 4xx is ``CarrierRefused(code, message)`` (a 400's field named in the reason);
-* a cancellation's 409 is ``CarrierCancellation(cancelled=False, reason)``; its 404 ``SHIPMENT_NOT_FOUND`` is
-  ``cancelled=True, reason="unknown to the carrier"`` (a parcel the courier does not know is one it will not
-  collect), any other 404 ``CarrierUnavailable``;
+* a cancellation's 409 is ``CarrierCancellation(cancelled=False, reason)``, but its 409 ``SHIPMENT_CLOSED`` (a
+  reverse pickup the courier gave up) and its 404 ``SHIPMENT_NOT_FOUND`` are ``cancelled=True`` (a parcel the
+  courier closed, or does not know, is one it will not collect), any other 404 ``CarrierUnavailable``;
 * tracking's 404 ``SHIPMENT_NOT_FOUND`` is a tracking without events (logged); an event with an unknown code or
   an unreadable time is skipped (logged); descriptions are the courier's, with the location in brackets.
 """
@@ -68,7 +74,8 @@ from ..domain.carrier_booking import (
 )
 
 CANONICAL_STATUSES = {"PU": "in_transit", "IT": "in_transit", "OFD": "out_for_delivery", "UD": "failed_attempt",
-                      "EX": "exception", "DL": "delivered", "RT": "return_to_origin", "RTD": "returned_to_origin"}
+                      "EX": "exception", "DL": "delivered", "RT": "return_to_origin", "RTD": "returned_to_origin",
+                      "NPU": "pickup_abandoned"}
 UNTRACKED_CODES = ("BKD", "CAN")  # the booking and its cancellation: not tracking
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
 CENT = Decimal("0.01")
@@ -133,6 +140,8 @@ class HttpCourierApi:
         code, said = _error(response)
         if response.status_code == 404 and code == "SHIPMENT_NOT_FOUND":
             return CarrierCancellation(cancelled=True, reason="unknown to the carrier")
+        if response.status_code == 409 and code == "SHIPMENT_CLOSED":  # a reverse pickup it gave up: none to come
+            return CarrierCancellation(cancelled=True, reason=f"closed at the carrier: {said}")
         if response.status_code == 404:
             raise CarrierUnavailable(f"{self._named('POST ' + path)} answered 404: the base URL is not the "
                                      f"courier's API ({said})")
@@ -213,14 +222,15 @@ class HttpCourierApi:
 
 
 def booking_document(request: BookingRequest) -> dict[str, Any]:
-    """The body of ``POST /v1/shipments`` for a booking."""
+    """The body of ``POST /v1/shipments`` for a booking (a reverse pickup's with ``is_return``)."""
     cod = request.payment_mode == "cod"
     return {"reference": request.shipment_id, "order_id": request.order_id, "service_level": request.service_level,
             "payment_mode": request.payment_mode,
             "cod_amount": str(Decimal(request.cash_to_collect or 0).quantize(CENT)) if cod else None,
             "weight_kg": _kilograms(request.weight_kg), "pieces": request.pieces,
             "ship_from": _address(request.ship_from), "ship_to": _address(request.ship_to),
-            "items": [{"sku": str(line["sku"]), "quantity": int(line["quantity"])} for line in request.lines]}
+            "items": [{"sku": str(line["sku"]), "quantity": int(line["quantity"])} for line in request.lines],
+            "is_return": request.is_return}
 
 
 def _kilograms(weight: Decimal) -> str:

@@ -1,5 +1,6 @@
-"""HTTP API of shipping: carriers post tracking updates; anyone may ask where an order's shipment is
-(its latest one, by order) and which shipments an order has had (a replacement follows a cancelled one)."""
+"""HTTP API of shipping: carriers post tracking updates (of shipments, and of return pickups: the number says which);
+anyone may ask where an order's shipment is (its latest one, by order), which shipments an order has had (a
+replacement follows a cancelled one) and where a return's pickup is (by its RMA)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from oms_platform.http import Problem
 
 from ..application.channel_shipments import ChannelShipments
+from ..application.return_pickups import ReturnPickupNotFound, ReturnPickups
 from ..application.shipments import (
     LabelUnavailable,
     PickupNotFound,
@@ -23,6 +25,7 @@ from ..application.shipments import (
 from ..domain.carrier_choice import NoServiceableCarrier
 from ..domain.label import zpl_label
 from ..domain.pickup import EmptyPickup, PickupRuleViolation, manifest_csv
+from ..domain.return_pickup import ReturnPickupClosed, ReturnPickupRuleViolation, UnknownCarrierStatus
 from ..domain.shipment import (
     LocationAnswerRefused,
     ShipmentClosed,
@@ -34,7 +37,8 @@ from .label_pdf import pdf_label
 from .manifest_pdf import manifest_pdf
 
 CarrierStatus = Literal["in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered",
-                        "return_to_origin", "returned_to_origin"]
+                        "return_to_origin", "returned_to_origin", "pickup_abandoned"]
+# pickup_abandoned: the courier gave a return's pickup up after its attempts (a shipment has no such status)
 
 
 class CarrierTrackingUpdate(BaseModel):
@@ -63,20 +67,50 @@ class LocationAnswer(BaseModel):
 
 def shipment_routes(shipments: Shipments) -> APIRouter:
     routes = APIRouter(prefix="/v1", tags=["shipments"])
+    return_pickups = ReturnPickups(shipments)
+
+    def _number_unknown(carrier: str, update: CarrierTrackingUpdate) -> Problem:
+        return Problem(404, "Tracking number not found",
+                       f"{carrier} did not issue tracking number {update.tracking_number} for any shipment or return "
+                       "pickup", type_="/problems/tracking-number-not-found",
+                       errors=[{"pointer": "/tracking_number", "detail": "unknown for this carrier"}])
+
+    async def post_return_tracking(carrier: str, update: CarrierTrackingUpdate) -> dict[str, Any]:
+        try:
+            pickup, changed = await asyncio.to_thread(
+                return_pickups.record_tracking, carrier=carrier.upper(), tracking_number=update.tracking_number,
+                status=update.status, carrier_event_at=update.occurred_at.astimezone(UTC),
+                description=update.description)
+        except TrackingNumberUnknown:
+            raise _number_unknown(carrier, update) from None
+        except ReturnPickupClosed as closed:
+            raise Problem(409, "Return pickup closed", str(closed), type_="/problems/return-pickup-closed") from None
+        except UnknownCarrierStatus as bad:
+            raise Problem(422, "Request body is invalid", str(bad), type_="/problems/validation",
+                          errors=[{"pointer": "/status", "detail": str(bad)}]) from None
+        except ReturnPickupRuleViolation as refused:
+            raise Problem(409, "Tracking update refused", str(refused),
+                          type_="/problems/return-pickup-tracking-refused") from None
+        return {"return_pickup_id": str(pickup.id), "rma_id": pickup.rma_id, "order_id": pickup.order_id,
+                "status": str(pickup.status), "recorded": changed}
 
     @routes.post("/carriers/{carrier}/tracking", status_code=202, responses={404: {}, 409: {}, 422: {}})
     async def post_tracking(carrier: str, update: CarrierTrackingUpdate) -> dict[str, Any]:
-        """A carrier's tracking update; posting the same update again changes nothing."""
+        """A carrier's tracking update of a shipment, or of a return pickup (the tracking number says which);
+        posting the same update again changes nothing."""
+        try:
+            issued = await asyncio.to_thread(shipments.tracking_number, carrier.upper(), update.tracking_number)
+        except TrackingNumberUnknown:
+            raise _number_unknown(carrier, update) from None
+        if issued.return_pickup_id is not None:
+            return await post_return_tracking(carrier, update)
         try:
             shipment, changed = await asyncio.to_thread(
                 shipments.record_tracking, carrier=carrier.upper(), tracking_number=update.tracking_number,
                 status=update.status, carrier_event_at=update.occurred_at.astimezone(UTC),
                 description=update.description)
         except TrackingNumberUnknown:
-            raise Problem(404, "Tracking number not found",
-                          f"{carrier} did not issue tracking number {update.tracking_number} for any shipment",
-                          type_="/problems/tracking-number-not-found",
-                          errors=[{"pointer": "/tracking_number", "detail": "unknown for this carrier"}]) from None
+            raise _number_unknown(carrier, update) from None
         except ShipmentClosed as closed:
             raise Problem(409, "Shipment closed", str(closed), type_="/problems/shipment-closed") from None
         except UnknownTrackingStatus as bad:
@@ -132,6 +166,16 @@ def shipment_routes(shipments: Shipments) -> APIRouter:
             raise Problem(409, "Booking not retried", str(refused), type_="/problems/booking-retry-refused") from None
         except NoServiceableCarrier as none:
             raise Problem(409, "No carrier", str(none), type_="/problems/no-serviceable-carrier") from None
+
+    @routes.get("/return-pickups/{rma_id}", responses={404: {}})
+    async def return_pickup(rma_id: str) -> dict[str, Any]:
+        """The pickup of a return, by its RMA: the carrier chosen (and every carrier considered), its AWB, where it
+        is collected and where it goes, its tracking, and why it failed or was cancelled."""
+        try:
+            return await asyncio.to_thread(return_pickups.return_pickup, rma_id)
+        except ReturnPickupNotFound:
+            raise Problem(404, "Return pickup not found", f"no pickup was asked for return {rma_id}",
+                          type_="/problems/return-pickup-not-found") from None
 
     @routes.get("/shipments", responses={422: {}})
     async def list_for_order(order_id: str = Query(min_length=1)) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What each Shipment event becomes on Kafka (topic SHIPMENTS, keyed by order id)."""
+"""What each Shipment (and ReturnPickup) event becomes on Kafka (topic SHIPMENTS, keyed by order id)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from oms_contracts.topics import SHIPMENTS
 from oms_platform.outbox_relay import Publication
 
 from ..domain.channel_fulfilment import ChannelFulfilment
+from ..domain.return_pickup import ReturnPickup
 from ..domain.shipment import Shipment
 
 
 def shipment_publications(event: Any) -> Sequence[Publication]:
-    shipment_id = str(event.originator_id)
+    shipment_id = str(event.originator_id)  # (a return pickup's id, for its events)
     e = event.__dict__
 
     def on_shipments(message) -> Publication:
@@ -59,4 +60,24 @@ def shipment_publications(event: Any) -> Sequence[Publication]:
                 tracking_number=e["tracking_number"], shipped_at=e["shipped_at"],
                 estimated_arrival_at=e["estimated_arrival_at"], fulfilment_centre=e["fulfilment_centre"],
                 lines=e["lines"], all_shipped=e["all_shipped"]))]
-    return []  # TrackingNumber.Issued, the steps of a booking and the carriers' pickups stay inside the service
+        # reverse pickups of returns: what returns hears of the pickups it asked for
+        case ReturnPickup.Booked():
+            return [on_shipments(c.ReturnPickupBooked(
+                order_id=e["order_id"], rma_id=e["rma_id"], return_pickup_id=shipment_id,
+                location_id=e["location_id"], carrier=e["carrier"], tracking_number=e["tracking_number"]))]
+        case ReturnPickup.TrackingUpdated():
+            return [on_shipments(c.ReturnPickupTrackingUpdated(
+                order_id=e["order_id"], rma_id=e["rma_id"], return_pickup_id=shipment_id, carrier=e["carrier"],
+                tracking_number=e["tracking_number"], status=e["status"], carrier_event_at=e["carrier_event_at"]))]
+        case ReturnPickup.Delivered():
+            return [on_shipments(c.ReturnPickupDelivered(
+                order_id=e["order_id"], rma_id=e["rma_id"], return_pickup_id=shipment_id,
+                location_id=e["location_id"], carrier=e["carrier"], tracking_number=e["tracking_number"],
+                delivered_at=e["delivered_at"]))]
+        case ReturnPickup.Failed() | ReturnPickup.GivenUpByCarrier():
+            return [on_shipments(c.ReturnPickupFailed(order_id=e["order_id"], rma_id=e["rma_id"],
+                                                      return_pickup_id=shipment_id, reason=e["reason"]))]
+    # TrackingNumber.Issued, the steps of a booking, the carriers' pickups and a return pickup's request, cancellation
+    # and withdrawal stay inside the service (returns asked for them; a refused cancellation is followed by the
+    # pickup's tracking and delivery)
+    return []

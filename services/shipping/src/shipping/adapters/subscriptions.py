@@ -1,16 +1,20 @@
-"""Kafka subscribers: translate the orchestrator's shipping commands into calls of Shipments."""
+"""Kafka subscribers: translate the orchestrator's shipping commands into calls of Shipments, and returns' reverse
+pickup commands into calls of ReturnPickups. The consumer reads the topics of the messages handled here
+(SHIPPING_COMMANDS, RETURN_PICKUP_COMMANDS)."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from oms_contracts import orchestrator
+from oms_contracts import orchestrator, returns
 from oms_platform.consumer import Delivery, Handler, PoisonMessage, run_step
 
 from ..application.channel_shipments import ChannelShipments
+from ..application.return_pickups import ReturnPickups
 from ..application.shipments import Shipments
 from ..domain.carrier_choice import NoServiceableCarrier
 from ..domain.channel_fulfilment import ChannelFulfilmentMismatch
+from ..domain.return_pickup import ReturnPickupOfAnotherOrder
 from ..domain.shipment import ShipmentRuleViolation
 
 
@@ -57,8 +61,30 @@ def shipment_handlers(shipments: Shipments) -> dict[type, Handler]:
         except ChannelFulfilmentMismatch as refused:
             raise PoisonMessage(str(refused)) from refused
 
+    return_pickups = ReturnPickups(shipments)
+
+    async def book_return_pickup(d: Delivery) -> None:
+        m: returns.BookReturnPickup = d.message
+        try:
+            await run_step(return_pickups.book_return_pickup, order_id=m.order_id, rma_id=m.rma_id,
+                           location_id=m.location_id, lines=[line.model_dump() for line in m.lines],
+                           pickup_address=m.pickup_address.model_dump() if m.pickup_address is not None else None,
+                           tracking=d.tracking)
+        except ReturnPickupOfAnotherOrder as refused:
+            raise PoisonMessage(str(refused)) from refused
+
+    async def cancel_return_pickup(d: Delivery) -> None:
+        m: returns.CancelReturnPickup = d.message
+        try:
+            await run_step(return_pickups.cancel_return_pickup, order_id=m.order_id, rma_id=m.rma_id,
+                           reason=m.reason, tracking=d.tracking)
+        except ReturnPickupOfAnotherOrder as refused:
+            raise PoisonMessage(str(refused)) from refused
+
     return {
         orchestrator.CreateShipment: create,
         orchestrator.CancelShipment: cancel,
         orchestrator.TrackChannelShipments: follow,
+        returns.BookReturnPickup: book_return_pickup,
+        returns.CancelReturnPickup: cancel_return_pickup,
     }

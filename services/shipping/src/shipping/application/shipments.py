@@ -62,11 +62,11 @@ class PickupNotFound(LookupError):
 
 @dataclass(frozen=True)
 class CarrierWork:
-    """One piece of the carrier desk's work: ``book``, ``wait`` (book at ``next_attempt_at``), ``cancel`` (withdraw
-    an API booking) or ``track`` (poll)."""
+    """One piece of the carrier desk's work on a parcel (a shipment, or a return pickup): ``book``, ``wait`` (book at
+    ``next_attempt_at``), ``cancel`` (withdraw an API booking) or ``track`` (poll)."""
 
     kind: str
-    shipment_id: UUID
+    parcel_id: UUID  # the shipment's id, or the return pickup's
     order_id: str
     carrier: str
     booking_id: str
@@ -76,6 +76,12 @@ class CarrierWork:
     booking_attempts: int  # transient failures so far in this round with this carrier
     poll_seconds: int | None  # how often the carrier's tracking is polled (None: it posts to us)
     next_attempt_at: datetime | None = None
+    parcel: str = "shipment"  # what the parcel is: shipment, return_pickup
+
+    @property
+    def named(self) -> dict[str, str]:
+        """How logs and traces name the parcel: ``shipment_id`` or ``return_pickup_id``, and its order."""
+        return {f"{self.parcel}_id": str(self.parcel_id), "order_id": self.order_id}
 
 
 class LabelUnavailable(Exception):
@@ -144,7 +150,7 @@ class Shipments(ServiceApplication):
         if kind is None:
             return None
         request = self._booking_request(shipment) if kind == "book" else None
-        return CarrierWork(kind=kind, shipment_id=shipment.id, order_id=shipment.order_id, carrier=shipment.carrier,
+        return CarrierWork(kind=kind, parcel_id=shipment.id, order_id=shipment.order_id, carrier=shipment.carrier,
                            booking_id=shipment.booking_id, tracking_number=shipment.tracking_number,
                            carrier_reference=shipment.carrier_reference, request=request,
                            booking_attempts=shipment.booking_attempts,
@@ -327,10 +333,12 @@ class Shipments(ServiceApplication):
         return [pickup]
 
     def _pickup_or_none(self, pickup_id: UUID) -> Pickup | None:
+        """The carrier's pickup (None: none, or the id is another record's: a shipment's, a return pickup's)."""
         try:
-            return self.repository.get(pickup_id)
+            found = self.repository.get(pickup_id)
         except AggregateNotFoundError:
             return None
+        return found if isinstance(found, Pickup) else None
 
     def _location_pickups(self, location_id: str, pickup_id: str) -> LocationPickups:
         try:
@@ -432,10 +440,12 @@ class Shipments(ServiceApplication):
             raise ShipmentNotFound(shipment_id) from None
 
     def _get(self, shipment_id: UUID) -> Shipment | None:
+        """The shipment (None: none, or the id is another record's, such as a return pickup's)."""
         try:
-            return self.repository.get(shipment_id)
+            found = self.repository.get(shipment_id)
         except AggregateNotFoundError:
             return None
+        return found if isinstance(found, Shipment) else None
 
     def _order_shipments(self, order_id: str) -> OrderShipments | None:
         try:
@@ -464,12 +474,38 @@ class Shipments(ServiceApplication):
     def _tracking_number_taken(self, carrier: str, tracking_number: str) -> bool:
         return tracking_number_id_for(carrier, tracking_number) in self.repository
 
-    def _shipment_id_of(self, carrier: str, tracking_number: str) -> UUID:
+    def tracking_number_taken(self, carrier: str, tracking_number: str) -> bool:
+        """The carrier's number is issued for a parcel of ours already (a shipment, or a return pickup)."""
+        return self._tracking_number_taken(carrier, tracking_number)
+
+    def tracking_number(self, carrier: str, tracking_number: str) -> TrackingNumber:
+        """What the carrier's number was issued for (``TrackingNumberUnknown``: nothing of ours)."""
         try:
-            number: TrackingNumber = self.repository.get(tracking_number_id_for(carrier, tracking_number))
+            return self.repository.get(tracking_number_id_for(carrier, tracking_number))
         except AggregateNotFoundError:
             raise TrackingNumberUnknown(f"{carrier} {tracking_number}") from None
+
+    def _shipment_id_of(self, carrier: str, tracking_number: str) -> UUID:
+        number = self.tracking_number(carrier, tracking_number)
+        if number.shipment_id is None:
+            raise TrackingNumberUnknown(f"{carrier} {tracking_number} was issued for a return pickup, not a shipment")
         return number.shipment_id
+
+    # ---- where an order was delivered (a return's pickup address) ----
+    def delivery_address(self, order_id: str) -> tuple[dict[str, Any] | None, str]:
+        """Where the order was delivered, as its shipments know it, and which shipment says so: the latest delivered
+        shipment's address, else the latest booked one's (on its way, or further); (None, why) when it has none."""
+        found = [shipment for shipment_id in self._shipment_ids(order_id)
+                 if (shipment := self._get(shipment_id)) is not None and shipment.ship_to is not None]
+        delivered = [s for s in found if s.status == "delivered"]
+        sent = [s for s in found if s.status not in ("cancelled", "booking", "booking_failed")]
+        if delivered:
+            return dict(delivered[-1].ship_to), f"where order {order_id} was delivered (shipment {delivered[-1].id})"
+        if sent:
+            return dict(sent[-1].ship_to), (f"where order {order_id} was sent (shipment {sent[-1].id}, "
+                                            f"{sent[-1].status})")
+        return None, (f"the command gave none, and order {order_id} has no shipment of ours sent to an address to "
+                      "collect it from")
 
 
 def _label_address(address: dict[str, Any]) -> LabelAddress:

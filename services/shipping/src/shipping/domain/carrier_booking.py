@@ -3,6 +3,10 @@ of any carrier that books through an API (a courier's REST API, Amazon's Easy Sh
 Fulfillment), whatever the wire format. Adapters (``adapters/``) implement ``CarrierApi``; the desk that calls
 them records what they answered on the shipment.
 
+A reverse pickup (a customer's return) is booked the same way: a request with the addresses the other way round
+(from the customer to our location) and ``is_return`` set, which the adapter turns into its carrier's "return"
+flag.
+
 A booking has an id of its own (``BookingRequest.booking_id``: the shipment, the carrier and the attempt) that the
 adapter sends as the carrier's idempotency key: asking again after a crash, with the same id, gets the booking
 made the first time (the same tracking number), never a second one.
@@ -24,7 +28,9 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 CANONICAL_STATUSES = ("in_transit", "out_for_delivery", "failed_attempt", "exception", "delivered",
-                      "return_to_origin", "returned_to_origin")
+                      "return_to_origin", "returned_to_origin", "pickup_abandoned")
+# pickup_abandoned: a reverse pickup's courier gave up collecting the return from the customer (after failed
+# attempts); no forward parcel has it
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,9 @@ class BookingRequest:
     location_id: str
     channel: str | None = None  # the sales channel (Easy Ship: amazon)
     external_order_id: str | None = None  # the channel's order id (Easy Ship: the Amazon order id)
+    # a reverse pickup: the carrier collects a customer's return at ship_from (the customer) and brings it to
+    # ship_to (our location); prepaid, no cash collected. shipment_id is then the return pickup's id
+    is_return: bool = False
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ The catalogue (``config/carriers.json``, read by ``CarrierCatalogue.from_documen
                                               # per service level and zone: [the first 0.5 kg, each further 0.5 kg]
          "cod_fee": {"flat": 30, "percent": 1.5},                   # optional: the larger of the two
          "booking": "api",                    # optional: how a parcel is booked (BOOKINGS; default allotted_series)
-         "tracking_poll_seconds": 300}        # optional: also ask the carrier's API for tracking this often
+         "tracking_poll_seconds": 300,        # optional: also ask the carrier's API for tracking this often
+         "reverse_pickup": true}              # optional (default false): collects customers' returns (booking: api)
       ]
     }
 
@@ -42,6 +43,11 @@ Who may carry a parcel, before any filter: a carrier serves the parcel's ``fulfi
 ``["seller"]``: our parcels; ``channel_pickup``: the channel's logistics collect a marketplace order from us, as
 Easy Ship does), ships only from its ``locations`` when it lists them (Amazon's MCF: from Amazon's fulfilment
 centre), and a pickup location that lists ``carriers`` is served by those alone.
+
+Reverse pickups (a customer's return collected from the customer and brought to our location): only a carrier whose
+``reverse_pickup`` is true may collect one (booked through its API: its courier is told where to collect), every
+other carrier is barred with the reason "no reverse pickup"; the filters then apply to the pickup address's postal
+code as they do to a forward parcel's destination (``serves_pin``), and the parcel is prepaid (no cash collected).
 
 Each carrier may also give its ``"pickup"`` schedule (days, slots, cutoff, timezone: ``pickup.PickupSchedule``):
 a booked parcel goes on the carrier's next pickup at its location.
@@ -115,6 +121,7 @@ class Carrier:
     tracking_poll_seconds: int | None = None  # how often its API is asked for tracking (None: it posts to us)
     fulfilment_modes: tuple[str, ...] = ("seller",)  # whose parcels it carries (FULFILMENT_MODES)
     locations: tuple[str, ...] | None = None  # the only locations it ships from (None: any)
+    reverse_pickup: bool = False  # collects customers' returns (through its API)
 
     @property
     def books_through_api(self) -> bool:
@@ -251,9 +258,11 @@ class CarrierCatalogue:
 
     def choose(self, *, country: str, postal_code: str, payment_method: str, service_level: str,
                weight_kg: Decimal | None = None, cash_to_collect: Decimal | None = None,
-               location_id: str | None = None, fulfilment_mode: str = "seller") -> CarrierChoice:
+               location_id: str | None = None, fulfilment_mode: str = "seller",
+               reverse_pickup: bool = False) -> CarrierChoice:
         """The best carrier for the parcel by the rules (raises ``NoServiceableCarrier`` naming every reason).
-        ``payment_method`` "cod" without an amount still needs a carrier that collects cash."""
+        ``payment_method`` "cod" without an amount still needs a carrier that collects cash. ``reverse_pickup``: a
+        return collected at ``postal_code`` and brought to ``location_id``, by a carrier that offers it."""
         postal_code = postal_code.replace(" ", "").upper()
         if payment_method == "cod" and not cash_to_collect:
             cash_to_collect = Decimal("0.01")  # an amount unknown here: a carrier that collects cash, any limit
@@ -263,7 +272,7 @@ class CarrierCatalogue:
         skipped: list[CarrierOption] = []
         eligible: list[tuple[Carrier, Decimal | None]] = []
         for carrier in self.carriers:
-            barred = self._barred(carrier, location_id, fulfilment_mode)
+            barred = self._barred(carrier, location_id, fulfilment_mode, reverse_pickup)
             if barred is not None:
                 skipped.append(CarrierOption(carrier.code, False, barred))
                 continue
@@ -276,8 +285,10 @@ class CarrierCatalogue:
             else:
                 eligible.append((carrier, cost))
         if not eligible:
+            what = f"collects a return at {country} {postal_code}" if reverse_pickup \
+                else f"for {country} {postal_code}, {payment_method}"
             raise NoServiceableCarrier(
-                f"no carrier for {country} {postal_code}, {payment_method}, {service_level}, {parcel.weight_kg} kg: "
+                f"no carrier {what}, {service_level}, {parcel.weight_kg} kg: "
                 + "; ".join(f"{o.carrier} skipped: {o.reason}" for o in skipped))
         scored = self._scores(eligible)
         ranked = sorted(eligible, key=lambda pair: (-round(scored[pair[0].code][0], 6), pair[0].priority,
@@ -287,15 +298,20 @@ class CarrierCatalogue:
         prefix = chosen.serving_prefix(country, postal_code) or ""
         area = f"{prefix}{'x' * (len(postal_code) - len(prefix))}" if prefix else f"all of {country}"
         payment = "cod ok" if parcel.collects_cash else f"{payment_method} ok"
-        lead = (f"{chosen.code}: serviceable {area}, {payment}, {service_level} ok, {parcel.weight_kg} kg to zone "
+        served = "reverse pickup from" if reverse_pickup else "serviceable"
+        lead = (f"{chosen.code}: {served} {area}, {payment}, {service_level} ok, {parcel.weight_kg} kg to zone "
                 f"{zone}, {options[0].reason}")
         notes = [f"{o.carrier} eligible: {o.reason}" for o in options[1:]]
         notes += [f"{o.carrier} skipped: {o.reason}" for o in skipped]
         return CarrierChoice(chosen, "; ".join([lead, *notes]), (*options, *skipped), cost, zone, parcel.weight_kg,
                              self.version)
 
-    def _barred(self, carrier: Carrier, location_id: str | None, fulfilment_mode: str) -> str | None:
-        """Why the carrier may not carry this parcel at all, whatever the rules (None: it may)."""
+    def _barred(self, carrier: Carrier, location_id: str | None, fulfilment_mode: str,
+                reverse_pickup: bool = False) -> str | None:
+        """Why the carrier may not carry this parcel at all, whatever the rules (None: it may). A location served by
+        some carriers only receives its returns from them alone, too."""
+        if reverse_pickup and not carrier.reverse_pickup:
+            return "no reverse pickup"
         if fulfilment_mode not in carrier.fulfilment_modes:
             return f"not for {fulfilment_mode} parcels"
         if carrier.locations is not None and location_id not in carrier.locations:
@@ -334,7 +350,7 @@ class CarrierCatalogue:
 
 CARRIER_KEYS = ("code", "name", "priority", "countries", "serviceable_prefixes", "service_levels",
                 "cash_on_delivery", "max_cash_on_delivery", "max_weight_kg", "rates", "cod_fee", "pickup", "booking",
-                "tracking_poll_seconds", "fulfilment_modes", "locations")
+                "tracking_poll_seconds", "fulfilment_modes", "locations", "reverse_pickup")
 REQUIRED_CARRIER_KEYS = ("code", "name", "priority", "countries", "serviceable_prefixes", "service_levels",
                          "cash_on_delivery")
 DOCUMENT_KEYS = ("version", "description", "zones", "parcel_weights", "rules", "carriers", "pickup_locations")
@@ -524,6 +540,12 @@ class _CatalogueReader:
                 if mode not in FULFILMENT_MODES:
                     self.problem(f"{pointer}/fulfilment_modes", f"{mode!r} is not one of {', '.join(FULFILMENT_MODES)}")
             locations = self.strings(entry["locations"], f"{pointer}/locations") if "locations" in entry else None
+            reverse_pickup = entry.get("reverse_pickup", False)
+            if not isinstance(reverse_pickup, bool):
+                self.problem(f"{pointer}/reverse_pickup", "must be true or false")
+            elif reverse_pickup and booking != "api":
+                self.problem(f"{pointer}/reverse_pickup", "a reverse pickup is booked through the carrier's courier API "
+                             "(booking: api): its courier is told where to collect the return")
             if len(self.errors) > before:
                 continue
             carriers.append(Carrier(code=code, name=entry["name"], priority=priority, countries=countries,
@@ -531,7 +553,7 @@ class _CatalogueReader:
                                     service_levels=levels, max_cash_on_delivery=max_cod, max_weight_kg=max_weight,
                                     rates=rates, cod_fee=cod_fee, pickup=pickup, booking=booking,
                                     tracking_poll_seconds=poll, fulfilment_modes=modes or ("seller",),
-                                    locations=locations))
+                                    locations=locations, reverse_pickup=reverse_pickup))
         return carriers
 
     def rates(self, value: Any, pointer: str, levels: Sequence[str]) -> dict[str, dict[str, tuple[Decimal, Decimal]]]:

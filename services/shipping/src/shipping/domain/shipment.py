@@ -575,19 +575,37 @@ def tracking_number_id_for(carrier: str, tracking_number: str) -> UUID:
 
 
 class TrackingNumber(Aggregate):
-    """A carrier's tracking number and the shipment it was issued for: how a carrier's update finds
-    its shipment. Recorded in the same transaction as the booking, so it can never be missing."""
+    """A carrier's tracking number and what it was issued for, a shipment or a return pickup (``return_pickup_id``;
+    ``shipment_id`` None): how a carrier's update finds its parcel, whichever way the parcel travels. Recorded in
+    the same transaction as the booking, so it can never be missing; one record a carrier's number, so no AWB is
+    taken twice."""
+
+    class Issued(Aggregate.Created):
+        carrier: str
+        tracking_number: str
+        shipment_id: UUID | None
+        order_id: str
+        return_pickup_id: UUID | None = None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Numbers of earlier releases were issued for shipments alone."""
+            state.setdefault("return_pickup_id", None)
 
     @staticmethod
     def create_id(carrier: str, tracking_number: str, **_: Any) -> UUID:
         return tracking_number_id_for(carrier, tracking_number)
 
-    @event("Issued")
-    def __init__(self, carrier: str, tracking_number: str, shipment_id: UUID, order_id: str):
+    @event(Issued)
+    def __init__(self, carrier: str, tracking_number: str, shipment_id: UUID | None, order_id: str,
+                 return_pickup_id: UUID | None = None):
         self.carrier = carrier
         self.tracking_number = tracking_number
         self.shipment_id = shipment_id
         self.order_id = order_id
+        self.return_pickup_id = return_pickup_id
 
 
 def order_shipments_id_for(order_id: str) -> UUID:

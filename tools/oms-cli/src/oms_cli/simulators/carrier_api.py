@@ -13,14 +13,17 @@ Every refusal is ``{"error": {"code", "message"}}`` (with ``"field"``, a JSON po
   without one): ``{"reference" (our shipment id), "order_id", "service_level", "payment_mode": "prepaid" |
   "cod", "cod_amount": "1234.00" | null (required with cod, null when prepaid), "weight_kg": "1.20", "pieces",
   "ship_from" and "ship_to": {"name", "line1", "line2"?, "city", "region"?, "postal_code", "country" (ISO
-  3166 alpha-2), "phone"?}, "items": [{"sku", "quantity"}]}`` (an Indian pin code is six digits, not starting
-  with 0). Answers:
+  3166 alpha-2), "phone"?}, "items": [{"sku", "quantity"}], "is_return": false}`` (an Indian pin code is six
+  digits, not starting with 0). ``"is_return": true`` (EasyPost's name) books a reverse pickup: the courier collects
+  a customer's return at ``ship_from`` (the customer) and brings it to ``ship_to`` (the shipper's location); it is
+  prepaid (400 on ``/payment_mode`` otherwise), and only a courier that collects returns takes it. Answers:
 
   - 201 ``{"awb": "<CODE><10 digits>", "reference", "status": "booked", "booked_at"}``: booked;
   - 422 refused for good: ``PINCODE_NOT_SERVICEABLE`` (the destination pin is not served),
     ``COUNTRY_NOT_SERVICEABLE``, ``SERVICE_NOT_AVAILABLE`` (no such service level), ``WEIGHT_LIMIT_EXCEEDED``,
-    ``COD_NOT_AVAILABLE``, ``COD_LIMIT_EXCEEDED``, or whatever ``/simulator/{code}/refusals`` planned
-    (``CAPACITY_EXHAUSTED``...);
+    ``COD_NOT_AVAILABLE``, ``COD_LIMIT_EXCEEDED``, for a reverse pickup ``REVERSE_PICKUP_NOT_AVAILABLE`` (the
+    courier collects no returns) and ``PINCODE_NOT_SERVICEABLE`` (it does not collect at the pickup's pin), or
+    whatever ``/simulator/{code}/refusals`` planned (``CAPACITY_EXHAUSTED``...);
   - 400 ``INVALID_REQUEST`` naming the ``field``: not a booking (not kept: the caller may correct it and send
     the same key again).
 
@@ -29,12 +32,15 @@ Every refusal is ``{"error": {"code", "message"}}`` (with ``"field"``, a JSON po
   ``Idempotent-Replayed: true``. Keys are per courier.
 * ``POST /{code}/v1/shipments/{awb}/cancel`` (``Idempotency-Key`` accepted, not needed: cancelling is
   idempotent by nature): 200 ``{"awb", "status": "cancelled", "cancelled_at"}``, the same again; 409
-  ``ALREADY_PICKED_UP`` once the parcel has any event after the booking; 404 ``SHIPMENT_NOT_FOUND``.
-* ``GET /{code}/v1/shipments/{awb}/tracking``: 200 ``{"awb", "reference", "status": <latest event code>,
-  "events": [{"code", "occurred_at", "location", "description"}]}``, oldest first; 404 ``SHIPMENT_NOT_FOUND``.
-  Event codes: ``BKD`` booked, ``PU`` picked up, ``IT`` in transit, ``OFD`` out for delivery, ``DL`` delivered,
-  ``UD`` undelivered (a failed attempt), ``EX`` exception, ``RT`` return to origin initiated, ``RTD`` returned
-  to origin (back with the shipper), ``CAN`` cancelled.
+  ``ALREADY_PICKED_UP`` once the parcel has any event after the booking (a reverse pickup: once the courier has
+  the return, ``PU`` or later; a failed pickup attempt does not count), ``SHIPMENT_CLOSED`` once a reverse pickup
+  was given up (``NPU``); 404 ``SHIPMENT_NOT_FOUND``.
+* ``GET /{code}/v1/shipments/{awb}/tracking``: 200 ``{"awb", "reference", "is_return", "status": <latest event
+  code>, "events": [{"code", "occurred_at", "location", "description"}]}``, oldest first; 404
+  ``SHIPMENT_NOT_FOUND``. Event codes: ``BKD`` booked, ``PU`` picked up, ``IT`` in transit, ``OFD`` out for
+  delivery, ``DL`` delivered, ``UD`` undelivered (a failed attempt; of a reverse pickup, a failed pickup attempt),
+  ``EX`` exception, ``RT`` return to origin initiated, ``RTD`` returned to origin (back with the shipper), ``NPU``
+  not picked up (a reverse pickup the courier gave up after its attempts), ``CAN`` cancelled.
 * Transient answers, to be tried again with the same key: 503 ``SERVICE_UNAVAILABLE``, 429 ``RATE_LIMITED``
   (``Retry-After`` when planned so), 500/502/504; at random with ``transient_failure_rate``.
 
@@ -47,29 +53,33 @@ The simulator's controls (no key needed), each 404 ``CARRIER_NOT_FOUND`` for an 
   s | null}``: the next n ``/v1`` calls of that courier fail so before anything else; ``count: 0`` ends it.
 * ``POST /simulator/{code}/shipments/{awb}/events`` ``{"code": "IT", "description"?, "location"?,
   "occurred_at"?}``: a tracking event (201), pushed like any other; 409 ``SHIPMENT_CANCELLED`` or
-  ``SHIPMENT_CLOSED`` (after DL or RTD); ``BKD`` and ``CAN`` are not events one adds (422).
+  ``SHIPMENT_CLOSED`` (after DL, RTD or NPU); ``BKD`` and ``CAN`` are not events one adds (422), nor ``NPU``
+  to a forward parcel (422); ``NPU`` once the courier has the return is 409 ``ALREADY_PICKED_UP``.
 * ``GET /simulator/{code}/shipments``: every booking (with its request, events and webhook pushes) and every
   refusal; ``GET /simulator/stats``: per courier, calls served, refused by an outage or at random, unauthorised,
-  replays, bookings, refusals (by code), cancellations, events, webhook pushes delivered, refused and dropped.
+  replays, bookings (reverse pickups among them), refusals (by code), cancellations, events, webhook pushes
+  delivered, refused and dropped.
 
 Webhooks (``webhooks={code: {"url", "shape": "easypost" | "oms", "returns_url"?}}``): every tracking event but
 ``BKD`` and ``CAN`` is POSTed to ``url``, one parcel's in order, in the shape shipping takes:
 
 * ``oms``: ``{"tracking_number", "status": <canonical>, "occurred_at", "description", "location",
-  "carrier"}`` (shipping's ``POST /v1/carriers/{code}/tracking``);
+  "carrier"}`` (shipping's ``POST /v1/carriers/{code}/tracking``; ``NPU`` is ``pickup_abandoned``);
 * ``easypost``: EasyPost's ``tracker.updated`` Event whose ``result`` is the Tracker (``tracking_code``,
   ``status`` in EasyPost's words, ``updated_at``, every ``tracking_details`` so far) (shipping's ``POST
   /v1/carriers/{code}/webhooks/easypost``). EasyPost has no word for ``RTD``: it goes in the ``oms`` shape to
   ``returns_url``, or, when none is given and ``url`` ends ``/webhooks/easypost``, to the same path ending
-  ``/tracking`` (shipping's layout); otherwise it is not pushed.
+  ``/tracking`` (shipping's layout); otherwise it is not pushed. Nor for ``NPU``, which goes the same way.
 
 A push refused with another 4xx than 408/429 is dropped at once; otherwise it is tried ``webhook_attempts``
 times, ``webhook_backoff_s`` doubling between tries, then logged and dropped (the tracking API still has it).
 
 Autoplay (``autoplay=True``, ``OMS_CARRIER_SIMULATOR_AUTOPLAY=1``; off by default): each new booking plays its
 journey, ``step_delay_s`` (min, max) apart: PU, IT, OFD, then DL, or with ``failed_delivery_rate`` UD and again
-OFD, then DL or a second UD, RT and RTD. A cancelled or closed parcel stops. ``seed`` makes the AWBs, delays and
-outcomes reproducible; ``latency_s`` (min, max) delays every ``/v1`` answer.
+OFD, then DL or a second UD, RT and RTD. A reverse pickup's: PU (or, with ``failed_delivery_rate``, UD, a failed
+pickup attempt, and again; after the second one NPU), IT, OFD, DL at the shipper's location. A cancelled or closed
+parcel stops. ``seed`` makes the AWBs, delays and outcomes reproducible; ``latency_s`` (min, max) delays every
+``/v1`` answer.
 
 Run it with ``uvicorn --factory oms_cli.simulators.carrier_api:courier_simulator``; options left out come from
 ``OMS_CARRIER_SIMULATOR_AUTOPLAY``, ``_STEP_DELAY`` ("5,20"), ``_FAILED_DELIVERY_RATE``, ``_LATENCY``
@@ -114,14 +124,20 @@ IST = timezone(timedelta(hours=5, minutes=30), "IST")
 EVENT_DESCRIPTIONS = {"BKD": "Shipment booked, awaiting pickup", "PU": "Shipment picked up", "IT": "In transit",
                       "OFD": "Out for delivery", "DL": "Delivered", "UD": "Delivery attempted: consignee not available",
                       "EX": "Shipment held at hub", "RT": "Return to origin initiated",
-                      "RTD": "Returned to shipper", "CAN": "Booking cancelled by the shipper"}
+                      "RTD": "Returned to shipper", "CAN": "Booking cancelled by the shipper",
+                      "NPU": "Pickup closed: not picked up after failed attempts"}
+# a reverse pickup's events in the courier's words, where they differ from a forward parcel's
+RETURN_DESCRIPTIONS = {"BKD": "Reverse pickup booked, awaiting pickup", "PU": "Return picked up from the customer",
+                       "UD": "Pickup attempted: customer not available", "DL": "Return delivered to the shipper"}
 CANONICAL_STATUSES = {"PU": "in_transit", "IT": "in_transit", "OFD": "out_for_delivery", "UD": "failed_attempt",
-                      "EX": "exception", "DL": "delivered", "RT": "return_to_origin", "RTD": "returned_to_origin"}
+                      "EX": "exception", "DL": "delivered", "RT": "return_to_origin", "RTD": "returned_to_origin",
+                      "NPU": "pickup_abandoned"}
 EASYPOST_STATUSES = {"BKD": "pre_transit", "PU": "in_transit", "IT": "in_transit", "OFD": "out_for_delivery",
                      "DL": "delivered", "UD": "available_for_pickup", "EX": "failure", "RT": "return_to_sender",
-                     "CAN": "cancelled"}  # no word for RTD
+                     "CAN": "cancelled"}  # no word for RTD nor NPU
 UNPUSHED_CODES = ("BKD", "CAN")
-FINAL_CODES = ("DL", "RTD")
+FINAL_CODES = ("DL", "RTD", "NPU")
+IN_HANDS_CODES = ("PU", "IT", "OFD", "DL", "RT", "RTD")  # a reverse pickup's courier has the return
 OUTAGE_CODES = {429: "RATE_LIMITED", 500: "INTERNAL_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE",
                 504: "GATEWAY_TIMEOUT"}
 MAX_KEY_LENGTH = 255
@@ -131,8 +147,9 @@ Control = TypeVar("Control", bound=BaseModel)
 
 @dataclass(frozen=True)
 class CourierProfile:
-    """What one courier takes: where it delivers, what it weighs, whether (and up to what) it collects cash on
-    delivery, which service levels it offers. None: no limit."""
+    """What one courier takes: where it delivers (and collects returns), what it weighs, whether (and up to what)
+    it collects cash on delivery, which service levels it offers, whether it collects customers' returns (reverse
+    pickups). None: no limit."""
 
     code: str
     name: str
@@ -142,6 +159,7 @@ class CourierProfile:
     max_cash_on_delivery: Decimal | None = None
     service_levels: tuple[str, ...] | None = None
     countries: tuple[str, ...] = ("IN",)
+    reverse_pickup: bool = False
 
     @classmethod
     def from_document(cls, code: str, document: Mapping[str, Any]) -> CourierProfile:
@@ -158,7 +176,8 @@ class CourierProfile:
                    cash_on_delivery=bool(document.get("cash_on_delivery", True)),
                    max_cash_on_delivery=decimal("max_cash_on_delivery"),
                    service_levels=None if levels is None else tuple(levels),
-                   countries=tuple(document.get("countries") or ("IN",)))
+                   countries=tuple(document.get("countries") or ("IN",)),
+                   reverse_pickup=bool(document.get("reverse_pickup", False)))
 
     def serves(self, postal_code: str) -> bool:
         return self.serviceable_prefixes is None or postal_code.startswith(self.serviceable_prefixes)
@@ -167,9 +186,9 @@ class CourierProfile:
 # shipping's demo catalogue (services/shipping/src/shipping/config/carriers.json), as the couriers see it
 DEFAULT_COURIERS = (
     CourierProfile("SIMEX", "Simulated Express", ("11", "40", "41", "56", "57", "60"), Decimal(30), True,
-                   Decimal(50000), ("standard", "express")),
+                   Decimal(50000), ("standard", "express"), reverse_pickup=True),
     CourierProfile("FASTR", "Fastr", ("1", "2", "3", "4", "5", "6", "7", "8"), Decimal(20), False, None,
-                   ("standard", "express")),
+                   ("standard", "express"), reverse_pickup=True),
     CourierProfile("POSTL", "National Post", None, Decimal(35), True, Decimal(10000), ("standard",)),
 )
 
@@ -234,9 +253,16 @@ class ShipmentBooking(BaseModel):
     cod_amount: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=2)
     weight_kg: Decimal = Field(gt=0, max_digits=8, decimal_places=3)
     pieces: int = Field(ge=1, le=99)
-    ship_from: Address
-    ship_to: Address
+    ship_from: Address  # a reverse pickup: the customer the return is collected from
+    ship_to: Address  # a reverse pickup: the shipper's location it goes back to
     items: list[BookedItem] = Field(min_length=1)
+    is_return: bool = False  # a reverse pickup (EasyPost's name for the flag)
+
+    @property
+    def served_pin(self) -> str:
+        """The pin that decides whether the courier takes the booking: where it delivers, or, for a reverse pickup,
+        where it collects the return."""
+        return self.ship_from.postal_code if self.is_return else self.ship_to.postal_code
 
 
 def read_booking(body: bytes) -> ShipmentBooking:
@@ -259,6 +285,9 @@ def read_booking(body: bytes) -> ShipmentBooking:
     if booking.payment_mode == "prepaid" and booking.cod_amount is not None:
         raise CourierRefusal(400, "INVALID_REQUEST", "/cod_amount: a prepaid booking collects nothing",
                              field="/cod_amount")
+    if booking.is_return and booking.payment_mode != "prepaid":
+        raise CourierRefusal(400, "INVALID_REQUEST", "/payment_mode: a reverse pickup collects no cash (prepaid)",
+                             field="/payment_mode")
     return booking
 
 
@@ -282,7 +311,7 @@ class OutageBody(BaseModel):
 class EventBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: Literal["PU", "IT", "OFD", "DL", "UD", "EX", "RT", "RTD"]
+    code: Literal["PU", "IT", "OFD", "DL", "UD", "EX", "RT", "RTD", "NPU"]
     description: str | None = Field(default=None, max_length=300)
     location: str | None = Field(default=None, max_length=100)
     occurred_at: AwareDatetime | None = None
@@ -323,19 +352,26 @@ class Parcel:
         return any(event.code == "CAN" for event in self.events)
 
     @property
+    def is_return(self) -> bool:
+        return self.booking.is_return
+
+    @property
     def picked_up(self) -> bool:
+        """The courier has the parcel: any event after the booking (a reverse pickup's failed attempts aside)."""
+        if self.is_return:
+            return any(event.code in IN_HANDS_CODES for event in self.events)
         return any(event.code not in UNPUSHED_CODES for event in self.events)
 
     @property
     def closed(self) -> bool:
-        """Cancelled, delivered or back with the shipper: nothing more happens to it."""
+        """Cancelled, delivered, back with the shipper or not picked up: nothing more happens to it."""
         return any(event.code in (*FINAL_CODES, "CAN") for event in self.events)
 
     def document(self) -> dict[str, Any]:
         return {"awb": self.awb, "booking_id": self.booking_id, "reference": self.booking.reference,
-                "order_id": self.booking.order_id, "status": self.status, "booked_at": self.booked_at.isoformat(),
-                "request": self.request, "events": [event.document() for event in self.events],
-                "pushes": list(self.pushes)}
+                "order_id": self.booking.order_id, "is_return": self.is_return, "status": self.status,
+                "booked_at": self.booked_at.isoformat(), "request": self.request,
+                "events": [event.document() for event in self.events], "pushes": list(self.pushes)}
 
 
 @dataclass
@@ -347,7 +383,7 @@ class PlannedRefusal:
 
     def applies_to(self, booking: ShipmentBooking) -> bool:
         return self.count > 0 and (self.postal_prefixes is None
-                                   or booking.ship_to.postal_code.startswith(self.postal_prefixes))
+                                   or booking.served_pin.startswith(self.postal_prefixes))
 
 
 @dataclass(frozen=True)
@@ -407,6 +443,8 @@ class Courier:
         if plan is not None:
             plan.count -= 1
             return plan.code, plan.message
+        if booking.is_return:
+            return self.return_refusal_of(booking)
         profile, to = self.profile, booking.ship_to
         if to.country not in profile.countries:
             return "COUNTRY_NOT_SERVICEABLE", f"{profile.name} does not deliver to {to.country}."
@@ -426,9 +464,29 @@ class Courier:
                                           f"limit of {profile.max_cash_on_delivery}.")
         return None
 
+    def return_refusal_of(self, booking: ShipmentBooking) -> tuple[str, str] | None:
+        """Why this courier refuses a reverse pickup, by its rules: it collects no returns, or not from there (nor
+        brings them there), or not at that weight or service level."""
+        profile, at, to = self.profile, booking.ship_from, booking.ship_to
+        if not profile.reverse_pickup:
+            return "REVERSE_PICKUP_NOT_AVAILABLE", f"{profile.name} does not collect returns (no reverse pickups)."
+        for where, address in (("collect returns at", at), ("deliver to", to)):
+            if address.country not in profile.countries:
+                return "COUNTRY_NOT_SERVICEABLE", f"{profile.name} does not {where} {address.country}."
+            if not profile.serves(address.postal_code):
+                return "PINCODE_NOT_SERVICEABLE", f"{profile.name} does not {where} pin code {address.postal_code}."
+        if profile.service_levels is not None and booking.service_level not in profile.service_levels:
+            return "SERVICE_NOT_AVAILABLE", (f"{profile.name} has no {booking.service_level} service "
+                                             f"(only {', '.join(profile.service_levels)}).")
+        if profile.max_weight_kg is not None and booking.weight_kg > profile.max_weight_kg:
+            return "WEIGHT_LIMIT_EXCEEDED", (f"{booking.weight_kg} kg is over {profile.name}'s limit of "
+                                             f"{profile.max_weight_kg} kg.")
+        return None
+
     def stats(self) -> dict[str, Any]:
         names = ("calls", "refused_by_outage", "refused_at_random", "unauthorised", "replays", "bookings",
-                 "refusals", "cancellations", "events", "webhooks_delivered", "webhooks_refused", "webhooks_dropped")
+                 "return_bookings", "refusals", "cancellations", "events", "webhooks_delivered", "webhooks_refused",
+                 "webhooks_dropped")
         refusals_by_code = Counter(refusal["code"] for refusal in self.refusals)
         return {name: self.counters[name] for name in names} | {
             "refusals_by_code": dict(refusals_by_code), "outage_calls_left": self.outage_calls}
@@ -529,8 +587,11 @@ class CourierSimulator:
                   "booked_at": parcel.booked_at.isoformat()}
         courier.answers[key] = KeptAnswer(201, answer)
         courier.counters["bookings"] += 1
+        if booking.is_return:
+            courier.counters["return_bookings"] += 1
         if self.autoplay:
-            self._work.start(self._play_journey(courier, parcel), f"journey of {parcel.awb}")
+            journey = self._play_return_journey if booking.is_return else self._play_journey
+            self._work.start(journey(courier, parcel), f"journey of {parcel.awb}")
         return 201, answer, {}
 
     def cancel(self, courier: Courier, awb: str) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -540,6 +601,8 @@ class CourierSimulator:
                 raise CourierRefusal(409, "ALREADY_PICKED_UP",
                                      f"{awb} is {parcel.status} since {parcel.events[-1].occurred_at.isoformat()}: "
                                      "it can no longer be cancelled.")
+            if parcel.closed:  # a reverse pickup given up: nothing left to cancel
+                raise CourierRefusal(409, "SHIPMENT_CLOSED", f"{awb} is {parcel.status}: its journey is over.")
             self.record_event(courier, parcel, "CAN", occurred_at=self.now(), location=None)
             courier.counters["cancellations"] += 1
         cancelled_at = next(event.occurred_at for event in parcel.events if event.code == "CAN")
@@ -547,8 +610,8 @@ class CourierSimulator:
 
     def tracking(self, courier: Courier, awb: str) -> tuple[int, dict[str, Any], dict[str, str]]:
         parcel = self._parcel(courier, awb)
-        return 200, {"awb": awb, "reference": parcel.booking.reference, "status": parcel.status,
-                     "events": [event.document() for event in parcel.events]}, {}
+        return 200, {"awb": awb, "reference": parcel.booking.reference, "is_return": parcel.is_return,
+                     "status": parcel.status, "events": [event.document() for event in parcel.events]}, {}
 
     # -------------------------------------------------------------- the controls
     def plan_refusals(self, courier: Courier, plan: PlannedRefusalBody) -> None:
@@ -566,6 +629,12 @@ class CourierSimulator:
             raise CourierRefusal(409, "SHIPMENT_CANCELLED", f"{awb} was cancelled.")
         if parcel.closed:
             raise CourierRefusal(409, "SHIPMENT_CLOSED", f"{awb} is {parcel.status}: its journey is over.")
+        if wanted.code == "NPU" and not parcel.is_return:
+            raise CourierRefusal(422, "INVALID_REQUEST", f"{awb} is a forward parcel: NPU closes a reverse pickup.",
+                                 field="/code")
+        if wanted.code == "NPU" and parcel.picked_up:
+            raise CourierRefusal(409, "ALREADY_PICKED_UP", f"{awb} is {parcel.status}: the return was picked up, "
+                                 "its pickup cannot be given up.")
         return self.record_event(courier, parcel, wanted.code, occurred_at=wanted.occurred_at or self.now(),
                                  location=wanted.location or self._where(parcel, wanted.code),
                                  description=wanted.description)
@@ -573,8 +642,9 @@ class CourierSimulator:
     def record_event(self, courier: Courier, parcel: Parcel, code: str, *, occurred_at: datetime,
                      location: str | None, description: str | None = None) -> TrackingEvent:
         """Adds the event to the parcel's history (in time order) and pushes it to the courier's webhook."""
+        words = RETURN_DESCRIPTIONS.get(code) if parcel.is_return else None
         event = TrackingEvent(code=code, occurred_at=occurred_at.astimezone(IST), location=location,
-                              description=description or EVENT_DESCRIPTIONS[code])
+                              description=description or words or EVENT_DESCRIPTIONS[code])
         position = len(parcel.events)
         while position > 0 and parcel.events[position - 1].occurred_at > event.occurred_at:
             position -= 1
@@ -633,6 +703,23 @@ class CourierSimulator:
                 failed_attempts += 1
                 journey = ["UD", "OFD"] if failed_attempts == 1 else ["UD", "RT", "RTD"]
 
+    async def _play_return_journey(self, courier: Courier, parcel: Parcel) -> None:
+        """A reverse pickup: collected from the customer (a failed attempt tried once more, then given up), brought
+        to the shipper's location."""
+        journey, failed_attempts = ["PU"], 0
+        while journey:
+            code = journey.pop(0)
+            await asyncio.sleep(self.rng.uniform(*self.step_delay_s))
+            if parcel.closed:
+                return
+            if code == "PU" and self.rng.random() < self.failed_delivery_rate:
+                failed_attempts += 1
+                code, journey = ("UD", ["PU"]) if failed_attempts == 1 else ("NPU", [])
+            self.record_event(courier, parcel, code, occurred_at=self.now(), location=self._where(parcel, code),
+                              description=f"In transit to {parcel.booking.ship_to.city}" if code == "IT" else None)
+            if code == "PU":
+                journey = ["IT", "OFD", "DL"]
+
     async def _push(self, courier: Courier, parcel: Parcel, push: dict[str, Any], document: dict[str, Any]) -> None:
         async with parcel.push_turn:
             if self._http is None:
@@ -681,6 +768,8 @@ class CourierSimulator:
     @staticmethod
     def _where(parcel: Parcel, code: str) -> str:
         origin, destination = parcel.booking.ship_from.city, parcel.booking.ship_to.city
+        if parcel.is_return and code in ("UD", "NPU"):
+            return origin  # a failed pickup attempt: at the customer's door
         return {"PU": origin, "IT": f"{origin} hub", "OFD": destination, "DL": destination, "UD": destination,
                 "EX": f"{destination} hub", "RT": f"{destination} hub", "RTD": origin}.get(code, origin)
 
