@@ -1,4 +1,5 @@
-"""The one place that wires the ERP bridge: settings, event store, ERP outbox table, the vendor portal and
+"""The one place that wires the ERP bridge: settings, event store, ERP outbox table, the documents' delivery to
+the ERP (``adapters/erp_delivery.py``), the vendor portal and
 its desk, the vendors' tokens, their acknowledgement windows and the watch that lets unacknowledged purchase
 orders lapse, the two consumers, broker, telemetry."""
 
@@ -21,6 +22,8 @@ from .adapters.acknowledgement_watch import (
     acknowledgement_windows_from_env,
     describe,
 )
+from .adapters.erp_delivery import erp_delivery, erp_delivery_settings_from_env
+from .adapters.erp_inbound import erp_inbound, erp_inbound_settings_from_env
 from .adapters.erp_outbox import PostgresErpOutbox, erp_outbox_projection
 from .adapters.http_api import VendorCredentials, erp_routes, vendor_credentials_from_env, vendor_order_routes
 from .adapters.publications import erp_publications
@@ -54,6 +57,8 @@ def bootstrap(settings: ServiceSettings | None = None, *, vendor_portal: HttpVen
     check = acknowledgement_check if acknowledgement_check is not None else acknowledgement_check_interval_from_env()
     portal = vendor_portal if vendor_portal is not None else vendor_portal_from_env()
     credentials = vendor_credentials if vendor_credentials is not None else vendor_credentials_from_env()
+    delivery_settings = erp_delivery_settings_from_env()  # the documents to the ERP (OMS_ERP_TRANSPORT)
+    inbound_settings = erp_inbound_settings_from_env()  # the ERP's stock and items in (erp_inbound.py)
     if portal is None:
         logger.warning("OMS_VENDOR_PORTAL_URL is not set: purchase orders to dropship vendors are recorded but "
                        "not sent until it is (they stay placed)")
@@ -68,7 +73,11 @@ def bootstrap(settings: ServiceSettings | None = None, *, vendor_portal: HttpVen
     deadlines = PostgresAcknowledgementDeadlines(pool=outbox.pool)
     http_app = create_http_app(SERVICE, title="erp-bridge: documents for the ERP, purchase orders to vendors")
     http_app.include_router(erp_routes(outbox))
+    delivery = erp_delivery(documents, outbox.pool, delivery_settings)
+    http_app.include_router(delivery.routes)
     http_app.include_router(vendor_order_routes(documents, credentials))
+    inbound = erp_inbound(settings, inbound_settings, pool=outbox.pool)
+    http_app.include_router(inbound.routes)
     desk = VendorPortalDesk(documents, portal, ProjectionPositions(outbox.pool))
     # Purchase orders are on the order's critical path (the order waits for the vendor's answer), ERP documents
     # are not: the vendor commands get a consumer of their own that fetches promptly, in a group of its own,
@@ -78,6 +87,7 @@ def bootstrap(settings: ServiceSettings | None = None, *, vendor_portal: HttpVen
         vendor_order_handlers(documents), namespace=settings.topic_namespace, batch_store=documents, fetch=PROMPT)
 
     def stop() -> None:
+        inbound.close()
         documents.close()
         outbox.close()
         if portal is not None:
@@ -88,7 +98,8 @@ def bootstrap(settings: ServiceSettings | None = None, *, vendor_portal: HttpVen
                                extra_workers=[erp_outbox_projection(documents, outbox),
                                               vendor_portal_projection(documents, desk), vendor_commands,
                                               acknowledgement_deadlines_projection(documents, deadlines),
-                                              AcknowledgementWatch(documents, deadlines, check.total_seconds())],
+                                              AcknowledgementWatch(documents, deadlines, check.total_seconds()),
+                                              *delivery.workers, *inbound.workers],
                                on_stop=stop,
                                # ERP documents follow the order; none of its steps waits for them
                                fetch=GATHERED)

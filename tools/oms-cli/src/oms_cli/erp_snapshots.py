@@ -2,84 +2,52 @@
 reconciles its stock items with it as ``erp_feed`` adjustments, and draw the reconciliation report.
 
 The file is CSV (a header naming ``sku,location_id,on_hand`` for a full snapshot or ``sku,location_id,delta``
-for deltas, and optionally ``erp_reference``) or JSON (the body of ``POST /v1/stock/erp-snapshots``). The
-snapshot id is the file's name without its extension unless given; ``taken_at`` defaults to when the file
-was last modified (the ERP's export). Posting the same file again answers the same report and changes
-nothing."""
+for deltas, and optionally ``erp_reference``) or JSON (the body of ``POST /v1/stock/erp-snapshots``), read by
+the erp-bridge's reader of the ERP's stock files (``erp_bridge.domain.erp_stock_file``, the one reader of the
+format: the bridge takes the same files from the ERP's drop folder). The snapshot id is the file's name
+without its extension unless given; ``taken_at`` defaults to when the file was last modified (the ERP's
+export). Posting the same file again answers the same report and changes nothing."""
 
 from __future__ import annotations
 
-import csv
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import typer
+from erp_bridge.domain.erp_stock_file import (
+    StockFileUnreadable,
+    StockSnapshotFile,
+    export_time,
+    read_stock_file,
+)
 from rich.console import Console
 from rich.table import Table
 
 TIMEOUT_SECONDS = 300.0
 LINES_SHOWN = 200  # lines drawn (those that are not in agreement first); all are counted in the totals
 
-
-class SnapshotFileError(ValueError):
-    """The file cannot be read as a stock snapshot (where and why)."""
+# the file cannot be read as a stock snapshot (where and why): the erp-bridge's reader of the ERP's stock files
+SnapshotFileError = StockFileUnreadable
 
 
 def read_snapshot(file: Path, *, snapshot_id: str | None = None, source: str | None = None,
                   taken_at: datetime | None = None, locations: list[str] | None = None,
                   zero_missing: bool | None = None) -> dict[str, Any]:
-    """The body to post: the file's content, with what is given here in place of what it says."""
+    """The body to post: the file's content (read as the erp-bridge reads the ERP's drop folder), with what is
+    given here in place of what it says."""
+    return _read(file, snapshot_id=snapshot_id, source=source, taken_at=taken_at, locations=locations,
+                 zero_missing=zero_missing).body
+
+
+def _read(file: Path, **given: Any) -> StockSnapshotFile:
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        content = file.read_bytes()
+        modified_at = export_time(file.stat().st_mtime)
     except OSError as error:
-        raise SnapshotFileError(f"cannot read {file}: {error.strerror or error}") from None
-    if file.suffix.lower() == ".json":
-        try:
-            body = json.loads(text)
-        except ValueError as error:
-            raise SnapshotFileError(f"{file} is not JSON: {error}") from None
-        if not isinstance(body, dict):
-            raise SnapshotFileError(f"{file}: a snapshot is a JSON object")
-    else:
-        body = _from_csv(file, text)
-    given = {"snapshot_id": snapshot_id, "source": source, "locations": locations, "zero_missing": zero_missing,
-             "taken_at": taken_at.isoformat() if taken_at else None}
-    body.update({key: value for key, value in given.items() if value is not None})
-    body.setdefault("snapshot_id", file.stem)
-    body.setdefault("source", "erp")
-    body.setdefault("taken_at", datetime.fromtimestamp(file.stat().st_mtime).astimezone().isoformat())
-    return body
-
-
-def _from_csv(file: Path, text: str) -> dict[str, Any]:
-    reader = csv.DictReader(text.splitlines())
-    header = [name.strip() for name in reader.fieldnames or []]
-    reader.fieldnames = header
-    figures = [name for name in ("on_hand", "delta") if name in header]
-    missing = [name for name in ("sku", "location_id") if name not in header]
-    if missing or len(figures) != 1:
-        raise SnapshotFileError(f"{file}: the header names sku, location_id and either on_hand (a full snapshot) "
-                                f"or delta (deltas), not {','.join(header) or 'nothing'}")
-    figure = figures[0]
-    items = []
-    for row in reader:
-        line = reader.line_num
-        if not any((value or "").strip() for value in row.values()):
-            continue  # a blank line
-        value = (row.get(figure) or "").strip()
-        try:
-            quantity = int(value)
-        except ValueError:
-            raise SnapshotFileError(f"{file}, line {line}: {figure} {value!r} is not a whole number") from None
-        item: dict[str, Any] = {"sku": (row["sku"] or "").strip(), "location_id": (row["location_id"] or "").strip(),
-                                figure: quantity}
-        if (row.get("erp_reference") or "").strip():
-            item["erp_reference"] = row["erp_reference"].strip()
-        items.append(item)
-    return {"kind": "full" if figure == "on_hand" else "delta", "items": items}
+        raise SnapshotFileError(str(file), f"cannot be read: {error.strerror or error}") from None
+    return read_stock_file(file.name, content, modified_at=modified_at, **given)
 
 
 def post_snapshot(ledger_url: str, file: Path, console: Console, *, snapshot_id: str | None = None,
@@ -89,11 +57,12 @@ def post_snapshot(ledger_url: str, file: Path, console: Console, *, snapshot_id:
     that cannot be read, a snapshot the ledger refuses (naming each bad field) or a ledger that cannot be
     reached ends the command with exit code 2."""
     try:
-        body = read_snapshot(file, snapshot_id=snapshot_id, source=source, taken_at=taken_at, locations=locations,
-                             zero_missing=zero_missing)
+        read = _read(file, snapshot_id=snapshot_id, source=source, taken_at=taken_at, locations=locations,
+                     zero_missing=zero_missing)
     except SnapshotFileError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
+    body = read.body
     url = f"{ledger_url.rstrip('/')}/v1/stock/erp-snapshots"
     http = client or httpx.Client(timeout=TIMEOUT_SECONDS)
     try:
@@ -106,21 +75,22 @@ def post_snapshot(ledger_url: str, file: Path, console: Console, *, snapshot_id:
         if client is None:
             http.close()
     if response.status_code >= 400:
-        _print_problem(response, console)
+        _print_problem(response, console, read)
         raise typer.Exit(2)
     report = response.json()
     render_report(report, console, repeated=response.status_code == 200)
     return report
 
 
-def _print_problem(response: httpx.Response, console: Console) -> None:
+def _print_problem(response: httpx.Response, console: Console, read: StockSnapshotFile) -> None:
+    """The ledger's problem, each field it names as the file's line (CSV) where it can be."""
     try:
         problem = response.json()
     except ValueError:
         problem = {"title": response.reason_phrase, "detail": response.text[:500]}
     console.print(f"[red]{response.status_code} {problem.get('title', 'refused')}[/red]: {problem.get('detail', '')}")
     for error in problem.get("errors") or []:
-        console.print(f"  {error.get('pointer') or '(the snapshot)'}: {error.get('detail', '')}")
+        console.print(f"  {read.where(error.get('pointer') or '')}: {error.get('detail', '')}")
 
 
 def _action(action: str) -> str:

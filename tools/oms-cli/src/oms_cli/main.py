@@ -15,10 +15,12 @@ import httpx
 import typer
 from rich.console import Console
 
+from .erp_deliveries import erp_app
 from .stack import SERVICES, LocalStack, StackProfile
 from .timeline import render_order
 
 app = typer.Typer(help="Event-sourced order orchestration: run, demo and inspect the system.", no_args_is_help=True)
+app.add_typer(erp_app, name="erp")  # oms erp deliveries | delivery | resend
 console = Console()
 
 

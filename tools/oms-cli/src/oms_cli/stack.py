@@ -16,6 +16,7 @@ from devstack.postgres import PostgresCluster, ensure_postgres_installed
 from devstack.processes import ManagedProcess, Supervisor
 from oms_contracts.topics import ALL_TOPICS
 
+from .simulators.erp import DEMO_ERP_WEBHOOK_SECRET
 from .simulators.stack_simulators import (
     DEMO_STATUS_WEBHOOK_SECRET,
     SP_API_CLIENT_ID,
@@ -231,6 +232,15 @@ class LocalStack:
             # given) and the tokens vendors answer with
             env["OMS_VENDOR_PORTAL_URL"] = os.environ.get("OMS_VENDOR_PORTAL_URL") or self.profile.vendor_portal_url
             env["OMS_VENDOR_TOKENS"] = os.environ.get("OMS_VENDOR_TOKENS") or DEMO_VENDOR_TOKENS
+            # the ERP's stock and item master in: this stack's ledger, and its drop folder unless given
+            env["OMS_LEDGER_URL"] = self.profile.url("inventory-ledger")
+            env["OMS_ERP_DROP_FOLDER"] = (os.environ.get("OMS_ERP_DROP_FOLDER")
+                                          or str(self.profile.run_dir / "erp-drop"))
+            # ERP documents: the caller's OMS_ERP_* settings, else the signed webhook of the stack's simulated ERP
+            env.update({name: value for name, value in os.environ.items() if name.startswith("OMS_ERP_")})
+            env.setdefault("OMS_ERP_TRANSPORT", "webhook")
+            env.setdefault("OMS_ERP_WEBHOOK_URL", self.profile.simulators_url + "/erp/documents")
+            env.setdefault("OMS_ERP_WEBHOOK_SECRET", DEMO_ERP_WEBHOOK_SECRET)
         if spec.name == "shipping":  # customer notifications: the mail relay, the SMS gateway and the webstore's status
             # webhook (the stack's simulators unless given real ones)
             if not os.environ.get("OMS_SMTP_HOST"):
@@ -254,7 +264,8 @@ class LocalStack:
                                                      or f"{code.lower()}-demo-key")
             env.update({name: value for name, value in os.environ.items() if name.startswith("OMS_CARRIER_API_URL_")})
         # the seller's rules as data: the tenant's files (the packages' own demo ones unless given a folder)
-        for name in ("OMS_TENANT", "OMS_ORDER_RULES_DIR", "OMS_ROUTING_RULES_DIR"):
+        for name in ("OMS_TENANT", "OMS_ORDER_RULES_DIR", "OMS_ROUTING_RULES_DIR", "OMS_RETURN_POLICY_FILE",
+                     "OMS_SHIPPING_CARRIERS_FILE"):
             if os.environ.get(name):
                 env[name] = os.environ[name]
         env.update(self.extra_env)
@@ -268,6 +279,8 @@ class LocalStack:
                     "OMS_MAIL_SIMULATOR_SMTP_PORT": str(self.profile.mail_simulator_smtp_port),
                     "OMS_WEBSTORE_STATUS_WEBHOOK_SECRET": (os.environ.get("OMS_WEBSTORE_STATUS_WEBHOOK_SECRET")
                                                            or DEMO_STATUS_WEBHOOK_SECRET),
+                    # the key the simulated ERP checks the erp-bridge's documents with (the bridge's, above)
+                    "OMS_ERP_WEBHOOK_SECRET": os.environ.get("OMS_ERP_WEBHOOK_SECRET") or DEMO_ERP_WEBHOOK_SECRET,
                     # the simulated couriers post tracking to shipping (Simulated Express in EasyPost's shape;
                     # Fastr's is polled); their parcels move on their own when the caller asks for autoplay
                     "OMS_CARRIER_SIMULATOR_WEBHOOKS": json.dumps({"SIMEX": {
@@ -313,6 +326,18 @@ class LocalStack:
                     self.supervisor.start(self.relay_process_for(spec))
                 self.supervisor.start(process)
         self.supervisor.wait_healthy(timeout)
+
+    def restart_service(self, name: str, *, env: dict[str, str] | None = None, timeout: float = 90) -> None:
+        """``kill -9`` one service's process (a crash, for fault tests) and start it again, with ``env`` over its
+        usual environment (a setting changed on restart; none: as before), waiting until it is healthy."""
+        self.supervisor.kill(name)
+        self.supervisor.stop(name)  # (gone already: forgets it)
+        process = self.process_for(SERVICE_BY_NAME[name])
+        if self.separate_relays:
+            process.env["OMS_ROLE"] = "worker"
+        process.env.update(env or {})
+        self.supervisor.start(process)
+        self.supervisor.wait_healthy(timeout, names=[name])
 
     def stop_services(self) -> None:
         self.supervisor.stop_all()

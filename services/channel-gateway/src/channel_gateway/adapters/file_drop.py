@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oms_platform.drop_folders import write_atomically
 from oms_platform.event_store import ServiceApplication
 from oms_platform.projection import NotificationLogProjection
 from oms_platform.telemetry import log
@@ -56,22 +57,6 @@ class DropFolder:
     def create(self) -> None:
         for folder in (self.inbound, self.processed, self.rejected, self.outbound):
             folder.mkdir(parents=True, exist_ok=True)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """``path`` holds ``data`` entirely or is left as it was: never a half-written file for a reader."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 # (received file) -> its outcome; reads the file's format and takes or refuses it

@@ -1,6 +1,7 @@
 """Use cases of the ERP bridge: record each document once. Load, call, save with the tracking
-record of the order event that made the document due. The bridge's one application also carries out
-dropship purchase orders to vendors (``VendorOrders``), in the same event store."""
+record of the order event that made the document due. The bridge's one application also hands the documents to
+the ERP (``DocumentDeliveries``) and carries out dropship purchase orders to vendors (``VendorOrders``), in the
+same event store."""
 
 from __future__ import annotations
 
@@ -16,16 +17,13 @@ from oms_platform.telemetry import log
 
 from ..domain.acknowledgement_windows import AcknowledgementWindows
 from ..domain.erp_document import ErpDocument, erp_document_id_for
+from .document_deliveries import DocumentDeliveries, DocumentNotFound
 from .vendor_orders import VendorOrders
 
 _log = log("erp_documents")
 
 
-class DocumentNotFound(LookupError):
-    pass
-
-
-class ErpDocuments(VendorOrders, ServiceApplication):
+class ErpDocuments(DocumentDeliveries, VendorOrders, ServiceApplication):
     name = "erpdocuments"
     service_name = "erp-bridge"
 

@@ -7,7 +7,8 @@ the couriers' booking and tracking APIs under ``/carriers`` (``carrier_api``).
 ``oms up``, the tests and the benchmark run it beside the seven services and point the orchestrator
 (``OMS_PAYMENT_PROVIDER_URL``), the gateway's SP-API channel (``OMS_AMAZON_SP_API_ENDPOINT``,
 ``OMS_AMAZON_LWA_*``), the erp-bridge (``OMS_VENDOR_PORTAL_URL``) and shipping's notifications (``OMS_SMTP_*``,
-``OMS_SMS_GATEWAY_URL``, ``OMS_WEBSTORE_STATUS_WEBHOOK_*``) and carrier bookings (``OMS_CARRIER_API_*``) at it;
+``OMS_SMS_GATEWAY_URL``, ``OMS_WEBSTORE_STATUS_WEBHOOK_*``) and carrier bookings (``OMS_CARRIER_API_*``) at it,
+and the ERP the erp-bridge delivers its documents to under ``/erp`` (``erp``; ``OMS_ERP_WEBHOOK_*``);
 a deployment points them at the real ones.
 
 Run it on its own with ``uvicorn --factory oms_cli.simulators.stack_simulators:stack_simulators``."""
@@ -24,6 +25,7 @@ from fastapi.responses import JSONResponse
 
 from .amazon_sp_api import sp_api_simulator
 from .carrier_api import courier_simulator
+from .erp import DEMO_ERP_WEBHOOK_SECRET, ErpSimulator, erp_simulator_routes
 from .notification_receivers import (
     MailSimulator,
     mail_simulator,
@@ -98,6 +100,9 @@ def stack_simulators() -> FastAPI:
     app.mount("/sms", sms_gateway_simulator())
     app.mount("/status-webhooks", status_webhook_receiver(
         {"webstore": os.environ.get("OMS_WEBSTORE_STATUS_WEBHOOK_SECRET") or DEMO_STATUS_WEBHOOK_SECRET}))
+    # the ERP the erp-bridge hands its documents to (/erp/documents; its controls under /simulator/erp)
+    app.include_router(erp_simulator_routes(ErpSimulator(os.environ.get("OMS_ERP_WEBHOOK_SECRET")
+                                                         or DEMO_ERP_WEBHOOK_SECRET)))
 
     @app.get("/health")
     async def health() -> dict[str, str]:
