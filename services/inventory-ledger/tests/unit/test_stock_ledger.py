@@ -5,7 +5,9 @@ from eventsourcing.persistence import Tracking
 from fastapi.testclient import TestClient
 from inventory_ledger.adapters.http_api import stock_routes
 from inventory_ledger.adapters.publications import inventory_publications
+from inventory_ledger.adapters.stock_levels import stock_level_change
 from inventory_ledger.application.stock_ledger import StockItemNotFound, StockLedger
+from inventory_ledger.domain.stock_item import StockItem
 
 from oms_contracts.topics import INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS
 from oms_platform.http import create_http_app
@@ -117,3 +119,36 @@ def test_http_receipts_are_idempotent_by_reference_and_errors_are_problems(ledge
     assert client.get("/v1/stock/SHIRT/WH-Z").status_code == 404
     assert client.get("/v1/stock/NOTHING").status_code == 404
     assert client.get(f"/v1/reservations/{uuid4()}").status_code == 404
+
+
+def test_returned_units_kept_off_sale_go_back_on_sale_or_are_written_off_once(ledger):
+    lines = [{"sku": "SHIRT", "quantity": 3, "grade": "refurbish"}, {"sku": "SHIRT", "quantity": 1, "grade": "quarantine"}]
+    ledger.return_inspected(order_id="O1", rma_id="RMA-9", location_id="WH-C", lines=lines, tracking=tracking(1))
+    http_app = create_http_app("inventory-ledger", title="inventory-ledger")
+    http_app.include_router(stock_routes(ledger))
+    client = TestClient(http_app)
+    body = {"sku": "SHIRT", "location_id": "WH-C", "grade": "refurbish", "quantity": 2, "outcome": "sellable",
+            "reference": "RFB-1"}
+    settled = client.post("/v1/stock/non-sellable/settlements", json=body)
+    assert settled.status_code == 202 and settled.json()["on_hand"] == 2 and settled.json()["available"] == 2
+    assert settled.json()["non_sellable"] == {"refurbish": 1, "quarantine": 1}
+    again = client.post("/v1/stock/non-sellable/settlements", json=body)
+    assert again.status_code == 200 and again.json()["on_hand"] == 2
+    reused = client.post("/v1/stock/non-sellable/settlements", json={**body, "quantity": 1})
+    assert reused.status_code == 409 and reused.json()["errors"][0]["pointer"] == "/reference"
+    written_off = client.post("/v1/stock/non-sellable/settlements", json={
+        **body, "grade": "quarantine", "quantity": 1, "outcome": "written_off", "reference": "WO-1"})
+    assert written_off.status_code == 202 and written_off.json()["on_hand"] == 2
+    assert written_off.json()["non_sellable"] == {"refurbish": 1}
+    too_many = client.post("/v1/stock/non-sellable/settlements", json={**body, "quantity": 5, "reference": "RFB-2"})
+    assert too_many.status_code == 409 and "1 held" in too_many.json()["detail"]
+    unknown = client.post("/v1/stock/non-sellable/settlements", json={**body, "location_id": "WH-Z", "reference": "X"})
+    assert unknown.status_code == 404
+
+
+def test_units_kept_off_sale_leave_the_stock_levels_read_model_as_it_was():
+    item = StockItem(sku="SHIRT", location_id="WH-A")
+    item.receive(5, "GRN-1")
+    item.hold_returned("RMA-1", "O1", 2, "quarantine")
+    rows = [stock_level_change(event, n) for n, event in enumerate(item.collect_events(), 1)]
+    assert [(r["on_hand"], r["available_to_promise"]) for r in rows][-1] == (5, 5)

@@ -4,7 +4,7 @@ transfer stock between locations, keep safety stock and channel buffers back, lo
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,6 +38,19 @@ class StockReceipt(BaseModel):
     location_id: str = Field(min_length=1, max_length=64, pattern=CODE)
     quantity: int = Field(gt=0, le=MAX_UNITS)
     reference: str = Field(min_length=1, max_length=100, description="goods receipt note; the same one counts once")
+
+
+class NonSellableSettlement(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"sku": "TSHIRT-RED-M", "location_id": "WH-BLR-1", "grade": "refurbish", "quantity": 1,
+         "outcome": "sellable", "reference": "RFB-2026-0031"}]})
+    sku: str = Field(min_length=1, max_length=64, pattern=CODE)
+    location_id: str = Field(min_length=1, max_length=64, pattern=CODE)
+    grade: Literal["refurbish", "quarantine"]
+    quantity: int = Field(gt=0, le=MAX_UNITS)
+    outcome: Literal["sellable", "written_off"] = Field(description="refurbished or cleared: back on sale; or "
+                                                                     "written off")
+    reference: str = Field(min_length=1, max_length=100)
 
 
 class StockAdjustment(BaseModel):
@@ -151,6 +164,30 @@ def stock_routes(ledger: StockLedger) -> APIRouter:
         response.headers["Location"] = f"/v1/stock/{adjustment.sku}/{adjustment.location_id}"
         return {**result.figures, "reference": adjustment.reference, "reason": adjustment.reason.value,
                 "status": "adjusted" if result.recorded else "duplicate"}
+
+    @routes.post("/stock/non-sellable/settlements", status_code=202,
+                 responses={200: {"description": "already recorded (same reference)"}, 404: {}, 409: {}, 422: {}})
+    async def settle_non_sellable(settlement: NonSellableSettlement, response: Response) -> dict[str, Any]:
+        """Returned units kept off sale (to refurbish, or quarantined) go back on sale once refurbished or cleared,
+        or are written off. Posting the same reference again changes nothing."""
+        try:
+            result = await asyncio.to_thread(
+                ledger.settle_non_sellable, sku=settlement.sku, location_id=settlement.location_id,
+                grade=settlement.grade, quantity=settlement.quantity, outcome=settlement.outcome,
+                reference=settlement.reference)
+        except StockItemNotFound:
+            raise Problem(404, "Stock item not found", f"no {settlement.sku} at {settlement.location_id}",
+                          type_="/problems/stock-item-not-found") from None
+        except AdjustmentReferenceReused as reused:
+            raise _refused("Reference already used", reused, "/reference",
+                           "/problems/adjustment-reference-reused") from None
+        except StockRuleViolation as refused:
+            raise _refused("Settlement refused", refused, "/quantity", "/problems/non-sellable-settlement-refused"
+                           ) from None
+        if not result.recorded:
+            response.status_code = 200
+        return {**result.figures, "reference": settlement.reference,
+                "status": "settled" if result.recorded else "duplicate"}
 
     @routes.post("/stock/transfers", status_code=202,
                  responses={200: {"description": "already dispatched (same transfer)"}, 409: {}, 422: {}})

@@ -95,6 +95,16 @@ class StockLedger(ServiceApplication):
             return StockResult(recorded=item.version != before, figures=item.figures())
         return retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
 
+    def settle_non_sellable(self, *, sku: str, location_id: str, grade: str, quantity: int, outcome: str,
+                            reference: str) -> StockResult:
+        """Returned units kept off sale (refurbish, quarantine) go back on sale or are written off."""
+        def attempt() -> StockResult:
+            item = self._item(sku, location_id)
+            recorded = item.settle_non_sellable(reference, grade, quantity, outcome)
+            self.record(item)
+            return StockResult(recorded=recorded, figures=item.figures())
+        return retry_on_conflict(attempt, CONFLICT_ATTEMPTS)
+
     # ---- transfers between locations ----
     def transfer_stock(self, *, transfer_id: str, sku: str, from_location: str, to_location: str,
                        quantity: int) -> TransferResult:

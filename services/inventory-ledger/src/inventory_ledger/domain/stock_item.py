@@ -98,6 +98,7 @@ class StockItem(Aggregate):
         self.transfers_settled: set[str] = set()  # transfer ids received (here, or at their destination)
         self.non_sellable: dict[str, int] = {}  # returned units kept off sale, by grade (refurbish, quarantine)
         self.returns_held: set[str] = set()  # "<rma id>:<grade>" counted into non_sellable
+        self.non_sellable_settled: dict[str, dict[str, Any]] = {}  # reference -> what left non-sellable stock
 
     @property
     def available_to_promise(self) -> int:
@@ -188,17 +189,52 @@ class StockItem(Aggregate):
             raise StockRuleViolation(f"returned units must be at least 1, not {quantity}")
         if f"{rma_id}:{grade}" in getattr(self, "returns_held", ()):
             return  # this return's units of this grade are counted already
-        self._returned_non_sellable(rma_id=rma_id, order_id=order_id, quantity=quantity, grade=grade, sku=self.sku,
-                                    location_id=self.location_id,
-                                    non_sellable=getattr(self, "non_sellable", {}).get(grade, 0) + quantity)
+        # (the item's figures ride along unchanged: every stock item event says what the item holds)
+        self._returned_non_sellable(rma_id=rma_id, order_id=order_id, quantity=quantity, grade=grade,
+                                    non_sellable=getattr(self, "non_sellable", {}).get(grade, 0) + quantity,
+                                    **self._figures(self.on_hand, self.reserved))
 
     @event("ReturnedNonSellable")
     def _returned_non_sellable(self, rma_id: str, order_id: str, quantity: int, grade: str, sku: str,
-                               location_id: str, non_sellable: int) -> None:
+                               location_id: str, non_sellable: int, on_hand: int = 0, reserved: int = 0,
+                               safety_stock: int = 0, in_transit_in: int = 0, in_transit_out: int = 0) -> None:
         if not hasattr(self, "non_sellable"):  # an item registered before returns were graded
             self.non_sellable, self.returns_held = {}, set()
         self.non_sellable[grade] = non_sellable
         self.returns_held.add(f"{rma_id}:{grade}")
+
+    def settle_non_sellable(self, reference: str, grade: str, quantity: int, outcome: str) -> bool:
+        """Units kept off sale leave that state: ``sellable`` (refurbished, or cleared from quarantine: back on hand
+        and promisable) or ``written_off``. Answers whether it was recorded now (False: the same reference, asked
+        the same, was recorded before)."""
+        asked = {"grade": grade, "quantity": quantity, "outcome": outcome}
+        settled = getattr(self, "non_sellable_settled", {})
+        if reference in settled:
+            if settled[reference] != asked:
+                raise AdjustmentReferenceReused(f"reference {reference} was used for {settled[reference]}")
+            return False
+        if outcome not in ("sellable", "written_off"):
+            raise StockRuleViolation(f"outcome must be sellable or written_off, not {outcome}")
+        held = getattr(self, "non_sellable", {}).get(grade, 0)
+        if quantity <= 0 or quantity > held:
+            raise StockRuleViolation(f"{quantity} {grade} units of {self.sku} at {self.location_id} asked, {held} held")
+        on_hand = self.on_hand + (quantity if outcome == "sellable" else 0)
+        self._non_sellable_settled(reference=reference, grade=grade, quantity=quantity, outcome=outcome,
+                                   non_sellable=held - quantity, **self._figures(on_hand, self.reserved))
+        return True
+
+    @event("NonSellableSettled")
+    def _non_sellable_settled(self, reference: str, grade: str, quantity: int, outcome: str, non_sellable: int,
+                              sku: str, location_id: str, on_hand: int, reserved: int, safety_stock: int = 0,
+                              in_transit_in: int = 0, in_transit_out: int = 0) -> None:
+        if not hasattr(self, "non_sellable_settled"):
+            self.non_sellable_settled = {}
+        self.non_sellable_settled[reference] = {"grade": grade, "quantity": quantity, "outcome": outcome}
+        if non_sellable:
+            self.non_sellable[grade] = non_sellable
+        else:
+            self.non_sellable.pop(grade, None)
+        self._set(on_hand, reserved, safety_stock, in_transit_in, in_transit_out)
 
     def receive_reserved(self, reservation_id: str, order_id: str, quantity: int, reference: str) -> None:
         """Goods that arrived for one order (ship-to-store): on hand and held for it in one step, so they are
