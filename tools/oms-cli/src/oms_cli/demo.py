@@ -119,7 +119,8 @@ def run_demo(profile: StackProfile, order_count: int, console: Console) -> None:
             if current["status"] == "delivered":
                 line = current["lines"][0]
                 rma = http.post(url("returns", "/v1/returns"), json={
-                    "order_id": candidate, "lines": [{"sku": line["sku"], "quantity": 1}], "reason": "did not fit"})
+                    "order_id": candidate, "lines": [{"sku": line["sku"], "quantity": 1}], "reason": "size_fit",
+                    "comment": "did not fit"})
                 if rma.status_code == 201:
                     http.post(url("returns", f"/v1/returns/{rma.json()['rma_id']}/receipt"), json={"condition": "sellable"})
                     returned = candidate

@@ -619,7 +619,7 @@ class ChaosRun:
         while time.monotonic() < deadline:  # the returns desk learns of the delivery from Kafka
             response = self.request("POST", "returns", "/v1/returns", deadline,
                                     json={"order_id": order.order_id, "lines": [{"sku": sku, "quantity": 1}],
-                                          "reason": "chaos: did not fit"},
+                                          "reason": "defective", "comment": "chaos: did not fit"},
                                     headers={"Idempotency-Key": f"{RETURN_KEY}-{self.tag}"})
             if response is not None and response.status_code in (200, 201):
                 rma_id = response.json()["rma_id"]

@@ -83,6 +83,7 @@ def producers() -> tuple[Producer, ...]:
     from order_router.application.routing import Routing
     from returns_service.adapters.delivered_orders import InMemoryDeliveredOrders
     from returns_service.adapters.publications import return_publications
+    from returns_service.adapters.return_policy_file import load_return_policy
     from returns_service.application.returns import Returns
     from shipping.adapters.carrier_catalogue import load_carriers
     from shipping.adapters.publications import shipment_publications
@@ -96,6 +97,6 @@ def producers() -> tuple[Producer, ...]:
         Producer("shipping", Shipments.name, shipment_publications,
                  lambda: Shipments(load_carriers(), env=IN_MEMORY)),
         Producer("returns", Returns.name, return_publications,
-                 lambda: Returns(InMemoryDeliveredOrders(), env=IN_MEMORY)),
+                 lambda: Returns(InMemoryDeliveredOrders(), env=IN_MEMORY, policy=load_return_policy())),
         Producer("erp-bridge", ErpDocuments.name, erp_publications, lambda: ErpDocuments(env=IN_MEMORY)),
     )
