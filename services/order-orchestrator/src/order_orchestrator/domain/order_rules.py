@@ -78,6 +78,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+from oms_seller_documents import DocumentInvalid, DocumentProblems, json_pointer
+
 ACTIONS = ("hold", "reject", "prioritise", "confirm")
 PAYMENT_METHODS = ("prepaid", "cod", "invoice")
 SERVICE_LEVELS = ("standard", "express")
@@ -256,17 +258,10 @@ class FraudSettings:
         return described
 
 
-class RuleSetInvalid(ValueError):
+class RuleSetInvalid(DocumentInvalid):
     """A rules document that cannot be used. ``pointer`` (a JSON pointer, "" = the whole document) and
     ``detail`` describe the first problem; ``errors`` lists every problem found as (pointer, detail)."""
 
-    def __init__(self, pointer: str, detail: str, errors: Sequence[tuple[str, str]] = ()):
-        self.pointer = pointer
-        self.detail = detail
-        self.errors = tuple(errors) or ((pointer, detail),)
-        more = len(self.errors) - 1
-        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        super().__init__(f"{pointer}: {detail}{suffix}" if pointer else f"{detail}{suffix}")
 
 
 # --- the rule set --------------------------------------------------------------------------------------------
@@ -360,10 +355,6 @@ class RuleSet:
 
 # --- reading a document --------------------------------------------------------------------------------------
 
-def json_pointer(*parts: str | int) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
@@ -372,13 +363,10 @@ def _decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
-class _DocumentReader:
+class _DocumentReader(DocumentProblems):
     def __init__(self, tenant: str):
+        super().__init__()
         self.tenant = tenant
-        self.errors: list[tuple[str, str]] = []
-
-    def problem(self, pointer: str, detail: str) -> None:
-        self.errors.append((pointer, detail))
 
     def read(self, document: Mapping[str, Any]) -> RuleSet:
         if not isinstance(document, Mapping):
@@ -405,11 +393,6 @@ class _DocumentReader:
             raise RuleSetInvalid(pointer, detail, self.errors)
         return RuleSet(tenant=self.tenant, version=version, description=description, rules=rules, fraud=fraud,
                        policies=policies, fulfilment=fulfilment)
-
-    def unknown_keys(self, mapping: Mapping[str, Any], allowed: Sequence[str], at: tuple[str | int, ...]) -> None:
-        for key in mapping:
-            if key not in allowed:
-                self.problem(json_pointer(*at, key), f"unknown key (expected one of {', '.join(allowed)})")
 
     def optional_text(self, mapping: Mapping[str, Any], key: str, at: tuple[str | int, ...]) -> str:
         value = mapping.get(key, "")

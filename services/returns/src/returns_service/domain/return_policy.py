@@ -22,20 +22,16 @@ from decimal import Decimal, InvalidOperation
 from fnmatch import fnmatchcase
 from typing import Any
 
+from oms_seller_documents import DocumentInvalid
+
 METHODS = ("pickup", "drop_off")
 RESOLUTIONS = ("refund", "exchange", "store_credit")
 PAYERS = ("seller", "customer")
 GRADES = ("restock", "refurbish", "quarantine", "dispose")
 
 
-class ReturnPolicyInvalid(ValueError):
-    """A policy document that cannot be used: ``errors`` lists every problem as (JSON pointer, detail)."""
-
-    def __init__(self, errors: Sequence[tuple[str, str]]):
-        self.errors = tuple(errors)
-        self.pointer, self.detail = self.errors[0]
-        more = len(self.errors) - 1
-        super().__init__(f"{self.pointer}: {self.detail}" + (f" (and {more} more)" if more else ""))
+class ReturnPolicyInvalid(DocumentInvalid):
+    """A return policy document that cannot be used (every problem in ``errors``)."""
 
 
 class ReturnRequestInvalid(ValueError):
@@ -98,7 +94,7 @@ class ReturnPolicy:
     def from_document(cls, document: Any) -> ReturnPolicy:
         errors: list[tuple[str, str]] = []
         if not isinstance(document, dict):
-            raise ReturnPolicyInvalid([("", "a return policy is a JSON object")])
+            raise ReturnPolicyInvalid("", "a return policy is a JSON object")
         known = {"version", "window_days", "windows", "non_returnable_skus", "reasons", "methods", "default_method",
                  "drop_off_locations", "resolutions", "return_shipping_fee", "restocking_fee_percent", "refund_shipping_charge", "description"}
         errors += [(f"/{key}", "is not a field of a return policy") for key in document if key not in known]
@@ -161,7 +157,7 @@ class ReturnPolicy:
         if not isinstance(refund_shipping, bool):
             errors.append(("/refund_shipping_charge", "true or false"))
         if errors:
-            raise ReturnPolicyInvalid(errors)
+            raise ReturnPolicyInvalid.listing(errors)
         return cls(version=version.strip(), window_days=window_days, windows=tuple(windows),
                    non_returnable_skus=tuple(non_returnable), reasons=reasons, methods=methods,
                    default_method=default_method, drop_off_locations=tuple(drop_off), resolutions=resolutions,

@@ -102,6 +102,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from oms_seller_documents import DocumentInvalid, json_pointer
+
 from .pin_geography import Place, is_indian_pin, locate, normalise_pin, state_of
 
 FILTERS = ("not_tried", "can_fill", "channel_allowed", "serves_region")
@@ -135,17 +137,10 @@ _LOCATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 _PIN_PREFIX = re.compile(r"^[1-9][0-9]{0,5}$")
 
 
-class RoutingRulesInvalid(ValueError):
+class RoutingRulesInvalid(DocumentInvalid):
     """A routing rules document that cannot be used. ``pointer`` (a JSON pointer, "" = the whole document)
     and ``detail`` describe the first problem; ``errors`` lists every problem found as (pointer, detail)."""
 
-    def __init__(self, pointer: str, detail: str, errors: Sequence[tuple[str, str]] = ()):
-        self.pointer = pointer
-        self.detail = detail
-        self.errors = tuple(errors) or ((pointer, detail),)
-        more = len(self.errors) - 1
-        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        super().__init__(f"{pointer}: {detail}{suffix}" if pointer else f"{detail}{suffix}")
 
 
 def name_key(name: str | None) -> str:
@@ -375,10 +370,6 @@ class RoutingRules:
 
 
 # --- reading a document --------------------------------------------------------------------------------------
-
-def json_pointer(*parts: str | int) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -63,7 +63,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from .document_problems import DocumentInvalid
+from oms_seller_documents import DocumentInvalid
+
 from .pickup import PickupSchedule, PickupScheduleInvalid
 
 FILTERS = ("serves_pin", "service_level", "cash_on_delivery", "cod_limit", "weight_limit")

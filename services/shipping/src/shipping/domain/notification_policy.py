@@ -53,7 +53,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .document_problems import DocumentInvalid
+from oms_seller_documents import DocumentInvalid, DocumentProblems, json_pointer
+
 from .notification_contacts import BuyerContact, OrderEvent
 
 EMAIL = "email"
@@ -245,21 +246,14 @@ class NotificationPolicy:
 
 
 # ---------------------------------------------------------------- reading a document
-def json_pointer(*parts: str | int) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class _DocumentReader:
+class _DocumentReader(DocumentProblems):
     def __init__(self, tenant: str):
+        super().__init__()
         self.tenant = tenant
-        self.errors: list[tuple[str, str]] = []
-
-    def problem(self, pointer: str, detail: str) -> None:
-        self.errors.append((pointer, detail))
 
     def read(self, document: Any) -> NotificationPolicy:
         if not isinstance(document, Mapping):
@@ -302,11 +296,6 @@ class _DocumentReader:
             tenant=self.tenant, version=version, description=description, sender=sender, time_zone=time_zone,
             default_language=default_language, channel_languages=channel_languages, notify=notify,
             webhooks=webhooks, stores=stores, retry=retry, stale_after=timedelta(hours=stale_hours))
-
-    def unknown_keys(self, mapping: Mapping[str, Any], allowed: Sequence[str], at: tuple[str | int, ...]) -> None:
-        for key in mapping:
-            if key not in allowed:
-                self.problem(json_pointer(*at, key), f"unknown key (expected one of {', '.join(allowed)})")
 
     def text(self, mapping: Mapping[str, Any], key: str, at: tuple[str | int, ...], *, required: bool,
              pattern: re.Pattern[str] | None = None, expected: str = "a non-empty string") -> str | None:

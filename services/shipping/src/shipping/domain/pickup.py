@@ -48,8 +48,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eventsourcing.domain import Aggregate, event
-
-from .document_problems import DocumentInvalid
+from oms_seller_documents import DocumentInvalid, json_pointer
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # in the order of date.weekday()
 SCHEDULE_KEYS = ("timezone", "days", "slots", "cutoff_minutes", "closed_dates")
@@ -70,10 +69,6 @@ class PickupScheduleInvalid(DocumentInvalid):
     """A pickup schedule document that cannot be used. ``pointer`` (a JSON pointer, "" = the whole document)
     and ``detail`` describe the first problem; ``errors`` lists every problem found as (pointer, detail)."""
 
-
-
-def json_pointer(*parts: str | int) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 @dataclass(frozen=True)
