@@ -112,3 +112,58 @@ def test_each_document_reaches_the_erp_once_across_failures_a_crash_and_a_dead_l
     assert [a["outcome"] for a in credit_note["attempt_log"]] == ["failed", "dead_lettered", "delivered"]
     assert credit_note["resends"][0]["requested_by"] == "e2e"
     assert credit_note["resends"][0]["previous_state"] == "dead_lettered"
+
+
+def test_stock_adjustments_and_transfers_reach_the_erp_once_and_the_erps_own_feed_does_not_go_back(system, sku):
+    """The ledger's movements are booked in the ERP: a damage write-off as a stock adjustment, a transfer as its
+    dispatch and then its receipt, each once although posted twice and the erp-bridge killed in between; the ERP's
+    own feed is never sent back to it."""
+    item, other = sku(), "WH-DEL-1"
+    system.receive_stock(item, MAIN, 10)
+
+    def ledger(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = system.http.post(system.url("inventory-ledger", path), json=body)
+        assert response.status_code in (200, 202), response.text
+        return response.json()
+
+    damage = {"sku": item, "location_id": MAIN, "reason": "damage", "quantity": 2, "reference": f"DMG-{item}",
+              "note": "crushed in aisle 4"}
+    assert ledger("/v1/stock/adjustments", damage)["status"] == "adjusted"
+    assert ledger("/v1/stock/adjustments", damage)["status"] == "duplicate"
+    from_the_erp = {"sku": item, "location_id": MAIN, "reason": "erp_feed", "quantity": 3, "reference": f"SAP-{item}"}
+    assert ledger("/v1/stock/adjustments", from_the_erp)["status"] == "adjusted"
+    transfer_id = f"STO-{item}"
+    transfer = {"transfer_id": transfer_id, "sku": item, "from_location": MAIN, "to_location": other, "quantity": 4}
+    assert ledger("/v1/stock/transfers", transfer)["status"] == "dispatched"
+    system.stack.restart_service(BRIDGE)  # killed (SIGKILL) and back, with the movements on their way
+    assert ledger("/v1/stock/transfers", transfer)["status"] == "duplicate"
+    assert ledger(f"/v1/stock/transfers/{transfer_id}/receipt")["status"] == "received"
+    assert ledger(f"/v1/stock/transfers/{transfer_id}/receipt")["status"] == "duplicate"
+
+    def booked(reference: str) -> list[dict[str, Any]]:
+        response = system.http.get(system.stack.profile.simulators_url + "/simulator/erp/documents",
+                                   params={"reference": reference})
+        assert response.status_code == 200, response.text
+        return response.json()["documents"]
+
+    adjustment = system.wait_until(lambda: (found := booked(f"DMG-{item}")) and found, timeout=90,
+                                   what="the damage adjustment at the ERP")
+    moved = system.wait_until(lambda: len(found := booked(transfer_id)) == 2 and found, timeout=90,
+                              what="the transfer and its receipt at the ERP")
+    assert [d["kind"] for d in adjustment] == ["stock_adjustment"]
+    assert [d["kind"] for d in moved] == ["stock_transfer", "stock_transfer_receipt"]  # the receipt after it
+    (line,) = adjustment[0]["document"]["lines"]
+    assert (line["sku"], line["location_id"], line["quantity"], line["reason"], line["on_hand_after"],
+            line["note"]) == (item, MAIN, -2, "damage", 8, "crushed in aisle 4")
+    assert adjustment[0]["document"]["order_id"] is None and adjustment[0]["document"]["total"] is None
+    for document in (*adjustment, *moved):
+        assert document["document"]["lines"][0]["sku"] == item
+        assert document["idempotency_key"] == document["document_id"]
+    assert {d["document"]["lines"][0]["quantity"] for d in moved} == {4}
+    assert booked(f"SAP-{item}") == []  # the ERP made that change itself
+    # the delivery log lists them by kind, delivered with the ERP's reference
+    response = system.http.get(system.url(BRIDGE, "/v1/document-deliveries"),
+                               params={"kind": "stock_transfer_receipt", "state": "delivered", "limit": 1000})
+    assert response.status_code == 200, response.text
+    (receipt,) = [row for row in response.json() if row["document_id"] == moved[1]["document_id"]]
+    assert receipt["erp_reference"] == moved[1]["reference"] and receipt["order_id"] is None

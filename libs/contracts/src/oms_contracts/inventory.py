@@ -103,3 +103,45 @@ class ChannelBufferChanged(Message):
     channel: str
     quantity: int
     version: int
+
+
+# ---- stock movements the ERP books (topic oms.inventory.movements.v1, keyed by SKU) ----
+class StockAdjusted(Message):
+    """What the warehouse found, recorded on the ledger once per reference: a cycle count, damage written off,
+    goods found, or the ERP's own feed (``reason`` ``erp_feed``: the ERP knows it already). ``delta`` is the change
+    of on hand (negative: units gone); ``on_hand`` what is on hand after it; ``counted`` the figure a count found."""
+
+    message_type: ClassVar[str] = "StockAdjusted"
+    sku: str
+    location_id: str
+    reference: str
+    reason: str
+    delta: int
+    on_hand: int
+    counted: int | None = None
+    note: str = ""
+    adjusted_at: datetime
+
+
+class StockTransferDispatched(Message):
+    """Goods of a SKU left ``from_location`` for ``to_location`` under a transfer (in transit until received)."""
+
+    message_type: ClassVar[str] = "StockTransferDispatched"
+    transfer_id: str
+    sku: str
+    from_location: str
+    to_location: str
+    quantity: int
+    dispatched_at: datetime
+
+
+class StockTransferReceived(Message):
+    """A transfer's goods arrived at ``to_location``: on hand there, no longer in transit."""
+
+    message_type: ClassVar[str] = "StockTransferReceived"
+    transfer_id: str
+    sku: str
+    from_location: str
+    to_location: str
+    quantity: int
+    received_at: datetime

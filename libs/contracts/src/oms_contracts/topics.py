@@ -100,6 +100,12 @@ INVENTORY_STOCK_LEVELS = Topic(
     description="Figures of a SKU at a location after every change (feeds the router's stock view and the "
                 "channels' stock feeds), and the units of a SKU held back from each channel.",
 )
+INVENTORY_MOVEMENTS = Topic(
+    "oms.inventory.movements.v1", "inventory-ledger", "sku",
+    (inventory.StockAdjusted, inventory.StockTransferDispatched, inventory.StockTransferReceived),
+    description="Stock movements the ERP books: adjustments (counts, damage, goods found, the ERP's own feed) "
+                "and transfers between locations (dispatched, received).",
+)
 SHIPMENTS = Topic(
     "oms.shipping.shipments.v1", "shipping", "order_id",
     (shipping.ShipmentCreated, shipping.ShipmentTrackingUpdated, shipping.ShipmentDelivered,
@@ -146,7 +152,7 @@ def dead_letter_topic(service: str) -> Topic:
 DATA_TOPICS: tuple[Topic, ...] = (
     GATEWAY_ORDERS, ORCHESTRATOR_ORDERS, ROUTING_COMMANDS, INVENTORY_COMMANDS, SHIPPING_COMMANDS,
     ROUTING_DECISIONS, INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS, SHIPMENTS, RETURNS, ERP_DOCUMENTS,
-    VENDOR_COMMANDS, VENDOR_ORDERS, GATEWAY_RETURNS, RETURN_PICKUP_COMMANDS,
+    VENDOR_COMMANDS, VENDOR_ORDERS, GATEWAY_RETURNS, RETURN_PICKUP_COMMANDS, INVENTORY_MOVEMENTS,
 )
 DEAD_LETTER_TOPICS: tuple[Topic, ...] = tuple(dead_letter_topic(s) for s in SERVICES if s != "channel-gateway")
 ALL_TOPICS: tuple[Topic, ...] = DATA_TOPICS + DEAD_LETTER_TOPICS

@@ -146,7 +146,7 @@ def create_tables(pool, schema: str, timeout: float = 120.0) -> None:
                 conn.execute(schema)
             return
         except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable, psycopg.errors.DuplicateObject,
-                psycopg.errors.DuplicateColumn, psycopg.OperationalError) as error:
+                psycopg.errors.DuplicateColumn, psycopg.errors.DeadlockDetected, psycopg.OperationalError) as error:
             if time.monotonic() > deadline:
                 raise
             log("runtime").warning("creating tables failed; retrying", error=repr(error), attempt=attempt)

@@ -13,6 +13,7 @@ from erp_bridge.bootstrap import bootstrap
 from oms_contracts import orchestrator
 from oms_contracts.topics import (
     ERP_DOCUMENTS,
+    INVENTORY_MOVEMENTS,
     ORCHESTRATOR_ORDERS,
     RETURNS,
     VENDOR_COMMANDS,
@@ -36,7 +37,8 @@ def settings(service_settings) -> ServiceSettings:
 async def test_order_events_become_erp_documents_once(settings):
     # (the vendor commands' consumer waits for its topic to exist: without it, it would not stop in time)
     await ensure_topics(settings.kafka_bootstrap,
-                        (ORCHESTRATOR_ORDERS, ERP_DOCUMENTS, VENDOR_COMMANDS, RETURNS, dead_letter_topic("erp-bridge")))
+                        (ORCHESTRATOR_ORDERS, ERP_DOCUMENTS, VENDOR_COMMANDS, RETURNS, INVENTORY_MOVEMENTS,
+                         dead_letter_topic("erp-bridge")))
     process, _ = bootstrap(settings)
     consumer = next(w for w in process.workers if isinstance(w, MessageConsumer))
     async with RunningWorkers.of(process):

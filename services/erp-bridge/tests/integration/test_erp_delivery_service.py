@@ -38,6 +38,7 @@ from fastapi.responses import JSONResponse
 from oms_contracts import orchestrator
 from oms_contracts.topics import (
     ERP_DOCUMENTS,
+    INVENTORY_MOVEMENTS,
     ORCHESTRATOR_ORDERS,
     RETURNS,
     VENDOR_COMMANDS,
@@ -106,7 +107,8 @@ class ErpWebhookReceiver:
 
 async def test_documents_reach_the_erp_once_each_and_a_dead_letter_is_resent(settings, monkeypatch):
     await ensure_topics(settings.kafka_bootstrap,
-                        (ORCHESTRATOR_ORDERS, ERP_DOCUMENTS, VENDOR_COMMANDS, RETURNS, dead_letter_topic("erp-bridge")))
+                        (ORCHESTRATOR_ORDERS, ERP_DOCUMENTS, VENDOR_COMMANDS, RETURNS, INVENTORY_MOVEMENTS,
+                         dead_letter_topic("erp-bridge")))
     receiver = ErpWebhookReceiver()
     server, thread, url = receiver.serve()
     monkeypatch.setenv("OMS_ERP_TRANSPORT", "webhook")

@@ -28,6 +28,7 @@ from erp_bridge.domain.vendor_order import vendor_order_id_for
 
 from oms_contracts import orchestrator
 from oms_contracts.topics import (
+    INVENTORY_MOVEMENTS,
     ORCHESTRATOR_ORDERS,
     RETURNS,
     VENDOR_COMMANDS,
@@ -82,7 +83,8 @@ async def test_an_unacknowledged_purchase_order_lapses_once_and_a_late_acknowled
     monkeypatch.setenv("OMS_VENDOR_ACK_WINDOWS", f"{SLOW}=1s")  # the default (24h) for everyone else
     monkeypatch.setenv("OMS_VENDOR_ACK_CHECK_INTERVAL", "1s")
     await ensure_topics(settings.kafka_bootstrap,
-                        (VENDOR_COMMANDS, VENDOR_ORDERS, ORCHESTRATOR_ORDERS, RETURNS, dead_letter_topic("erp-bridge")))
+                        (VENDOR_COMMANDS, VENDOR_ORDERS, ORCHESTRATOR_ORDERS, RETURNS, INVENTORY_MOVEMENTS,
+                         dead_letter_topic("erp-bridge")))
     portal = VendorPortalRecording()
     process, documents = bootstrap(
         settings, vendor_portal=HttpVendorPortal("http://vendor-portal.test", transport=httpx.MockTransport(

@@ -14,12 +14,12 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from erp_bridge.adapters.delivery_api import document_delivery_routes
+from erp_bridge.adapters.delivery_api import DocumentKindName, document_delivery_routes
 from erp_bridge.adapters.delivery_log import InMemoryDeliveryLog, delivery_log_projection
 from erp_bridge.adapters.erp_delivery_desk import (
     DropFolderAcknowledgements,
@@ -43,6 +43,7 @@ from erp_bridge.domain.document_delivery import (
     DocumentDelivery,
     DocumentDeliveryRuleViolation,
 )
+from erp_bridge.domain.erp_document import NUMBER_PREFIXES
 from fastapi.testclient import TestClient
 
 from oms_platform.http import create_http_app
@@ -353,6 +354,36 @@ def test_an_invoice_waits_for_its_orders_sale_order_and_a_credit_note_for_its_in
     # a document whose order has no sale order (fulfilled by the channel) waits for nothing
     alone = bridge.record("invoice")
     assert bridge.work() == 1 and bridge.delivery(alone)["state"] == "delivered"
+
+
+def test_a_transfers_receipt_waits_for_the_transfer_and_stock_documents_are_listed_by_kind():
+    bridge = Bridge()
+    lines = [{"sku": "TSHIRT", "from_location": "WH-A", "to_location": "WH-B", "quantity": 4}]
+
+    def stock_document(kind: str, movement_id: str, reference: str) -> UUID:
+        return bridge.documents.record_stock_document(kind=kind, movement_id=movement_id, reference=reference,
+                                                      lines=lines, source_event_id=str(uuid4()))
+    transfer = stock_document("stock_transfer", "transfer:STO-9", "STO-9")
+    bridge.receiver.fail_next(httpx.Response(503))
+    bridge.work()
+    receipt = stock_document("stock_transfer_receipt", "transfer:STO-9", "STO-9")
+    bridge.work()
+    assert bridge.delivery(receipt)["waits_for"]["kind"] == "stock_transfer"
+    bridge.work(after=2)
+    bridge.work(after=5)
+    assert [json.loads(r.content)["kind"] for r in bridge.receiver.requests] == [
+        "stock_transfer", "stock_transfer", "stock_transfer_receipt"]
+    sent = json.loads(bridge.receiver.requests[-1].content)
+    assert (sent["order_id"], sent["total"], sent["reference"], sent["lines"]) == (None, None, "STO-9", lines)
+    listed = http_client(bridge).get("/v1/document-deliveries", params={"kind": "stock_transfer_receipt"}).json()
+    assert [(row["document_id"], row["order_id"], row["state"]) for row in listed] == [
+        (str(receipt), None, "delivered")]
+    assert http_client(bridge).get("/v1/document-deliveries", params={"kind": "delivery_note"}).status_code == 422
+    assert bridge.delivery(transfer)["state"] == "delivered"
+
+
+def test_the_apis_document_kinds_are_the_documents_kinds():
+    assert set(get_args(DocumentKindName)) == set(NUMBER_PREFIXES)
 
 
 # ---------------------------------------------------------------- re-sending, the API

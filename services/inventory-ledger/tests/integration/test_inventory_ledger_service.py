@@ -16,6 +16,7 @@ from inventory_ledger.bootstrap import bootstrap
 from oms_contracts import orchestrator, returns
 from oms_contracts.topics import (
     INVENTORY_COMMANDS,
+    INVENTORY_MOVEMENTS,
     INVENTORY_RESERVATIONS,
     INVENTORY_STOCK_LEVELS,
     RETURNS,
@@ -27,7 +28,7 @@ from oms_platform.testing import RunningWorkers, ensure_topics
 
 pytestmark = pytest.mark.integration
 
-TOPICS = (INVENTORY_COMMANDS, RETURNS, INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS,
+TOPICS = (INVENTORY_COMMANDS, RETURNS, INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS, INVENTORY_MOVEMENTS,
           dead_letter_topic("inventory-ledger"))
 
 

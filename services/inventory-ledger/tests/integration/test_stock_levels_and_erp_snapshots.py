@@ -14,7 +14,13 @@ import psycopg
 import pytest
 from inventory_ledger.bootstrap import bootstrap
 
-from oms_contracts.topics import INVENTORY_COMMANDS, INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS, RETURNS
+from oms_contracts.topics import (
+    INVENTORY_COMMANDS,
+    INVENTORY_MOVEMENTS,
+    INVENTORY_RESERVATIONS,
+    INVENTORY_STOCK_LEVELS,
+    RETURNS,
+)
 from oms_platform.settings import ServiceSettings
 from oms_platform.testing import RunningWorkers, ensure_topics, eventually
 
@@ -37,7 +43,7 @@ async def rebuild(client: httpx.AsyncClient, replace: bool = False) -> dict:
 
 async def test_read_model_rebuild_drift_and_replace_while_stock_moves(settings):
     await ensure_topics(settings.kafka_bootstrap, (INVENTORY_COMMANDS, RETURNS, INVENTORY_RESERVATIONS,
-                                                   INVENTORY_STOCK_LEVELS))
+                                                   INVENTORY_STOCK_LEVELS, INVENTORY_MOVEMENTS))
     process, ledger = bootstrap(settings)
     sku = f"SKU-{uuid4().hex[:8].upper()}"
     async with RunningWorkers.of(process):

@@ -19,6 +19,8 @@ from inventory_ledger.domain.transfer import (
     receive_transfer,
 )
 
+from oms_contracts.topics import INVENTORY_MOVEMENTS, INVENTORY_STOCK_LEVELS
+
 pytestmark = pytest.mark.unit
 
 
@@ -39,8 +41,12 @@ def event_names(*aggregates) -> list[str]:
 
 
 def published_level(event):
-    (publication,) = inventory_publications(event)
-    return publication.message
+    (level,) = [p.message for p in inventory_publications(event) if p.topic is INVENTORY_STOCK_LEVELS]
+    return level
+
+
+def published_movements(*events) -> list:
+    return [p for e in events for p in inventory_publications(e) if p.topic is INVENTORY_MOVEMENTS]
 
 
 # ---- adjustments ----
@@ -67,8 +73,14 @@ def test_damage_writes_off_what_is_there_found_adds_and_the_erp_sends_a_delta_or
     item.adjust_stock("erp_feed", "SAP-1", quantity=-4)
     item.adjust_stock("erp_feed", "SAP-2", counted=20)
     assert item.on_hand == 20
-    assert [(e.reason, e.delta) for e in item.collect_events()] == [
-        ("damage", -3), ("found", 2), ("erp_feed", -4), ("erp_feed", 15)]
+    events = item.collect_events()
+    assert [(e.reason, e.delta) for e in events] == [("damage", -3), ("found", 2), ("erp_feed", -4), ("erp_feed", 15)]
+    # each is a movement for the ERP to book, keyed by SKU (the ERP's own feed too: the bridge leaves those out)
+    movements = published_movements(*events)
+    assert [(p.subject, p.message.reference, p.message.reason, p.message.delta, p.message.on_hand)
+            for p in movements] == [("SHIRT", "DMG-1", "damage", -3, 7), ("SHIRT", "FND-1", "found", 2, 9),
+                                    ("SHIRT", "SAP-1", "erp_feed", -4, 5), ("SHIRT", "SAP-2", "erp_feed", 15, 20)]
+    assert movements[3].message.counted == 20 and movements[0].message.location_id == "WH-A"
     with pytest.raises(StockRuleViolation, match="cannot write off 21 damaged, on hand 20"):
         item.adjust_stock("damage", "DMG-2", quantity=21)
     with pytest.raises(StockRuleViolation, match="the ERP's delta -21 would leave on hand -1"):
@@ -178,9 +190,15 @@ def test_a_transfer_moves_stock_through_transit_once_per_leg():
     source.transfer_delivered("STO-1")
     assert (source.on_hand, source.in_transit_out, destination.on_hand, destination.in_transit_in) == (6, 0, 4, 0)
     assert transfer.status == TransferStatus.RECEIVED
+    transfer_events = list(transfer.pending_events)
     assert event_names(transfer, source, destination) == [
         "Dispatched", "Received", "TransferredOut", "TransferDelivered", "Registered", "TransferExpected",
         "TransferredIn"]
+    dispatched, received = published_movements(*transfer_events)
+    assert (type(dispatched.message).__name__, dispatched.subject, dispatched.message.transfer_id,
+            dispatched.message.from_location, dispatched.message.to_location, dispatched.message.quantity) == (
+        "StockTransferDispatched", "SHIRT", "STO-1", "WH-A", "WH-B", 4)
+    assert type(received.message).__name__ == "StockTransferReceived" and received.message.quantity == 4
     transfer.confirm_repeat("SHIRT", "WH-A", "WH-B", 4)
     with pytest.raises(TransferIdReused, match="moves 4 SHIRT from WH-A to WH-B, not 5 SHIRT from WH-A to WH-B"):
         transfer.confirm_repeat("SHIRT", "WH-A", "WH-B", 5)

@@ -38,6 +38,15 @@ class DeliveryStateName(StrEnum):
     dead_lettered = "dead_lettered"
 
 
+class DocumentKindName(StrEnum):
+    sale_order = "sale_order"
+    invoice = "invoice"
+    credit_note = "credit_note"
+    stock_adjustment = "stock_adjustment"
+    stock_transfer = "stock_transfer"
+    stock_transfer_receipt = "stock_transfer_receipt"
+
+
 class DeliveryRefusal(Exception):
     """The bridge refused (problem+json), or did not answer: what it said."""
 
@@ -72,8 +81,9 @@ class ErpDeliveriesApi:
         return response.json()
 
     def deliveries(self, state: str | None = None, order_id: str | None = None,
-                   limit: int = 100) -> list[dict[str, Any]]:
-        params = {k: v for k, v in {"state": state, "order_id": order_id, "limit": limit}.items() if v is not None}
+                   limit: int = 100, kind: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"state": state, "order_id": order_id, "kind": kind, "limit": limit}.items()
+                  if v is not None}
         return self._request("GET", "", params=params)
 
     def delivery(self, document_id: str) -> dict[str, Any]:
@@ -104,7 +114,7 @@ def render_deliveries(rows: list[dict[str, Any]], out: Console) -> None:
                    "updated", "document id"):
         table.add_column(column, overflow="fold", justify="right" if column == "attempts" else "left")
     for row in rows:
-        table.add_row(row["number"], row["kind"], row["order_id"], _state(row["state"]), str(row["attempts"]),
+        table.add_row(row["number"], row["kind"], row["order_id"] or "-", _state(row["state"]), str(row["attempts"]),
                       row.get("transport") or "", row.get("erp_reference") or "", row.get("last_error") or "",
                       _moment(row.get("updated_at")), row["document_id"])
     out.print(table)
@@ -115,7 +125,8 @@ def render_delivery(delivery: dict[str, Any], out: Console) -> None:
     facts.add_column(style="bold")
     facts.add_column(overflow="fold")
     for label, value in (("document", f"{delivery['number']} ({delivery['kind']}) {delivery['document_id']}"),
-                         ("order", delivery["order_id"]), ("state", _state(delivery["state"])),
+                         ("order", delivery["order_id"] or "-"),
+                         ("reference", (delivery.get("document") or {}).get("reference") or "-"), ("state", _state(delivery["state"])),
                          ("transport", delivery.get("transport") or "-"), ("attempts", str(delivery["attempts"])),
                          ("ERP reference", delivery.get("erp_reference") or "-"),
                          ("file", delivery.get("location") or "-"), ("last error", delivery.get("last_error") or "-"),
@@ -158,11 +169,13 @@ JSON_OPTION = typer.Option(False, "--json", help="the API's answer as JSON")
 @erp_app.command("deliveries")
 def deliveries(state: DeliveryStateName = typer.Option(None, help="only deliveries in this state"),
                order_id: str = typer.Option(None, "--order", help="only this order's documents"),
+               kind: DocumentKindName = typer.Option(None, help="only documents of this kind"),
                limit: int = typer.Option(100, min=1, max=1000), profile: str = PROFILE_OPTION, url: str = URL_OPTION,
                json_output: bool = JSON_OPTION) -> None:
     """The delivery log: each ERP document's delivery (state, attempts, the ERP's reference, the last error)."""
     try:
-        rows = _api(url, profile).deliveries(state.value if state else None, order_id, limit)
+        rows = _api(url, profile).deliveries(state.value if state else None, order_id, limit,
+                                             kind.value if kind else None)
     except DeliveryRefusal as error:
         _refused(error)
     if json_output:

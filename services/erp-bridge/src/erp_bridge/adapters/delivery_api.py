@@ -1,11 +1,12 @@
 """HTTP API of the documents' deliveries to the ERP: the delivery log, one document's delivery with each attempt,
 and re-sending (one document, or every dead letter after a fix).
 
-* ``GET /v1/document-deliveries?state=pending|sent|delivered|failed|dead_lettered&order_id=...&limit=100``: the
-  delivery log's rows, in the order the documents were recorded.
+* ``GET /v1/document-deliveries?state=pending|sent|delivered|failed|dead_lettered&order_id=...&kind=...&limit=100``:
+  the delivery log's rows, in the order the documents were recorded (``kind``: ``sale_order``, ``invoice``,
+  ``credit_note``, ``stock_adjustment``, ``stock_transfer``, ``stock_transfer_receipt``).
 * ``GET /v1/document-deliveries/{document_id}``: the delivery with each attempt (``attempt_log``), the re-sends
   asked for, what a pending one ``waits_for`` (the order's document the ERP needs first, when it does not have it
-  yet) and the document as the ERP receives it; 404 for an unknown document.
+  yet: an order's earlier document, a transfer's dispatch) and the document as the ERP receives it; 404 for an unknown document.
 * ``POST /v1/document-deliveries/{document_id}/resend`` (``{"requested_by"}`` optional): 202 with the delivery,
   pending again; sent with the same key as before, so a document the ERP has already is recognised there. 404 for
   an unknown document, 409 while it is on its way (pending: not handed over yet, or between attempts).
@@ -35,6 +36,8 @@ BULK_RESEND_LIMIT = 1000
 DEFAULT_REQUESTER = "operator"
 
 DeliveryStateName = Literal["pending", "sent", "delivered", "failed", "dead_lettered"]
+DocumentKindName = Literal["sale_order", "invoice", "credit_note", "stock_adjustment", "stock_transfer",
+                           "stock_transfer_receipt"]
 
 
 class ResendRequest(BaseModel):
@@ -55,10 +58,12 @@ def document_delivery_routes(documents: DocumentDeliveries, delivery_log: Delive
     @routes.get("")
     async def list_deliveries(state: DeliveryStateName | None = Query(None),
                               order_id: str | None = Query(None, min_length=1, max_length=64),
+                              kind: DocumentKindName | None = Query(None),
                               limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
         """The delivery log: each document's delivery as it stands (state, attempts, last error, the ERP's
         reference, when it was sent, delivered or failed)."""
-        return await asyncio.to_thread(delivery_log.deliveries, state=state, order_id=order_id, limit=limit)
+        return await asyncio.to_thread(delivery_log.deliveries, state=state, order_id=order_id, kind=kind,
+                                       limit=limit)
 
     @routes.post("/resend", status_code=202)
     async def resend_all(body: BulkResendRequest) -> dict[str, Any]:

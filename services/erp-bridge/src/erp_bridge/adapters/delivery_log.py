@@ -5,7 +5,7 @@ last one, the last error and when it was sent, delivered or failed.
 
 A projection of the event store keeps it: a recorded document adds its row (pending), each event of its delivery
 updates it; the rows and the projection's position commit in one transaction, so a crash neither loses nor
-doubles a change. The API lists these rows (by state, by order) and the drop folder's acknowledgements find a
+doubles a change. The API lists these rows (by state, by order, by kind) and the drop folder's acknowledgements find a
 document by its number here; a document's attempts one by one are read from its delivery itself."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ STATES = tuple(str(state) for state in DeliveryState)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS erp_document_deliveries (
     document_id text PRIMARY KEY,
-    order_id text NOT NULL,
+    order_id text,
     kind text NOT NULL,
     number text NOT NULL,
     recorded_at timestamptz NOT NULL,
@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS erp_document_deliveries (
 CREATE INDEX IF NOT EXISTS erp_document_deliveries_state_idx ON erp_document_deliveries (state, notification_id);
 CREATE INDEX IF NOT EXISTS erp_document_deliveries_order_idx ON erp_document_deliveries (order_id);
 CREATE INDEX IF NOT EXISTS erp_document_deliveries_number_idx ON erp_document_deliveries (number);
+-- stock documents (adjustments, transfers) belong to no order (tables made before them required one)
+ALTER TABLE erp_document_deliveries ALTER COLUMN order_id DROP NOT NULL;
 """
 
 COLUMNS = ("document_id", "order_id", "kind", "number", "recorded_at", "state", "transport", "attempts",
@@ -117,7 +119,7 @@ class DeliveryLog(Protocol):
 
     def write(self, items: Sequence[dict[str, Any]], up_to: int) -> None: ...
 
-    def deliveries(self, *, state: str | None = None, order_id: str | None = None,
+    def deliveries(self, *, state: str | None = None, order_id: str | None = None, kind: str | None = None,
                    limit: int = 100) -> list[dict[str, Any]]: ...
 
     def document_id_of(self, number: str) -> str | None: ...
@@ -141,16 +143,14 @@ class PostgresDeliveryLog(ProjectionTable):
             conn.execute(f"UPDATE erp_document_deliveries SET {', '.join(f'{name} = %s' for name in fields)} "
                          "WHERE document_id = %s", (*fields.values(), item["document_id"]))
 
-    def deliveries(self, *, state: str | None = None, order_id: str | None = None,
+    def deliveries(self, *, state: str | None = None, order_id: str | None = None, kind: str | None = None,
                    limit: int = 100) -> list[dict[str, Any]]:
-        """The documents' deliveries in the order the documents were recorded (of one state, of one order)."""
+        """The documents' deliveries in the order the documents were recorded (of one state, order, kind)."""
         where, arguments = [], []
-        if state is not None:
-            where.append("state = %s")
-            arguments.append(state)
-        if order_id is not None:
-            where.append("order_id = %s")
-            arguments.append(order_id)
+        for column, value in (("state", state), ("order_id", order_id), ("kind", kind)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                arguments.append(value)
         condition = f"WHERE {' AND '.join(where)} " if where else ""
         with self.pool.connection() as conn:
             rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM erp_document_deliveries {condition}"
@@ -180,10 +180,12 @@ class InMemoryDeliveryLog:
                 self.rows[item["document_id"]].update(item["fields"])
         self.up_to = max(self.up_to, up_to)
 
-    def deliveries(self, *, state: str | None = None, order_id: str | None = None,
+    def deliveries(self, *, state: str | None = None, order_id: str | None = None, kind: str | None = None,
                    limit: int = 100) -> list[dict[str, Any]]:
-        found = sorted((r for r in self.rows.values() if (state is None or r["state"] == state)
-                        and (order_id is None or r["order_id"] == order_id)), key=lambda r: r["notification_id"])
+        wanted = {"state": state, "order_id": order_id, "kind": kind}
+        found = sorted((r for r in self.rows.values()
+                        if all(value is None or r[column] == value for column, value in wanted.items())),
+                       key=lambda r: r["notification_id"])
         return [delivery_view(r) for r in found[:limit]]
 
     def document_id_of(self, number: str) -> str | None:

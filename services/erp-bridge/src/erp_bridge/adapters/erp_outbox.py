@@ -1,4 +1,5 @@
-"""The outbound sink the ERP reads: the table ``erp_outbox_documents`` in the bridge's own database.
+"""The outbound sink the ERP reads: the table ``erp_outbox_documents`` in the bridge's own database (an order's
+documents, and the stock documents with no order and no amount).
 
 A projection follows the event store's notification log and upserts one row per recorded
 document, committing its position in the same transaction, so a crash anywhere neither loses
@@ -26,18 +27,23 @@ PROJECTION = "erp_outbox_documents"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS erp_outbox_documents (
     document_id text PRIMARY KEY,
-    order_id text NOT NULL,
+    order_id text,
     kind text NOT NULL,
     number text NOT NULL,
     rma_id text,
     lines jsonb NOT NULL,
-    total numeric(14, 2) NOT NULL,
-    currency text NOT NULL,
+    total numeric(14, 2),
+    currency text,
     source_event_id text NOT NULL,
     recorded_at timestamptz NOT NULL,
     notification_id bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS erp_outbox_documents_order_id_idx ON erp_outbox_documents (order_id);
+-- stock documents (adjustments, transfers): no order, no amount, the ledger's reference (tables made before them)
+ALTER TABLE erp_outbox_documents ALTER COLUMN order_id DROP NOT NULL;
+ALTER TABLE erp_outbox_documents ALTER COLUMN total DROP NOT NULL;
+ALTER TABLE erp_outbox_documents ALTER COLUMN currency DROP NOT NULL;
+ALTER TABLE erp_outbox_documents ADD COLUMN IF NOT EXISTS reference text;
 CREATE TABLE IF NOT EXISTS erp_outbox_projection_position (
     projection text PRIMARY KEY,
     notification_id bigint NOT NULL
@@ -45,7 +51,7 @@ CREATE TABLE IF NOT EXISTS erp_outbox_projection_position (
 """
 
 COLUMNS = ("document_id", "order_id", "kind", "number", "rma_id", "lines", "total", "currency", "source_event_id",
-           "recorded_at", "notification_id")
+           "recorded_at", "notification_id", "reference")
 
 
 def document_row(event: Any, notification_id: int) -> dict[str, Any] | None:
@@ -56,7 +62,7 @@ def document_row(event: Any, notification_id: int) -> dict[str, Any] | None:
     return {"document_id": str(event.originator_id), "order_id": e["order_id"], "kind": e["kind"],
             "number": e["number"], "rma_id": e["rma_id"], "lines": _jsonable(e["lines"]), "total": e["total"],
             "currency": e["currency"], "source_event_id": e["source_event_id"], "recorded_at": event.timestamp,
-            "notification_id": notification_id}
+            "notification_id": notification_id, "reference": e.get("reference")}
 
 
 def _jsonable(value: Any) -> Any:
@@ -69,8 +75,9 @@ def _jsonable(value: Any) -> Any:
 
 def document_view(row: dict[str, Any]) -> dict[str, Any]:
     return {"document_id": row["document_id"], "kind": row["kind"], "number": row["number"],
-            "order_id": row["order_id"], "rma_id": row["rma_id"], "total": str(row["total"]),
-            "currency": row["currency"], "lines": row["lines"], "recorded_at": row["recorded_at"].isoformat()}
+            "order_id": row["order_id"], "rma_id": row["rma_id"], "reference": row.get("reference"),
+            "total": None if row["total"] is None else str(row["total"]), "currency": row["currency"],
+            "lines": row["lines"], "recorded_at": row["recorded_at"].isoformat()}
 
 
 class ErpOutbox(Protocol):

@@ -60,7 +60,7 @@ ACKNOWLEDGEMENTS = "acks"
 SETTLED_ACKNOWLEDGEMENTS = "processed"
 # the document's own fields, first on every CSV row (then the line's number and the line's fields)
 CSV_DOCUMENT_FIELDS = ("document_id", "kind", "number", "order_id", "rma_id", "shipment_id", "currency", "total",
-                       "recorded_at", "source_event_id")
+                       "recorded_at", "source_event_id", "reference")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 

@@ -1,5 +1,5 @@
-"""What each event of the bridge's event store becomes on Kafka, keyed by order id: ErpDocument events on
-ERP_DOCUMENTS; the vendor's answers to a purchase order on VENDOR_ORDERS (placing it, sending it and our
+"""What each event of the bridge's event store becomes on Kafka, keyed by order id: an order's ErpDocument events
+on ERP_DOCUMENTS (a stock document, of no order, is the ERP's business and its delivery log's); the vendor's answers to a purchase order on VENDOR_ORDERS (placing it, sending it and our
 withdrawal are the bridge's own business: nothing is published for them). A purchase order that lapsed
 unacknowledged is published as rejected, with the lapse's reason: for the order it is a vendor that will not
 fill it, and it is routed elsewhere."""
@@ -20,6 +20,8 @@ from ..domain.vendor_order import VendorOrder
 def erp_publications(event: Any) -> Sequence[Publication]:
     e = event.__dict__
     match event:
+        case ErpDocument.Recorded() if e.get("order_id") is None:  # a stock document: the ERP's alone
+            return []
         case ErpDocument.Recorded():
             return [Publication(ERP_DOCUMENTS, e["order_id"], c.ErpDocumentRecorded(
                 order_id=e["order_id"], document_id=str(event.originator_id), kind=e["kind"], number=e["number"],

@@ -1,14 +1,17 @@
-"""Kafka subscribers: which order event makes which ERP document due; the orchestrator's purchase-order
-commands to dropship vendors."""
+"""Kafka subscribers: which order event makes which ERP document due, which stock movement of the ledger becomes
+a stock document; the orchestrator's purchase-order commands to dropship vendors."""
 
 from __future__ import annotations
 
-from oms_contracts import orchestrator, returns
+from oms_contracts import inventory, orchestrator, returns
 from oms_platform.consumer import Delivery, Handler, PoisonMessage, run_step
 
 from ..application.erp_documents import ErpDocuments
 from ..application.vendor_orders import VendorOrderNotFound, VendorOrders
+from ..domain.erp_document import stock_movement_id
 from ..domain.vendor_order import VendorOrderRuleViolation
+
+ERP_FEED = "erp_feed"  # the adjustment reason of the ERP's own stock feed (the ledger's)
 
 
 def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
@@ -68,7 +71,42 @@ def erp_handlers(documents: ErpDocuments) -> dict[type, Handler]:
                        rma_id=f"rto:{m.shipment_id}", lines=priced(m.lines), total=m.amount, currency=m.currency,
                        source_event_id=str(d.envelope.event_id), tracking=d.tracking)
 
+    async def stock_adjusted(d: Delivery) -> None:
+        """What the warehouse found (a count, damage, goods found) is booked in the ERP as a stock adjustment. The
+        ERP's own feed is not sent back: the ERP made that change itself."""
+        m: inventory.StockAdjusted = d.message
+        if m.reason == ERP_FEED or m.delta == 0:  # (a count that found what was expected moves nothing)
+            return
+        await run_step(documents.record_stock_document, kind="stock_adjustment",
+                       movement_id=stock_movement_id(sku=m.sku, location_id=m.location_id, reference=m.reference),
+                       reference=m.reference,
+                       lines=[{"sku": m.sku, "location_id": m.location_id, "quantity": m.delta, "reason": m.reason,
+                               "counted": m.counted, "on_hand_after": m.on_hand, "note": m.note,
+                               "adjusted_at": m.adjusted_at.isoformat()}],
+                       source_event_id=str(d.envelope.event_id), tracking=d.tracking)
+
+    async def transfer_dispatched(d: Delivery) -> None:
+        """Goods issued from the source into transit: the ERP's transfer (to its in-transit stock)."""
+        m: inventory.StockTransferDispatched = d.message
+        await run_step(documents.record_stock_document, kind="stock_transfer",
+                       movement_id=stock_movement_id(transfer_id=m.transfer_id), reference=m.transfer_id,
+                       lines=[{"sku": m.sku, "from_location": m.from_location, "to_location": m.to_location,
+                               "quantity": m.quantity, "dispatched_at": m.dispatched_at.isoformat()}],
+                       source_event_id=str(d.envelope.event_id), tracking=d.tracking)
+
+    async def transfer_received(d: Delivery) -> None:
+        """The goods arrived: the ERP's receipt of the transfer, after the transfer itself."""
+        m: inventory.StockTransferReceived = d.message
+        await run_step(documents.record_stock_document, kind="stock_transfer_receipt",
+                       movement_id=stock_movement_id(transfer_id=m.transfer_id), reference=m.transfer_id,
+                       lines=[{"sku": m.sku, "from_location": m.from_location, "to_location": m.to_location,
+                               "quantity": m.quantity, "received_at": m.received_at.isoformat()}],
+                       source_event_id=str(d.envelope.event_id), tracking=d.tracking)
+
     return {
+        inventory.StockAdjusted: stock_adjusted,
+        inventory.StockTransferDispatched: transfer_dispatched,
+        inventory.StockTransferReceived: transfer_received,
         orchestrator.OrderReturnedToOrigin: returned_to_origin,
         orchestrator.OrderReserved: reserved,
         orchestrator.OrderShipped: shipped,

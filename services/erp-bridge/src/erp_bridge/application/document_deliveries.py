@@ -20,14 +20,13 @@ from oms_platform.event_store import retry_on_conflict
 from oms_platform.telemetry import log
 
 from ..domain.document_delivery import (
-    PREREQUISITE_KINDS,
     DeliveryInFlight,
     DeliveryRetryPolicy,
     DeliveryState,
     DocumentDelivery,
     document_delivery_id_for,
 )
-from ..domain.erp_document import ErpDocument, erp_document_id_for
+from ..domain.erp_document import ErpDocument, prerequisite_document_id
 
 _log = log("document_deliveries")
 # how often a document waiting for its prerequisite looks again
@@ -46,7 +45,7 @@ class DeliveryWork:
 
     document_id: UUID
     kind: str
-    order_id: str
+    order_id: str | None  # None: a stock document
     number: str
     attempt: int | None = None
     document: dict[str, Any] | None = None
@@ -149,8 +148,8 @@ class DocumentDeliveries:
     def _prerequisite_not_with_the_erp(self, document: ErpDocument) -> dict[str, Any] | None:
         """The document the ERP must have before this one, when it is recorded and the ERP does not have it yet
         (its id, number, kind and delivery state); None: nothing to wait for."""
-        kind = PREREQUISITE_KINDS.get(document.kind)
-        prerequisite = self._recorded_document(erp_document_id_for(kind, document.order_id)) if kind else None
+        required = prerequisite_document_id(document)
+        prerequisite = self._recorded_document(required) if required is not None else None
         if prerequisite is None:
             return None
         delivery = self._delivery_of(prerequisite.id)

@@ -48,6 +48,22 @@ class ErpDocuments(DocumentDeliveries, VendorOrders, ServiceApplication):
             return document.id
         return retry_on_conflict(attempt)
 
+    def record_stock_document(self, *, kind: str, movement_id: str, reference: str, lines: list[dict[str, Any]],
+                              source_event_id: str, tracking: Tracking | None = None) -> UUID:
+        """A stock movement for the ERP to book (``ErpDocument.draw_up_stock_document``), once per movement."""
+        def attempt() -> UUID:
+            document_id = erp_document_id_for(kind, None, movement_id=movement_id)
+            if document_id in self.repository:
+                _log.info("document already recorded", kind=kind, movement_id=movement_id,
+                          document_id=str(document_id))
+                self.record(tracking=tracking)
+                return document_id
+            document = ErpDocument.draw_up_stock_document(kind=kind, movement_id=movement_id, reference=reference,
+                                                          lines=lines, source_event_id=source_event_id)
+            self.record(document, tracking=tracking)
+            return document.id
+        return retry_on_conflict(attempt)
+
     def document(self, document_id: UUID) -> dict[str, Any]:
         try:
             return self.repository.get(document_id).summary()

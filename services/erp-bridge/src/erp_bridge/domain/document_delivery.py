@@ -20,7 +20,8 @@ is harmless by design: every attempt of every round carries the same key, the do
 and records the document once. A re-send an operator asks for carries the same key too: the ERP has the document
 already, or records it now.
 
-Documents of one order reach the ERP in the order the ERP needs them (``PREREQUISITE_KINDS``): a document whose
+Documents of one order (or one transfer) reach the ERP in the order the ERP needs them
+(``erp_document.PREREQUISITE_KINDS``): a document whose
 prerequisite is recorded but not yet with the ERP waits for it, without an attempt.
 
 Imports only the standard library and the event-sourcing domain base classes.
@@ -37,11 +38,6 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 DEFAULT_MAX_ATTEMPTS = 8
-# what the ERP must have of an order before it takes a document of that kind: the order's sale order before its
-# invoice (an ERP invoices against the sale order), its invoice before a credit note (a credit note reverses it);
-# a document whose order has no such document (an FBA order has no sale order; a parcel's invoice is its own) waits
-# for nothing
-PREREQUISITE_KINDS = {"invoice": "sale_order", "credit_note": "invoice"}
 
 
 class DeliveryState(StrEnum):
@@ -93,13 +89,13 @@ class DocumentDelivery(Aggregate):
         return document_delivery_id_for(document_id)
 
     @classmethod
-    def open(cls, *, document_id: str, order_id: str, kind: str, number: str, at: datetime) -> DocumentDelivery:
+    def open(cls, *, document_id: str, order_id: str | None, kind: str, number: str, at: datetime) -> DocumentDelivery:
         """The delivery of a recorded document, due at once."""
         _check_aware("at", at)
         return cls(document_id=document_id, order_id=order_id, kind=kind, number=number, opened_at=at)
 
     @event("Opened")
-    def __init__(self, document_id: str, order_id: str, kind: str, number: str, opened_at: datetime):
+    def __init__(self, document_id: str, order_id: str | None, kind: str, number: str, opened_at: datetime):
         self.document_id = document_id
         self.order_id = order_id
         self.kind = kind

@@ -60,11 +60,12 @@ class Transfer(Aggregate):
     def receive(self) -> None:
         if self.status == TransferStatus.RECEIVED:
             return  # already received
-        self._received(sku=self.sku, from_location=self.from_location, to_location=self.to_location,
-                       quantity=self.quantity)
+        self._received(transfer_id=self.transfer_id, sku=self.sku, from_location=self.from_location,
+                       to_location=self.to_location, quantity=self.quantity)
 
     @event("Received")
-    def _received(self, sku: str, from_location: str, to_location: str, quantity: int) -> None:
+    def _received(self, sku: str, from_location: str, to_location: str, quantity: int,
+                  transfer_id: str = "") -> None:  # (events stored before it was named here: the aggregate's)
         self.status = TransferStatus.RECEIVED
 
     def summary(self) -> dict[str, Any]:

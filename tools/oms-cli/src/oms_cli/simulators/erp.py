@@ -1,5 +1,5 @@
 """A simulated ERP receiving the documents the erp-bridge hands over by its signed webhook (sale orders, invoices,
-credit notes), and keeping them for tests and demos to look at.
+credit notes, stock adjustments and transfers), and keeping them for tests and demos to look at.
 
 * ``POST /erp/documents``: the document as JSON, signed: ``X-OMS-Timestamp`` (unix seconds, at most
   ``tolerance_s`` from the ERP's clock) and ``X-OMS-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">``
@@ -11,7 +11,7 @@ credit notes), and keeping them for tests and demos to look at.
   A body that is not a document (not JSON, no ``document_id``, ``number`` or ``kind``) is 422 problem+json.
 * ``POST /simulator/erp/fail-next`` ``{"count": n, "status": 503}``: the next n signed deliveries fail with that
   status (400-599; problem+json, nothing recorded) before anything else is looked at; ``count: 0`` ends it.
-* ``GET /simulator/erp/documents`` (``?order_id=`` to filter): every document recorded, in the order it came, with
+* ``GET /simulator/erp/documents`` (``?order_id=`` or ``?reference=``, a stock document's, to filter): every document recorded, in the order it came, with
   its reference, the key it came under, how many times it was received (1 + its duplicates) and the document as
   received; and the counters (deliveries, duplicates, refused by a planned failure, bad signatures).
 
@@ -140,13 +140,15 @@ class ErpSimulator:
             raise ErpRefusal(422, "Not a document", f"missing: {', '.join(missing)}")
         return key, document
 
-    def shown(self, order_id: str | None = None) -> dict[str, Any]:
+    def shown(self, order_id: str | None = None, reference: str | None = None) -> dict[str, Any]:
+        """What was recorded (of one order, or of one stock movement's reference: a count sheet, a transfer)."""
         return {"documents": [{"reference": d.reference, "idempotency_key": d.idempotency_key,
                                "document_id": d.document["document_id"], "number": d.document["number"],
                                "kind": d.document["kind"], "order_id": d.document.get("order_id"),
                                "received": d.received, "received_at": d.received_at, "document": d.document}
                               for d in self.documents.values()
-                              if order_id is None or d.document.get("order_id") == order_id],
+                              if (order_id is None or d.document.get("order_id") == order_id)
+                              and (reference is None or d.document.get("reference") == reference)],
                 "stats": {name: self.counters[name] for name in ("deliveries", "duplicates", "refused_by_plan",
                                                                  "bad_signatures")}
                          | {"recorded": len(self.documents), "failures_planned": self.failures_planned}}
@@ -175,8 +177,8 @@ def erp_simulator_routes(simulator: ErpSimulator) -> APIRouter:
         return JSONResponse({"failures_planned": simulator.failures_planned, "status": simulator.failure_status})
 
     @routes.get("/simulator/erp/documents")
-    async def shown(order_id: str | None = None) -> JSONResponse:
-        return JSONResponse(simulator.shown(order_id))
+    async def shown(order_id: str | None = None, reference: str | None = None) -> JSONResponse:
+        return JSONResponse(simulator.shown(order_id, reference))
 
     return routes
 
