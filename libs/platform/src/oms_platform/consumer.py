@@ -15,6 +15,10 @@
   above, so the outcome is always the one that path gives; batching only saves transactions.
 - A ``FetchPolicy`` says how long the broker may hold a fetch to gather records: PROMPT for the
   steps an order waits for, GATHERED for consumers off its critical path.
+- Metrics (``oms_platform.metrics``): each handler's latency and each committed message by topic and
+  type, batches, duplicates, dead letters by reason class, and every assigned partition's lag, reported
+  every ``lag_interval`` seconds from what the consumer already knows (no request to the broker).
+  Each ``<topic> process`` span carries the message's order, channel, location, carrier and SKU.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from uuid import uuid4
 import psycopg
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 from eventsourcing.persistence import IntegrityError as StoreIntegrityError
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
@@ -44,10 +48,12 @@ from oms_contracts.dead_letters import MessageDeadLettered
 from oms_contracts.envelope import HEADER_DEAD_LETTER_REASON, HEADER_EVENT_TYPE, Envelope, Message
 from oms_contracts.topics import Topic, UnknownMessageType, dead_letter_topic, topic_for_message
 
+from . import metrics
 from .event_store import DuplicateMessage, ServiceApplication, UnitOfWork
 from .message_context import MessageContext, message_context
 from .outbox_relay import kafka_headers
 from .telemetry import extract_context, inject_headers, log, tracer
+from .trace_attributes import span_attributes
 
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     psycopg.OperationalError, psycopg.InterfaceError, StoreOperationalError, StoreInterfaceError,
@@ -116,7 +122,14 @@ GATHERED = FetchPolicy(min_bytes=64 * 1024, max_wait_ms=100)  # up to 100 ms lat
 
 
 class PoisonMessage(Exception):
-    """The message can never be processed; it goes to the dead-letter topic with this reason."""
+    """The message can never be processed; it goes to the dead-letter topic with this reason.
+
+    ``reason_class`` is the reason's kind for the dead-letter metric (a bounded set of values, unlike the
+    reason): ``refused`` when a handler raises it."""
+
+    def __init__(self, reason: str, *, reason_class: str = "refused"):
+        super().__init__(reason)
+        self.reason_class = reason_class
 
 
 class MessageConsumer:
@@ -126,7 +139,7 @@ class MessageConsumer:
                  handler_attempts: int = 3, max_records: int = 100,
                  topics: Sequence[Topic] | None = None, dead_letters: Topic | None = None,
                  namespace: str = "", batch_store: ServiceApplication | None = None,
-                 commit_interval: float = 0.5, fetch: FetchPolicy = PROMPT):
+                 commit_interval: float = 0.5, fetch: FetchPolicy = PROMPT, lag_interval: float = 1.0):
         self.service = service
         self.bootstrap = bootstrap
         self.group_id = group_id
@@ -152,6 +165,10 @@ class MessageConsumer:
         self.dead_lettered = 0
         self.batches_committed = 0
         self.batches_replayed = 0  # batches that went back through the one-message path
+        self.lag_interval = lag_interval  # how often each assigned partition's lag is reported
+        self._lag = metrics.PartitionLag(group_id)
+        # what the batch being run handled, per (topic, message type): counted once the batch has committed
+        self._batch_handled: dict[tuple[str, str], int] = {}
         self.ready = asyncio.Event()
         self._log = log("consumer").bind(group=group_id)
         self._tracer = tracer("oms.consumer")
@@ -171,6 +188,7 @@ class MessageConsumer:
         commit: asyncio.Task[None] | None = None
         uncommitted: dict[TopicPartition, int] = {}
         committed_at = time.monotonic()
+        lag_due = committed_at
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
@@ -192,12 +210,34 @@ class MessageConsumer:
                     commit = asyncio.create_task(consumer.commit(dict(uncommitted)))
                     uncommitted.clear()
                     committed_at = time.monotonic()
+                if time.monotonic() >= lag_due:
+                    await self._report_lag(consumer)
+                    lag_due = time.monotonic() + self.lag_interval
         finally:
+            self._lag.clear()
             await self._finish(commit)
             if uncommitted:
                 await self._finish(asyncio.ensure_future(consumer.commit(uncommitted)))
             await consumer.stop()
             await producer.stop()
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Each assigned partition's lag: its high watermark (which every fetch response brings) minus the
+        consumer's position, the next offset getmany hands out, so, between two fetches, the next record to
+        process. A partition not fetched yet since its assignment has no high watermark and is left out."""
+        lags: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            try:
+                highwater = consumer.highwater(tp)
+                if highwater is None:
+                    continue
+                # known once the partition was fetched: answered without waiting (the timeout only guards the
+                # loop against a position being reset meanwhile)
+                position = await asyncio.wait_for(consumer.position(tp), timeout=0.1)
+            except (AssertionError, IllegalStateError, KafkaError, TimeoutError):  # revoked, or reset meanwhile
+                continue
+            lags[(self.topic_of(tp.topic).name, tp.partition)] = highwater - position
+        self._lag.report(lags)
 
     async def _finish(self, commit: asyncio.Task[None] | None) -> None:
         if commit is None:
@@ -253,6 +293,8 @@ class MessageConsumer:
         then waits for it in worker threads)."""
         store = self.batch_store
         assert store is not None
+        started = time.perf_counter()
+        metrics.batch_records(self.service).observe(sum(map(len, fetched.values())))
         dead_lettered: set[tuple[str, int, int]] = set()
         names = {tp: f"{self.topic_of(tp.topic).name}#{tp.partition}" for tp in fetched}
         conflicts = 0
@@ -269,11 +311,14 @@ class MessageConsumer:
                     self._log.debug("batch conflicted, running it again", error=str(error), attempt=conflicts)
                     await asyncio.sleep(random.uniform(0.002, 0.01) * conflicts)
                     continue
-                return await self._replay_one_by_one(fetched, producer, stop, dead_lettered, error)
+                return await self._replay_one_by_one(fetched, producer, stop, dead_lettered, error, started)
             except Exception as error:  # noqa: BLE001 - the one-message path decides what each message gets
-                return await self._replay_one_by_one(fetched, producer, stop, dead_lettered, error)
+                return await self._replay_one_by_one(fetched, producer, stop, dead_lettered, error, started)
         self.batches_committed += 1
         self.processed += uow.messages
+        for (topic, message_type), count in self._batch_handled.items():
+            metrics.messages_processed(self.service, topic, message_type).inc(count)
+        metrics.batch_latency(self.service, "committed").observe(time.perf_counter() - started)
         self._log.debug("batch committed", partitions=len(fetched), records=sum(map(len, fetched.values())),
                         events=stored)
         return next_offsets
@@ -285,6 +330,7 @@ class MessageConsumer:
         """One run of the batch: its unit of work, the events stored, and per partition the offset to
         commit next."""
         next_offsets: dict[TopicPartition, int | None | BaseException] = {tp: None for tp in fetched}
+        self._batch_handled = {}
         token = _steps_in_place.set(True)
         try:
             # a first attempt takes cached aggregates as they are (its commit checks that none moved on);
@@ -305,31 +351,35 @@ class MessageConsumer:
 
     async def _replay_one_by_one(self, fetched: dict[TopicPartition, list[ConsumerRecord]],
                                  producer: AIOKafkaProducer, stop: asyncio.Event,
-                                 dead_lettered: set[tuple[str, int, int]], error: BaseException,
+                                 dead_lettered: set[tuple[str, int, int]], error: BaseException, started: float,
                                  ) -> dict[TopicPartition, int | None | BaseException]:
         self.batches_replayed += 1
         self._log.info("batch replayed message by message", partitions=len(fetched),
                        records=sum(map(len, fetched.values())), reason=f"{type(error).__name__}: {error}")
-        return await self._one_by_one_per_partition(fetched, producer, stop, skip=dead_lettered)
+        try:
+            return await self._one_by_one_per_partition(fetched, producer, stop, skip=dead_lettered)
+        finally:
+            metrics.batch_latency(self.service, "replayed").observe(time.perf_counter() - started)
 
     def decode(self, record: ConsumerRecord) -> Delivery:
         topic = self.topic_of(record.topic)
         try:
             envelope = Envelope.model_validate_json(record.value or b"")
         except ValidationError as error:
-            raise PoisonMessage(f"invalid envelope: {_describe(error)}") from error
+            raise PoisonMessage(f"invalid envelope: {_describe(error)}", reason_class="invalid_envelope") from error
         try:
             cls = topic.message_class(envelope.event_type)
         except UnknownMessageType as error:
-            raise PoisonMessage(str(error)) from error
+            raise PoisonMessage(str(error), reason_class="unknown_message_type") from error
         if envelope.schema_version > cls.schema_version:
             raise PoisonMessage(
                 f"{envelope.event_type} schema version {envelope.schema_version} is newer than "
-                f"supported {cls.schema_version}")
+                f"supported {cls.schema_version}", reason_class="unsupported_schema_version")
         try:
             message = cls.model_validate(envelope.payload)
         except ValidationError as error:
-            raise PoisonMessage(f"invalid {envelope.event_type} payload: {_describe(error)}") from error
+            raise PoisonMessage(f"invalid {envelope.event_type} payload: {_describe(error)}",
+                                reason_class="invalid_payload") from error
         return Delivery(topic, record.partition, record.offset, envelope, message)
 
     async def _process(self, record: ConsumerRecord, producer: AIOKafkaProducer, stop: asyncio.Event, *,
@@ -351,6 +401,7 @@ class MessageConsumer:
             except PoisonMessage as poison:
                 span.set_status(Status(StatusCode.ERROR, str(poison)))
                 await self._dead_letter(record, str(poison), producer, stop)
+                metrics.dead_letters(self.service, self.topic_of(record.topic).name, poison.reason_class).inc()
                 if dead_lettered is not None:
                     dead_lettered.add((record.topic, record.partition, record.offset))
                 return
@@ -359,6 +410,8 @@ class MessageConsumer:
                 return  # a message of the topic this service has no interest in
             span.set_attribute("oms.event_type", delivery.envelope.event_type)
             span.set_attribute("oms.subject", delivery.envelope.subject)
+            span.set_attributes(span_attributes(delivery.message))
+            topic, message_type = delivery.topic.name, delivery.envelope.event_type
             structlog.contextvars.bind_contextvars(
                 subject=delivery.envelope.subject, correlation_id=delivery.envelope.correlation_id,
                 event_type=delivery.envelope.event_type,
@@ -369,28 +422,46 @@ class MessageConsumer:
                                      cause_service=delivery.envelope.producer)
                 if batch is not None:
                     if batch.already_processed(delivery.tracking):
+                        metrics.messages_duplicate(self.service, topic).inc()
                         self._log.info("duplicate skipped", offset=record.offset)
                         return
+                    started = time.perf_counter()
                     with message_context(ctx):
                         await handler(delivery)  # any failure: the batch goes through the one-message path
+                    metrics.handler_latency(self.service, topic, message_type).observe(time.perf_counter() - started)
                     batch.messages += 1
+                    self._batch_handled[topic, message_type] = self._batch_handled.get((topic, message_type), 0) + 1
                     self._log.debug("handled", topic=record.topic, partition=record.partition, offset=record.offset)
                     return
                 if self.already_processed and await asyncio.to_thread(self.already_processed, delivery.tracking):
+                    metrics.messages_duplicate(self.service, topic).inc()
                     self._log.info("duplicate skipped", offset=record.offset)
                     return
+                started = time.perf_counter()
                 failure = await self._handle(handler, delivery, ctx, stop)
+                metrics.handler_latency(self.service, topic, message_type).observe(time.perf_counter() - started)
                 if failure is not None:
-                    span.set_status(Status(StatusCode.ERROR, failure))
-                    await self._dead_letter(record, failure, producer, stop)
+                    reason, reason_class = failure
+                    span.set_status(Status(StatusCode.ERROR, reason))
+                    await self._dead_letter(record, reason, producer, stop)
+                    metrics.dead_letters(self.service, topic, reason_class).inc()
                 else:
                     self.processed += 1
+                    metrics.messages_processed(self.service, topic, message_type).inc()
                     self._log.debug("handled", topic=record.topic, partition=record.partition, offset=record.offset)
             finally:
                 structlog.contextvars.unbind_contextvars("subject", "correlation_id", "event_type", "order_id")
 
+    async def handle(self, handler: Handler, delivery: Delivery, ctx: MessageContext,
+                     stop: asyncio.Event) -> tuple[str, str] | None:
+        """Handle one decoded message as the consumer does (its retries, duplicates, poison): what a dead letter's
+        replay runs (``dead_letter_desk``). None when handled; else (reason, reason class)."""
+        return await self._handle(handler, delivery, ctx, stop)
+
     async def _handle(self, handler: Handler, delivery: Delivery, ctx: MessageContext,
-                      stop: asyncio.Event) -> str | None:
+                      stop: asyncio.Event) -> tuple[str, str] | None:
+        """None when the message was handled (or found a duplicate at commit); else why it is dead-lettered,
+        as (reason, reason class)."""
         attempt = 0
         infra_attempt = 0
         conflicts = 0
@@ -403,13 +474,13 @@ class MessageConsumer:
                 self._log.info("duplicate skipped at commit", offset=delivery.offset)
                 return None
             except PoisonMessage as poison:
-                return str(poison)
+                return str(poison), poison.reason_class
             except StoreIntegrityError as error:
                 # a concurrent writer kept winning the aggregate's next version: try again (a conflict
                 # that never resolves is a bug, dead-lettered after many attempts rather than blocking)
                 conflicts += 1
                 if conflicts >= 50:
-                    return f"version conflict not resolved after {conflicts} attempts: {error}"
+                    return f"version conflict not resolved after {conflicts} attempts: {error}", "version_conflict"
                 await asyncio.sleep(min(0.01 * conflicts, 0.5))
             except INFRASTRUCTURE_ERRORS as error:
                 # the database or the broker is gone: the message is fine, so it waits, never dead-lettered
@@ -422,7 +493,8 @@ class MessageConsumer:
                 attempt += 1
                 self._log.exception("handler failed", attempt=attempt)
                 if attempt >= self.handler_attempts:
-                    return f"handler failed after {attempt} attempts: {type(error).__name__}: {error}"
+                    return (f"handler failed after {attempt} attempts: {type(error).__name__}: {error}",
+                            "handler_failed")
                 await asyncio.sleep(0.1 * attempt)
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, producer: AIOKafkaProducer,

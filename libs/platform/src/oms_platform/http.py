@@ -1,8 +1,10 @@
 """HTTP plumbing every service's API shares: RFC 9457 problem+json errors naming the bad
-fields (as JSON pointers), health probes, correlation ids and tracing."""
+fields (as JSON pointers), health probes, correlation ids, tracing, and Prometheus metrics on
+``GET /metrics`` with every request counted and timed by route template."""
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import random
 import time
@@ -14,9 +16,11 @@ from uuid import uuid4
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount
 
+from . import metrics
 from .message_context import MessageContext, message_context
 from .telemetry import log
 
@@ -100,6 +104,56 @@ class CorrelationMiddleware:
             structlog.contextvars.unbind_contextvars("correlation_id")
 
 
+METRICS_PATH = "/metrics"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class HttpMetricsMiddleware:
+    """Counts and times every request (but the scrapes of ``/metrics``) by method, route template and status
+    code: ``/v1/orders/{order_id}``, not the path, so the series grow with the routes, not with the orders.
+    A request no route matched is ``unmatched``; one that raised, and so was answered by the outermost error
+    handler, counts as 500. Plain ASGI, like ``CorrelationMiddleware``."""
+
+    def __init__(self, app: Any, service: str):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["path"] == METRICS_PATH:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        root_path = scope.get("root_path", "")
+        status = 500
+
+        async def send_with_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            requests, seconds = metrics.http_request(self.service, method, route_template(scope, root_path),
+                                                     str(status))
+            requests.inc()
+            seconds.observe(time.perf_counter() - started)
+
+
+def route_template(scope: dict[str, Any], root_path: str = "") -> str:
+    """The template of the route that answered a request (its scope once routed), ``unmatched`` when none did.
+    Under a mount, the mount's prefix comes first (``root_path`` is the one the request came in with)."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None)
+    if not template:
+        return "unmatched"
+    if isinstance(route, Mount):  # a mounted app that is no router (static files): the mount's own template
+        return template
+    return scope.get("root_path", "")[len(root_path):] + template
+
+
 def create_http_app(service: str, *, title: str, lifespan: Callable | None = None,
                     readiness: Callable[[], bool] | None = None) -> FastAPI:
     app = FastAPI(title=title, lifespan=lifespan, version="0.1.0")
@@ -124,6 +178,13 @@ def create_http_app(service: str, *, title: str, lifespan: Callable | None = Non
         return problem_response(Problem(500, "Internal error", "the error was logged; nothing was recorded"), request)
 
     app.add_middleware(CorrelationMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, service=service)
+
+    @app.get(METRICS_PATH, include_in_schema=False)
+    async def _metrics(request: Request) -> Response:
+        # collected off the event loop: read-model gauges query their database when scraped
+        body, content_type = await asyncio.to_thread(metrics.exposition, request.headers.get("accept"))
+        return Response(body, headers={"Content-Type": content_type})
 
     @app.get("/health/live", include_in_schema=False)
     async def _live():
@@ -137,7 +198,7 @@ def create_http_app(service: str, *, title: str, lifespan: Callable | None = Non
 
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*,/metrics$")
     return app
 
 

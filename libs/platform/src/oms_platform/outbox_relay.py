@@ -14,6 +14,12 @@ A relay in the process that commits the events is handed each commit's notificat
 events, as committed) and publishes them without reading them back when they are the next ones after
 its position; anything else (another process's commits, a gap left by a transaction that failed, a
 relay started after the commits) is read from the database, which stays the only truth.
+
+Metrics (``oms_platform.metrics``): messages published by topic and type, each batch's publishing time, and
+the backlog, notifications recorded but not published yet: the newest notification id the relay knows (its
+own process's commits as handed over, and the log's newest id, read every ``backlog_interval`` seconds for
+the commits of other processes) minus its position. Each ``<topic> publish`` span carries the message's
+order, channel, location, carrier and SKU.
 """
 
 from __future__ import annotations
@@ -44,8 +50,10 @@ from oms_contracts.envelope import (
 )
 from oms_contracts.topics import Topic
 
+from . import metrics
 from .event_store import ProvenanceMapper, ServiceApplication
 from .telemetry import extract_context, inject_headers, log, tracer
+from .trace_attributes import span_attributes
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,8 @@ def kafka_headers(envelope: Envelope, trace_headers: dict[str, str]) -> list[tup
 class OutboxRelay:
     def __init__(self, app: ServiceApplication, publications: Publications, bootstrap: str, dsn: str,
                  poll_seconds: float = 0.05, batch_size: int = 500, namespace: str = "",
-                 position_interval: float = 0.5, idle_poll_seconds: float | None = None):
+                 position_interval: float = 0.5, idle_poll_seconds: float | None = None,
+                 backlog_interval: float = 2.0):
         self.app = app
         self.publications = publications
         self.bootstrap = bootstrap
@@ -114,6 +123,10 @@ class OutboxRelay:
         self.wakeup = asyncio.Event()
         self.published_up_to = 0
         self.from_memory = 0  # notifications published as handed over by this process's commits
+        # the newest notification id known (handed over, or read from the log every backlog_interval seconds)
+        self.newest_known = 0
+        self.backlog_interval = backlog_interval
+        self._backlog = metrics.OutboxBacklog(app.service_name, self.name)
         self._active = False  # holding the log's lock, publishing
         self._in_memory: dict[int, Notification] = {}
         self._log = log("outbox_relay").bind(relay=self.name)
@@ -151,6 +164,7 @@ class OutboxRelay:
             self.app.record_listeners.remove(committed)
             self._active = False
             self._in_memory.clear()
+            self._backlog.clear()
 
     def _handed_over(self, notifications: Sequence[Notification]) -> None:
         """What this process just committed: kept while the relay is active, to publish without reading
@@ -158,6 +172,8 @@ class OutboxRelay:
         if self._active and len(self._in_memory) < self.batch_size * 20:
             for notification in notifications:
                 self._in_memory[notification.id] = notification
+        if notifications:
+            self.newest_known = max(self.newest_known, max(n.id for n in notifications))
         self.wakeup.set()
 
     def _next_in_memory(self, position: int) -> list[Notification]:
@@ -191,6 +207,7 @@ class OutboxRelay:
             position = await asyncio.to_thread(self._read_position, conn)
             self.published_up_to = recorded = position
             recorded_at = time.monotonic()
+            backlog_due = recorded_at
             self._active = True
             self._log.info("outbox relay started", position=position)
             poll = self.poll_seconds
@@ -211,6 +228,10 @@ class OutboxRelay:
                     if position > recorded and time.monotonic() - recorded_at >= self.position_interval:
                         await asyncio.to_thread(self._record_position, conn, position)
                         recorded, recorded_at = position, time.monotonic()
+                    if time.monotonic() >= backlog_due:
+                        await self._read_newest()
+                        backlog_due = time.monotonic() + self.backlog_interval
+                    self._backlog.report(max(self.newest_known, position) - position)
                     if not notifications or (len(notifications) < self.batch_size and not self._in_memory):
                         # caught up: a record made meanwhile has set the wakeup, so no second look is needed
                         timeout = poll
@@ -225,9 +246,22 @@ class OutboxRelay:
             await producer.stop()
             await asyncio.to_thread(conn.close)
 
+    async def _read_newest(self) -> None:
+        """The log's newest notification id, for the backlog (the commits of other processes, which nothing
+        hands over). A database that does not answer leaves the figure as it was: the relay's own reads of the
+        log fail, and restart it, where it matters."""
+        try:
+            newest = await asyncio.to_thread(self.app.recorder.max_notification_id)
+        except Exception as error:  # noqa: BLE001 - a metric never stops the relay
+            self._log.debug("newest notification id not read", error=repr(error))
+            return
+        self.newest_known = max(self.newest_known, newest or 0)
+
     async def _publish(self, producer: AIOKafkaProducer, notifications: Sequence[Any]) -> None:
         mapper: ProvenanceMapper = self.app.mapper  # type: ignore[assignment]
+        started = time.perf_counter()
         pending = []
+        published: dict[tuple[str, str], int] = {}
         for notification in notifications:
             event, meta = mapper.decode_with_meta(notification)
             publications = self.publications(event)
@@ -247,6 +281,7 @@ class OutboxRelay:
                         "messaging.message.id": str(envelope.event_id),
                         "oms.subject": envelope.subject,
                         "oms.event_type": envelope.event_type,
+                        **span_attributes(publication.message),
                     },
                 ):
                     headers = kafka_headers(envelope, inject_headers({}))
@@ -254,8 +289,13 @@ class OutboxRelay:
                     pending.append(await producer.send(
                         self.namespace + publication.topic.name, value=value, key=envelope.subject.encode(), headers=headers
                     ))
+                kind = (publication.topic.name, envelope.event_type)
+                published[kind] = published.get(kind, 0) + 1
         if pending:
             await asyncio.gather(*pending)
+            for (topic, message_type), count in published.items():
+                metrics.messages_published(self.app.service_name, topic, message_type).inc(count)
+            metrics.outbox_publish_latency(self.app.service_name).observe(time.perf_counter() - started)
             self._log.debug("published", count=len(pending), up_to=notifications[-1].id)
 
 

@@ -1,7 +1,10 @@
 """structlog JSON logs and OpenTelemetry tracing, configured once per process.
 
 Traces go to an OTLP/HTTP collector when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or the traces-specific
-variable) is set; otherwise spans are still created (trace ids appear in logs) but not exported.
+variable) is set, and to a file when ``OMS_TRACE_FILE`` names one (machines without Docker or Jaeger:
+``oms trace`` reads it), both when both are set; otherwise spans are still created (trace ids appear in
+logs) but not exported. The file holds one span per line, OpenTelemetry's own JSON of a finished span
+(``ReadableSpan.to_json``), appended, so the services of one stack may share a file.
 A span per event-store SQL statement (psycopg) is opt-in, ``OMS_TRACE_SQL=true``: it is several
 spans per message and, measured, about a fifth of a service's CPU under load. Read-model queries
 (asyncpg) are always traced.
@@ -12,12 +15,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 import structlog
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+TRACE_FILE_ENV = "OMS_TRACE_FILE"
 
 _configured_for: str | None = None
 
@@ -65,12 +71,58 @@ def configure_logging(service: str, level: str | None = None) -> None:
     structlog.contextvars.bind_contextvars(service=service)
 
 
-def configure_tracing(service: str) -> TracerProvider:
+class _AppendedLines:
+    """The text stream a ``ConsoleSpanExporter`` writes to: a file opened for appending, each write (one span's
+    line) handed to the operating system at once, in one write(2) on a descriptor opened with O_APPEND, so the
+    lines of several processes sharing the file never interleave and a line is in the file when written."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed when the exporter shuts down
+
+    def write(self, text: str) -> int:
+        data = memoryview(text.encode())
+        while data:  # a regular file takes it all at once; the loop is for a write(2) cut short
+            written = self._file.write(data)
+            if not written:
+                raise OSError(f"the trace file {self._file.name} takes no more")
+            data = data[written:]
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class SpanFileExporter(ConsoleSpanExporter):
+    """OpenTelemetry's console exporter writing to a file: one JSON object per line, the span's own
+    ``to_json`` (what ``oms trace`` reads back)."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.lines = _AppendedLines(Path(path).expanduser())
+        super().__init__(out=self.lines, formatter=lambda span: span.to_json(indent=None) + "\n")  # type: ignore[arg-type]
+
+    def shutdown(self) -> None:
+        self.lines.close()
+
+
+def tracer_provider(service: str) -> TracerProvider:
+    """The process's tracer provider with the exporters its environment asks for (see the module's doc). Its
+    batches are flushed when it shuts down (``shutdown_telemetry``, or at the interpreter's exit)."""
     provider = TracerProvider(resource=Resource.create({"service.name": service, "service.namespace": "oms"}))
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), schedule_delay_millis=500))
+    if trace_file := os.environ.get(TRACE_FILE_ENV, "").strip():
+        provider.add_span_processor(BatchSpanProcessor(SpanFileExporter(trace_file), schedule_delay_millis=500))
+    return provider
+
+
+def configure_tracing(service: str) -> TracerProvider:
+    provider = tracer_provider(service)
     trace.set_tracer_provider(provider)
     if os.environ.get("OMS_TRACE_SQL", "").lower() in ("1", "true", "yes", "on"):
         try:

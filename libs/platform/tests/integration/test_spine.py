@@ -8,14 +8,17 @@ import threading
 from typing import Any
 from uuid import uuid4
 
+import httpx
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from eventsourcing.persistence import IntegrityError
+from prometheus_client.parser import text_string_to_metric_families
 
 from oms_contracts.envelope import Envelope
 from oms_contracts.topics import Topic
 from oms_platform.consumer import Delivery, MessageConsumer
+from oms_platform.http import create_http_app
 from oms_platform.kafka_probe import messages_about, records_about, rewind_group
 from oms_platform.outbox_relay import OutboxRelay, Publication
 from oms_platform.testing import RunningWorkers, ensure_topics, eventually
@@ -245,3 +248,52 @@ async def test_a_relay_polling_less_often_while_idle_still_publishes_what_other_
     published = await messages_about(settings.kafka_bootstrap, topic, str(tally.id), at_least=3)
     assert [m.payload["amount"] for m in published] == [1, 2, 3]
     assert relay.from_memory == 0
+
+
+async def test_a_scrape_after_consuming_shows_the_messages_processed_published_and_each_partitions_lag(settings):
+    topic, dead = make_topic(), make_topic()
+    await ensure_topics(settings.kafka_bootstrap, (topic, dead))
+    tallies, mirrors = Tallies(env=settings.event_store_env()), Mirrors(env=settings.event_store_env())
+    tally = Tally(name=f"metrics-{uuid4().hex[:6]}")
+    for amount in (1, 2, 3):
+        tally.add(amount)
+    tallies.record(tally)
+    relay = OutboxRelay(tallies, tally_publications(topic), settings.kafka_bootstrap, settings.dsn(),
+                        poll_seconds=0.02, backlog_interval=0.1)
+    group = f"g-{uuid4().hex[:6]}"
+    consumer = mirror_consumer(settings, mirrors, topic, group, dead, lag_interval=0.1)
+    kind = {"topic": topic.name, "message_type": "TallyAdded"}
+
+    async def scrape() -> dict[str, list]:
+        transport = httpx.ASGITransport(app=create_http_app("inventory-ledger", title="spine"))
+        async with httpx.AsyncClient(transport=transport, base_url="http://spine") as client:
+            response = await client.get("/metrics")
+        assert response.status_code == 200
+        return {family.name: family.samples for family in text_string_to_metric_families(response.text)}
+
+    def value(families: dict[str, list], family: str, name: str, **labels: str) -> float | None:
+        return next((s.value for s in families.get(family, []) if s.name == name
+                     and labels.items() <= s.labels.items()), None)
+
+    async with RunningWorkers(relay, consumer):
+        await eventually(lambda: mirrors.seen(str(tally.id)) == [1, 2, 3])
+
+        async def caught_up() -> dict[str, list] | None:
+            families = await scrape()
+            lags = {s.labels["partition"]: s.value for s in families["oms_consumer_lag"]
+                    if s.labels["group"] == group and s.labels["topic"] == topic.name}
+            backlog = value(families, "oms_outbox_backlog", "oms_outbox_backlog", relay=relay.name)
+            # every partition fetched at least once, nothing left to process or to publish
+            return families if lags == {str(p): 0 for p in range(topic.partitions)} and backlog == 0 else None
+
+        families = await eventually(caught_up, what="every partition's lag and the outbox backlog at 0")
+    processed = value(families, "oms_messages_processed", "oms_messages_processed_total", service="inventory-ledger",
+                      **kind)
+    published = value(families, "oms_messages_published", "oms_messages_published_total",
+                      service="order-orchestrator", **kind)
+    timed = value(families, "oms_handler_duration_seconds", "oms_handler_duration_seconds_count",
+                  service="inventory-ledger", **kind)
+    assert (processed, published, timed) == (3, 3, 3)
+    after = await scrape()  # a stopped consumer and relay leave no lag or backlog behind
+    assert not [s for s in after["oms_consumer_lag"] if s.labels["group"] == group]
+    assert value(after, "oms_outbox_backlog", "oms_outbox_backlog", relay=relay.name) is None
