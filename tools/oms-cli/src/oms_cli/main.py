@@ -1,7 +1,8 @@
 """The ``oms`` command: ``oms up`` runs everything, ``oms demo`` shows it working,
-``oms order ID`` tells where an order is and why; ``oms holds | release | cancel | change | rules`` are the
-operator's desk; ``oms stock SKU`` the stock, ``oms routing-replay FILE`` a new routing rule version tried on
-past orders."""
+``oms order ID`` (``order show | history | trace``) tells where an order is, what happened to it and how long
+each service took; ``oms holds | release | cancel | change | rules`` are the operator's desk; ``oms stock SKU``
+the stock, ``oms routing-replay FILE`` a new routing rule version tried on past orders; ``oms topic tail TOPIC``
+a topic as a downstream subscriber sees it."""
 
 from __future__ import annotations
 
@@ -10,25 +11,56 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
+from .dead_letters import dead_letters_app
 from .erp_deliveries import erp_app
-from .stack import SERVICES, LocalStack, StackProfile
-from .timeline import render_order
+from .stack import SERVICES, LocalStack, StackProfile, trace_file_env
+from .timeline import render_history, render_order
 
 app = typer.Typer(help="Event-sourced order orchestration: run, demo and inspect the system.", no_args_is_help=True)
 app.add_typer(erp_app, name="erp")  # oms erp deliveries | delivery | resend
+app.add_typer(dead_letters_app, name="dlq")  # oms dlq list | show | replay
 console = Console()
+
+
+def _group_defaulting_to(command: str, *, when_bare: bool = False) -> type[TyperGroup]:
+    """A command group whose first argument, when it names none of its commands (an order id, an option), is
+    handed to ``command``: ``oms order ID`` is ``oms order show ID``, ``oms holds --json`` is ``oms holds list
+    --json`` (and, ``when_bare``, ``oms holds`` alone too), so the commands' older forms keep working."""
+
+    class DefaultingGroup(TyperGroup):
+        def parse_args(self, ctx, args: list[str]) -> list[str]:
+            first = args[0] if args else None
+            if (first is None and when_bare) or (
+                    first is not None and first not in self.commands and first not in ctx.help_option_names):
+                args = [command, *args]
+            return super().parse_args(ctx, args)
+
+    return DefaultingGroup
+
+
+order_app = typer.Typer(cls=_group_defaulting_to("show"), no_args_is_help=True,
+                        help="An order: `oms order ID` (= show) its state and history, `history` as of a time, "
+                             "`trace` the waterfall of its traces.")
+app.add_typer(order_app, name="order")
+holds_app = typer.Typer(cls=_group_defaulting_to("list", when_bare=True),
+                        help="Orders held by the seller's rules: `oms holds` (= list), `oms holds release ID`.")
+app.add_typer(holds_app, name="holds")
+topic_app = typer.Typer(no_args_is_help=True, help="The topics of the registry, as downstream subscribers see them.")
+app.add_typer(topic_app, name="topic")
 
 
 @app.command()
 def up(profile: str = typer.Option("run", help="stack profile: ports and data folder under .run/"),
        quiet: bool = typer.Option(False, help="do not stream the services' logs")) -> None:
     """Install what is missing, start Kafka, PostgreSQL and the seven services; Ctrl-C stops them all."""
-    stack = LocalStack(StackProfile.named(profile), echo_logs=not quiet)
+    stack = LocalStack(StackProfile.named(profile), echo_logs=not quiet, trace_files=True)
     started = time.monotonic()
     stopping = False
 
@@ -63,6 +95,9 @@ def up(profile: str = typer.Option("run", help="stack profile: ports and data fo
         console.print(f"  {'simulators':<20} {p.simulators_url}  (payment provider: /payments, tok_visa approves; "
                       "Amazon SP-API: /amazon)")
     console.print(f"  kafka {p.kafka_bootstrap}   postgres 127.0.0.1:{p.pg_port}   logs {p.run_dir / 'logs'}")
+    traces = trace_file_env(p, SERVICES[0].name, enabled=stack.trace_files, extra_env=stack.extra_env).get(
+        "OMS_TRACE_FILE")
+    console.print(f"  traces {Path(traces).parent if traces else 'exported over OTLP'}   (oms trace ORDER_ID)")
     console.print(f"[bold]channel-gateway listens on {p.url('channel-gateway')}[/bold]  (Ctrl-C stops everything)")
     while True:
         time.sleep(1)
@@ -72,40 +107,111 @@ def up(profile: str = typer.Option("run", help="stack profile: ports and data fo
             stop()
 
 
-@app.command()
-def order(order_id: str, version: int = typer.Option(None, help="state as of this version"),
-          as_of: datetime = typer.Option(None, help="state as of this time (ISO 8601)"),
-          profile: str = typer.Option("run"), json_output: bool = typer.Option(False, "--json")) -> None:
-    """Where is this order and why: its state and full history, rebuilt from the event store."""
-    p = StackProfile.named(profile)
-    params = {k: v for k, v in {"version": version, "as_of": as_of.isoformat() if as_of else None}.items() if v}
-    response = httpx.get(f"{p.url('order-orchestrator')}/v1/orders/{order_id}", params=params, timeout=10)
-    if response.status_code != 200:
-        console.print(f"[red]{response.status_code}[/red] {response.text}")
-        raise typer.Exit(1)
-    if json_output:
-        console.print_json(response.text)
-    else:
-        render_order(response.json(), console)
-
-
 def _desk(url: str | None, profile: str):
     from .order_desk import OrderDesk
 
     return OrderDesk(url or StackProfile.named(profile).url("order-orchestrator"))
 
 
-def _refused(error: Exception) -> None:
+def _refused(error: Exception) -> NoReturn:
     console.print(f"[red]{error}[/red]")
     raise typer.Exit(1)
 
 
 URL_OPTION = typer.Option(None, "--url", envvar="OMS_ORCHESTRATOR_URL", help="the orchestrator's URL (default: the profile's)")
+VERSION_OPTION = typer.Option(None, "--version", min=1, help="as it stood at this version")
+AS_OF_OPTION = typer.Option(None, "--as-of", help="as it stood at this time (ISO 8601; no zone: UTC)")
 
 
-@app.command()
-def holds(channel: str = typer.Option(None, help="only this channel's"), profile: str = typer.Option("run"),
-          url: str = URL_OPTION, json_output: bool = typer.Option(False, "--json")) -> None:
+def _order_view(order_id: str, version: int | None, as_of: str | None, profile: str, url: str | None
+                ) -> tuple[dict, datetime | None]:
+    from .order_desk import DeskRefusal, moment
+
+    try:
+        at = moment(as_of) if as_of else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="'--as-of'") from None
+    desk = _desk(url, profile)
+    try:
+        return desk.order(order_id, version, at), at
+    except DeskRefusal as refusal:
+        _refused(refusal)
+    except httpx.HTTPError as error:
+        _refused(RuntimeError(f"the order-orchestrator at {desk.base_url} cannot be reached: {error}"))
+
+
+@order_app.command("show")
+def order_show(order_id: str, version: int = VERSION_OPTION, as_of: str = AS_OF_OPTION,
+               profile: str = typer.Option("run"), url: str = URL_OPTION,
+               json_output: bool = typer.Option(False, "--json")) -> None:
+    """Where is this order and why: its state and full history, rebuilt from the event store."""
+    view, _ = _order_view(order_id, version, as_of, profile, url)
+    if json_output:
+        console.print_json(data=view)
+    else:
+        render_order(view, console)
+
+
+@order_app.command("history")
+def order_history(order_id: str, as_of: str = AS_OF_OPTION, version: int = VERSION_OPTION,
+                  profile: str = typer.Option("run"), url: str = URL_OPTION,
+                  json_output: bool = typer.Option(False, "--json")) -> None:
+    """What happened to this order, event by event with time and cause: all of it, or as it stood at a time
+    (or version), with the status it had then."""
+    view, at = _order_view(order_id, version, as_of, profile, url)
+    if json_output:
+        console.print_json(data={"order_id": view["order_id"], "as_of_version": view["as_of_version"],
+                                 "status": view["state"]["status"], "history": view["history"]})
+    else:
+        render_history(view, console, at)
+
+
+@order_app.command("trace")
+def order_trace(order_id: str,
+                traces: Path = typer.Option(None, "--traces", file_okay=False,
+                                            help="folder of the services' span files (*.jsonl; default: the "
+                                                 "profile's .run/<profile>/traces)"),
+                jaeger: str = typer.Option(None, "--jaeger", envvar="OMS_JAEGER_URL",
+                                           help="read the spans from Jaeger's query API instead, e.g. "
+                                                "http://127.0.0.1:16686"),
+                bar_width: int = typer.Option(40, min=10, max=200, help="width of the time bars"),
+                profile: str = typer.Option("run")) -> None:
+    """The waterfall of the order's traces: each service's spans in time, how long each took, failures in red."""
+    from .trace_waterfall import (
+        TraceSourceError,
+        jaeger_spans_about,
+        read_trace_files,
+        render_waterfalls,
+        waterfalls_about,
+    )
+
+    where = jaeger or str(traces or StackProfile.named(profile).traces_dir)
+    try:
+        if jaeger:
+            spans = jaeger_spans_about(jaeger, order_id)
+        else:
+            reading = read_trace_files(traces or StackProfile.named(profile).traces_dir, order_id)
+            spans = list(reading.spans)
+            if reading.unreadable_lines:
+                console.print(f"[yellow]{reading.unreadable_lines} line(s) about the order were no span "
+                              "(being written?)[/yellow]")
+            if not reading.files:
+                where += " (no *.jsonl files)"
+    except TraceSourceError as error:
+        _refused(error)
+    waterfalls = waterfalls_about(order_id, spans)
+    if not waterfalls:
+        console.print(f"[red]no trace of order {order_id} in {where}[/red]")
+        raise typer.Exit(1)
+    render_waterfalls(order_id, waterfalls, console, bar_width)
+
+
+app.command("trace")(order_trace)  # oms trace ORDER_ID, the same
+
+
+@holds_app.command("list")
+def holds_list(channel: str = typer.Option(None, help="only this channel's"), profile: str = typer.Option("run"),
+               url: str = URL_OPTION, json_output: bool = typer.Option(False, "--json")) -> None:
     """Orders held by the seller's rules, waiting for a person: oldest first, with each rule and why."""
     from .order_desk import DeskRefusal, render_held
 
@@ -119,16 +225,25 @@ def holds(channel: str = typer.Option(None, help="only this channel's"), profile
         render_held(held, console)
 
 
-@app.command()
-def release(order_id: str, note: str = typer.Option(..., help="why the order may go ahead (kept on the order)"),
-            profile: str = typer.Option("run"), url: str = URL_OPTION) -> None:
+@holds_app.command("release")
+def holds_release(order_id: str,
+                  reason: str = typer.Option(..., "--reason", "--note",
+                                             help="why the order may go ahead (kept on the order)"),
+                  profile: str = typer.Option("run"), url: str = URL_OPTION) -> None:
     """Release a held order: it goes on to payment authorisation or routing."""
     from .order_desk import DeskRefusal, render_outcome
 
     try:
-        render_outcome(_desk(url, profile).release(order_id, note), console)
+        render_outcome(_desk(url, profile).release(order_id, reason), console)
     except (DeskRefusal, httpx.HTTPError) as error:
         _refused(error)
+
+
+@app.command()
+def release(order_id: str, note: str = typer.Option(..., help="why the order may go ahead (kept on the order)"),
+            profile: str = typer.Option("run"), url: str = URL_OPTION) -> None:
+    """Release a held order: it goes on to payment authorisation or routing (= oms holds release)."""
+    holds_release(order_id, note, profile, url)
 
 
 @app.command()
@@ -189,16 +304,98 @@ def rules(reload: bool = typer.Option(False, "--reload", help="re-read the tenan
 
 
 @app.command()
-def stock(sku: str, profile: str = typer.Option("run"),
+def stock(sku: str, location: str = typer.Option(None, "--location", help="only this location, with its reservations"),
+          profile: str = typer.Option("run"),
           url: str = typer.Option(None, "--url", envvar="OMS_LEDGER_URL", help="the inventory-ledger's URL")) -> None:
     """A SKU's stock by location and in total: on hand, reserved, safety stock, available to promise, in transit,
-    and each channel's available to promise after its buffer."""
+    and each channel's available to promise after its buffer (or at one location, with what is held for whom)."""
     from .stock_figures import StockRefusal, show_stock
 
     try:
-        show_stock(url or StackProfile.named(profile).url("inventory-ledger"), sku, console)
+        show_stock(url or StackProfile.named(profile).url("inventory-ledger"), sku, console, location=location)
     except (StockRefusal, httpx.HTTPError):
         raise typer.Exit(1) from None
+
+
+NAMESPACE_OPTION = typer.Option("", "--namespace", envvar="OMS_TOPIC_NAMESPACE",
+                                help="the stack's topic name prefix, if it has one (test stacks do)")
+
+
+@topic_app.command("list")
+def topic_list(namespace: str = NAMESPACE_OPTION) -> None:
+    """Every topic of the registry: its one producer, its key, its partitions and the messages it carries."""
+    from .topic_tail import render_topics
+
+    render_topics(console, namespace)
+
+
+@topic_app.command("tail")
+def topic_tail(topic: str = typer.Argument(..., help="a topic of the registry, e.g. oms.orchestrator.orders.v1"),
+               from_beginning: bool = typer.Option(False, "--from-beginning",
+                                                   help="from the oldest record kept (default: from now on)"),
+               key: str = typer.Option(None, "--key", help="only records with this key (an order id, a SKU, ...)"),
+               message_type: str = typer.Option(None, "--type", help="only this message type, e.g. OrderShipped"),
+               max_records: int = typer.Option(None, "--max", min=1, help="stop after this many records"),
+               follow: bool = typer.Option(True, "--follow/--no-follow",
+                                           help="keep waiting for new records, or stop at the end of the topic"),
+               bootstrap: str = typer.Option(None, "--bootstrap", envvar="OMS_KAFKA_BOOTSTRAP",
+                                             help="Kafka's bootstrap servers (default: the profile's)"),
+               namespace: str = NAMESPACE_OPTION, profile: str = typer.Option("run"),
+               json_output: bool = typer.Option(False, "--json", help="one JSON object per record")) -> None:
+    """A topic as a downstream subscriber sees it: each record's envelope (type, subject, time, producer,
+    correlation) and message, decoded as the services decode them, or why a consumer could not take it.
+    Reads without a consumer group: nothing is committed, no subscriber's position moves."""
+    from aiokafka.errors import KafkaError
+
+    from oms_contracts.topics import UnknownMessageType
+
+    from .topic_tail import (
+        TailSelection,
+        TopicNotOnBroker,
+        TopicReader,
+        UnknownTopic,
+        message_type_of,
+        registry_topic,
+        render_json_line,
+        render_record,
+        tail,
+    )
+
+    try:
+        registered = registry_topic(topic, namespace)
+    except UnknownTopic as error:
+        raise typer.BadParameter(str(error), param_hint="'TOPIC'") from None
+    try:
+        selection = TailSelection(key, message_type_of(registered, message_type) if message_type else None)
+    except UnknownMessageType as error:
+        raise typer.BadParameter(str(error), param_hint="'--type'") from None
+    servers = bootstrap or StackProfile.named(profile).kafka_bootstrap
+    reader = TopicReader(registered, namespace)
+    shown = 0
+
+    def emit(record) -> None:
+        nonlocal shown
+        shown += 1
+        if json_output:
+            render_json_line(record, typer.echo)
+        else:
+            render_record(record, console)
+
+    if not json_output:
+        console.print(f"[dim]{reader.kafka_name} on {servers}, "
+                      f"{'from the beginning' if from_beginning else 'from now on'}"
+                      f"{'' if follow else ', to its end'}{' (Ctrl-C stops)' if follow else ''}[/dim]")
+    try:
+        tail(servers, reader, emit, selection=selection, from_beginning=from_beginning, follow=follow,
+             limit=max_records)
+    except TopicNotOnBroker as error:
+        _refused(error)
+    except KafkaError as error:
+        _refused(RuntimeError(f"Kafka at {servers}: {error!r}"))
+    except KeyboardInterrupt:
+        pass
+    if not json_output:
+        console.print(f"[dim]{shown or 'no'} record(s) shown[/dim]")
 
 
 @app.command("erp-snapshot")

@@ -1,12 +1,15 @@
-"""The operator's desk over HTTP: orders held by the seller's rules, releasing or cancelling them, changing
-an order before it ships, the rules in force. What the ``oms holds | release | cancel | change | rules``
-commands call (the orchestrator's API, with the operator's bearer token and name)."""
+"""The operator's desk over HTTP: an order's state and history, orders held by the seller's rules, releasing
+or cancelling them, changing an order before it ships, the rules in force. What the ``oms order``, ``oms holds
+| release | cancel | change | rules`` commands call (the orchestrator's API, with the operator's bearer token
+and name)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from rich.console import Console
@@ -42,6 +45,15 @@ class OrderDesk:
                 problem = {"title": response.reason_phrase, "detail": response.text[:500]}
             raise DeskRefusal(response.status_code, problem if isinstance(problem, dict) else {"detail": problem})
         return response.json()
+
+    def order(self, order_id: str, version: int | None = None, as_of: datetime | None = None) -> dict[str, Any]:
+        """The order's state (now, at ``version``, or as of a time) and its history up to it."""
+        params: dict[str, Any] = {}
+        if version is not None:
+            params["version"] = version
+        if as_of is not None:
+            params["as_of"] = as_of.isoformat()
+        return self._request("GET", f"/v1/orders/{quote(order_id, safe='')}", params=params)
 
     def held(self, channel: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"status": "on_hold", "limit": limit}
@@ -81,6 +93,16 @@ def line_quantities(specs: list[str]) -> dict[str, int]:
             raise ValueError(f"{spec!r}: write LINE_ID=QUANTITY, e.g. 2=0 to cancel line 2")
         quantities[line_id.strip()] = int(quantity)
     return quantities
+
+
+def moment(text: str) -> datetime:
+    """An ISO 8601 time from the command line (``2026-11-23T10:15:01Z``, ``...+05:30``, ``2026-11-23 10:15``); one
+    without a zone is UTC, as the timeline shows times."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 time, e.g. 2026-11-23T10:15:01Z") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def render_held(orders: list[dict[str, Any]], console: Console) -> None:

@@ -76,6 +76,12 @@ DEMO_PAYMENT_PROVIDER_KEY = "payments-demo-key"
 SIMULATORS = "simulators"
 # operators' actions on orders (hold release, cancel, change) need this bearer token; a deployment sets its own
 DEMO_OPERATOR_TOKEN = "operator-demo-token"
+# the web console's demo user (http://127.0.0.1:8002/console), when OMS_CONSOLE_USERS is not given: its entry is
+# `oms console hash-password support` of DEMO_CONSOLE_PASSWORD; a deployment sets its own users
+DEMO_CONSOLE_USER = "support"
+DEMO_CONSOLE_PASSWORD = "support-demo-password"
+DEMO_CONSOLE_USERS = ("support:pbkdf2_sha256$600000$oms-demo-support$"
+                      "f6019d15ee9852ef5bd1660a67ccc72afebc4a1bce27918a53803c410a29a921")
 # the demo dropship vendor's token for answering our purchase orders on the erp-bridge (location VENDOR-ACME)
 DEMO_VENDOR_TOKENS = "VENDOR-ACME=acme-demo-token"
 
@@ -121,6 +127,11 @@ class StackProfile:
     def kafka_bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
 
+    @property
+    def traces_dir(self) -> Path:
+        """Where the stack's services write their spans, one JSON-lines file each (what ``oms trace`` reads)."""
+        return self.run_dir / "traces"
+
     def http_port(self, service: str) -> int:
         return self.http_base_port + SERVICE_BY_NAME[service].port_offset
 
@@ -159,10 +170,25 @@ class StackProfile:
         return f"{self.simulators_url}/status-webhooks/{sales_channel}"
 
 
+def trace_file_env(profile: StackProfile, process: str, *, enabled: bool, extra_env: dict[str, str]) -> dict[str, str]:
+    """``OMS_TRACE_FILE`` for one process: the caller's own file if they set one; else, when ``enabled``, the
+    stack's ``traces/<process>.jsonl`` (its folder created) unless they export over OTLP."""
+    given = {**os.environ, **extra_env}
+    if given.get("OMS_TRACE_FILE"):
+        return {"OMS_TRACE_FILE": given["OMS_TRACE_FILE"]}
+    if not enabled or given.get("OTEL_EXPORTER_OTLP_ENDPOINT") or given.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        return {}
+    profile.traces_dir.mkdir(parents=True, exist_ok=True)
+    return {"OMS_TRACE_FILE": str(profile.traces_dir / f"{process}.jsonl")}
+
+
 class LocalStack:
     def __init__(self, profile: StackProfile, *, echo_logs: bool = False, extra_env: dict[str, str] | None = None,
-                 topic_namespace: str = "", separate_relays: bool = False):
+                 topic_namespace: str = "", separate_relays: bool = False, trace_files: bool = False):
         self.profile = profile
+        # each process writes its spans to <run dir>/traces/<process>.jsonl (``oms up``: what ``oms trace`` draws),
+        # unless the caller exports them elsewhere; off by default, so the bench measures no exporter's cost
+        self.trace_files = trace_files
         self.separate_relays = separate_relays  # each service's outbox relay as a process of its own
         self.topic_namespace = topic_namespace
         self.echo_logs = echo_logs
@@ -228,6 +254,13 @@ class LocalStack:
             env["OMS_PAYMENT_PROVIDER_URL"] = os.environ.get("OMS_PAYMENT_PROVIDER_URL") or self.profile.payment_provider_url
             env["OMS_PAYMENT_PROVIDER_KEY"] = os.environ.get("OMS_PAYMENT_PROVIDER_KEY") or DEMO_PAYMENT_PROVIDER_KEY
             env["OMS_OPERATOR_TOKEN"] = os.environ.get("OMS_OPERATOR_TOKEN") or DEMO_OPERATOR_TOKEN
+            # the web console: stock by location from this stack's ledger, its users (the demo one unless given)
+            # and the key its sessions are signed with (unset: one per process, sessions end with it)
+            env["OMS_LEDGER_URL"] = self.profile.url("inventory-ledger")
+            env["OMS_CONSOLE_USERS"] = os.environ.get("OMS_CONSOLE_USERS") or DEMO_CONSOLE_USERS
+            for name in ("OMS_CONSOLE_SECRET", "OMS_CONSOLE_SESSION_HOURS"):
+                if os.environ.get(name):
+                    env[name] = os.environ[name]
         if spec.name == "erp-bridge":  # dropship purchase orders: the vendors' portal (the stack's simulator unless
             # given) and the tokens vendors answer with
             env["OMS_VENDOR_PORTAL_URL"] = os.environ.get("OMS_VENDOR_PORTAL_URL") or self.profile.vendor_portal_url
@@ -263,6 +296,7 @@ class LocalStack:
                 env[f"OMS_CARRIER_API_KEY_{code}"] = (os.environ.get(f"OMS_CARRIER_API_KEY_{code}")
                                                      or f"{code.lower()}-demo-key")
             env.update({name: value for name, value in os.environ.items() if name.startswith("OMS_CARRIER_API_URL_")})
+        env.update(trace_file_env(self.profile, spec.name, enabled=self.trace_files, extra_env=self.extra_env))
         # the seller's rules as data: the tenant's files (the packages' own demo ones unless given a folder)
         for name in ("OMS_TENANT", "OMS_ORDER_RULES_DIR", "OMS_ROUTING_RULES_DIR", "OMS_RETURN_POLICY_FILE",
                      "OMS_SHIPPING_CARRIERS_FILE"):
@@ -270,6 +304,7 @@ class LocalStack:
                 env[name] = os.environ[name]
         env.update(self.extra_env)
         return env
+
 
     def simulators_process(self) -> ManagedProcess:
         port = self.profile.http_base_port + SIMULATORS_OFFSET
@@ -305,7 +340,9 @@ class LocalStack:
 
     def relay_process_for(self, spec: ServiceSpec) -> ManagedProcess:
         port = self.profile.http_port(spec.name) + 10
-        env = {**self.service_env(spec), "OMS_ROLE": "relay", "OMS_HTTP_PORT": str(port)}
+        env = {**self.service_env(spec), "OMS_ROLE": "relay", "OMS_HTTP_PORT": str(port),
+               **trace_file_env(self.profile, f"{spec.name}-relay", enabled=self.trace_files,
+                                extra_env=self.extra_env)}  # (a file per process, named after it)
         return ManagedProcess(
             name=f"{spec.name}-relay", argv=[sys.executable, "-m", spec.module], env=env, cwd=str(project_root()),
             log_path=self.profile.run_dir / "logs" / f"{spec.name}-relay.log",

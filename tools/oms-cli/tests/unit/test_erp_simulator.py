@@ -142,7 +142,7 @@ def test_the_stack_mounts_the_erp_and_gives_the_bridge_and_the_simulator_the_sam
         assert client.post("/simulator/erp/fail-next", json={"count": 1}).status_code == 200
         assert len(client.get("/simulator/erp/documents").json()["documents"]) == 1
     profile = StackProfile("t", 1, 2, 3, 28000)
-    stack = SimpleNamespace(profile=profile, topic_namespace="", extra_env={})
+    stack = SimpleNamespace(profile=profile, topic_namespace="", extra_env={}, trace_files=False)
     env = LocalStack.service_env(stack, SERVICE_BY_NAME["erp-bridge"])
     assert env["OMS_ERP_TRANSPORT"] == "webhook"
     assert env["OMS_ERP_WEBHOOK_URL"] == "http://127.0.0.1:28008/erp/documents"

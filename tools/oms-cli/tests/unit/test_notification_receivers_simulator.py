@@ -77,7 +77,7 @@ def test_the_stack_points_shipping_at_the_simulators(monkeypatch):
                  "OMS_WEBSTORE_STATUS_WEBHOOK_URL", "OMS_WEBSTORE_STATUS_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     profile = StackProfile("t", 1, 2, 3, 28000)
-    stack = SimpleNamespace(profile=profile, topic_namespace="", extra_env={})
+    stack = SimpleNamespace(profile=profile, topic_namespace="", extra_env={}, trace_files=False)
     env = LocalStack.service_env(stack, SERVICE_BY_NAME["shipping"])
     assert (env["OMS_SMTP_HOST"], env["OMS_SMTP_PORT"]) == ("127.0.0.1", str(28000 + MAIL_SIMULATOR_OFFSET)) == \
         ("127.0.0.1", "28009")

@@ -176,7 +176,7 @@ def test_the_stack_mounts_the_portal_under_vendors_and_points_the_erp_bridge_at_
     for name in ("OMS_VENDOR_PORTAL_URL", "OMS_VENDOR_TOKENS"):
         monkeypatch.delenv(name, raising=False)
     profile = StackProfile("t", 1, 2, 3, 28000)
-    stack = SimpleNamespace(profile=profile, topic_namespace="", extra_env={})
+    stack = SimpleNamespace(profile=profile, topic_namespace="", extra_env={}, trace_files=False)
     env = LocalStack.service_env(stack, SERVICE_BY_NAME["erp-bridge"])
     assert env["OMS_VENDOR_PORTAL_URL"] == profile.simulators_url + "/vendors" == "http://127.0.0.1:28008/vendors"
     assert env["OMS_VENDOR_TOKENS"] == DEMO_VENDOR_TOKENS == "VENDOR-ACME=acme-demo-token"
