@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI, Header, Request, Response
 from pydantic import ValidationError
 
 from oms_platform.http import Problem, validation_problem
+from oms_platform.trace_attributes import annotate_current_span
 
 from ..application.order_capture import CaptureRaceUnresolved, OrderCapture, OrderNotFound
 from ..domain.captured_order import CancellationNotAllowed, CaptureConflict, IdempotencyKeyReused, UnknownLine
@@ -184,6 +185,7 @@ async def capture_order(capture: OrderCapture, channel: Channel, order: dict[str
     if not result.created:
         response.status_code = 200
     response.headers["Location"] = f"/v1/orders/{result.order_id}"
+    annotate_current_span({"order_id": str(result.order_id), "channel": channel.name})  # found by order id
     return {"order_id": str(result.order_id), "channel": channel.name,
             "external_order_id": order["external_order_id"], "status": "accepted" if result.created else "duplicate"}
 
@@ -269,6 +271,7 @@ def gateway_routes(capture: OrderCapture, channels: ChannelDirectory, *, gate: O
     async def cancel_order(order_id: UUID, cancellation: Cancellation,
                            x_api_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         channel = gate.authenticate(x_api_key)
+        annotate_current_span({"order_id": str(order_id), "channel": channel.name})
         try:
             await asyncio.to_thread(capture.request_cancellation, channel.name, order_id, cancellation.reason)
         except OrderNotFound:
