@@ -21,6 +21,7 @@ from .adapters.reservation_expiries import (
 from .adapters.stock_levels import PostgresStockLevels, StockLevels, stock_levels_projection
 from .adapters.stock_levels_api import stock_levels_routes
 from .adapters.stock_levels_rebuild import StockLevelsRebuilds
+from .adapters.stock_metrics import register_stock_gauges
 from .adapters.subscriptions import inventory_handlers
 from .application.stock_ledger import StockLedger
 from .application.stock_snapshots import StockSnapshots
@@ -45,6 +46,7 @@ def bootstrap(settings: ServiceSettings | None = None) -> tuple[ServiceProcess, 
     ledger = StockLedger(env=settings.event_store_env())
     levels = PostgresStockLevels(settings.dsn())
     rebuilds = StockLevelsRebuilds(ledger, levels, levels.rebuild_table())
+    register_stock_gauges(levels)  # units reserved and on hand by location, on /metrics
     http_app = ledger_http_app(ledger, levels, rebuilds)
     expiries = PostgresReservationExpiries(settings.dsn())
 
