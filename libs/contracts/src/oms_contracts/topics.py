@@ -154,7 +154,9 @@ DATA_TOPICS: tuple[Topic, ...] = (
     ROUTING_DECISIONS, INVENTORY_RESERVATIONS, INVENTORY_STOCK_LEVELS, SHIPMENTS, RETURNS, ERP_DOCUMENTS,
     VENDOR_COMMANDS, VENDOR_ORDERS, GATEWAY_RETURNS, RETURN_PICKUP_COMMANDS, INVENTORY_MOVEMENTS,
 )
-DEAD_LETTER_TOPICS: tuple[Topic, ...] = tuple(dead_letter_topic(s) for s in SERVICES if s != "channel-gateway")
+# every service consumes something (the gateway: stock levels for the channels' feeds, order statuses for their
+# pushes), so every service has its dead letters
+DEAD_LETTER_TOPICS: tuple[Topic, ...] = tuple(dead_letter_topic(s) for s in SERVICES)
 ALL_TOPICS: tuple[Topic, ...] = DATA_TOPICS + DEAD_LETTER_TOPICS
 TOPICS_BY_NAME: dict[str, Topic] = {t.name: t for t in ALL_TOPICS}
 
