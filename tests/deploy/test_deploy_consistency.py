@@ -1,5 +1,7 @@
 """docker-compose.yml and deploy/k8s agree with the code: the topic registry, the seven services,
-their modules, ports and databases. Reading files only: no Docker, no cluster."""
+their modules, ports and databases. Reading files only: no Docker, no cluster. deploy/k8s is a Kustomize base
+and two overlays (dev, production); the checks of the cluster read what each overlay builds to
+(kustomize_build.py, the conftest's `overlays`)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,16 @@ import pytest
 
 yaml = pytest.importorskip("yaml")
 
+from cluster_manifests import K8S, OVERLAYS, ROOT, of_kind  # noqa: E402
+
 from oms_cli.stack import SERVICES  # noqa: E402
 from oms_contracts.topics import ALL_TOPICS  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[2]
-K8S = ROOT / "deploy" / "k8s"
+# what each overlay runs: Kafka nodes (and so topic replicas), PostgreSQL instances
+KAFKA_NODES = {"dev": 1, "production": 3}
+POSTGRES_INSTANCES = {"dev": 1, "production": 3}
 REGISTRY = {t.name: t.partitions for t in ALL_TOPICS}
 SERVICE_NAMES = [s.name for s in SERVICES]
 
@@ -35,57 +40,73 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-@pytest.fixture(scope="module")
-def k8s() -> list[dict]:
-    docs = []
-    for path in sorted([*K8S.rglob("*.yaml"), *K8S.rglob("*.yml")]):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
-                doc["__file__"] = path.relative_to(K8S).as_posix()
-                docs.append(doc)
-    return docs
+def manifest_files(directory: Path) -> set[str]:
+    files = [*directory.rglob("*.yaml"), *directory.rglob("*.yml")]
+    return {p.relative_to(directory).as_posix() for p in files}
 
 
-def of_kind(docs: list[dict], kind: str) -> dict[str, dict]:
-    found: dict[str, dict] = {}
-    for doc in docs:
-        if doc.get("kind") == kind:
-            name = doc["metadata"]["name"]
-            assert name not in found, f"two {kind} named {name}"
-            found[name] = doc
-    return found
+def kustomization(directory: Path) -> dict:
+    return yaml.safe_load((directory / "kustomization.yaml").read_text())
 
 
-def test_kustomization_lists_every_manifest(k8s):
-    (kustomization,) = [d for d in k8s if d.get("kind") == "Kustomization"]
-    files = {d["__file__"] for d in k8s if d.get("kind") != "Kustomization"}
-    assert sorted(kustomization["resources"]) == sorted(files)
+def test_base_kustomization_lists_every_manifest():
+    base = K8S / "base"
+    assert sorted(kustomization(base)["resources"]) == sorted(manifest_files(base) - {"kustomization.yaml"})
 
 
-def test_namespaced_resources_are_in_oms(k8s):
-    for doc in k8s:
-        if doc.get("kind") not in ("Kustomization", "Namespace"):
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_kustomization_uses_the_base_and_every_file_of_its_own(overlay):
+    directory = K8S / "overlays" / overlay
+    declared = kustomization(directory)
+    assert declared["resources"][0] == "../../base"
+    patch_files = {p["path"] for p in declared.get("patches", []) if "path" in p}
+    assert all((directory / p).is_file() for p in patch_files)
+    own = manifest_files(directory) - {"kustomization.yaml"}
+    assert sorted(declared["resources"][1:]) == sorted(own - patch_files), "a file neither resource nor patch"
+    assert set(manifest_files(K8S)) == {f"base/{f}" for f in manifest_files(K8S / "base")} | {
+        f"overlays/{o}/{f}" for o in OVERLAYS for f in manifest_files(K8S / "overlays" / o)}, \
+        "manifests outside base/ and the overlays"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_namespaced_resources_are_in_oms(overlays, overlay):
+    for doc in overlays[overlay]:
+        if doc["kind"] == "Namespace":
+            assert doc["metadata"]["name"] == "oms"
+        else:
             assert doc["metadata"].get("namespace") == "oms", f"{doc['kind']} {doc['metadata']['name']}"
 
 
-def test_kafka_topics_match_the_registry(k8s):
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kafka_topics_match_the_registry(overlays, overlay):
+    k8s = overlays[overlay]
     kafka_clusters = set(of_kind(k8s, "Kafka"))
     declared: dict[str, int] = {}
     for doc in of_kind(k8s, "KafkaTopic").values():
         name = doc["spec"].get("topicName") or doc["metadata"]["name"]
         assert name not in declared, f"topic {name} declared twice"
         declared[name] = doc["spec"]["partitions"]
-        assert doc["spec"]["replicas"] == 3, name
+        assert doc["spec"]["replicas"] == KAFKA_NODES[overlay], name
         assert doc["metadata"]["labels"]["strimzi.io/cluster"] in kafka_clusters, name
     assert declared == REGISTRY
 
 
-def test_kafka_is_kraft_with_a_node_pool(k8s):
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kafka_is_kraft_with_a_node_pool(overlays, overlay):
+    k8s = overlays[overlay]
     (kafka,) = of_kind(k8s, "Kafka").values()
     pools = [p for p in of_kind(k8s, "KafkaNodePool").values()
              if p["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]]
     assert pools and {"controller", "broker"} <= {r for p in pools for r in p["spec"]["roles"]}
-    assert kafka["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
+    config = kafka["spec"]["kafka"]["config"]
+    assert config["auto.create.topics.enable"] is False
+    # every replication factor fits the brokers there are, and a write survives one broker fewer in production
+    nodes = sum(p["spec"]["replicas"] for p in pools if "broker" in p["spec"]["roles"])
+    assert nodes == KAFKA_NODES[overlay]
+    for setting in ("default.replication.factor", "offsets.topic.replication.factor",
+                    "transaction.state.log.replication.factor"):
+        assert config[setting] == nodes, setting
+    assert config["min.insync.replicas"] == config["transaction.state.log.min.isr"] == max(1, nodes - 1)
 
 
 def test_compose_topics_service_creates_exactly_the_registry(compose):
@@ -164,13 +185,14 @@ def container_port(container: dict, port) -> int:
     return number
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
 @pytest.mark.parametrize("spec", SERVICES, ids=SERVICE_NAMES)
-def test_k8s_service(k8s, compose, spec):
+def test_k8s_service(overlays, compose, overlay, spec):
+    k8s = overlays[overlay]
     name = spec.name
     deployment = of_kind(k8s, "Deployment")[name]
     service = of_kind(k8s, "Service")[name]
     pdb = of_kind(k8s, "PodDisruptionBudget")[name]
-    hpa = of_kind(k8s, "HorizontalPodAutoscaler")[name]
     compose_port = int(compose["services"][name]["environment"]["OMS_HTTP_PORT"])
 
     pod = deployment["spec"]["template"]
@@ -188,12 +210,34 @@ def test_k8s_service(k8s, compose, spec):
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     resources = container["resources"]
     assert resources["requests"] and resources["limits"]
+    # Prometheus (these annotations, and a PodMonitor in production) finds GET /metrics on the HTTP port
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == compose_port
+    assert annotations["prometheus.io/path"] == "/metrics"
 
     for selector in (deployment["spec"]["selector"]["matchLabels"], service["spec"]["selector"],
                      pdb["spec"]["selector"]["matchLabels"]):
         assert selector.items() <= labels.items()
-    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
-    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
+    hpas = {n: h for n, h in of_kind(k8s, "HorizontalPodAutoscaler").items()
+            if h["spec"]["scaleTargetRef"]["name"] == name}
+    scaled = {n: s for n, s in of_kind(k8s, "ScaledObject").items()
+              if s["spec"]["scaleTargetRef"]["name"] == name}
+    if overlay == "dev":  # one pod, nothing scales it
+        assert deployment["spec"]["replicas"] == 1
+        assert not hpas and not scaled
+        return
+    # production: the autoscaler owns the count; exactly one of them (KEDA makes an HPA of its own)
+    assert "replicas" not in deployment["spec"]
+    assert len(hpas) + len(scaled) == 1, (hpas, scaled)
+    for hpa in hpas.values():
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
+        assert hpa["spec"]["minReplicas"] >= 2
+    for scaled_object in scaled.values():
+        assert scaled_object["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                                           "name": name}
+        assert scaled_object["spec"]["minReplicaCount"] >= 2
 
 
 def test_postgres_init_script_creates_the_seven_databases():
@@ -202,10 +246,12 @@ def test_postgres_init_script_creates_the_seven_databases():
     assert sorted(created) == sorted(database(name) for name in SERVICE_NAMES)
 
 
-def test_cloudnativepg_creates_the_seven_databases(k8s):
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_cloudnativepg_creates_the_seven_databases(overlays, overlay):
+    k8s = overlays[overlay]
     clusters = of_kind(k8s, "Cluster")
     (cluster,) = clusters.values()
-    assert cluster["spec"]["instances"] == 3
+    assert cluster["spec"]["instances"] == POSTGRES_INSTANCES[overlay]
     databases = [d["spec"] for d in of_kind(k8s, "Database").values()]
     assert all(d["cluster"]["name"] == cluster["metadata"]["name"] for d in databases)
     assert sorted(d["name"] for d in databases) == sorted(database(name) for name in SERVICE_NAMES)
