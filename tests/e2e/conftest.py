@@ -77,12 +77,16 @@ def otlp_collector():
 @pytest.fixture(scope="session")
 def system(local_infrastructure, otlp_collector):
     # topics of its own: what integration tests left on the registry's topics never reaches these services
-    stack = LocalStack(StackProfile.for_infrastructure(local_infrastructure), topic_namespace="e2e.", extra_env={
+    profile = StackProfile.for_infrastructure(local_infrastructure)
+    # spans go to the OTLP collector (as to Jaeger) and to one trace file of the stack (what `oms trace` reads)
+    stack = LocalStack(profile, topic_namespace="e2e.", extra_env={
         "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_collector.endpoint,
+        "OMS_TRACE_FILE": str(profile.traces_dir / "e2e.jsonl"),
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "OMS_CARRIER_TRACKING_POLL_SECONDS": "1",  # carriers that are polled: every second, not every few minutes
         "OMS_AMAZON_FBA_REPORT_INTERVAL_SECONDS": "2",  # Amazon's FBA shipments report: every 2 s, not every 30 min
     })
+    profile.traces_dir.mkdir(parents=True, exist_ok=True)
     stack.start_infrastructure()
     stack.start_services(timeout=120)
     yield System(stack)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
 
 import httpx
 import pytest
+from rich.console import Console
+
+from oms_cli.trace_waterfall import read_trace_files, render_waterfalls, waterfalls_about
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +51,22 @@ def test_happy_path_to_delivered_and_refunded(system, order_body, sku, otlp_coll
     assert receipt.status_code == 202, receipt.text
     refunded = system.wait_for_status(order_id, "refunded")
     assert refunded["state"]["refunded_total"] == "499.00"
+    # what an SRE's dashboard reads: orders by state from the order index, the order's messages counted as
+    # published, every partition's consumer lag, the outbox backlog and the HTTP statuses by route
+    def metrics_of(service: str) -> str:
+        response = system.http.get(system.url(service, "/metrics"))
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+        return response.text
+    orchestrator = system.wait_until(
+        lambda: (text := metrics_of("order-orchestrator")) and re.search(r'^oms_orders\{status="refunded"\} [1-9]',
+                                                                          text, re.M) and text,
+        what="refunded orders counted on /metrics")
+    assert re.search(r'^oms_messages_published_total\{.*message_type="OrderRefunded".*\} [1-9]', orchestrator, re.M)
+    assert re.search(r'^oms_consumer_lag\{.*partition="0".*\} \d', orchestrator, re.M)
+    assert re.search(r'^oms_outbox_backlog\{', orchestrator, re.M)
+    ledger = metrics_of("inventory-ledger")
+    assert re.search(r'^oms_http_requests_total\{.*route="/v1/stock/receipts".*status="202".*\} [1-9]', ledger, re.M)
+    assert re.search(rf'^oms_stock_on_hand_units\{{location_id="{MAIN}"\}} [1-9]', ledger, re.M)
     system.wait_until(lambda: system.stock(item, MAIN)["on_hand"] == 9, what="return restocked")
 
     kinds = system.wait_until(
@@ -93,6 +113,21 @@ def test_happy_path_to_delivered_and_refunded(system, order_body, sku, otlp_coll
             "channel-gateway", "order-orchestrator", "router", "inventory-ledger", "shipping"} and s,
         timeout=30, what="spans of five services in one trace")
     assert services
+    # the same trace in the stack's trace file, found by the order id its spans carry, as `oms trace` draws it
+    def waterfall_of_the_order():
+        reading = read_trace_files(system.stack.profile.traces_dir, order_id)
+        found = [w for w in waterfalls_about(order_id, reading.spans) if w.trace_id == trace_id]
+        return found and set(found[0].services) >= {"channel-gateway", "order-orchestrator", "router",
+                                                     "inventory-ledger", "shipping"} and found[0]
+    waterfall = system.wait_until(waterfall_of_the_order, timeout=30, what="the order's trace in the trace file")
+    assert waterfall.rows[0].depth == 0 and waterfall.rows[0].span.service == "channel-gateway"
+    assert all(row.offset_ms >= 0 and row.duration_ms >= 0 for row in waterfall.rows)
+    tagged = {row.span.service for row in waterfall.rows if row.span.attributes.get("oms.order_id") == order_id}
+    assert tagged >= {"channel-gateway", "order-orchestrator", "router", "inventory-ledger", "shipping"}, tagged
+    drawn = Console(record=True, width=160)
+    render_waterfalls(order_id, [waterfall], drawn)
+    text = drawn.export_text()
+    assert "channel-gateway" in text and "shipping" in text and order_id in text
 
 
 def test_out_of_stock_at_the_first_location_hops_to_the_next(system, order_body, sku):

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from .console_users import console_app
 from .dead_letters import dead_letters_app
 from .erp_deliveries import erp_app
 from .stack import SERVICES, LocalStack, StackProfile, trace_file_env
@@ -26,6 +27,7 @@ from .timeline import render_history, render_order
 app = typer.Typer(help="Event-sourced order orchestration: run, demo and inspect the system.", no_args_is_help=True)
 app.add_typer(erp_app, name="erp")  # oms erp deliveries | delivery | resend
 app.add_typer(dead_letters_app, name="dlq")  # oms dlq list | show | replay
+app.add_typer(console_app, name="console")  # oms console hash-password NAME
 console = Console()
 
 

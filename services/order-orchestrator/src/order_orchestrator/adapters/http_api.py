@@ -16,8 +16,9 @@ from oms_contracts.values import Address
 from oms_platform.http import Problem
 
 from ..application.orders import OrderNotFound, Orders, StepRefused
-from ..domain.order import ChangeMustWait
+from ..domain.order import ChangeMustWait, OrderStatus
 from .held_orders_view import HeldOrdersView
+from .order_index import DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_LENGTH, OrderIndex, OrderQuery
 
 
 class HoldRelease(BaseModel):
@@ -221,6 +222,27 @@ def order_routes(orders: Orders, held: HeldOrdersView | None = None, operator_to
         except OrderNotFound as missing:
             raise Problem(404, "Order not found", f"no order {missing}", type_="/problems/order-not-found") from None
         return [_entry(e) for e in history]
+
+    return routes
+
+
+def order_search_routes(index: OrderIndex) -> APIRouter:
+    """``GET /v1/orders/search``: include it before ``order_routes``, whose ``/v1/orders/{order_id}`` would
+    otherwise take "search" for an order id."""
+    routes = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+    @routes.get("/search")
+    async def search_orders(q: str = Query("", max_length=MAX_QUERY_LENGTH,
+                                           description="a part of the order id, the channel's order id, the "
+                                                       "customer's name or email (any case)"),
+                            status: OrderStatus | None = Query(None),
+                            channel: str | None = Query(None, max_length=64),
+                            limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)) -> dict[str, Any]:
+        """Orders found in the order index, newest first."""
+        query = OrderQuery(text=q, status=str(status) if status else None, channel=channel, limit=limit)
+        found = await asyncio.to_thread(index.search, query)
+        return {"q": query.text, "status": query.status, "channel": query.channel, "count": len(found),
+                "orders": found}
 
     return routes
 
