@@ -156,3 +156,7 @@ def test_the_search_api_answers_json_newest_first_and_names_a_bad_field():
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
     assert {e["pointer"] for e in bad.json()["errors"]} == {"/status", "/limit"}
     assert client.get(f"/v1/orders/{order_id}").status_code == 200  # the order routes still answer
+    # a time without its zone cannot be compared with the events' times: named, not a 500
+    unzoned = client.get(f"/v1/orders/{order_id}", params={"as_of": "2026-11-24T10:00:00"})
+    assert unzoned.status_code == 422 and [e["pointer"] for e in unzoned.json()["errors"]] == ["/as_of"]
+    assert client.get(f"/v1/orders/{order_id}", params={"as_of": "2099-01-01T00:00:00Z"}).status_code == 200

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from oms_contracts.values import Address
-from oms_platform.http import Problem
+from oms_platform.http import Problem, validation_problem
 
 from ..application.orders import OrderNotFound, Orders, StepRefused
 from ..domain.order import ChangeMustWait, OrderStatus
@@ -203,6 +203,8 @@ def order_routes(orders: Orders, held: HeldOrdersView | None = None, operator_to
     async def get_order(order_id: str, version: int | None = Query(None, ge=1),
                         as_of: datetime | None = Query(None, description="ISO 8601 timestamp")) -> dict[str, Any]:
         """The order's state (now, at a version, or as of a time) and its full history."""
+        if as_of is not None and as_of.tzinfo is None:  # compared with the events' zoned times
+            raise validation_problem([{"loc": ("query", "as_of"), "msg": "a time with its zone (e.g. Z or +05:30)"}])
         try:
             state, history = await asyncio.to_thread(orders.order_and_history, order_id, version=version, as_of=as_of)
         except OrderNotFound as missing:
