@@ -5,12 +5,18 @@ to the sink together with the position it reached.
 The sink makes the batch and the position durable together (one transaction for a table; for a folder,
 the files first and the position after them), so a crash anywhere neither loses an event nor doubles
 its effect: what is applied again after a crash is applied by id (an upsert, the same file name with the
-same content)."""
+same content).
+
+A table's projection can also be rebuilt from notification 0 into tables of its own and compared with the live
+one (``projection_rebuild``): a ``ProjectionTable`` says which tables it keeps (``tables``, each a
+``ReadModelTable``) and how a batch changes them (``apply``), and that is all a rebuild needs."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .event_store import ServiceApplication
@@ -29,15 +35,47 @@ SAVE_POSITION = (
     "WHERE projection_positions.notification_id < EXCLUDED.notification_id")
 
 
-def read_position(conn: Any, projection: str) -> int:
-    """How far ``projection`` got (0: nowhere), on a psycopg connection with POSITIONS_SCHEMA created."""
-    row = conn.execute("SELECT notification_id FROM projection_positions WHERE projection=%s",
-                       (projection,)).fetchone()
+POSITIONS = "projection_positions"
+
+
+def read_position(conn: Any, projection: str, table: str = POSITIONS) -> int:
+    """How far ``projection`` got (0: nowhere), on a psycopg connection with POSITIONS_SCHEMA created (or
+    ``table`` of the same shape)."""
+    row = conn.execute(f"SELECT notification_id FROM {table} WHERE projection=%s", (projection,)).fetchone()
     return int(row[0]) if row else 0
 
 
-def save_position(conn: Any, projection: str, notification_id: int) -> None:
-    conn.execute(SAVE_POSITION, (projection, notification_id))
+def save_position(conn: Any, projection: str, notification_id: int, table: str = POSITIONS) -> None:
+    conn.execute(SAVE_POSITION if table == POSITIONS else SAVE_POSITION.replace(POSITIONS, table),
+                 (projection, notification_id))
+
+
+@dataclass(frozen=True)
+class ReadModelTable:
+    """A table a read model keeps, as a rebuild compares and replaces it. Its key is its primary key.
+
+    ``volatile`` columns are written when the row is (``now()``): never compared, taken with a replaced row;
+    ``kept`` columns are the service's own work on the row, not what the events say (what a channel was last
+    told): never compared nor replaced (a row the rebuild adds gets their defaults)."""
+
+    name: str
+    volatile: frozenset[str] = frozenset()
+    kept: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"not a table name: {self.name!r}")
+
+
+_CREATED_TABLE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)",
+                            re.IGNORECASE)
+
+
+def tables_created_by(schema: str, *, but: Iterable[str] = (POSITIONS,)) -> tuple[ReadModelTable, ...]:
+    """The tables ``schema`` (a read model's DDL) creates, except ``but`` (its positions)."""
+    skipped = set(but)
+    names = dict.fromkeys(m.group(1) for m in _CREATED_TABLE.finditer(schema))
+    return tuple(ReadModelTable(name) for name in names if name not in skipped)
 
 
 class ProjectionSink(Protocol):
@@ -72,15 +110,17 @@ class NotificationLogProjection:
         notifications = self.app.recorder.select_notifications(position + 1, self.batch_size)
         if not notifications:
             return 0
+        self.sink.write(self.items_of(notifications), up_to=notifications[-1].id)
+        return len(notifications)
+
+    def items_of(self, notifications: Sequence[Any]) -> list[Any]:
+        """What the sink keeps of ``notifications`` (the live projection's and its rebuild's one function)."""
         if self.with_provenance:
             decoded = (self.app.mapper.decode_with_meta(n) for n in notifications)
-            items = [item for n, (event, meta) in zip(notifications, decoded, strict=True)
-                     if (item := self.item_of(event, n.id, meta)) is not None]
-        else:
-            items = [item for n in notifications if (item := self.item_of(self.app.mapper.to_domain_event(n), n.id))
-                     is not None]
-        self.sink.write(items, up_to=notifications[-1].id)
-        return len(notifications)
+            return [item for n, (event, meta) in zip(notifications, decoded, strict=True)
+                    if (item := self.item_of(event, n.id, meta)) is not None]
+        return [item for n in notifications
+                if (item := self.item_of(self.app.mapper.to_domain_event(n), n.id)) is not None]
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -106,15 +146,26 @@ class NotificationLogProjection:
 class ProjectionTable:
     """A projection's sink that is a read-model table in the service's own database: the rows a batch changes
     and the position it reached commit in one transaction, so a crash neither loses nor doubles a row.
-    Subclasses say how a batch changes their rows (``apply``); ``schema`` creates their tables."""
+    Subclasses say how a batch changes their rows (``apply``, with unqualified table names); ``schema``
+    creates their tables (unqualified too: a rebuild runs both in a schema of its own).
+
+    ``tables``: the tables it keeps (default: those ``schema`` creates, as plain ``ReadModelTable``s);
+    ``positions_table``: where its position is kept (``projection_positions`` unless a subclass had its
+    own)."""
+
+    positions_table: str = POSITIONS
 
     def __init__(self, dsn: str | None, *, projection: str, schema: str, pool_name: str, pool_size: int = 2,
-                 pool: Any = None, create: bool = True, timeout: float = 5.0):
+                 pool: Any = None, create: bool = True, timeout: float = 5.0,
+                 tables: Sequence[ReadModelTable] | None = None):
         from psycopg_pool import ConnectionPool
 
         from .service_runtime import create_tables
 
         self.projection = projection
+        self.schema = schema
+        self.tables = tuple(tables) if tables is not None else tables_created_by(
+            schema, but=(POSITIONS, self.positions_table))
         self.owns_pool = pool is None
         self.pool = pool or ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name=pool_name,
                                            check=ConnectionPool.check_connection, reconnect_timeout=5.0,
@@ -124,12 +175,12 @@ class ProjectionTable:
 
     def position(self) -> int:
         with self.pool.connection() as conn:
-            return read_position(conn, self.projection)
+            return read_position(conn, self.projection, self.positions_table)
 
     def write(self, items: Sequence[Any], up_to: int) -> None:
         with self.pool.connection() as conn, conn.transaction():
             self.apply(conn, items)
-            save_position(conn, self.projection, up_to)
+            save_position(conn, self.projection, up_to, self.positions_table)
 
     def apply(self, conn: Any, items: Sequence[Any]) -> None:  # pragma: no cover - protocol
         raise NotImplementedError

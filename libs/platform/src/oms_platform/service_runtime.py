@@ -181,4 +181,13 @@ def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "Se
         workers.append(MessageConsumer(settings.service, settings.kafka_bootstrap, settings.consumer_group(), handlers,
                                        namespace=settings.topic_namespace, batch_store=app, fetch=fetch or PROMPT))
     workers.extend(extra_workers)
+    from .dead_letter_api import dead_letter_routes, operator_token_from_env
+    from .dead_letter_desk import DeadLetterDesk
+
+    desk = DeadLetterDesk.of_workers(workers, app)
+    if desk is not None:  # the consumers' dead letters, listed, shown and replayed through the API (oms dlq)
+        http_app.include_router(dead_letter_routes(desk, operator_token=operator_token_from_env()))
+    from .projection_api import mount_projections
+
+    mount_projections(http_app, workers, settings.service)  # the read models among the workers: /v1/projections
     return ServiceProcess(settings.service, http_app, settings.http_host, settings.http_port, workers, on_stop)

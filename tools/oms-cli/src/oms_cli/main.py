@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 from .console_users import console_app
 from .dead_letters import dead_letters_app
 from .erp_deliveries import erp_app
+from .projections import projections_app
 from .stack import SERVICES, LocalStack, StackProfile, trace_file_env
 from .timeline import render_history, render_order
 
@@ -28,6 +29,7 @@ app = typer.Typer(help="Event-sourced order orchestration: run, demo and inspect
 app.add_typer(erp_app, name="erp")  # oms erp deliveries | delivery | resend
 app.add_typer(dead_letters_app, name="dlq")  # oms dlq list | show | replay
 app.add_typer(console_app, name="console")  # oms console hash-password NAME
+app.add_typer(projections_app, name="projections")  # oms projections list | check | rebuild
 console = Console()
 
 

@@ -19,6 +19,11 @@ How it holds together:
 * A channel buffer set in the inventory-ledger for a SKU (ChannelBufferChanged) replaces the feed's own
   ``buffer`` for that SKU and channel, and the channel's figure is worked out again at once.
 
+* The feed's figures, buffers and what each channel should show are a read model kept from the ledger's
+  topics: rebuilt from them (``POST /v1/projections/stock_feed/rebuild``) by the same handlers over the feed's
+  tables in a schema of their own, and compared with the live ones. What a channel was last told (``pushed``
+  and the rest of the pusher's work) is not the topics' to say: it is neither compared nor replaced.
+
 Formats: ``amazon-listings`` (SP-API Listings Items patchListingsItem, through the channel's
 ``marketplace_api`` credentials) and ``json`` (``POST <endpoint>`` ``{"channel", "sku", "quantity",
 "as_of"}``, the brand's own webstore; a bearer token from ``token_env`` when set).
@@ -28,7 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
@@ -37,7 +43,10 @@ import asyncpg
 import httpx
 from fastapi import APIRouter, Header, Query
 
+from oms_contracts.inventory import ChannelBufferChanged, StockLevelChanged
 from oms_platform.http import Problem
+from oms_platform.projection import ReadModelTable
+from oms_platform.subscription_rebuild import SubscribedReadModel
 from oms_platform.telemetry import log
 
 from ..domain.channels import Channel
@@ -85,6 +94,16 @@ CREATE TABLE IF NOT EXISTS stock_feed_pushes (
 );
 CREATE INDEX IF NOT EXISTS stock_feed_pushes_channel_idx ON stock_feed_pushes (channel, sku, push_id DESC);
 """
+
+PROJECTION = "stock_feed"
+# what the ledger's topics say (a channel's figure: ``wanted``, set when it changes); what the pusher did with
+# it is the gateway's own work, and stock_feed_pushes its log
+FEED_TABLES = (
+    ReadModelTable("feed_stock_levels"),
+    ReadModelTable("feed_channel_buffers"),
+    ReadModelTable("channel_stock", volatile=frozenset({"wanted_at"}),
+                   kept=frozenset({"pushed", "pushed_at", "attempts", "next_attempt_at", "last_error"})),
+)
 
 UPSERT_BUFFER = """
 INSERT INTO feed_channel_buffers (sku, channel, quantity, version) VALUES ($1, $2, $3, $4)
@@ -187,12 +206,15 @@ class AmazonListingsSender:
 class PostgresStockFeed:
     """The feed's tables in the gateway's own database (asyncpg). An asyncpg pool belongs to the event loop
     it was opened on: one pool per loop, opened on first use (the service runs one loop; a test client may
-    call the HTTP routes from another)."""
+    call the HTTP routes from another). ``search_path``: where its tables are found (default: the database's
+    search path; a rebuild's)."""
 
-    def __init__(self, dsn: str, feeds: Sequence[FeedSettings], pool_size: int = 3):
+    def __init__(self, dsn: str, feeds: Sequence[FeedSettings], pool_size: int = 3, *,
+                 search_path: str | None = None):
         self.dsn = dsn
         self.feeds = tuple(feeds)
         self.pool_size = pool_size
+        self.search_path = search_path
         self._pools: dict[asyncio.AbstractEventLoop, asyncpg.Pool] = {}
         self._opening: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
@@ -203,7 +225,9 @@ class PostgresStockFeed:
             return pool
         async with self._opening.setdefault(loop, asyncio.Lock()):
             if loop not in self._pools:
-                pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size)
+                settings = {"search_path": self.search_path} if self.search_path else None
+                pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size,
+                                                 server_settings=settings)
                 async with pool.acquire() as conn:
                     await conn.execute("SELECT pg_advisory_lock(hashtext('channel-gateway stock feed schema'))")
                     try:
@@ -287,6 +311,21 @@ class PostgresStockFeed:
             "WHERE channel = $1 AND ($2::text IS NULL OR sku = $2) ORDER BY push_id DESC LIMIT $3",
             channel, sku, limit)
         return [_jsonable(dict(row)) for row in rows]
+
+    def read_model(self, handlers_of: Callable[[PostgresStockFeed], Mapping[type, Any]]
+                   ) -> SubscribedReadModel:
+        """The feed as a read model kept from the ledger's topics, rebuilt by ``handlers_of`` (the consumer's
+        own handlers) over a feed of the same channels in the rebuild's schema."""
+        @asynccontextmanager
+        async def rebuilt_in(search_path: str) -> AsyncIterator[Mapping[type, Any]]:
+            rebuilt = PostgresStockFeed(self.dsn, self.feeds, pool_size=2, search_path=search_path)
+            try:
+                yield handlers_of(rebuilt)
+            finally:
+                await rebuilt.close()
+
+        return SubscribedReadModel(PROJECTION, (StockLevelChanged, ChannelBufferChanged), self.dsn, SCHEMA,
+                                   FEED_TABLES, rebuilt_in)
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()

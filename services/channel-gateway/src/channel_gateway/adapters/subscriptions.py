@@ -14,6 +14,7 @@ from functools import partial
 
 from oms_contracts import inventory, orchestrator
 from oms_platform.consumer import Delivery, Handler, run_step
+from oms_platform.subscription_rebuild import keeping
 
 from ..application.purchase_order_acknowledgements import PurchaseOrderAcknowledgements
 from ..application.ship_notices import ShipNotices, ShippedParcel
@@ -62,7 +63,8 @@ def acknowledgement_handlers(acknowledgements: PurchaseOrderAcknowledgements,
 
 def stock_feed_handlers(feed: PostgresStockFeed) -> dict[type, Handler]:
     """No tracking records: the feed keeps a figure only when its version is newer, so a repeated or late
-    StockLevelChanged changes nothing."""
+    StockLevelChanged changes nothing. They keep the feed's read model (rebuilt from the topics by these same
+    handlers)."""
 
     async def stock_level_changed(d: Delivery) -> None:
         m: inventory.StockLevelChanged = d.message
@@ -72,4 +74,8 @@ def stock_feed_handlers(feed: PostgresStockFeed) -> dict[type, Handler]:
         m: inventory.ChannelBufferChanged = d.message
         await feed.apply_buffer(m.sku, m.channel, m.quantity, m.version)
 
-    return {inventory.StockLevelChanged: stock_level_changed, inventory.ChannelBufferChanged: channel_buffer_changed}
+    handlers: dict[type, Handler] = {inventory.StockLevelChanged: stock_level_changed,
+                                     inventory.ChannelBufferChanged: channel_buffer_changed}
+    if isinstance(feed, PostgresStockFeed):
+        return keeping(handlers, feed.read_model(stock_feed_handlers))
+    return handlers

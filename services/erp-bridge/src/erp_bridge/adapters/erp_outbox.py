@@ -4,7 +4,9 @@ documents, and the stock documents with no order and no amount).
 A projection follows the event store's notification log and upserts one row per recorded
 document, committing its position in the same transaction, so a crash anywhere neither loses
 nor doubles a document (the upsert by document id makes a replay harmless anyway). The HTTP
-read API serves the same rows.
+read API serves the same rows. Its position is kept in a table of its own (it was before the
+platform's ``projection_positions``), which it names as a ``ProjectionTable``, so it is rebuilt
+and checked like every read model (``GET /v1/projections``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from oms_platform.event_store import ServiceApplication
-from oms_platform.projection import NotificationLogProjection
-from oms_platform.service_runtime import create_tables
+from oms_platform.projection import NotificationLogProjection, ProjectionTable
 
 from ..domain.erp_document import ErpDocument
 
@@ -88,34 +88,23 @@ class ErpOutbox(Protocol):
     def documents_for(self, order_id: str) -> list[dict[str, Any]]: ...
 
 
-class PostgresErpOutbox:
+class PostgresErpOutbox(ProjectionTable):
+    positions_table = "erp_outbox_projection_position"
+
     def __init__(self, dsn: str, pool_size: int = 5):
-        # Made to survive a database restart: check= tries a pooled connection before use, so one the restart
-        # killed is replaced instead of failing the request that drew it; reconnect_timeout= and timeout= make a
-        # lost connection come back on the next request once the database is up (by default the pool backs off
-        # exponentially for up to 5 minutes and a caller waits 30 s: tens of seconds unavailable after a restart)
-        self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="erp-outbox",
-                                   check=ConnectionPool.check_connection, reconnect_timeout=5.0, timeout=5.0)
-        create_tables(self.pool, SCHEMA)  # race-safe: the worker and the relay process start together
+        # Made to survive a database restart (ProjectionTable's pool): check= tries a pooled connection before
+        # use, so one the restart killed is replaced instead of failing the request that drew it;
+        # reconnect_timeout= and timeout= make a lost connection come back on the next request once the
+        # database is up; the tables are made race-safe (the worker and the relay process start together)
+        super().__init__(dsn, projection=PROJECTION, schema=SCHEMA, pool_name="erp-outbox",
+                         pool_size=pool_size)
 
-    def position(self) -> int:
-        with self.pool.connection() as conn:
-            row = conn.execute("SELECT notification_id FROM erp_outbox_projection_position WHERE projection=%s",
-                               (PROJECTION,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def write(self, rows: Sequence[dict[str, Any]], up_to: int) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            for row in rows:
-                conn.execute(
-                    f"INSERT INTO erp_outbox_documents ({', '.join(COLUMNS)}) "
-                    f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) ON CONFLICT (document_id) DO NOTHING",
-                    tuple(Jsonb(row[c]) if c == "lines" else row[c] for c in COLUMNS))
+    def apply(self, conn: Any, rows: Sequence[dict[str, Any]]) -> None:
+        for row in rows:
             conn.execute(
-                "INSERT INTO erp_outbox_projection_position (projection, notification_id) VALUES (%s, %s) "
-                "ON CONFLICT (projection) DO UPDATE SET notification_id = EXCLUDED.notification_id "
-                "WHERE erp_outbox_projection_position.notification_id < EXCLUDED.notification_id",
-                (PROJECTION, up_to))
+                f"INSERT INTO erp_outbox_documents ({', '.join(COLUMNS)}) "
+                f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) ON CONFLICT (document_id) DO NOTHING",
+                tuple(Jsonb(row[c]) if c == "lines" else row[c] for c in COLUMNS))
 
     def documents_for(self, order_id: str) -> list[dict[str, Any]]:
         with self.pool.connection() as conn:
@@ -123,9 +112,6 @@ class PostgresErpOutbox:
                 f"SELECT {', '.join(COLUMNS)} FROM erp_outbox_documents WHERE order_id=%s "
                 "ORDER BY notification_id", (order_id,))
             return [document_view(dict(zip(COLUMNS, row, strict=True))) for row in cursor.fetchall()]
-
-    def close(self) -> None:
-        self.pool.close()
 
 
 class InMemoryErpOutbox:

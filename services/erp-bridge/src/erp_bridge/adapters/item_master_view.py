@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from oms_platform.event_store import ServiceApplication
-from oms_platform.projection import NotificationLogProjection, ProjectionTable
+from oms_platform.projection import NotificationLogProjection, ProjectionTable, ReadModelTable
 
 from ..domain.item_master import FIELDS, MasterItem, decimal_text
 
@@ -78,8 +78,9 @@ class ItemMasterView(Protocol):
 
 class PostgresItemMasterView(ProjectionTable):
     def __init__(self, dsn: str | None, *, pool: Any = None, pool_size: int = 2):
+        # (changed_at is when the projection wrote the row: a rebuild compares everything else)
         super().__init__(dsn, projection=PROJECTION, schema=SCHEMA, pool_name="erp-items", pool_size=pool_size,
-                         pool=pool)
+                         pool=pool, tables=[ReadModelTable("erp_items", volatile=frozenset({"changed_at"}))])
 
     def apply(self, conn: Any, items: Sequence[dict[str, Any]]) -> None:
         for change in items:

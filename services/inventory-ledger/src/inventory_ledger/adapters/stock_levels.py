@@ -6,7 +6,8 @@ upsert that never goes back to an older version) and committed with the projecti
 neither loses nor doubles a change and two replicas projecting at once agree.
 
 The same shape under another table name (``stock_levels_rebuild``) is where the read model is rebuilt from
-the ledger (``stock_levels_rebuild``'s module). An in-memory variant of the same shape serves the unit tests."""
+the ledger (``stock_levels_rebuild``'s module; ``RebuildRunning`` is the platform's, as every read model's
+rebuild has it). An in-memory variant of the same shape serves the unit tests."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from oms_platform.projection import (
     ProjectionTable,
     read_position,
 )
+from oms_platform.projection_rebuild import RebuildRunning as RebuildRunning  # (raised by rebuilding())
 
 from ..domain.stock_item import StockItem, available_to_promise
 
@@ -117,10 +119,6 @@ class StockLevels(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-class RebuildRunning(RuntimeError):
-    """Another rebuild of the stock levels is under way."""
 
 
 class PostgresStockLevels(ProjectionTable):

@@ -15,61 +15,38 @@ A row drifts when any figure (or its version, or when it changed) differs, or it
 the rebuilt rows are then put in place of the live ones (see ``PostgresStockLevels.replace_with``).
 
 ``StockLevelsRebuilds`` runs rebuilds in the background, one at a time, and keeps their progress and report
-for the HTTP API (the last few, in this process's memory)."""
+for the HTTP API (the last few, in this process's memory).
+
+Built on the platform's rebuild of any read model (``oms_platform.projection_rebuild``: the log reader, the
+jobs), which rebuilds ``stock_levels`` too (``POST /v1/projections/stock_levels/rebuild``) but compares it
+with the live table only; this one also checks every row against its stock item."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 
 from oms_platform.event_store import ServiceApplication
+from oms_platform.projection_rebuild import (
+    BATCH_SIZE,
+    SETTLE_SECONDS,
+    NotificationLogReader,
+    Progress,
+    RebuildJob,
+    Rebuilds,
+)
 from oms_platform.telemetry import log
 
 from ..domain.stock_item import StockItem, stock_item_id
-from .stock_levels import FIGURES, KEY, RebuildRunning, StockLevels, level_view, stock_level_change
+from .stock_levels import FIGURES, KEY, StockLevels, level_view, stock_levels_projection
 
 _log = log("stock_levels_rebuild")
 
-BATCH_SIZE = 1000  # notifications read per transaction of the rebuilt table
-SETTLE_SECONDS = 30.0  # how long the live projection may take to reach the rebuild's position
 DRIFTED_SHOWN = 100  # drifted rows listed in a report (all are counted)
-JOBS_KEPT = 20
-
-Progress = Callable[[int, int], None]
-
-
-class _LogReader:
-    """Reads the notification log into the rebuilt table, from where it got to."""
-
-    def __init__(self, ledger: ServiceApplication, rebuilt: StockLevels, progress: Progress | None, batch_size: int):
-        self.ledger, self.rebuilt, self.progress, self.batch_size = ledger, rebuilt, progress, batch_size
-        self.read = 0  # notifications read
-        self.total = 0
-
-    def read_to(self, stop: int | None) -> None:
-        """Up to ``stop`` (None: to the end of the log as it is now)."""
-        position = self.rebuilt.position()
-        if stop is not None:
-            self.total = max(self.total, stop)
-        while stop is None or position < stop:
-            notifications = self.ledger.recorder.select_notifications(position + 1, self.batch_size, stop=stop)
-            if not notifications:
-                break
-            items = [item for n in notifications
-                     if (item := stock_level_change(self.ledger.mapper.to_domain_event(n), n.id)) is not None]
-            position = notifications[-1].id
-            self.rebuilt.write(items, up_to=position)
-            self.read += len(notifications)
-            self.total = max(self.total, position)
-            if self.progress is not None:
-                self.progress(position, self.total)
 
 
 def aggregate_row(item: StockItem) -> dict[str, Any]:
@@ -110,7 +87,9 @@ def rebuild_stock_levels(ledger: ServiceApplication, live: StockLevels, rebuilt:
     with rebuilt.rebuilding():
         rebuilt.reset()
         end = ledger.recorder.max_notification_id() or 0
-        reader = _LogReader(ledger, rebuilt, progress, batch_size)
+        # the live projection's own function, into the rebuilt table
+        reader = NotificationLogReader(ledger, stock_levels_projection(ledger, rebuilt).items_of, rebuilt,
+                                       progress, batch_size)
         phase("reading the ledger")
         if progress is not None:
             progress(0, end)
@@ -165,67 +144,15 @@ def rebuild_stock_levels(ledger: ServiceApplication, live: StockLevels, rebuilt:
     return report
 
 
-@dataclass
-class RebuildJob:
-    id: str
-    replace: bool
-    status: str = "running"  # running, succeeded, failed
-    phase: str = "starting"
-    done: int = 0  # notifications read up to
-    total: int = 0  # notifications to read (the log's end when the rebuild started, then as it went)
-    report: dict[str, Any] | None = None
-    error: str | None = None
-    busy: bool = False  # failed because another rebuild was under way
-    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-    finished_at: str | None = None
-    finished: threading.Event = field(default_factory=threading.Event)
-
-    def progressed(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-
-    def view(self) -> dict[str, Any]:
-        return {"rebuild_id": self.id, "replace": self.replace, "status": self.status, "phase": self.phase,
-                "progress": {"done": self.done, "total": self.total}, "started_at": self.started_at,
-                "finished_at": self.finished_at, "report": self.report, "error": self.error}
-
-
-class StockLevelsRebuilds:
+class StockLevelsRebuilds(Rebuilds):
     """Rebuilds run in a thread of their own, one at a time (another process's: RebuildRunning, from the
     rebuilt table's lock); their progress and reports are kept for the HTTP API."""
 
     def __init__(self, ledger: ServiceApplication, live: StockLevels, rebuilt: StockLevels):
         self.ledger, self.live, self.rebuilt = ledger, live, rebuilt
-        self.jobs: dict[str, RebuildJob] = {}
-        self._lock = threading.Lock()
+        super().__init__(self._rebuild, name="stock-levels")
 
-    def running(self) -> RebuildJob | None:
-        return next((job for job in self.jobs.values() if job.status == "running"), None)
-
-    def start(self, *, replace: bool = False) -> RebuildJob:
-        with self._lock:
-            if (running := self.running()) is not None:
-                raise RebuildRunning(f"rebuild {running.id} is under way")
-            job = RebuildJob(id=uuid4().hex[:12], replace=replace)
-            self.jobs[job.id] = job
-            for old in list(self.jobs)[:-JOBS_KEPT]:
-                del self.jobs[old]
-        threading.Thread(target=self._run, args=(job,), name=f"stock-levels-rebuild-{job.id}", daemon=True).start()
-        return job
-
-    def job(self, rebuild_id: str) -> RebuildJob | None:
-        return self.jobs.get(rebuild_id)
-
-    def _run(self, job: RebuildJob) -> None:
-        try:
-            job.report = rebuild_stock_levels(self.ledger, self.live, self.rebuilt, replace=job.replace,
-                                              progress=job.progressed,
-                                              on_phase=lambda name: setattr(job, "phase", name))
-            job.status, job.phase = "succeeded", "done"
-        except RebuildRunning as busy:
-            job.status, job.error, job.busy = "failed", str(busy), True
-        except Exception as error:  # noqa: BLE001 - reported on the job, logged
-            _log.exception("stock levels rebuild failed", rebuild_id=job.id)
-            job.status, job.error = "failed", f"{type(error).__name__}: {error}"
-        finally:
-            job.finished_at = datetime.now(UTC).isoformat()
-            job.finished.set()
+    def _rebuild(self, job: RebuildJob) -> dict[str, Any]:
+        return rebuild_stock_levels(self.ledger, self.live, self.rebuilt, replace=job.replace,
+                                    progress=job.progressed,
+                                    on_phase=lambda name: setattr(job, "phase", name))

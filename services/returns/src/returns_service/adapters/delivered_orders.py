@@ -1,5 +1,9 @@
 """The read model of delivered orders: a table in the service's own database, upserted by order id.
-An in-memory book of the same shape serves the unit tests."""
+An in-memory book of the same shape serves the unit tests.
+
+It is kept from the orchestrator's OrderDelivered messages, so it is rebuilt from that topic
+(``POST /v1/projections/delivered_orders/rebuild``) into a book over the same table in a schema of its own
+(``search_path``); ``recorded_at`` is when a row was first written, not compared."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from oms_platform.projection import ReadModelTable
 from oms_platform.service_runtime import create_tables
 
 from ..domain.return_authorisation import DeliveredOrder
@@ -45,14 +50,23 @@ def _order(order_id: str, location_id: str, currency: str, lines: list[dict[str,
                           shipping_charge=Decimal(shipping_charge))
 
 
+PROJECTION = "delivered_orders"
+TABLES = (ReadModelTable("delivered_orders", volatile=frozenset({"recorded_at"})),)
+
+
 class PostgresDeliveredOrders:
-    def __init__(self, dsn: str, pool_size: int = 5):
+    """``search_path``: where its table is found (default: the database's search path; a rebuild's)."""
+
+    def __init__(self, dsn: str, pool_size: int = 5, *, search_path: str | None = None):
+        self.dsn = dsn
         # Made to survive a database restart: check= tries a pooled connection before use, so one the restart
         # killed is replaced instead of failing the request that drew it; reconnect_timeout= and timeout= make a
         # lost connection come back on the next request once the database is up (by default the pool backs off
         # exponentially for up to 5 minutes and a caller waits 30 s: tens of seconds unavailable after a restart)
+        options = {"options": f"-c search_path={search_path}"} if search_path else {}
         self.pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, name="delivered-orders",
-                                   check=ConnectionPool.check_connection, reconnect_timeout=5.0, timeout=5.0)
+                                   check=ConnectionPool.check_connection, reconnect_timeout=5.0, timeout=5.0,
+                                   kwargs=options)
         create_tables(self.pool, SCHEMA)  # race-safe: the worker and the relay process start together
 
     def find(self, order_id: str) -> DeliveredOrder | None:

@@ -1,14 +1,20 @@
-"""Kafka subscribers: the orchestrator's delivered orders (what can come back), the channels' return requests
-(decided by the policy like the desk's), and shipping's reverse pickups (booked, failed, delivered to us)."""
+"""Kafka subscribers: the orchestrator's delivered orders (what can come back: the delivered-orders read
+model, rebuilt from that topic by this same handler), the channels' return requests (decided by the policy
+like the desk's), and shipping's reverse pickups (booked, failed, delivered to us)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
 from oms_contracts import gateway, orchestrator, shipping
 from oms_platform.consumer import Delivery, Handler, PoisonMessage, run_step
+from oms_platform.subscription_rebuild import SubscribedReadModel, keeping
 
 from ..application.returns import Returns
 from ..domain.return_authorisation import ClientReferenceReused, OrderNotReturnable, ReturnLineInvalid
 from ..domain.return_policy import ReturnRequestInvalid
+from .delivered_orders import PROJECTION, SCHEMA, TABLES, PostgresDeliveredOrders
 
 
 def return_handlers(returns: Returns) -> dict[type, Handler]:
@@ -49,6 +55,31 @@ def return_handlers(returns: Returns) -> dict[type, Handler]:
         m: shipping.ReturnPickupDelivered = d.message
         await run_step(returns.pickup_delivered, rma_id=m.rma_id, carrier=m.carrier, tracking=d.tracking)
 
-    return {orchestrator.OrderDelivered: delivered, gateway.ReturnRequested: channel_request,
-            shipping.ReturnPickupBooked: pickup_booked, shipping.ReturnPickupFailed: pickup_failed,
-            shipping.ReturnPickupDelivered: pickup_delivered}
+    handlers: dict[type, Handler] = {
+        orchestrator.OrderDelivered: delivered, gateway.ReturnRequested: channel_request,
+        shipping.ReturnPickupBooked: pickup_booked, shipping.ReturnPickupFailed: pickup_failed,
+        shipping.ReturnPickupDelivered: pickup_delivered}
+    book = getattr(returns, "delivered_orders", None)  # (None: the handlers asked only for their messages)
+    if isinstance(book, PostgresDeliveredOrders):
+        return keeping(handlers, delivered_orders_read_model(returns, book))
+    return handlers
+
+
+def delivered_orders_read_model(returns: Returns, book: PostgresDeliveredOrders) -> SubscribedReadModel:
+    """The delivered orders as a read model kept from the orchestrator's topic. It is rebuilt by this module's
+    OrderDelivered handler over a Returns application of its own: the same steps (a parcel counted once, a
+    split order's parcels added up), on a book over the rebuild's schema, with an event store in memory that
+    only takes the messages' tracking records."""
+    @asynccontextmanager
+    async def rebuilt_in(search_path: str) -> AsyncIterator[Mapping[type, Handler]]:
+        rebuilt_book = PostgresDeliveredOrders(book.dsn, pool_size=2, search_path=search_path)
+        rebuilding = Returns(rebuilt_book, env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+                             policy=returns.policy)
+        try:
+            yield {orchestrator.OrderDelivered: return_handlers(rebuilding)[orchestrator.OrderDelivered]}
+        finally:
+            rebuilding.close()
+            rebuilt_book.close()
+
+    return SubscribedReadModel(PROJECTION, (orchestrator.OrderDelivered,), book.dsn, SCHEMA, TABLES,
+                               rebuilt_in)

@@ -2,19 +2,29 @@
 inventory-ledger published them (StockLevelChanged). A read model in the router's own database,
 written with asyncpg; a change is applied only when its version is newer than the stored one, so
 redelivered and out-of-order messages have no effect. An in-memory view of the same shape serves
-the unit tests."""
+the unit tests.
+
+The view over the same table in a schema of its own (``search_path``) is where it is rebuilt from the ledger's
+topic (``read_model``: ``POST /v1/projections/stock_view/rebuild``)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
 
+from oms_contracts.inventory import StockLevelChanged
+from oms_platform.projection import ReadModelTable
+from oms_platform.subscription_rebuild import SubscribedReadModel
+
 from ..domain.routing_policy import StockPosition
+
+PROJECTION = "stock_view"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stock_view (
@@ -67,11 +77,13 @@ class StockView(Protocol):
 
 
 class PostgresStockView:
-    """The pool is opened on first use, on the event loop that serves the consumers and the API."""
+    """The pool is opened on first use, on the event loop that serves the consumers and the API.
+    ``search_path``: where its table is found (default: the database's search path; a rebuild's)."""
 
-    def __init__(self, dsn: str, pool_size: int = 5):
+    def __init__(self, dsn: str, pool_size: int = 5, *, search_path: str | None = None):
         self.dsn = dsn
         self.pool_size = pool_size
+        self.search_path = search_path
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
 
@@ -79,8 +91,9 @@ class PostgresStockView:
         if self._pool is None:
             async with self._opening:
                 if self._pool is None:
+                    settings = {"search_path": self.search_path} if self.search_path else None
                     pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=self.pool_size,
-                                                     reset=_session_kept)
+                                                     reset=_session_kept, server_settings=settings)
                     async with pool.acquire() as conn:
                         await conn.execute(SCHEMA)
                     self._pool = pool
@@ -104,6 +117,21 @@ class PostgresStockView:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    def read_model(self, handlers_of: Callable[[StockView], Mapping[type, Any]]) -> SubscribedReadModel:
+        """This view as a read model kept from topics: rebuilt by ``handlers_of`` (the consumer's own
+        handlers) over the view of the rebuild's schema. ``updated_at`` is when a row was written: not
+        compared."""
+        @asynccontextmanager
+        async def rebuilt_in(search_path: str) -> AsyncIterator[Mapping[type, Any]]:
+            rebuilt = PostgresStockView(self.dsn, pool_size=2, search_path=search_path)
+            try:
+                yield handlers_of(rebuilt)
+            finally:
+                await rebuilt.close()
+
+        table = ReadModelTable("stock_view", volatile=frozenset({"updated_at"}))
+        return SubscribedReadModel(PROJECTION, (StockLevelChanged,), self.dsn, SCHEMA, (table,), rebuilt_in)
 
 
 async def _session_kept(connection: asyncpg.Connection) -> None:

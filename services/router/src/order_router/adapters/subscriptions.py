@@ -1,13 +1,15 @@
-"""Kafka subscribers of the router: stock levels feed the stock view; RouteOrder reads the view
-and asks the Routing application for a decision."""
+"""Kafka subscribers of the router: stock levels feed the stock view (a read model kept from the ledger's
+topic, rebuilt from it by these same handlers); RouteOrder reads the view and asks the Routing application for
+a decision."""
 
 from __future__ import annotations
 
 from oms_contracts import inventory, orchestrator
 from oms_platform.consumer import Delivery, Handler, run_step
+from oms_platform.subscription_rebuild import keeping
 
 from ..application.routing import Routing
-from .stock_view import StockLevel, StockView
+from .stock_view import PostgresStockView, StockLevel, StockView
 
 
 def stock_view_handlers(view: StockView) -> dict[type, Handler]:
@@ -18,7 +20,10 @@ def stock_view_handlers(view: StockView) -> dict[type, Handler]:
         await view.apply(StockLevel(sku=m.sku, location_id=m.location_id, on_hand=m.on_hand, reserved=m.reserved,
                                     available=m.available, version=m.version))
 
-    return {inventory.StockLevelChanged: stock_level_changed}
+    handlers: dict[type, Handler] = {inventory.StockLevelChanged: stock_level_changed}
+    if isinstance(view, PostgresStockView):
+        return keeping(handlers, view.read_model(stock_view_handlers))
+    return handlers
 
 
 def routing_handlers(routing: Routing, view: StockView) -> dict[type, Handler]:
