@@ -13,17 +13,15 @@ orders and a replay changes state, so with ``OMS_OPERATOR_TOKEN`` set every rout
 
 from __future__ import annotations
 
-import hmac
-import os
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from .consumer import INFRASTRUCTURE_ERRORS
 from .dead_letter_desk import DeadLetter, DeadLetterDesk, Replay, ReplayRecord, UnknownDeadLetter
-from .http import Problem
+from .http import Problem, operator_guard
 
 T = TypeVar("T")
 
@@ -34,25 +32,6 @@ class ReplayAllRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source_topic: str | None = Field(None, min_length=1, description="only the dead letters of this topic")
-
-
-def operator_token_from_env() -> str | None:
-    return os.environ.get("OMS_OPERATOR_TOKEN") or None
-
-
-def operator_of(token: str | None):
-    """Who asks (``X-Operator``), once their ``Authorization: Bearer`` matches ``token`` (when one is set)."""
-
-    def operator(authorization: str | None = Header(None),
-                 x_operator: str | None = Header(None, max_length=100)) -> str:
-        if token:
-            given = (authorization or "").removeprefix("Bearer ").strip()
-            if not given or not hmac.compare_digest(given.encode(), token.encode()):
-                raise Problem(401, "Operator credential required", "send Authorization: Bearer <operator token>",
-                              type_="/problems/operator-credential", headers={"WWW-Authenticate": "Bearer"})
-        return (x_operator or "operator").strip() or "operator"
-
-    return operator
 
 
 def replay_json(record: ReplayRecord | None) -> dict[str, Any] | None:
@@ -75,7 +54,7 @@ def entry_json(letter: DeadLetter, record: ReplayRecord | None) -> dict[str, Any
 
 def dead_letter_routes(desk: DeadLetterDesk, *, operator_token: str | None = None) -> APIRouter:
     """The routes of ``desk``; with ``operator_token``, for operators only."""
-    operator = operator_of(operator_token)
+    operator = operator_guard(operator_token)
     router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"], dependencies=[Depends(operator)])
 
     async def answered(work: Awaitable[T]) -> T:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hmac
+import os
 import random
 import time
 from collections.abc import Callable
@@ -14,7 +16,7 @@ from typing import Any
 from uuid import uuid4
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -247,3 +249,25 @@ class RetryBackoff:
         """After an answer that asks to come back later (its Retry-After header, if any)."""
         seconds = retry_after_seconds(retry_after)
         return min(seconds if seconds is not None else self.after_failure(attempt), self.max_wait_s)
+
+
+def operator_token_from_env() -> str | None:
+    """The operators' bearer token (``OMS_OPERATOR_TOKEN``); None: operator actions are open (a demo)."""
+    return os.environ.get("OMS_OPERATOR_TOKEN") or None
+
+
+def operator_guard(token: str | None) -> Callable[..., str]:
+    """A FastAPI dependency for operators' actions: ``Authorization: Bearer <token>`` when a token is configured
+    (401 problem+json otherwise, compared in constant time); it answers who asks (``X-Operator``, kept on what they
+    did; "operator" when unnamed)."""
+
+    def operator(authorization: str | None = Header(None), x_operator: str | None = Header(None, max_length=100)
+                 ) -> str:
+        if token:
+            given = (authorization or "").removeprefix("Bearer ").strip()
+            if not given or not hmac.compare_digest(given.encode(), token.encode()):
+                raise Problem(401, "Operator credential required", "send Authorization: Bearer <operator token>",
+                              type_="/problems/operator-credential", headers={"WWW-Authenticate": "Bearer"})
+        return (x_operator or "operator").strip() or "operator"
+
+    return operator

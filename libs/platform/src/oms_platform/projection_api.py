@@ -21,15 +21,13 @@ rebuilt."""
 from __future__ import annotations
 
 import asyncio
-import hmac
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
 
-from .http import Problem
+from .http import Problem, operator_guard, operator_token_from_env
 from .projection import NotificationLogProjection, ProjectionTable
 from .projection_rebuild import (
     InMemoryReadModel,
@@ -166,15 +164,6 @@ class Projections:
         return found
 
 
-def _check_operator(token: str | None, authorization: str | None) -> None:
-    """Rebuilds need ``Authorization: Bearer <OMS_OPERATOR_TOKEN>`` when a token is configured."""
-    if token:
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
-            raise Problem(401, "Operator credential required", "send Authorization: Bearer <operator token>",
-                          type_="/problems/operator-credential", headers={"WWW-Authenticate": "Bearer"})
-
-
 def projection_routes(projections: Projections, operator_token: str | None = None) -> APIRouter:
     routes = APIRouter(prefix="/v1/projections", tags=["projections"])
 
@@ -184,17 +173,16 @@ def projection_routes(projections: Projections, operator_token: str | None = Non
         views = [await entry.view() for entry in projections.entries.values()]
         return {"service": projections.service, "projections": views}
 
-    @routes.post("/{name}/rebuild", status_code=202, responses={
+    @routes.post("/{name}/rebuild", status_code=202, dependencies=[Depends(operator_guard(operator_token))],
+                 responses={
         200: {"description": "finished (wait=true): the drift report"}, 401: {}, 404: {},
         409: {"description": "a rebuild is under way, or the projection is not rebuilt"}})
     async def rebuild(name: Name, response: Response,
                       replace: Annotated[bool, Query(description="put the rebuilt rows in place")] = False,
-                      wait: Annotated[bool, Query(description="answer when finished")] = False,
-                      authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+                      wait: Annotated[bool, Query(description="answer when finished")] = False) -> dict[str, Any]:
         """Rebuild the read model from zero into tables of its own and compare them with the live ones (drift
         must be 0); with ``replace``, put the rebuilt rows in place. Runs in the background: ``GET
         /v1/projections/{name}/rebuild/{rebuild_id}`` follows it and has its report."""
-        _check_operator(operator_token, authorization)
         entry = projections.entry(name)
         if entry.rebuilds is None:
             raise Problem(409, "Projection not rebuilt", f"{name}: {entry.not_rebuilt}",
@@ -233,6 +221,6 @@ def _busy(detail: str, rebuild_id: str | None) -> Problem:
 def mount_projections(http_app: FastAPI, workers: Sequence[Any], service: str) -> Projections:
     """The projections among ``workers``, served by ``http_app`` under ``/v1/projections``."""
     projections = Projections.of_workers(service, workers)
-    http_app.include_router(projection_routes(projections, os.environ.get("OMS_OPERATOR_TOKEN") or None))
+    http_app.include_router(projection_routes(projections, operator_token_from_env()))
     http_app.state.projections = projections
     return projections

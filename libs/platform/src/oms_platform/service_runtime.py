@@ -181,8 +181,9 @@ def assemble_service(settings: "ServiceSettings", http_app: FastAPI, *, app: "Se
         workers.append(MessageConsumer(settings.service, settings.kafka_bootstrap, settings.consumer_group(), handlers,
                                        namespace=settings.topic_namespace, batch_store=app, fetch=fetch or PROMPT))
     workers.extend(extra_workers)
-    from .dead_letter_api import dead_letter_routes, operator_token_from_env
+    from .dead_letter_api import dead_letter_routes
     from .dead_letter_desk import DeadLetterDesk
+    from .http import operator_token_from_env
 
     desk = DeadLetterDesk.of_workers(workers, app)
     if desk is not None:  # the consumers' dead letters, listed, shown and replayed through the API (oms dlq)

@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .service_problems import refusal_text
 from .stack import DEMO_OPERATOR_TOKEN, SERVICE_BY_NAME, SERVICES, StackProfile
 
 dead_letters_app = typer.Typer(help="Dead letters of the services' consumers: list them, show one, replay after a fix.",
@@ -55,15 +56,7 @@ class DeadLettersApi:
         except httpx.HTTPError as failed:
             raise DeadLetterRefusal(f"the service at {self.base_url} did not answer: {failed}") from None
         if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"title": response.reason_phrase, "detail": response.text[:500]}
-            problem = problem if isinstance(problem, dict) else {"detail": str(problem)}
-            pointers = "; ".join(f"{e.get('pointer')}: {e.get('detail')}" for e in problem.get("errors") or [])
-            raise DeadLetterRefusal(f"{response.status_code} {problem.get('title', 'refused')}: "
-                                    f"{problem.get('detail') or ''}" + (f" ({pointers})" if pointers else ""),
-                                    response.status_code)
+            raise DeadLetterRefusal(refusal_text(response), response.status_code)
         return response.json()
 
     def dead_letters(self, source_topic: str | None = None, limit: int = 100) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .service_problems import refusal_text
 from .stack import StackProfile
 
 STATE_STYLES = {"delivered": "green", "sent": "cyan", "pending": "yellow", "failed": "red", "dead_lettered": "magenta"}
@@ -69,15 +70,7 @@ class ErpDeliveriesApi:
         except httpx.HTTPError as failed:
             raise DeliveryRefusal(f"the erp-bridge at {self.base_url} did not answer: {failed}") from None
         if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"title": response.reason_phrase, "detail": response.text[:500]}
-            problem = problem if isinstance(problem, dict) else {"detail": str(problem)}
-            pointers = "; ".join(f"{e.get('pointer')}: {e.get('detail')}" for e in problem.get("errors") or [])
-            said = problem.get("detail") or ""
-            raise DeliveryRefusal(f"{response.status_code} {problem.get('title', 'refused')}: {said}"
-                                  + (f" ({pointers})" if pointers else ""), response.status_code)
+            raise DeliveryRefusal(refusal_text(response), response.status_code)
         return response.json()
 
     def deliveries(self, state: str | None = None, order_id: str | None = None,

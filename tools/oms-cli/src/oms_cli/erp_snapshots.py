@@ -25,6 +25,8 @@ from erp_bridge.domain.erp_stock_file import (
 from rich.console import Console
 from rich.table import Table
 
+from .service_problems import problem_of
+
 TIMEOUT_SECONDS = 300.0
 LINES_SHOWN = 200  # lines drawn (those that are not in agreement first); all are counted in the totals
 
@@ -84,10 +86,7 @@ def post_snapshot(ledger_url: str, file: Path, console: Console, *, snapshot_id:
 
 def _print_problem(response: httpx.Response, console: Console, read: StockSnapshotFile) -> None:
     """The ledger's problem, each field it names as the file's line (CSV) where it can be."""
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = {"title": response.reason_phrase, "detail": response.text[:500]}
+    problem = problem_of(response)
     console.print(f"[red]{response.status_code} {problem.get('title', 'refused')}[/red]: {problem.get('detail', '')}")
     for error in problem.get("errors") or []:
         console.print(f"  {read.where(error.get('pointer') or '')}: {error.get('detail', '')}")

@@ -34,6 +34,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .service_problems import problem_of, refusal_text
 from .stack import DEMO_OPERATOR_TOKEN, SERVICE_BY_NAME, SERVICES, StackProfile
 
 POLL_SECONDS = 0.2
@@ -54,14 +55,9 @@ def _request(http: httpx.Client, method: str, url: str, **kwargs: Any) -> dict[s
     except httpx.HTTPError as error:
         raise ProjectionRefusal(f"{url} did not answer: {error}") from None
     if response.status_code >= 400:
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"title": response.reason_phrase, "detail": response.text[:500]}
-        problem = problem if isinstance(problem, dict) else {"detail": str(problem)}
+        problem = problem_of(response)
         under_way = f" (under way: rebuild {problem['rebuild_id']})" if problem.get("rebuild_id") else ""
-        raise ProjectionRefusal(f"{response.status_code} {problem.get('title', 'refused')}: "
-                                f"{problem.get('detail', '')}{under_way}")
+        raise ProjectionRefusal(refusal_text(response, problem) + under_way)
     return response.json()
 
 

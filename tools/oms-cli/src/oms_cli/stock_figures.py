@@ -12,6 +12,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from .service_problems import problem_of
+
 COLUMNS = (("on_hand", "on hand"), ("reserved", "reserved"), ("safety_stock", "safety stock"),
            ("available_to_promise", "available to promise"), ("in_transit_in", "in transit in"),
            ("in_transit_out", "in transit out"), ("shortfall", "short"))
@@ -34,12 +36,7 @@ def stock_of(ledger_url: str, sku: str, transport: httpx.BaseTransport | None = 
     with httpx.Client(base_url=ledger_url, timeout=15, transport=transport) as client:
         response = client.get(path)
     if response.status_code >= 400:
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"title": response.reason_phrase, "detail": response.text[:500]}
-        if not isinstance(problem, dict):
-            problem = {"detail": problem}
+        problem = problem_of(response)
         if response.status_code == 404:
             where = f"at {location}" if location else "at any location"
             problem = {**problem, "title": problem.get("title") or "SKU not stocked",

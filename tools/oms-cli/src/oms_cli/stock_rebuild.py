@@ -21,6 +21,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .service_problems import problem_of
+
 POLL_SECONDS = 0.2
 TIMEOUT_SECONDS = 3600.0  # a rebuild not finished within this is given up on (it goes on in the ledger)
 FIGURES = ("on_hand", "reserved", "safety_stock", "available_to_promise", "in_transit_in", "in_transit_out",
@@ -57,10 +59,7 @@ def _call(http: httpx.Client, method: str, url: str, console: Console, **kwargs:
         console.print(f"[red]the inventory-ledger at {url} did not answer:[/red] {error}")
         raise typer.Exit(2) from None
     if response.status_code >= 400:
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"title": response.reason_phrase, "detail": response.text[:500]}
+        problem = problem_of(response)
         console.print(f"[red]{response.status_code} {problem.get('title', '')}[/red]: {problem.get('detail', '')}")
         if problem.get("rebuild_id"):
             console.print(f"  under way: rebuild {problem['rebuild_id']}")

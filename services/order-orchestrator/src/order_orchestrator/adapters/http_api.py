@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -13,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from oms_contracts.values import Address
-from oms_platform.http import Problem, validation_problem
+from oms_platform.http import Problem, operator_guard, validation_problem
 
 from ..application.orders import OrderNotFound, Orders, StepRefused
 from ..domain.order import ChangeMustWait, OrderStatus
@@ -77,20 +76,6 @@ class CashRemittance(BaseModel):
     remittance_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")
     carrier: str = Field(min_length=1, max_length=64)
     items: list[CashRemittanceItem] = Field(min_length=1, max_length=5000)
-
-
-def operator_guard(token: str | None):
-    """Operator actions need ``Authorization: Bearer <OMS_OPERATOR_TOKEN>`` when a token is configured; the
-    operator's name (``X-Operator``) is kept on what they did."""
-    def operator(authorization: str | None = Header(None), x_operator: str | None = Header(None, max_length=100)
-                 ) -> str:
-        if token:
-            given = (authorization or "").removeprefix("Bearer ").strip()
-            if not given or not hmac.compare_digest(given.encode(), token.encode()):
-                raise Problem(401, "Operator credential required", "send Authorization: Bearer <operator token>",
-                              type_="/problems/operator-credential", headers={"WWW-Authenticate": "Bearer"})
-        return (x_operator or "operator").strip() or "operator"
-    return operator
 
 
 def _refused(refusal: Exception, title: str = "Refused") -> Problem:
