@@ -46,8 +46,10 @@ def chromium() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium):
+    # (module scope: while Playwright's sync API is open its event loop counts as running in this thread, so
+    # the tests after these, which call asyncio.run, must not see it)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium,
                                               args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
