@@ -192,13 +192,20 @@ def time_bar(row: WaterfallRow, waterfall: Waterfall, width: int) -> Bar:
                color="red" if row.span.error else SERVICE_COLOURS.get(row.span.service, "white"))
 
 
-def render_waterfall(waterfall: Waterfall, console: Console, bar_width: int = 40) -> None:
+def bar_width_for(console: Console, widest: int = 40) -> int:
+    """The time bar's width on this console: what is left once the span names have 30 columns (a narrow
+    terminal gets a shorter bar, never a hidden span name), between 10 and ``widest``."""
+    return max(10, min(widest, console.width - 80))
+
+
+def render_waterfall(waterfall: Waterfall, console: Console, bar_width: int | None = None) -> None:
+    bar_width = bar_width or bar_width_for(console)
     title = (f"trace {waterfall.trace_id}  {waterfall.start.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}"[:-3]
              + f" UTC  {waterfall.duration_ms:.1f} ms  {len(waterfall.rows)} spans  "
              + ", ".join(waterfall.services))
     table = Table(title=title, title_justify="left", header_style="bold", expand=False)
     table.add_column("service", no_wrap=True)
-    table.add_column("span", overflow="fold")
+    table.add_column("span", overflow="fold", min_width=30)
     table.add_column("+ms", justify="right", no_wrap=True)
     table.add_column("ms", justify="right", no_wrap=True)
     table.add_column("", width=bar_width, no_wrap=True)
@@ -213,7 +220,8 @@ def render_waterfall(waterfall: Waterfall, console: Console, bar_width: int = 40
     console.print(table)
 
 
-def render_waterfalls(order_id: str, waterfalls: Sequence[Waterfall], console: Console, bar_width: int = 40) -> None:
+def render_waterfalls(order_id: str, waterfalls: Sequence[Waterfall], console: Console,
+                      bar_width: int | None = None) -> None:
     errors = sum(len(w.errors) for w in waterfalls)
     console.print(Text.assemble(("traces of order ", "bold"), (order_id, "bold cyan"),
                                 f": {len(waterfalls)} trace(s), {sum(len(w.rows) for w in waterfalls)} spans, ",

@@ -247,3 +247,11 @@ def test_jaeger_is_asked_for_the_order_s_tag_in_every_service_and_its_traces_dra
     broken = httpx.MockTransport(lambda request: httpx.Response(502, text="bad gateway"))
     with pytest.raises(TraceSourceError, match="Jaeger answered 502"):
         jaeger_spans_about("http://jaeger.test:16686", "ORD-1", transport=broken)
+
+
+def test_a_narrow_terminal_gets_a_shorter_bar_and_still_shows_every_span_name():
+    from rich.console import Console
+
+    from oms_cli.trace_waterfall import bar_width_for
+    assert bar_width_for(Console(width=200)) == 40 and bar_width_for(Console(width=80)) == 10
+    assert bar_width_for(Console(width=100)) == 20
