@@ -65,6 +65,12 @@ class LocationAnswer(BaseModel):
     reason: str | None = Field(default=None, min_length=1, max_length=500)
 
 
+
+def _unknown_status(bad: Exception) -> Problem:
+    """A tracking status the carrier's mapping does not know, of a shipment or of a return pickup: 422 naming it."""
+    return Problem(422, "Request body is invalid", str(bad), type_="/problems/validation",
+                   errors=[{"pointer": "/status", "detail": str(bad)}])
+
 def shipment_routes(shipments: Shipments) -> APIRouter:
     routes = APIRouter(prefix="/v1", tags=["shipments"])
     return_pickups = ReturnPickups(shipments)
@@ -86,8 +92,7 @@ def shipment_routes(shipments: Shipments) -> APIRouter:
         except ReturnPickupClosed as closed:
             raise Problem(409, "Return pickup closed", str(closed), type_="/problems/return-pickup-closed") from None
         except UnknownCarrierStatus as bad:
-            raise Problem(422, "Request body is invalid", str(bad), type_="/problems/validation",
-                          errors=[{"pointer": "/status", "detail": str(bad)}]) from None
+            raise _unknown_status(bad) from None
         except ReturnPickupRuleViolation as refused:
             raise Problem(409, "Tracking update refused", str(refused),
                           type_="/problems/return-pickup-tracking-refused") from None
@@ -114,8 +119,7 @@ def shipment_routes(shipments: Shipments) -> APIRouter:
         except ShipmentClosed as closed:
             raise Problem(409, "Shipment closed", str(closed), type_="/problems/shipment-closed") from None
         except UnknownTrackingStatus as bad:
-            raise Problem(422, "Request body is invalid", str(bad), type_="/problems/validation",
-                          errors=[{"pointer": "/status", "detail": str(bad)}]) from None
+            raise _unknown_status(bad) from None
         return {"shipment_id": str(shipment.id), "order_id": shipment.order_id, "status": str(shipment.status),
                 "recorded": changed}
 
